@@ -1,0 +1,179 @@
+"""Build the heterogeneous reasoning graph of a batch of images."""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+from iterative_reasoning._validation import (
+    check_batch,
+    check_boxes,
+    check_image_sizes,
+    check_probabilities,
+    check_tensor,
+)
+from iterative_reasoning.graph.assignment import assignment_edges
+from iterative_reasoning.graph.class_relations import ClassRelations
+from iterative_reasoning.graph.spatial import spatial_edges
+from iterative_reasoning.typing import (
+    ASSIGNMENT_EDGE,
+    CLASS,
+    REGION,
+    REV_ASSIGNMENT_EDGE,
+    class_edge,
+    region_edge,
+)
+
+
+def build_reasoning_graph(
+    boxes: Tensor,
+    batch: Tensor,
+    image_sizes: Tensor,
+    class_probs: Tensor,
+    class_relations: ClassRelations,
+    *,
+    delta: float = 50.0,
+    overlaps: bool = False,
+    edge_lists: bool = True,
+    region_features: Tensor | None = None,
+) -> HeteroData:
+    """The graph of regions and classes that the global module reasons over.
+
+    Node types ``"region"`` (``R`` nodes over the batch) and ``"class"`` (``B * C`` nodes: each
+    image has its own copy of the ``C`` class nodes, so that images never interact). Edge types,
+    each always present (possibly empty), with row-normalised ``edge_weight``:
+
+    - ``("region", r, "region")`` for ``r`` in ``left_of``, ``right_of``, ``above``, ``below``
+      (and ``overlaps`` if asked): see :func:`~iterative_reasoning.graph.spatial_edges`;
+    - ``("region", "assigned_to", "class")`` and ``("class", "rev_assigned_to", "region")``:
+      see :mod:`~iterative_reasoning.graph.assignment`;
+    - ``("class", rel, "class")`` for each relation of ``class_relations``.
+
+    Node attributes: ``region.box``, ``region.batch``, ``region.class_probs`` (the dense
+    assignment), ``region.x`` (if ``region_features`` is given), ``class.class_id`` and
+    ``class.batch``. Graph attributes: ``image_sizes``, ``num_images``, ``edge_lists``.
+
+    Args:
+        boxes: region boxes, ``xyxy`` in pixels of the network input.
+        batch: image index of each region, sorted (PyG convention).
+        image_sizes: ``(height, width)`` of each network input.
+        class_probs: the previous prediction's class probabilities (softmax of its logits),
+            background column included.
+        class_relations: the class graph; its ``num_classes`` must equal ``C``.
+        delta: spatial kernel length scale, pixels.
+        overlaps: add the IoU-weighted ``overlaps`` region relation.
+        edge_lists: materialise the assignment and class relations as edge lists (``R * C``
+            assignment edges). The fast path of :class:`~iterative_reasoning.nn.GlobalModule`
+            needs only ``region.class_probs`` and its own class graph buffer, so it can skip
+            them; the PyG reference path and PyG layers need them. When false, those edge
+            types are present but empty and ``graph.edge_lists`` is false.
+        region_features: optional features stored as ``region.x``.
+
+    Shapes:
+        boxes: ``[R, 4]``; batch: ``[R]``; image_sizes: ``[B, 2]``; class_probs: ``[R, C]``;
+        region_features: ``[R, D_r]``
+
+    Example:
+        >>> import torch
+        >>> rel = ClassRelations(3, {"is_part_of": torch.tensor([[1], [2]])})
+        >>> graph = build_reasoning_graph(
+        ...     boxes=torch.tensor([[0.0, 0.0, 10.0, 10.0], [40.0, 0.0, 60.0, 20.0]]),
+        ...     batch=torch.tensor([0, 0]),
+        ...     image_sizes=torch.tensor([[100, 100]]),
+        ...     class_probs=torch.full((2, 3), 1 / 3),
+        ...     class_relations=rel,
+        ... )
+        >>> graph["region"].num_nodes, graph["class"].num_nodes
+        (2, 3)
+        >>> graph["region", "left_of", "region"].edge_index.tolist()
+        [[0], [1]]
+    """
+    boxes = check_boxes("boxes", boxes)
+    sizes = check_image_sizes(image_sizes)
+    num_images = sizes.size(0)
+    batch = check_batch(batch, boxes.size(0), num_images)
+    if not isinstance(class_relations, ClassRelations):
+        raise TypeError(
+            "class_relations must be an iterative_reasoning.graph.ClassRelations, "
+            f"got {type(class_relations).__name__}"
+        )
+    num_classes = class_relations.num_classes
+    class_probs = check_probabilities("class_probs", class_probs, boxes.size(0), num_classes)
+    if delta <= 0:
+        raise ValueError(f"delta must be positive (pixels), got {delta}")
+    _warn_outside(boxes, batch, sizes)
+
+    graph = HeteroData()
+    graph.image_sizes = sizes
+    graph.num_images = num_images
+    graph.edge_lists = edge_lists
+    region = graph[REGION]
+    region.num_nodes = boxes.size(0)
+    region.box = boxes
+    region.batch = batch
+    region.class_probs = class_probs
+    if region_features is not None:
+        features = check_tensor("region_features", region_features)
+        if features.dim() != 2 or features.size(0) != boxes.size(0):
+            raise ValueError(
+                f"region_features must have shape [R, D_r] with R = {boxes.size(0)}, "
+                f"got {list(features.shape)}"
+            )
+        region.x = features
+    cls = graph[CLASS]
+    cls.num_nodes = num_images * num_classes
+    cls.class_id = torch.arange(num_classes, device=boxes.device).repeat(num_images)
+    cls.batch = torch.arange(num_images, device=boxes.device).repeat_interleave(num_classes)
+
+    for name, (index, weight) in spatial_edges(boxes, batch, delta, overlaps).items():
+        graph[region_edge(name)].edge_index = index
+        graph[region_edge(name)].edge_weight = weight
+    _add_semantic_edges(graph, class_probs, batch, class_relations, num_images, edge_lists)
+    return graph
+
+
+def _add_semantic_edges(
+    graph: HeteroData,
+    class_probs: Tensor,
+    batch: Tensor,
+    class_relations: ClassRelations,
+    num_images: int,
+    edge_lists: bool,
+) -> None:
+    device, dtype = class_probs.device, class_probs.dtype
+    empty = (torch.zeros(2, 0, dtype=torch.long, device=device), class_probs.new_zeros(0))
+    forward, backward = assignment_edges(class_probs, batch) if edge_lists else (empty, empty)
+    for edge_type, (index, weight) in ((ASSIGNMENT_EDGE, forward), (REV_ASSIGNMENT_EDGE, backward)):
+        graph[edge_type].edge_index = index
+        graph[edge_type].edge_weight = weight
+    num_classes = class_relations.num_classes
+    for name, (index, weight) in class_relations.normalized().items():
+        if edge_lists:
+            offsets = torch.arange(num_images, device=device) * num_classes
+            index = (index.to(device)[:, None, :] + offsets[None, :, None]).reshape(2, -1)
+            weight = weight.to(device, dtype).repeat(num_images)
+        else:
+            index, weight = empty
+        graph[class_edge(name)].edge_index = index
+        graph[class_edge(name)].edge_weight = weight
+
+
+def _warn_outside(boxes: Tensor, batch: Tensor, sizes: Tensor) -> None:
+    """Warn when boxes reach far outside their image: likely a wrong coordinate frame."""
+    if boxes.numel() == 0:
+        return
+    hw = sizes.to(boxes)[batch]
+    limit = torch.stack([hw[:, 1], hw[:, 0]], dim=-1) * 1.05 + 1
+    outside = (boxes[:, 2:] > limit).any(-1) | (boxes[:, :2] < -0.05 * limit).any(-1)
+    if bool(outside.any()):
+        i = int(outside.nonzero()[0, 0])
+        warnings.warn(
+            f"{int(outside.sum())} box(es) lie outside their image, e.g. box {i} = "
+            f"{[round(v, 1) for v in boxes[i].tolist()]} in an image of (height, width) = "
+            f"{sizes[batch[i]].tolist()}; boxes must be xyxy in pixels of the network input "
+            "(after resizing), not of the original image",
+            stacklevel=3,
+        )

@@ -1,0 +1,5 @@
+"""Neural network modules: one concept per file."""
+
+from iterative_reasoning.nn.global_module import GlobalModule, GlobalOutput, WeightedAggregation
+
+__all__ = ["GlobalModule", "GlobalOutput", "WeightedAggregation"]
