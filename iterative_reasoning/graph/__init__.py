@@ -6,12 +6,13 @@ from iterative_reasoning.graph.assignment import (
     dense_assignment,
 )
 from iterative_reasoning.graph.class_relations import ClassRelations, row_normalize
-from iterative_reasoning.graph.reasoning_graph import build_reasoning_graph
+from iterative_reasoning.graph.reasoning_graph import ReasoningGraph, build_reasoning_graph
 from iterative_reasoning.graph.spatial import same_image_pairs, spatial_edges
 
 __all__ = [
     "ClassRelations",
     "DenseAssignment",
+    "ReasoningGraph",
     "assignment_edges",
     "build_reasoning_graph",
     "dense_assignment",

@@ -28,6 +28,31 @@ from iterative_reasoning.typing import (
 )
 
 
+class ReasoningGraph(HeteroData):
+    """:class:`~torch_geometric.data.HeteroData` of the reasoning graph.
+
+    It batches like any PyG graph: :meth:`torch_geometric.data.Batch.from_data_list` of the
+    graphs of single images equals the graph built for the batch at once (the ``batch``
+    vectors of regions and classes are offset by the number of images).
+    """
+
+    def __inc__(self, key: str, value: object, *args: object, **kwargs: object) -> object:
+        if key == "batch":
+            return self.num_images
+        return super().__inc__(key, value, *args, **kwargs)
+
+    @property
+    def num_images(self) -> int:
+        """``B``, the number of images (rows of ``image_sizes``)."""
+        return int(self["image_sizes"].size(0))
+
+    @property
+    def edge_lists(self) -> bool:
+        """Whether the assignment and class relations are materialised as edge lists."""
+        flags = self["edge_lists_flag"]
+        return bool(flags.all()) if isinstance(flags, Tensor) else bool(flags)
+
+
 def build_reasoning_graph(
     boxes: Tensor,
     batch: Tensor,
@@ -39,7 +64,7 @@ def build_reasoning_graph(
     overlaps: bool = False,
     edge_lists: bool = True,
     region_features: Tensor | None = None,
-) -> HeteroData:
+) -> ReasoningGraph:
     """The graph of regions and classes that the global module reasons over.
 
     Node types ``"region"`` (``R`` nodes over the batch) and ``"class"`` (``B * C`` nodes: each
@@ -54,7 +79,8 @@ def build_reasoning_graph(
 
     Node attributes: ``region.box``, ``region.batch``, ``region.class_probs`` (the dense
     assignment), ``region.x`` (if ``region_features`` is given), ``class.class_id`` and
-    ``class.batch``. Graph attributes: ``image_sizes``, ``num_images``, ``edge_lists``.
+    ``class.batch``. Graph attributes: ``image_sizes``; properties ``num_images``,
+    ``edge_lists``.
 
     Args:
         boxes: region boxes, ``xyxy`` in pixels of the network input.
@@ -106,10 +132,9 @@ def build_reasoning_graph(
         raise ValueError(f"delta must be positive (pixels), got {delta}")
     _warn_outside(boxes, batch, sizes)
 
-    graph = HeteroData()
+    graph = ReasoningGraph()
     graph.image_sizes = sizes
-    graph.num_images = num_images
-    graph.edge_lists = edge_lists
+    graph.edge_lists_flag = torch.tensor([edge_lists])
     region = graph[REGION]
     region.num_nodes = boxes.size(0)
     region.box = boxes

@@ -8,13 +8,13 @@ from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import HeteroData
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import to_dense_batch
 
 from iterative_reasoning._validation import check_tensor
 from iterative_reasoning.graph.assignment import dense_assignment
 from iterative_reasoning.graph.class_relations import ClassRelations
+from iterative_reasoning.graph.reasoning_graph import ReasoningGraph
 from iterative_reasoning.typing import (
     ASSIGNMENT_EDGE,
     CLASS,
@@ -163,7 +163,7 @@ class GlobalModule(nn.Module):
     def forward(
         self,
         x: Tensor,
-        graph: HeteroData,
+        graph: ReasoningGraph,
         implementation: Literal["fast", "reference"] = "fast",
     ) -> GlobalOutput:
         """Reason over ``graph`` from region features ``x``.
@@ -187,14 +187,17 @@ class GlobalModule(nn.Module):
 
     # -- checks ----------------------------------------------------------------------------
 
-    def _check_input(self, x: Tensor, graph: HeteroData, implementation: str) -> None:
+    def _check_input(self, x: Tensor, graph: ReasoningGraph, implementation: str) -> None:
         if implementation not in ("fast", "reference"):
             raise ValueError(
                 f"implementation must be 'fast' or 'reference', got {implementation!r}"
             )
         x = check_tensor("x", x)
-        if not isinstance(graph, HeteroData):
-            raise TypeError(f"graph must be a HeteroData, got {type(graph).__name__}")
+        if not isinstance(graph, ReasoningGraph):
+            raise TypeError(
+                "graph must be a ReasoningGraph from build_reasoning_graph (or a PyG Batch of "
+                f"them), got {type(graph).__name__}"
+            )
         if implementation == "reference" and not graph.edge_lists:
             raise ValueError(
                 "the reference implementation needs a graph built with edge_lists=True "
@@ -252,7 +255,7 @@ class SpatialPath(nn.Module):
         for w in self.weight:
             nn.init.xavier_uniform_(w)
 
-    def fast(self, x: Tensor, graph: HeteroData) -> Tensor:
+    def fast(self, x: Tensor, graph: ReasoningGraph) -> Tensor:
         """``sum_e A_e (x W_e)`` as one sparse product over all relations."""
         num_regions = x.size(0)
         transformed = torch.einsum("rk,ekd->erd", x, self.weight)  # [E_s, R, D]
@@ -266,10 +269,11 @@ class SpatialPath(nn.Module):
             torch.stack([torch.cat(rows), torch.cat(cols)]),
             torch.cat(values),
             (num_regions, len(self.relations) * num_regions),
+            check_invariants=False,
         )
         return torch.sparse.mm(adjacency, transformed.reshape(-1, self.hidden_channels))
 
-    def reference(self, x: Tensor, graph: HeteroData) -> Tensor:
+    def reference(self, x: Tensor, graph: ReasoningGraph) -> Tensor:
         """``sum_e (A_e x) W_e`` with PyG message passing, in the order of the equation."""
         out = x.new_zeros(x.size(0), self.hidden_channels)
         for e, name in enumerate(self.relations):
@@ -334,7 +338,7 @@ class SemanticPath(nn.Module):
         else:
             nn.init.normal_(self.class_embedding, std=1 / math.sqrt(self.class_embedding.size(1)))
 
-    def fast(self, x: Tensor, graph: HeteroData) -> Tensor:
+    def fast(self, x: Tensor, graph: ReasoningGraph) -> Tensor:
         """Reassociated: ``sigma(sum_e ((A_cr A_e) H) W_e W_cr)``, all images at once."""
         region = graph[REGION]
         batch, num_images = region.batch, graph.num_images
@@ -356,7 +360,7 @@ class SemanticPath(nn.Module):
         regions, _ = to_dense_batch(x @ self.assign_weight, batch, batch_size=num_images)
         return torch.relu(torch.bmm(to_class, regions) + self.class_embedding @ self.class_weight)
 
-    def reference(self, x: Tensor, graph: HeteroData) -> Tensor:
+    def reference(self, x: Tensor, graph: ReasoningGraph) -> Tensor:
         """The equations in their plain order, with PyG message passing per edge type."""
         class_x = self.class_embedding[graph[CLASS].class_id]  # [B * C, D_c]
         assigned = _propagate(self.aggregate, graph, ASSIGNMENT_EDGE, (x, class_x))
@@ -371,7 +375,7 @@ class SemanticPath(nn.Module):
 
 def _propagate(
     aggregate: WeightedAggregation,
-    graph: HeteroData,
+    graph: ReasoningGraph,
     edge_type: tuple[str, str, str],
     x: Tensor | tuple[Tensor, Tensor],
 ) -> Tensor:
@@ -413,6 +417,7 @@ def _stacked_transpose(class_relations: ClassRelations) -> Tensor:
         torch.stack([torch.cat(rows), torch.cat(cols)]),
         torch.cat(values),
         (len(rows) * num_classes, num_classes),
+        check_invariants=True,
     ).coalesce()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"

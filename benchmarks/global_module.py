@@ -1,0 +1,251 @@
+"""Speed and memory of the global module's fast path against a dense-matrix implementation.
+
+Both implementations compute the same equations (DESIGN section 5) with the same parameters,
+forward and backward, in one process; the dense one holds every adjacency as a dense matrix
+and evaluates the equations in their plain order. Peak memory is measured for each in a fresh
+child process (peak resident set size on the CPU, ``torch.cuda.max_memory_allocated`` on a
+GPU). The printed ratios, not the absolute times, are the result.
+
+    python benchmarks/global_module.py                    # R=100, C=3000 and C=20000
+    python benchmarks/global_module.py --json out.json    # also write the figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
+
+from iterative_reasoning.graph import ClassRelations, build_reasoning_graph  # noqa: E402
+from iterative_reasoning.nn import GlobalModule  # noqa: E402
+from iterative_reasoning.typing import SPATIAL_RELATIONS, region_edge  # noqa: E402
+
+
+def make_problem(
+    regions: int, classes: int, relations: int, edges_per_class: int, channels: int, seed: int
+) -> tuple[GlobalModule, Tensor, Any]:
+    """A random module, region features and reasoning graph of one image."""
+    gen = torch.Generator().manual_seed(seed)
+    num_edges = classes * edges_per_class
+    rel = ClassRelations(
+        classes,
+        {
+            f"relation_{k}": (
+                _distinct_pairs(classes, num_edges, gen),
+                torch.rand(num_edges, generator=gen),
+            )
+            for k in range(relations)
+        },
+    )
+    xy = torch.rand(regions, 2, generator=gen) * torch.tensor([700.0, 500.0])
+    wh = torch.rand(regions, 2, generator=gen) * 200 + 8
+    boxes = torch.cat([xy, xy + wh], dim=1)
+    probs = torch.softmax(torch.randn(regions, classes, generator=gen) * 3, dim=-1)
+    graph = build_reasoning_graph(
+        boxes, torch.zeros(regions, dtype=torch.long), torch.tensor([[720.0, 960.0]]), probs,
+        rel, edge_lists=False,
+    )
+    torch.manual_seed(seed)
+    module = GlobalModule(channels, classes, rel, hidden_channels=channels)
+    x = torch.randn(regions, channels, generator=gen)
+    return module, x, graph
+
+
+def _distinct_pairs(classes: int, count: int, gen: torch.Generator) -> Tensor:
+    source = torch.randint(0, classes, (count,), generator=gen)
+    shift = torch.randint(1, classes, (count,), generator=gen)
+    return torch.stack([source, (source + shift) % classes])
+
+
+class DenseGlobal:
+    """The equations with dense adjacency matrices, in their plain order.
+
+    ``G_c = sum_e A_e H W_e`` is a ``C x C`` times ``C x D`` product per relation, then
+    ``C x D x D``; this is what the fast path avoids.
+    """
+
+    def __init__(self, module: GlobalModule, graph: Any) -> None:
+        self.module = module
+        region = graph["region"]
+        num_regions = region.num_nodes
+        self.spatial = [
+            _dense(graph[region_edge(r)].edge_index, graph[region_edge(r)].edge_weight,
+                   num_regions, num_regions)
+            for r in SPATIAL_RELATIONS
+        ]
+        path = module.semantic_path
+        assert path is not None
+        adjacency_t = path.class_adjacency_t.to_dense()  # [E * C, C]
+        c = module.num_classes
+        self.relations = [adjacency_t[e * c:(e + 1) * c].t().contiguous()
+                          for e in range(len(path.relations))]
+        probs = region.class_probs
+        self.to_class = (probs / probs.sum(0, keepdim=True).clamp_min(1e-14)).t().contiguous()
+        self.to_region = probs / probs.sum(1, keepdim=True).clamp_min(1e-14)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        m = self.module
+        spatial, semantic = m.spatial_path, m.semantic_path
+        assert spatial is not None and semantic is not None
+        g_sp = sum(a @ x @ w for a, w in zip(self.spatial, spatial.weight, strict=True))
+        hidden = torch.relu(self.to_class @ x @ semantic.assign_weight
+                            + semantic.class_embedding @ semantic.class_weight)
+        g_c = sum(a @ hidden @ w
+                  for a, w in zip(self.relations, semantic.relation_weight, strict=True))
+        g_r = torch.relu(g_sp + torch.relu(self.to_region @ g_c @ semantic.rev_assign_weight))
+        return m.classifier(g_r)
+
+
+def _dense(index: Tensor, weight: Tensor, rows: int, cols: int) -> Tensor:
+    out = torch.zeros(rows, cols)
+    out.index_put_((index[1], index[0]), weight, accumulate=True)
+    return out
+
+
+def time_step(step: Callable[[], Tensor], repeats: int, device: str) -> float:
+    """Median seconds of ``step().sum().backward()`` after one warm-up."""
+    times = []
+    for i in range(repeats + 1):
+        _sync(device)
+        start = time.perf_counter()
+        step().sum().backward()
+        _sync(device)
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _peak_child(args: dict[str, Any], which: str, queue: Any) -> None:
+    torch.set_num_threads(args["threads"])
+    module, x, graph = make_problem(*_problem_args(args))
+    module, x, graph = module.to(args["device"]), x.to(args["device"]), graph.to(args["device"])
+    step = _step(module, x, graph, which)
+    if args["device"].startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        step().sum().backward()
+        queue.put((torch.cuda.max_memory_allocated() - base) / 2**20)
+    else:
+        base = _rss_mib()
+        step().sum().backward()
+        queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _step(module: GlobalModule, x: Tensor, graph: Any, which: str) -> Callable[[], Tensor]:
+    if which == "dense":
+        dense = DenseGlobal(module, graph)
+        return lambda: dense(x)
+    return lambda: module(x, graph).logits
+
+
+def peak_memory_mib(args: dict[str, Any], which: str) -> float:
+    """Peak memory of one forward + backward above what the inputs hold, in a child process."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_peak_child, args=(args, which, queue))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        return float("nan")
+    return float(queue.get())
+
+
+def _problem_args(args: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
+    return (args["regions"], args["classes"], args["relations"], args["edges_per_class"],
+            args["channels"], args["seed"])
+
+
+def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
+    module, x, graph = make_problem(*_problem_args(args))
+    device = args["device"]
+    module, x, graph = module.to(device), x.to(device), graph.to(device)
+    x.requires_grad_(True)
+    result: dict[str, Any] = {k: args[k] for k in
+                              ("regions", "classes", "relations", "edges_per_class", "channels")}
+    result["fast_s"] = time_step(_step(module, x, graph, "fast"), args["repeats"], device)
+    result["fast_peak_mib"] = peak_memory_mib(args, "fast")
+    dense_bytes = 4 * args["relations"] * args["classes"] ** 2
+    result["dense_adjacency_mib"] = dense_bytes / 2**20
+    if with_dense:
+        dense = DenseGlobal(module, graph)
+        with torch.no_grad():
+            diff = (dense(x) - module(x, graph).logits).abs().max()
+        result["max_abs_difference"] = float(diff)
+        result["dense_s"] = time_step(lambda: dense(x), args["repeats"], device)
+        result["dense_peak_mib"] = peak_memory_mib(args, "dense")
+        result["speedup"] = result["dense_s"] / result["fast_s"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--regions", type=int, default=100)
+    parser.add_argument("--classes", type=int, nargs="+", default=[3000, 20000])
+    parser.add_argument("--relations", type=int, default=10)
+    parser.add_argument("--edges-per-class", type=int, default=10)
+    parser.add_argument("--channels", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--dense-max-classes", type=int, default=5000,
+                        help="run the dense implementation only up to this many classes")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+    opts = parser.parse_args(argv)
+    torch.set_num_threads(opts.threads)
+    results = []
+    for classes in opts.classes:
+        args = {**vars(opts), "classes": classes}
+        results.append(run_case(args, with_dense=classes <= opts.dense_max_classes))
+    print_table(results, opts)
+    if opts.json:
+        with open(opts.json, "w") as f:
+            json.dump({"device": opts.device, "threads": opts.threads, "torch": torch.__version__,
+                       "results": results}, f, indent=2)
+    return results
+
+
+def print_table(results: list[dict[str, Any]], opts: argparse.Namespace) -> None:
+    print(f"global module, forward + backward, R={opts.regions}, {opts.relations} relations, "
+          f"~{opts.edges_per_class} edges/class/relation, D={opts.channels}, "
+          f"device={opts.device}, threads={opts.threads}")
+    header = (f"{'C':>7} {'fast s':>9} {'dense s':>9} {'speedup':>8} {'fast MiB':>9} "
+              f"{'dense MiB':>10} {'dense A MiB':>12} {'max |diff|':>11}")
+    print(header)
+    for r in results:
+        speedup = r.get("speedup")
+        print(f"{r['classes']:>7} {r['fast_s']:>9.3f} {_fmt(r.get('dense_s'), '.3f'):>9} "
+              f"{_fmt(speedup, '.1f') + ('x' if speedup else ''):>8} "
+              f"{r['fast_peak_mib']:>9.0f} {_fmt(r.get('dense_peak_mib'), '.0f'):>10} "
+              f"{r['dense_adjacency_mib']:>12.0f} {_fmt(r.get('max_abs_difference'), '.2e'):>11}")
+    print("dense s / dense MiB '-' = not run (dense adjacency alone is the 'dense A MiB' column)")
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
