@@ -1,0 +1,72 @@
+"""Shared builders of random inputs for the tests."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from iterative_reasoning.graph import ClassRelations
+
+
+def random_boxes(counts: list[int], seed: int = 0, dtype: torch.dtype = torch.float64,
+                 size: float = 120.0) -> tuple[Tensor, Tensor]:
+    """Random xyxy boxes inside ``size x size`` images, and their sorted batch vector."""
+    gen = torch.Generator().manual_seed(seed)
+    total = sum(counts)
+    xy = torch.rand(total, 2, generator=gen, dtype=dtype) * size * 0.7
+    wh = torch.rand(total, 2, generator=gen, dtype=dtype) * size * 0.3 + 1
+    batch = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in enumerate(counts)])
+    return torch.cat([xy, xy + wh], dim=1), batch
+
+
+def random_relations(num_classes: int, num_relations: int = 2, edges: int = 8, seed: int = 0,
+                     dtype: torch.dtype = torch.float64) -> ClassRelations:
+    """Random weighted relations without self-loops."""
+    gen = torch.Generator().manual_seed(seed)
+    rel = {}
+    for k in range(num_relations):
+        src = torch.randint(0, num_classes, (edges,), generator=gen)
+        dst = (src + torch.randint(1, num_classes, (edges,), generator=gen)) % num_classes
+        rel[f"rel_{k}"] = (torch.stack([src, dst]), torch.rand(edges, generator=gen, dtype=dtype))
+    return ClassRelations(num_classes, rel)
+
+
+def random_probs(num_regions: int, num_classes: int, seed: int = 0,
+                 dtype: torch.dtype = torch.float64) -> Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.softmax(torch.randn(num_regions, num_classes, generator=gen, dtype=dtype), -1)
+
+
+def image_sizes(num_images: int, size: float = 120.0) -> Tensor:
+    return torch.full((num_images, 2), size)
+
+
+def naive_spatial(boxes, batch, delta=50.0):
+    """Dense per-relation adjacency A[target, source] from a double loop, row-normalised."""
+    n = boxes.size(0)
+    dense = {k: torch.zeros(n, n, dtype=torch.float64)
+             for k in ("left_of", "right_of", "above", "below", "overlaps")}
+    for i in range(n):
+        for j in range(n):
+            if i == j or batch[i] != batch[j]:
+                continue
+            ci = ((boxes[i, 0] + boxes[i, 2]) / 2, (boxes[i, 1] + boxes[i, 3]) / 2)
+            cj = ((boxes[j, 0] + boxes[j, 2]) / 2, (boxes[j, 1] + boxes[j, 3]) / 2)
+            w = math.exp(-math.hypot(cj[0] - ci[0], cj[1] - ci[1]) / delta)
+            if ci[0] < cj[0]:
+                dense["left_of"][j, i] = w
+            if ci[0] > cj[0]:
+                dense["right_of"][j, i] = w
+            if ci[1] < cj[1]:
+                dense["above"][j, i] = w
+            if ci[1] > cj[1]:
+                dense["below"][j, i] = w
+            ix = max(0.0, min(boxes[i, 2], boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0]))
+            iy = max(0.0, min(boxes[i, 3], boxes[j, 3]) - max(boxes[i, 1], boxes[j, 1]))
+            inter = float(ix * iy)
+            area = lambda b: float((b[2] - b[0]) * (b[3] - b[1]))  # noqa: E731
+            if inter > 0:
+                dense["overlaps"][j, i] = inter / (area(boxes[i]) + area(boxes[j]) - inter)
+    return {k: a / a.sum(1, keepdim=True).clamp_min(1e-14) for k, a in dense.items()}

@@ -1,0 +1,209 @@
+import pytest
+import torch
+from helpers import image_sizes, naive_spatial, random_boxes, random_probs, random_relations
+
+from iterative_reasoning.graph import ClassRelations, build_reasoning_graph
+from iterative_reasoning.nn import GlobalModule
+
+C, D_R, D = 6, 5, 4
+
+
+def naive_global(module, x, boxes, batch, probs, relations, num_images):
+    """The three equations, image by image, with dense matrices built by loops (float64)."""
+    spatial, semantic = module.spatial_path, module.semantic_path
+    dense_rel = []
+    for name in relations.names:
+        a = torch.zeros(C, C, dtype=torch.float64)
+        index, weight = relations.edges[name]
+        for (s, t), w in zip(index.t().tolist(), weight.tolist(), strict=True):
+            a[t, s] += w
+        dense_rel.append(a / a.sum(1, keepdim=True).clamp_min(1e-14))
+    logits, attention = [], []
+    for b in range(num_images):
+        idx = (batch == b).nonzero().flatten()
+        xb, pb = x[idx], probs[idx]
+        g = torch.zeros(idx.numel(), D, dtype=torch.float64)
+        if spatial is not None:
+            adj = naive_spatial(boxes[idx], torch.zeros(idx.numel(), dtype=torch.long))
+            for e, name in enumerate(spatial.relations):
+                g = g + adj[name] @ xb @ spatial.weight[e]
+        if semantic is not None:
+            to_class = (pb / pb.sum(0, keepdim=True).clamp_min(1e-14)).t()
+            to_region = pb / pb.sum(1, keepdim=True).clamp_min(1e-14)
+            h = torch.relu(to_class @ xb @ semantic.assign_weight
+                           + semantic.class_embedding @ semantic.class_weight)
+            g_c = sum(a @ h @ w for a, w in zip(dense_rel, semantic.relation_weight, strict=True))
+            g = g + torch.relu(to_region @ g_c @ semantic.rev_assign_weight)
+        g = torch.relu(g)
+        logits.append(g @ module.classifier.weight.t() + module.classifier.bias)
+        attention.append(g @ module.attention.weight[0])
+    order = torch.cat([(batch == b).nonzero().flatten() for b in range(num_images)])
+    out_logits = torch.zeros(x.size(0), C, dtype=torch.float64)
+    out_att = torch.zeros(x.size(0), dtype=torch.float64)
+    out_logits[order] = torch.cat(logits)
+    out_att[order] = torch.cat(attention)
+    return out_logits, out_att
+
+
+def setup(counts, seed=0, overlaps=False, **kwargs):
+    torch.manual_seed(seed)
+    boxes, batch = random_boxes(counts, seed=seed)
+    probs = random_probs(boxes.size(0), C, seed=seed)
+    rel = random_relations(C, num_relations=3, seed=seed)
+    relations = ("left_of", "right_of", "above", "below") + (("overlaps",) if overlaps else ())
+    module = GlobalModule(D_R, C, rel, hidden_channels=D, spatial_relations=relations,
+                          **kwargs).double()
+    graph = build_reasoning_graph(boxes, batch, image_sizes(len(counts)), probs, rel,
+                                  overlaps=overlaps)
+    x = torch.randn(boxes.size(0), D_R, dtype=torch.float64)
+    return module, x, graph, (boxes, batch, probs, rel)
+
+
+@pytest.mark.parametrize("counts", [[4, 3], [1], [0], [3, 0, 2], [7]])
+@pytest.mark.parametrize(("spatial", "semantic"), [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("overlaps", [False, True])
+def test_fast_equals_reference_equals_naive(counts, spatial, semantic, overlaps):
+    module, x, graph, (boxes, batch, probs, rel) = setup(
+        counts, seed=sum(counts), overlaps=overlaps, spatial=spatial, semantic=semantic)
+    fast = module(x, graph)
+    reference = module(x, graph, implementation="reference")
+    naive_logits, naive_att = naive_global(module, x, boxes, batch, probs, rel, len(counts))
+    torch.testing.assert_close(fast.logits, reference.logits, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast.attention, reference.attention, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast.logits, naive_logits, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(fast.attention, naive_att, rtol=1e-10, atol=1e-12)
+    assert fast.logits.shape == (sum(counts), C) and fast.attention.shape == (sum(counts),)
+    assert fast.features.shape == (sum(counts), D)
+
+
+def test_gradients_of_fast_and_reference_agree():
+    module, x, graph, _ = setup([4, 2, 3], seed=1, overlaps=True)
+    x.requires_grad_(True)
+    grads = {}
+    for impl in ("fast", "reference"):
+        module.zero_grad()
+        x.grad = None
+        out = module(x, graph, implementation=impl)
+        (out.logits.square().sum() + out.attention.sum()).backward()
+        grads[impl] = {n: p.grad.clone() for n, p in module.named_parameters()}
+        grads[impl]["x"] = x.grad.clone()
+    for name, grad in grads["fast"].items():
+        torch.testing.assert_close(grad, grads["reference"][name], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradcheck_fast_path(seed):
+    module, x, _, (boxes, batch, probs, rel) = setup([3, 2], seed=seed)
+    x.requires_grad_(True)
+    probs = probs.clone().requires_grad_(True)
+
+    def fn(x, probs):
+        graph = build_reasoning_graph(boxes, batch, image_sizes(2), probs, rel, edge_lists=False)
+        out = module(x, graph)
+        return out.logits, out.attention
+
+    assert torch.autograd.gradcheck(fn, (x, probs))
+
+
+def test_every_parameter_gets_a_finite_gradient():
+    torch.manual_seed(0)
+    boxes, batch = random_boxes([5, 3], dtype=torch.float32)
+    rel = random_relations(C, dtype=torch.float32)
+    module = GlobalModule(D_R, C, rel, hidden_channels=D, spatial_relations=(
+        "left_of", "right_of", "above", "below", "overlaps"))
+    graph = build_reasoning_graph(boxes, batch, image_sizes(2),
+                                  random_probs(8, C, dtype=torch.float32), rel, overlaps=True)
+    out = module(torch.randn(8, D_R), graph)
+    (out.logits.sum() + out.attention.sum()).backward()
+    for name, param in module.named_parameters():
+        assert param.grad is not None, name
+        assert bool(torch.isfinite(param.grad).all()), name
+        assert float(param.grad.abs().sum()) > 0, name
+
+
+def test_two_images_together_equal_one_by_one():
+    module, x, graph, (boxes, batch, probs, rel) = setup([4, 3], seed=5)
+    together = module(x, graph)
+    for b in range(2):
+        idx = batch == b
+        single = build_reasoning_graph(boxes[idx], torch.zeros(int(idx.sum()), dtype=torch.long),
+                                       image_sizes(1), probs[idx], rel)
+        alone = module(x[idx], single)
+        torch.testing.assert_close(together.logits[idx], alone.logits, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(together.attention[idx], alone.attention,
+                                   rtol=1e-10, atol=1e-12)
+
+
+def test_region_order_does_not_matter():
+    module, x, graph, (boxes, batch, probs, rel) = setup([5, 4], seed=6)
+    out = module(x, graph)
+    perm = torch.cat([torch.randperm(5), 5 + torch.randperm(4)])  # keeps batch sorted
+    permuted = build_reasoning_graph(boxes[perm], batch[perm], image_sizes(2), probs[perm], rel)
+    out_perm = module(x[perm], permuted)
+    torch.testing.assert_close(out_perm.logits, out.logits[perm], rtol=1e-10, atol=1e-12)
+
+
+def test_zero_regions():
+    module, x, graph, _ = setup([0, 0])
+    out = module(x, graph)
+    assert out.logits.shape == (0, C) and out.attention.shape == (0,)
+    out.logits.sum().backward()  # backward through an empty batch works
+
+
+def test_class_embedding_initialisation_and_repr():
+    rel = random_relations(C)
+    init = torch.randn(C, 9)
+    module = GlobalModule(D_R, C, rel, hidden_channels=D, class_embedding=init)
+    assert module.class_channels == 9
+    assert module.semantic_path is not None
+    torch.testing.assert_close(module.semantic_path.class_embedding.data, init)
+    assert repr(module).startswith("GlobalModule(5, 4, num_classes=6")
+
+
+def test_float32_fast_matches_float64():
+    module, x, graph, _ = setup([4, 3], seed=7)
+    expected = module(x, graph).logits
+    module32 = module.float()
+    graph32 = graph.clone()
+    graph32["region"].class_probs = graph32["region"].class_probs.float()
+    got = module32(x.float(), graph32).logits
+    torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_torch_compile_matches_eager():
+    module, x, graph, _ = setup([4, 3], seed=8)
+    eager = module(x, graph)
+    compiled = torch.compile(module)
+    out = compiled(x, graph)
+    torch.testing.assert_close(out.logits, eager.logits)
+
+
+def test_errors():
+    module, x, graph, (boxes, batch, probs, rel) = setup([3])
+    with pytest.raises(ValueError, match=r"x must have shape \[R, D_r\] = \[3, 5\]"):
+        module(x[:, :4], graph)
+    with pytest.raises(TypeError, match="ReasoningGraph"):
+        module(x, {"region": None})
+    with pytest.raises(ValueError, match="implementation must be 'fast' or 'reference'"):
+        module(x, graph, implementation="dense")
+    lists_off = build_reasoning_graph(boxes, batch, image_sizes(1), probs, rel, edge_lists=False)
+    with pytest.raises(ValueError, match="edge_lists=True"):
+        module(x, lists_off, implementation="reference")
+    other = ClassRelations(C, {"other": torch.tensor([[0], [1]])})
+    foreign = build_reasoning_graph(boxes, batch, image_sizes(1), probs, other)
+    with pytest.raises(ValueError, match="lacks the relation"):
+        module(x, foreign)
+    wider = random_relations(C + 1)
+    wide_graph = build_reasoning_graph(boxes, batch, image_sizes(1), random_probs(3, C + 1), wider)
+    with pytest.raises(ValueError, match="7 classes .* num_classes = 6"):
+        module(x, wide_graph)
+    with pytest.raises(ValueError, match="class_relations has 6 classes but num_classes is 7"):
+        GlobalModule(D_R, C + 1, rel)
+    with pytest.raises(ValueError, match="at least one of spatial and semantic"):
+        GlobalModule(D_R, C, rel, spatial=False, semantic=False)
+    with pytest.raises(ValueError, match="hidden_channels must be a positive int"):
+        GlobalModule(D_R, C, rel, hidden_channels=0)
+    with pytest.raises(ValueError, match=r"class_embedding must have shape \[C, D_c\]"):
+        GlobalModule(D_R, C, rel, class_embedding=torch.zeros(C + 1, 3))
+    with pytest.raises(ValueError, match="no relation"):
+        GlobalModule(D_R, C, ClassRelations(C, {}))
