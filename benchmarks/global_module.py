@@ -54,8 +54,12 @@ def make_problem(
     boxes = torch.cat([xy, xy + wh], dim=1)
     probs = torch.softmax(torch.randn(regions, classes, generator=gen) * 3, dim=-1)
     graph = build_reasoning_graph(
-        boxes, torch.zeros(regions, dtype=torch.long), torch.tensor([[720.0, 960.0]]), probs,
-        rel, edge_lists=False,
+        boxes,
+        torch.zeros(regions, dtype=torch.long),
+        torch.tensor([[720.0, 960.0]]),
+        probs,
+        rel,
+        edge_lists=False,
     )
     torch.manual_seed(seed)
     module = GlobalModule(channels, classes, rel, hidden_channels=channels)
@@ -81,16 +85,21 @@ class DenseGlobal:
         region = graph["region"]
         num_regions = region.num_nodes
         self.spatial = [
-            _dense(graph[region_edge(r)].edge_index, graph[region_edge(r)].edge_weight,
-                   num_regions, num_regions)
+            _dense(
+                graph[region_edge(r)].edge_index,
+                graph[region_edge(r)].edge_weight,
+                num_regions,
+                num_regions,
+            )
             for r in SPATIAL_RELATIONS
         ]
         path = module.semantic_path
         assert path is not None
         adjacency_t = path.class_adjacency_t.to_dense()  # [E * C, C]
         c = module.num_classes
-        self.relations = [adjacency_t[e * c:(e + 1) * c].t().contiguous()
-                          for e in range(len(path.relations))]
+        self.relations = [
+            adjacency_t[e * c : (e + 1) * c].t().contiguous() for e in range(len(path.relations))
+        ]
         probs = region.class_probs
         self.to_class = (probs / probs.sum(0, keepdim=True).clamp_min(1e-14)).t().contiguous()
         self.to_region = probs / probs.sum(1, keepdim=True).clamp_min(1e-14)
@@ -100,10 +109,13 @@ class DenseGlobal:
         spatial, semantic = m.spatial_path, m.semantic_path
         assert spatial is not None and semantic is not None
         g_sp = sum(a @ x @ w for a, w in zip(self.spatial, spatial.weight, strict=True))
-        hidden = torch.relu(self.to_class @ x @ semantic.assign_weight
-                            + semantic.class_embedding @ semantic.class_weight)
-        g_c = sum(a @ hidden @ w
-                  for a, w in zip(self.relations, semantic.relation_weight, strict=True))
+        hidden = torch.relu(
+            self.to_class @ x @ semantic.assign_weight
+            + semantic.class_embedding @ semantic.class_weight
+        )
+        g_c = sum(
+            a @ hidden @ w for a, w in zip(self.relations, semantic.relation_weight, strict=True)
+        )
         g_r = torch.relu(g_sp + torch.relu(self.to_region @ g_c @ semantic.rev_assign_weight))
         return m.classifier(g_r)
 
@@ -173,8 +185,14 @@ def peak_memory_mib(args: dict[str, Any], which: str) -> float:
 
 
 def _problem_args(args: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
-    return (args["regions"], args["classes"], args["relations"], args["edges_per_class"],
-            args["channels"], args["seed"])
+    return (
+        args["regions"],
+        args["classes"],
+        args["relations"],
+        args["edges_per_class"],
+        args["channels"],
+        args["seed"],
+    )
 
 
 def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
@@ -182,8 +200,9 @@ def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
     device = args["device"]
     module, x, graph = module.to(device), x.to(device), graph.to(device)
     x.requires_grad_(True)
-    result: dict[str, Any] = {k: args[k] for k in
-                              ("regions", "classes", "relations", "edges_per_class", "channels")}
+    result: dict[str, Any] = {
+        k: args[k] for k in ("regions", "classes", "relations", "edges_per_class", "channels")
+    }
     result["fast_s"] = time_step(_step(module, x, graph, "fast"), args["repeats"], device)
     result["fast_peak_mib"] = peak_memory_mib(args, "fast")
     dense_bytes = 4 * args["relations"] * args["classes"] ** 2
@@ -207,8 +226,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--edges-per-class", type=int, default=10)
     parser.add_argument("--channels", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--dense-max-classes", type=int, default=5000,
-                        help="run the dense implementation only up to this many classes")
+    parser.add_argument(
+        "--dense-max-classes",
+        type=int,
+        default=5000,
+        help="run the dense implementation only up to this many classes",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--seed", type=int, default=0)
@@ -222,24 +245,38 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print_table(results, opts)
     if opts.json:
         with open(opts.json, "w") as f:
-            json.dump({"device": opts.device, "threads": opts.threads, "torch": torch.__version__,
-                       "results": results}, f, indent=2)
+            json.dump(
+                {
+                    "device": opts.device,
+                    "threads": opts.threads,
+                    "torch": torch.__version__,
+                    "results": results,
+                },
+                f,
+                indent=2,
+            )
     return results
 
 
 def print_table(results: list[dict[str, Any]], opts: argparse.Namespace) -> None:
-    print(f"global module, forward + backward, R={opts.regions}, {opts.relations} relations, "
-          f"~{opts.edges_per_class} edges/class/relation, D={opts.channels}, "
-          f"device={opts.device}, threads={opts.threads}")
-    header = (f"{'C':>7} {'fast s':>9} {'dense s':>9} {'speedup':>8} {'fast MiB':>9} "
-              f"{'dense MiB':>10} {'dense A MiB':>12} {'max |diff|':>11}")
+    print(
+        f"global module, forward + backward, R={opts.regions}, {opts.relations} relations, "
+        f"~{opts.edges_per_class} edges/class/relation, D={opts.channels}, "
+        f"device={opts.device}, threads={opts.threads}"
+    )
+    header = (
+        f"{'C':>7} {'fast s':>9} {'dense s':>9} {'speedup':>8} {'fast MiB':>9} "
+        f"{'dense MiB':>10} {'dense A MiB':>12} {'max |diff|':>11}"
+    )
     print(header)
     for r in results:
         speedup = r.get("speedup")
-        print(f"{r['classes']:>7} {r['fast_s']:>9.3f} {_fmt(r.get('dense_s'), '.3f'):>9} "
-              f"{_fmt(speedup, '.1f') + ('x' if speedup else ''):>8} "
-              f"{r['fast_peak_mib']:>9.0f} {_fmt(r.get('dense_peak_mib'), '.0f'):>10} "
-              f"{r['dense_adjacency_mib']:>12.0f} {_fmt(r.get('max_abs_difference'), '.2e'):>11}")
+        print(
+            f"{r['classes']:>7} {r['fast_s']:>9.3f} {_fmt(r.get('dense_s'), '.3f'):>9} "
+            f"{_fmt(speedup, '.1f') + ('x' if speedup else ''):>8} "
+            f"{r['fast_peak_mib']:>9.0f} {_fmt(r.get('dense_peak_mib'), '.0f'):>10} "
+            f"{r['dense_adjacency_mib']:>12.0f} {_fmt(r.get('max_abs_difference'), '.2e'):>11}"
+        )
     print("dense s / dense MiB '-' = not run (dense adjacency alone is the 'dense A MiB' column)")
 
 

@@ -123,9 +123,7 @@ def class_average_precision(scores: Tensor, labels: Tensor, background: int | No
     return float(np.mean(aps))
 
 
-def instance_average_precision(
-    scores: Tensor, labels: Tensor, background: int | None = 0
-) -> float:
+def instance_average_precision(scores: Tensor, labels: Tensor, background: int | None = 0) -> float:
     """Per-instance AP: AP of ranking regions by their true class's score, correct ones
     positive, ``N`` as the recall denominator."""
     scores, labels = _check(scores, labels, background)

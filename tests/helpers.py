@@ -10,8 +10,9 @@ from torch import Tensor
 from iterative_reasoning.graph import ClassRelations
 
 
-def random_boxes(counts: list[int], seed: int = 0, dtype: torch.dtype = torch.float64,
-                 size: float = 120.0) -> tuple[Tensor, Tensor]:
+def random_boxes(
+    counts: list[int], seed: int = 0, dtype: torch.dtype = torch.float64, size: float = 120.0
+) -> tuple[Tensor, Tensor]:
     """Random xyxy boxes inside ``size x size`` images, and their sorted batch vector."""
     gen = torch.Generator().manual_seed(seed)
     total = sum(counts)
@@ -21,8 +22,13 @@ def random_boxes(counts: list[int], seed: int = 0, dtype: torch.dtype = torch.fl
     return torch.cat([xy, xy + wh], dim=1), batch
 
 
-def random_relations(num_classes: int, num_relations: int = 2, edges: int = 8, seed: int = 0,
-                     dtype: torch.dtype = torch.float64) -> ClassRelations:
+def random_relations(
+    num_classes: int,
+    num_relations: int = 2,
+    edges: int = 8,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+) -> ClassRelations:
     """Random weighted relations without self-loops."""
     gen = torch.Generator().manual_seed(seed)
     rel = {}
@@ -33,8 +39,9 @@ def random_relations(num_classes: int, num_relations: int = 2, edges: int = 8, s
     return ClassRelations(num_classes, rel)
 
 
-def random_probs(num_regions: int, num_classes: int, seed: int = 0,
-                 dtype: torch.dtype = torch.float64) -> Tensor:
+def random_probs(
+    num_regions: int, num_classes: int, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
     return torch.softmax(torch.randn(num_regions, num_classes, generator=gen, dtype=dtype), -1)
 
@@ -46,8 +53,10 @@ def image_sizes(num_images: int, size: float = 120.0) -> Tensor:
 def naive_spatial(boxes, batch, delta=50.0):
     """Dense per-relation adjacency A[target, source] from a double loop, row-normalised."""
     n = boxes.size(0)
-    dense = {k: torch.zeros(n, n, dtype=torch.float64)
-             for k in ("left_of", "right_of", "above", "below", "overlaps")}
+    dense = {
+        k: torch.zeros(n, n, dtype=torch.float64)
+        for k in ("left_of", "right_of", "above", "below", "overlaps")
+    }
     for i in range(n):
         for j in range(n):
             if i == j or batch[i] != batch[j]:

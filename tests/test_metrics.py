@@ -111,13 +111,18 @@ def test_voc_ap_matches_original():
     rec = np.sort(rng.random(20))
     prec = rng.random(20)
     assert voc_ap(torch.from_numpy(rec), torch.from_numpy(prec)) == pytest.approx(
-        original_voc_ap(rec, prec))
+        original_voc_ap(rec, prec)
+    )
 
 
 def test_numpy_input_and_percent():
     m = evaluate_classification(np.array([[0.1, 0.9]]), np.array([1]))
-    assert m.as_percent() == {"instance_ap": 100.0, "instance_ac": 100.0,
-                              "class_ap": 100.0, "class_ac": 100.0}
+    assert m.as_percent() == {
+        "instance_ap": 100.0,
+        "instance_ac": 100.0,
+        "class_ap": 100.0,
+        "class_ac": 100.0,
+    }
 
 
 @pytest.mark.parametrize(

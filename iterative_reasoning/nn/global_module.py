@@ -300,6 +300,8 @@ class SemanticPath(nn.Module):
         x: ``[R, D_r]`` -> ``[R, D]``; class states ``H``: ``[B, C, D]``
     """
 
+    class_adjacency_t: Tensor
+
     def __init__(
         self,
         in_channels: int,

@@ -11,7 +11,10 @@ def test_dense_and_edges_agree_and_normalise():
     dense = dense_assignment(probs, batch, num_images=3)
     (fwd_index, fwd_w), (bwd_index, bwd_w) = assignment_edges(probs, batch)
     assert dense.to_class.shape == (3, 4, 3) and dense.mask.tolist() == [
-        [True, True, True], [False, False, False], [True, True, False]]
+        [True, True, True],
+        [False, False, False],
+        [True, True, False],
+    ]
     # zero probability -> no edge
     assert not bool(((fwd_index[0] == 1) & (fwd_index[1] == 2)).any())
     # to_class: per image and class, weights over regions sum to one (image 1 empty: all zero)

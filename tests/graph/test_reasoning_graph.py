@@ -12,8 +12,9 @@ C = 5
 def build(counts, seed=0, **kwargs):
     boxes, batch = random_boxes(counts, seed=seed)
     probs = random_probs(boxes.size(0), C, seed=seed)
-    return build_reasoning_graph(boxes, batch, image_sizes(len(counts)), probs,
-                                 random_relations(C), **kwargs)
+    return build_reasoning_graph(
+        boxes, batch, image_sizes(len(counts)), probs, random_relations(C), **kwargs
+    )
 
 
 @pytest.mark.parametrize("counts", [[4, 3], [0], [1], [2, 0, 3]])
@@ -23,8 +24,12 @@ def test_schema_every_edge_type_present(counts):
     node_types, edge_types = graph.metadata()
     assert node_types == ["region", "class"]
     expected = {("region", r, "region") for r in SPATIAL_RELATIONS}
-    expected |= {("region", "assigned_to", "class"), ("class", "rev_assigned_to", "region"),
-                 ("class", "rel_0", "class"), ("class", "rel_1", "class")}
+    expected |= {
+        ("region", "assigned_to", "class"),
+        ("class", "rev_assigned_to", "region"),
+        ("class", "rel_0", "class"),
+        ("class", "rel_1", "class"),
+    }
     assert set(edge_types) == expected
     assert graph["region"].num_nodes == sum(counts)
     assert graph["class"].num_nodes == len(counts) * C
@@ -55,9 +60,14 @@ def test_pyg_batch_of_single_images_equals_batched_build():
     rel = random_relations(C)
     whole = build_reasoning_graph(boxes, batch, image_sizes(3), probs, rel, overlaps=True)
     singles = [
-        build_reasoning_graph(boxes[batch == b], torch.zeros(int((batch == b).sum()),
-                              dtype=torch.long), image_sizes(1), probs[batch == b], rel,
-                              overlaps=True)
+        build_reasoning_graph(
+            boxes[batch == b],
+            torch.zeros(int((batch == b).sum()), dtype=torch.long),
+            image_sizes(1),
+            probs[batch == b],
+            rel,
+            overlaps=True,
+        )
         for b in range(3)
     ]
     batched = Batch.from_data_list(singles)
@@ -85,16 +95,27 @@ def test_without_edge_lists_keeps_types_but_no_assignment_edges():
 
 def test_region_features_and_device_move():
     boxes, batch = random_boxes([2])
-    graph = build_reasoning_graph(boxes, batch, image_sizes(1), random_probs(2, C),
-                                  random_relations(C), region_features=torch.ones(2, 7))
+    graph = build_reasoning_graph(
+        boxes,
+        batch,
+        image_sizes(1),
+        random_probs(2, C),
+        random_relations(C),
+        region_features=torch.ones(2, 7),
+    )
     assert graph["region"].x.shape == (2, 7)
     assert graph.to("cpu")["region"].x.shape == (2, 7)
 
 
 def _args(**over):
     boxes, batch = random_boxes([2, 1])
-    args = {"boxes": boxes, "batch": batch, "image_sizes": image_sizes(2),
-            "class_probs": random_probs(3, C), "class_relations": random_relations(C)}
+    args = {
+        "boxes": boxes,
+        "batch": batch,
+        "image_sizes": image_sizes(2),
+        "class_probs": random_probs(3, C),
+        "class_relations": random_relations(C),
+    }
     args.update(over)
     return args
 
@@ -104,16 +125,26 @@ def _args(**over):
     [
         ({"boxes": torch.zeros(3, 5)}, ValueError, r"boxes must have shape \[R, 4\]"),
         ({"boxes": torch.zeros(3, 4, dtype=torch.long)}, TypeError, "floating"),
-        ({"boxes": torch.tensor([[0.0, 0, 1, 1], [0, 0, float("nan"), 1], [0, 0, 1, 1]])},
-         ValueError, "boxes must be finite"),
-        ({"boxes": torch.tensor([[5.0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]])},
-         ValueError, "x2 >= x1"),
+        (
+            {"boxes": torch.tensor([[0.0, 0, 1, 1], [0, 0, float("nan"), 1], [0, 0, 1, 1]])},
+            ValueError,
+            "boxes must be finite",
+        ),
+        (
+            {"boxes": torch.tensor([[5.0, 0, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]])},
+            ValueError,
+            "x2 >= x1",
+        ),
         ({"batch": torch.tensor([0, 1])}, ValueError, r"batch must have shape \[R\] = \[3\]"),
         ({"batch": torch.tensor([1, 0, 0])}, ValueError, "sorted"),
         ({"batch": torch.tensor([0, 0, 2])}, ValueError, "image 2 but only 2"),
         ({"batch": torch.tensor([0.0, 0.0, 1.0])}, TypeError, "torch.long"),
         ({"image_sizes": torch.tensor([100.0, 100.0])}, ValueError, r"\[B, 2\]"),
-        ({"class_probs": random_probs(3, C + 1)}, ValueError, f"{C + 1} classes but the class graph has {C}"),
+        (
+            {"class_probs": random_probs(3, C + 1)},
+            ValueError,
+            f"{C + 1} classes but the class graph has {C}",
+        ),
         ({"class_probs": -random_probs(3, C)}, ValueError, "non-negative"),
         ({"class_probs": random_probs(2, C)}, ValueError, r"\[R, C\] = \[3, 5\]"),
         ({"class_relations": {"a": torch.tensor([[0], [1]])}}, TypeError, "ClassRelations"),
@@ -129,5 +160,10 @@ def test_errors_name_the_argument(over, error, match):
 def test_boxes_in_original_image_coordinates_warn():
     boxes = torch.tensor([[10.0, 10.0, 900.0, 700.0]])
     with pytest.warns(UserWarning, match="outside their image"):
-        build_reasoning_graph(boxes, torch.tensor([0]), torch.tensor([[100.0, 100.0]]),
-                              random_probs(1, C), random_relations(C))
+        build_reasoning_graph(
+            boxes,
+            torch.tensor([0]),
+            torch.tensor([[100.0, 100.0]]),
+            random_probs(1, C),
+            random_relations(C),
+        )

@@ -31,7 +31,9 @@ def test_never_crosses_images_and_rows_sum_to_one():
         rowsum = torch.zeros(boxes.size(0), dtype=weight.dtype).index_add_(0, index[1], weight)
         has_in = torch.zeros(boxes.size(0), dtype=torch.bool)
         has_in[index[1]] = True
-        torch.testing.assert_close(rowsum[has_in], torch.ones(int(has_in.sum()), dtype=weight.dtype))
+        torch.testing.assert_close(
+            rowsum[has_in], torch.ones(int(has_in.sum()), dtype=weight.dtype)
+        )
 
 
 def test_direction_and_kernel_of_two_boxes():
@@ -43,8 +45,9 @@ def test_direction_and_kernel_of_two_boxes():
     assert edges["below"][0].tolist() == [[1], [0]]
     # Unnormalised weight exp(-50 / 50); with a single neighbour the row normalises to 1.
     assert edges["left_of"][1].tolist() == [1.0]
-    edges3 = spatial_edges(torch.cat([boxes, torch.tensor([[60.0, 0.0, 70.0, 10.0]])]),
-                           torch.tensor([0, 0, 0]))
+    edges3 = spatial_edges(
+        torch.cat([boxes, torch.tensor([[60.0, 0.0, 70.0, 10.0]])]), torch.tensor([0, 0, 0])
+    )
     index, weight = edges3["left_of"]
     into_2 = weight[index[1] == 2]
     w0, w1 = math.exp(-60 / 50), math.exp(-50 / 50)  # distances 60 and 50 px

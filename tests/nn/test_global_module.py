@@ -30,8 +30,10 @@ def naive_global(module, x, boxes, batch, probs, relations, num_images):
         if semantic is not None:
             to_class = (pb / pb.sum(0, keepdim=True).clamp_min(1e-14)).t()
             to_region = pb / pb.sum(1, keepdim=True).clamp_min(1e-14)
-            h = torch.relu(to_class @ xb @ semantic.assign_weight
-                           + semantic.class_embedding @ semantic.class_weight)
+            h = torch.relu(
+                to_class @ xb @ semantic.assign_weight
+                + semantic.class_embedding @ semantic.class_weight
+            )
             g_c = sum(a @ h @ w for a, w in zip(dense_rel, semantic.relation_weight, strict=True))
             g = g + torch.relu(to_region @ g_c @ semantic.rev_assign_weight)
         g = torch.relu(g)
@@ -51,10 +53,12 @@ def setup(counts, seed=0, overlaps=False, **kwargs):
     probs = random_probs(boxes.size(0), C, seed=seed)
     rel = random_relations(C, num_relations=3, seed=seed)
     relations = ("left_of", "right_of", "above", "below") + (("overlaps",) if overlaps else ())
-    module = GlobalModule(D_R, C, rel, hidden_channels=D, spatial_relations=relations,
-                          **kwargs).double()
-    graph = build_reasoning_graph(boxes, batch, image_sizes(len(counts)), probs, rel,
-                                  overlaps=overlaps)
+    module = GlobalModule(
+        D_R, C, rel, hidden_channels=D, spatial_relations=relations, **kwargs
+    ).double()
+    graph = build_reasoning_graph(
+        boxes, batch, image_sizes(len(counts)), probs, rel, overlaps=overlaps
+    )
     x = torch.randn(boxes.size(0), D_R, dtype=torch.float64)
     return module, x, graph, (boxes, batch, probs, rel)
 
@@ -64,7 +68,8 @@ def setup(counts, seed=0, overlaps=False, **kwargs):
 @pytest.mark.parametrize("overlaps", [False, True])
 def test_fast_equals_reference_equals_naive(counts, spatial, semantic, overlaps):
     module, x, graph, (boxes, batch, probs, rel) = setup(
-        counts, seed=sum(counts), overlaps=overlaps, spatial=spatial, semantic=semantic)
+        counts, seed=sum(counts), overlaps=overlaps, spatial=spatial, semantic=semantic
+    )
     fast = module(x, graph)
     reference = module(x, graph, implementation="reference")
     naive_logits, naive_att = naive_global(module, x, boxes, batch, probs, rel, len(counts))
@@ -109,10 +114,16 @@ def test_every_parameter_gets_a_finite_gradient():
     torch.manual_seed(0)
     boxes, batch = random_boxes([5, 3], dtype=torch.float32)
     rel = random_relations(C, dtype=torch.float32)
-    module = GlobalModule(D_R, C, rel, hidden_channels=D, spatial_relations=(
-        "left_of", "right_of", "above", "below", "overlaps"))
-    graph = build_reasoning_graph(boxes, batch, image_sizes(2),
-                                  random_probs(8, C, dtype=torch.float32), rel, overlaps=True)
+    module = GlobalModule(
+        D_R,
+        C,
+        rel,
+        hidden_channels=D,
+        spatial_relations=("left_of", "right_of", "above", "below", "overlaps"),
+    )
+    graph = build_reasoning_graph(
+        boxes, batch, image_sizes(2), random_probs(8, C, dtype=torch.float32), rel, overlaps=True
+    )
     out = module(torch.randn(8, D_R), graph)
     (out.logits.sum() + out.attention.sum()).backward()
     for name, param in module.named_parameters():
@@ -126,12 +137,16 @@ def test_two_images_together_equal_one_by_one():
     together = module(x, graph)
     for b in range(2):
         idx = batch == b
-        single = build_reasoning_graph(boxes[idx], torch.zeros(int(idx.sum()), dtype=torch.long),
-                                       image_sizes(1), probs[idx], rel)
+        single = build_reasoning_graph(
+            boxes[idx],
+            torch.zeros(int(idx.sum()), dtype=torch.long),
+            image_sizes(1),
+            probs[idx],
+            rel,
+        )
         alone = module(x[idx], single)
         torch.testing.assert_close(together.logits[idx], alone.logits, rtol=1e-10, atol=1e-12)
-        torch.testing.assert_close(together.attention[idx], alone.attention,
-                                   rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(together.attention[idx], alone.attention, rtol=1e-10, atol=1e-12)
 
 
 def test_region_order_does_not_matter():

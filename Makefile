@@ -1,0 +1,44 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (the tests).
+# Each creates .venv and installs what it needs; nothing has to be installed by hand.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# PyTorch from the wheels this project is tested with; override for another platform, e.g.
+#   make test TORCH_SPEC="torch torchvision"
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+PYTEST_ARGS ?= -m "not slow"
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint docs bench setup wordnet clean
+
+demo: $(STAMP)
+	$(PY) examples/global_module_random.py
+
+test: $(STAMP) wordnet
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests iterative_reasoning knowledge_graphs --doctest-modules
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check iterative_reasoning knowledge_graphs tests examples benchmarks
+	$(VENV)/bin/ruff format --check iterative_reasoning knowledge_graphs tests examples benchmarks
+	$(VENV)/bin/mypy
+
+docs: $(STAMP)
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+bench: $(STAMP)
+	mkdir -p bench-results && $(PY) benchmarks/global_module.py --json bench-results/global_module.json
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e '.[dev,docs]'
+	touch $(STAMP)
+
+wordnet:
+	bash scripts/install-wordnet.sh
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
