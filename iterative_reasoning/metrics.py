@@ -52,11 +52,12 @@ def voc_ap(recall: Tensor, precision: Tensor) -> float:
 
     Example:
         >>> import torch
-        >>> voc_ap(torch.tensor([0.5, 0.5, 1.0]), torch.tensor([1.0, 0.5, 2 / 3]))
-        0.8333333333333333
+        >>> round(voc_ap(torch.tensor([0.5, 0.5, 1.0]), torch.tensor([1.0, 0.5, 2 / 3])), 4)
+        0.8333
     """
-    mrec = torch.cat([recall.new_zeros(1), recall.double(), recall.new_ones(1)])
-    mpre = torch.cat([precision.new_zeros(1), precision.double(), precision.new_zeros(1)])
+    recall, precision = recall.double(), precision.double()
+    mrec = torch.cat([recall.new_zeros(1), recall, recall.new_ones(1)])
+    mpre = torch.cat([precision.new_zeros(1), precision, precision.new_zeros(1)])
     mpre = torch.flip(torch.cummax(torch.flip(mpre, [0]), 0).values, [0])
     steps = (mrec[1:] != mrec[:-1]).nonzero().flatten()
     return float(((mrec[steps + 1] - mrec[steps]) * mpre[steps + 1]).sum())
