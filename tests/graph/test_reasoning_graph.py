@@ -167,3 +167,16 @@ def test_boxes_in_original_image_coordinates_warn():
             random_probs(1, C),
             random_relations(C),
         )
+
+
+def test_metadata_drives_a_pyg_heterogeneous_layer():
+    from torch_geometric.nn import HGTConv
+
+    graph = build([3, 2])
+    conv = HGTConv(8, 8, graph.metadata(), heads=2).double()
+    x_dict = {
+        "region": torch.randn(5, 8, dtype=torch.float64),
+        "class": torch.randn(2 * C, 8, dtype=torch.float64),
+    }
+    out = conv(x_dict, graph.edge_index_dict)
+    assert out["region"].shape == (5, 8) and out["class"].shape == (2 * C, 8)
