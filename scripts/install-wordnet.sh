@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Install WordNet 3.0 (Debian's wordnet-base: /usr/share/wordnet) if it is not there yet.
 set -euo pipefail
-if [ -f /usr/share/wordnet/data.noun ] || [ -n "${WNHOME:-}" ] && [ -f "${WNHOME:-}/dict/data.noun" ]; then
+if [ -f /usr/share/wordnet/data.noun ]; then
+  exit 0
+fi
+if [ -n "${WNHOME:-}" ] && [ -f "${WNHOME}/dict/data.noun" ]; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
