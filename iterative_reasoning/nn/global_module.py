@@ -130,6 +130,11 @@ class GlobalModule(nn.Module):
                     f"class_embedding must have shape [C, D_c] with C = {num_classes}, "
                     f"got {list(class_embedding.shape)}"
                 )
+            if class_channels is not None and class_channels != class_embedding.size(1):
+                raise ValueError(
+                    f"class_channels is {class_channels} but class_embedding has "
+                    f"{class_embedding.size(1)} channels; give one or make them agree"
+                )
             class_channels = class_embedding.size(1)
         self.in_channels = in_channels
         self.num_classes = num_classes

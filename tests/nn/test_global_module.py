@@ -220,5 +220,7 @@ def test_errors():
         GlobalModule(D_R, C, rel, hidden_channels=0)
     with pytest.raises(ValueError, match=r"class_embedding must have shape \[C, D_c\]"):
         GlobalModule(D_R, C, rel, class_embedding=torch.zeros(C + 1, 3))
+    with pytest.raises(ValueError, match="class_channels is 4 but class_embedding has 3"):
+        GlobalModule(D_R, C, rel, class_channels=4, class_embedding=torch.zeros(C, 3))
     with pytest.raises(ValueError, match="no relation"):
         GlobalModule(D_R, C, ClassRelations(C, {}))
