@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -64,7 +65,14 @@ class ClassRelations:
         return {name: int(index.size(1)) for name, (index, _) in self.edges.items()}
 
     def normalized(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """Edges with weights row-normalised per target class (``A / max(rowsum, eps)``)."""
+        """Edges with weights row-normalised per target class (``A / max(rowsum, eps)``).
+
+        Computed once: the relations are immutable and the graph builder asks on every call.
+        """
+        return dict(self._normalized)
+
+    @cached_property
+    def _normalized(self) -> dict[str, tuple[Tensor, Tensor]]:
         out = {}
         for name, (index, weight) in self.edges.items():
             assert weight is not None  # filled in by __post_init__

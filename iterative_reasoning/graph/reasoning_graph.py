@@ -48,9 +48,9 @@ class ReasoningGraph(HeteroData):
 
     @property
     def edge_lists(self) -> bool:
-        """Whether the assignment and class relations are materialised as edge lists."""
-        flags = self["edge_lists_flag"]
-        return bool(flags.all()) if isinstance(flags, Tensor) else bool(flags)
+        """Whether the assignment and class relations are materialised as edge lists (for a
+        PyG batch: in every graph of it)."""
+        return bool(self["edge_lists_flag"].all())
 
 
 def build_reasoning_graph(
@@ -174,14 +174,14 @@ def _add_semantic_edges(
     for edge_type, (index, weight) in ((ASSIGNMENT_EDGE, forward), (REV_ASSIGNMENT_EDGE, backward)):
         graph[edge_type].edge_index = index
         graph[edge_type].edge_weight = weight
-    num_classes = class_relations.num_classes
+    if not edge_lists:
+        for name in class_relations.names:
+            graph[class_edge(name)].edge_index, graph[class_edge(name)].edge_weight = empty
+        return
+    offsets = torch.arange(num_images, device=device) * class_relations.num_classes
     for name, (index, weight) in class_relations.normalized().items():
-        if edge_lists:
-            offsets = torch.arange(num_images, device=device) * num_classes
-            index = (index.to(device)[:, None, :] + offsets[None, :, None]).reshape(2, -1)
-            weight = weight.to(device, dtype).repeat(num_images)
-        else:
-            index, weight = empty
+        index = (index.to(device)[:, None, :] + offsets[None, :, None]).reshape(2, -1)
+        weight = weight.to(device, dtype).repeat(num_images)
         graph[class_edge(name)].edge_index = index
         graph[class_edge(name)].edge_weight = weight
 
