@@ -1,0 +1,246 @@
+"""Sparse crop and paste operators of a fixed set of boxes on a feature grid."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from iterative_reasoning._validation import check_batch, check_boxes, check_tensor
+from iterative_reasoning.ops.interpolation import CROP_MODES, CropMode, crop_kernel, paste_kernel
+
+
+def grid_sizes_of(image_sizes: Tensor, spatial_scale: float = 1 / 16) -> Tensor:
+    """Cells ``[B, 2]`` (rows, columns) of each image's own feature grid:
+    ``ceil(size * spatial_scale)``, as a ResNet's stride-16 stage gives for a ``size`` input."""
+    scaled = image_sizes.to(torch.float64) * spatial_scale
+    return torch.ceil(scaled - 1e-9).long().clamp(min=1)
+
+
+class RegionGrid:
+    r"""Crop (boxes -> ``P x P`` cells) and paste (``P x P`` updates -> grid) of a fixed set of
+    boxes on an ``H x W`` feature grid, as two sparse linear operators.
+
+    Both are separable interpolations (see :mod:`~iterative_reasoning.ops.interpolation`), so
+    the crop operator has at most ``(S + 1)^2`` non-zeros per crop cell (``S`` the sampling
+    ratio) and the paste operator at most four per covered grid cell and box. Applying them is
+    one sparse product each; no ``[R, H, W, D]`` tensor is ever formed. Build the grid once per
+    image batch and reuse it across iterations: the boxes do not change.
+
+    Each region reads and writes only its own image's grid (``grid_sizes``), never the padding
+    of a batch, so results do not depend on which other images share the batch. No gradient
+    flows to the boxes.
+
+    Args:
+        boxes: ``xyxy`` boxes in input pixels.
+        batch: image index of each box.
+        grid_size: ``(H, W)`` of the (padded) feature grid.
+        grid_sizes: cells of each image's own grid (see :func:`grid_sizes_of`); defaults to the
+            whole grid for every image.
+        num_images: ``B``; defaults to the rows of ``grid_sizes``, else ``max(batch) + 1``.
+        output_size: ``P``, crop cells per side (7 in the paper).
+        spatial_scale: grid cells per input pixel.
+        mode: ``"roi_align"`` (torchvision's convention) or ``"crop_and_resize"`` (the
+            original's align-corners convention).
+        sampling_ratio: samples per bin and axis for ``"roi_align"``.
+        aligned: the half-pixel offset of ``"roi_align"``.
+
+    Shapes:
+        - **boxes:** ``[R, 4]``; **batch:** ``[R]``; **grid_sizes:** ``[B, 2]``
+        - :meth:`crop`: ``[B, D, H, W]`` -> ``[R, D, P, P]``
+        - :meth:`paste`: ``[R, D, P, P]`` -> ``[B, D, H, W]``
+
+    Example:
+        >>> import torch
+        >>> boxes = torch.tensor([[0.0, 0.0, 64.0, 64.0], [32.0, 32.0, 96.0, 96.0]])
+        >>> grid = RegionGrid(boxes, torch.tensor([0, 0]), (8, 8))
+        >>> grid.crop(torch.randn(1, 3, 8, 8)).shape
+        torch.Size([2, 3, 7, 7])
+        >>> grid.coverage[0, 0, 3]  # boxes covering each cell of row 3
+        tensor([1., 1., 2., 2., 1., 1., 0., 0.])
+    """
+
+    def __init__(
+        self,
+        boxes: Tensor,
+        batch: Tensor,
+        grid_size: tuple[int, int],
+        *,
+        grid_sizes: Tensor | None = None,
+        num_images: int | None = None,
+        output_size: int = 7,
+        spatial_scale: float = 1 / 16,
+        mode: CropMode = "roi_align",
+        sampling_ratio: int = 2,
+        aligned: bool = True,
+    ) -> None:
+        boxes = check_boxes("boxes", boxes)
+        height, width = _check_settings(grid_size, output_size, spatial_scale, mode, sampling_ratio)
+        if grid_sizes is not None:
+            grid_sizes = _check_grid_sizes(grid_sizes, height, width)
+            num_images = grid_sizes.size(0)
+        elif num_images is None:
+            num_images = int(batch.max()) + 1 if isinstance(batch, Tensor) and batch.numel() else 0
+        batch = check_batch(batch, boxes.size(0), num_images)
+        if grid_sizes is None:
+            grid_sizes = torch.tensor([[height, width]] * num_images, dtype=torch.long)
+        grid_sizes = grid_sizes.to(boxes.device)
+        self.grid_size = (height, width)
+        self.grid_sizes = grid_sizes
+        self.num_images = num_images
+        self.output_size = output_size
+        self.batch = batch
+        box = boxes.detach().to(torch.float64)
+        rows, cols = grid_sizes[batch, 0], grid_sizes[batch, 1]
+        common = {"output_size": output_size, "spatial_scale": spatial_scale, "mode": mode}
+        sampling = {"sampling_ratio": sampling_ratio, "aligned": aligned}
+        crop_y = crop_kernel(box[:, 1], box[:, 3], rows, height, **common, **sampling)
+        crop_x = crop_kernel(box[:, 0], box[:, 2], cols, width, **common, **sampling)
+        paste_y = paste_kernel(box[:, 1], box[:, 3], rows, height, aligned=aligned, **common)
+        paste_x = paste_kernel(box[:, 0], box[:, 2], cols, width, aligned=aligned, **common)
+        cells, grid, values = self._separable(crop_y, crop_x)
+        self._crop = self._sparse(cells, grid, values, boxes.size(0), transpose=False)
+        cells, grid, values = self._separable(paste_y, paste_x)
+        self._paste = self._sparse(cells, grid, values, boxes.size(0), transpose=True)
+        self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
+
+    # -- operators -------------------------------------------------------------------------
+
+    def crop(self, features: Tensor) -> Tensor:
+        """Crop every box out of ``features`` ``[B, D, H, W]``, giving ``[R, D, P, P]``."""
+        features = self._check_features("features", features)
+        num, channels, height, width = features.shape
+        flat = features.permute(0, 2, 3, 1).reshape(num * height * width, channels)
+        out = torch.sparse.mm(self._operator("crop", features.dtype), flat)
+        p = self.output_size
+        return out.reshape(-1, p, p, channels).permute(0, 3, 1, 2)
+
+    def paste(self, updates: Tensor) -> Tensor:
+        """Paste ``[R, D, P, P]`` updates over their boxes and sum them: ``[B, D, H, W]``."""
+        updates = check_tensor("updates", updates)
+        r, p = self.batch.numel(), self.output_size
+        if updates.dim() != 4 or updates.size(0) != r or updates.shape[2:] != (p, p):
+            raise ValueError(
+                f"updates must have shape [R, D, P, P] = [{r}, D, {p}, {p}], "
+                f"got {list(updates.shape)}"
+            )
+        channels = updates.size(1)
+        flat = updates.permute(0, 2, 3, 1).reshape(r * p * p, channels)
+        out = torch.sparse.mm(self._operator("paste", updates.dtype), flat)
+        height, width = self.grid_size
+        return out.reshape(self.num_images, height, width, channels).permute(0, 3, 1, 2)
+
+    @property
+    def coverage(self) -> Tensor:
+        """Number of boxes whose paste covers each cell, ``[B, 1, H, W]`` (float)."""
+        op = self._operator("paste", torch.float64)
+        ones = torch.ones(op.size(1), 1, dtype=torch.float64, device=op.device)
+        height, width = self.grid_size
+        count = torch.sparse.mm(op, ones).round()
+        return count.reshape(self.num_images, 1, height, width).float()
+
+    @property
+    def valid_mask(self) -> Tensor:
+        """``[B, 1, H, W]``: 1 on cells of each image's own grid, 0 on the batch padding."""
+        height, width = self.grid_size
+        device = self.grid_sizes.device
+        rows = torch.arange(height, device=device) < self.grid_sizes[:, :1]  # [B, H]
+        cols = torch.arange(width, device=device) < self.grid_sizes[:, 1:]  # [B, W]
+        return (rows[:, None, :, None] & cols[:, None, None, :]).float()
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(regions={self.batch.numel()}, images={self.num_images}, "
+            f"grid_size={self.grid_size}, output_size={self.output_size})"
+        )
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _separable(self, kernel_y: Tensor, kernel_x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Non-zeros of ``K_y[r, a, i] K_x[r, c, j]``: (crop cell, grid cell, weight) triplets,
+        as a ragged per-region cartesian product of the per-axis non-zeros."""
+        num, p = kernel_y.size(0), self.output_size
+        height, width = self.grid_size
+        ny, nx = kernel_y.nonzero(), kernel_x.nonzero()  # [N, 3] (region, crop cell, grid cell)
+        count_y = torch.bincount(ny[:, 0], minlength=num)
+        count_x = torch.bincount(nx[:, 0], minlength=num)
+        pairs = count_y * count_x
+        region = torch.repeat_interleave(torch.arange(num, device=pairs.device), pairs)
+        k = torch.arange(region.numel(), device=pairs.device) - (pairs.cumsum(0) - pairs)[region]
+        iy = (count_y.cumsum(0) - count_y)[region] + torch.div(
+            k, count_x[region], rounding_mode="floor"
+        )
+        ix = (count_x.cumsum(0) - count_x)[region] + k % count_x[region]
+        (_, a, i), (_, c, j) = ny[iy].unbind(1), nx[ix].unbind(1)
+        values = kernel_y[region, a, i] * kernel_x[region, c, j]
+        cells = (region * p + a) * p + c
+        grid = (self.batch[region] * height + i) * width + j
+        return cells, grid, values
+
+    def _sparse(
+        self, cells: Tensor, grid: Tensor, values: Tensor, num_regions: int, transpose: bool
+    ) -> Tensor:
+        height, width = self.grid_size
+        size = (num_regions * self.output_size**2, self.num_images * height * width)
+        index = torch.stack([cells, grid])
+        if transpose:
+            index, size = index.flip(0), (size[1], size[0])
+        return torch.sparse_coo_tensor(index, values, size, check_invariants=False).coalesce()
+
+    def _operator(self, name: str, dtype: torch.dtype) -> Tensor:
+        key = (name, dtype)
+        if key not in self._cache:
+            base = self._crop if name == "crop" else self._paste
+            self._cache[key] = base if base.dtype == dtype else base.to(dtype)
+        return self._cache[key]
+
+    def _check_features(self, name: str, features: object) -> Tensor:
+        features = check_tensor(name, features)
+        expected = (self.num_images, *self.grid_size)
+        if features.dim() != 4 or (features.size(0), *features.shape[2:]) != expected:
+            raise ValueError(
+                f"{name} must have shape [B, D, H, W] = [{expected[0]}, D, {expected[1]}, "
+                f"{expected[2]}] (the grid the boxes were placed on), got {list(features.shape)}"
+            )
+        return features
+
+
+def _check_settings(
+    grid_size: tuple[int, int],
+    output_size: int,
+    spatial_scale: float,
+    mode: str,
+    sampling_ratio: int,
+) -> tuple[int, int]:
+    if len(grid_size) != 2 or min(int(s) for s in grid_size) < 1:
+        raise ValueError(f"grid_size must be (H, W) with H, W >= 1, got {tuple(grid_size)}")
+    if output_size < 1:
+        raise ValueError(f"output_size must be >= 1, got {output_size}")
+    if not (spatial_scale > 0 and math.isfinite(spatial_scale)):
+        raise ValueError(f"spatial_scale must be positive (1/16 at stride 16), got {spatial_scale}")
+    if mode not in CROP_MODES:
+        raise ValueError(f"mode must be one of {CROP_MODES}, got {mode!r}")
+    if sampling_ratio < 1:
+        raise ValueError(
+            f"sampling_ratio must be a positive number of samples per bin, got {sampling_ratio} "
+            "(torchvision's adaptive ratio, <= 0, is not supported)"
+        )
+    return int(grid_size[0]), int(grid_size[1])
+
+
+def _check_grid_sizes(grid_sizes: object, height: int, width: int) -> Tensor:
+    grid_sizes = check_tensor("grid_sizes", grid_sizes)
+    if grid_sizes.dim() != 2 or grid_sizes.size(1) != 2:
+        raise ValueError(f"grid_sizes must have shape [B, 2], got {list(grid_sizes.shape)}")
+    grid_sizes = grid_sizes.long()
+    if grid_sizes.numel() and (
+        int(grid_sizes[:, 0].max()) > height or int(grid_sizes[:, 1].max()) > width
+    ):
+        raise ValueError(
+            f"an image's grid ({grid_sizes.max(0).values.tolist()} cells) is larger than the "
+            f"feature map ({[height, width]}); is spatial_scale right for these features?"
+        )
+    if grid_sizes.numel() and int(grid_sizes.min()) < 1:
+        raise ValueError(f"grid_sizes must be positive, got {grid_sizes.tolist()}")
+    return grid_sizes
