@@ -45,7 +45,7 @@ def test_paste_equals_naive_reference(mode, counts):
 @pytest.mark.parametrize("mode", ["roi_align", "crop_and_resize"])
 def test_paste_of_a_crop_of_a_constant_is_the_constant(mode):
     boxes = torch.tensor(
-        [[0.0, 0.0, 90.0, 70.0], [30.0, 50.0, 150.0, 100.0], [60.0, 10.0, 140.0, 144.0]],
+        [[0.0, 0.0, 90.0, 70.0], [30.0, 50.0, 144.0, 100.0], [60.0, 10.0, 140.0, 144.0]],
         dtype=torch.float64,
     )
     grid = RegionGrid(boxes, torch.zeros(3, dtype=torch.long), (10, 10), mode=mode)
