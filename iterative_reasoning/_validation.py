@@ -3,6 +3,7 @@ and the actual value."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -101,3 +102,21 @@ def check_probabilities(name: str, probs: object, num_regions: int, num_classes:
             f"got minimum {float(probs.min()):.4g}"
         )
     return probs
+
+
+def warn_boxes_outside(boxes: Tensor, batch: Tensor, sizes: Tensor, stacklevel: int = 3) -> None:
+    """Warn when boxes reach far outside their image: likely a wrong coordinate frame."""
+    if boxes.numel() == 0:
+        return
+    hw = sizes.to(boxes)[batch]
+    limit = torch.stack([hw[:, 1], hw[:, 0]], dim=-1) * 1.05 + 1
+    outside = (boxes[:, 2:] > limit).any(-1) | (boxes[:, :2] < -0.05 * limit).any(-1)
+    if bool(outside.any()):
+        i = int(outside.nonzero()[0, 0])
+        warnings.warn(
+            f"{int(outside.sum())} box(es) lie outside their image, e.g. box {i} = "
+            f"{[round(v, 1) for v in boxes[i].tolist()]} in an image of (height, width) = "
+            f"{sizes[batch[i]].tolist()}; boxes must be xyxy in pixels of the network input "
+            "(after resizing), not of the original image",
+            stacklevel=stacklevel,
+        )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
@@ -14,6 +12,7 @@ from iterative_reasoning._validation import (
     check_image_sizes,
     check_probabilities,
     check_tensor,
+    warn_boxes_outside,
 )
 from iterative_reasoning.graph.assignment import assignment_edges
 from iterative_reasoning.graph.class_relations import ClassRelations
@@ -130,7 +129,7 @@ def build_reasoning_graph(
     class_probs = check_probabilities("class_probs", class_probs, boxes.size(0), num_classes)
     if delta <= 0:
         raise ValueError(f"delta must be positive (pixels), got {delta}")
-    _warn_outside(boxes, batch, sizes)
+    warn_boxes_outside(boxes, batch, sizes)
 
     graph = ReasoningGraph()
     graph.image_sizes = sizes
@@ -184,21 +183,3 @@ def _add_semantic_edges(
         weight = weight.to(device, dtype).repeat(num_images)
         graph[class_edge(name)].edge_index = index
         graph[class_edge(name)].edge_weight = weight
-
-
-def _warn_outside(boxes: Tensor, batch: Tensor, sizes: Tensor) -> None:
-    """Warn when boxes reach far outside their image: likely a wrong coordinate frame."""
-    if boxes.numel() == 0:
-        return
-    hw = sizes.to(boxes)[batch]
-    limit = torch.stack([hw[:, 1], hw[:, 0]], dim=-1) * 1.05 + 1
-    outside = (boxes[:, 2:] > limit).any(-1) | (boxes[:, :2] < -0.05 * limit).any(-1)
-    if bool(outside.any()):
-        i = int(outside.nonzero()[0, 0])
-        warnings.warn(
-            f"{int(outside.sum())} box(es) lie outside their image, e.g. box {i} = "
-            f"{[round(v, 1) for v in boxes[i].tolist()]} in an image of (height, width) = "
-            f"{sizes[batch[i]].tolist()}; boxes must be xyxy in pixels of the network input "
-            "(after resizing), not of the original image",
-            stacklevel=3,
-        )

@@ -142,6 +142,7 @@ class GlobalModule(nn.Module):
         self.class_channels = class_channels or hidden_channels
         self.spatial = spatial
         self.semantic = semantic
+        self.class_relations = class_relations
         self._initial_embedding = class_embedding
 
         self.spatial_path = (

@@ -104,6 +104,7 @@ class RegionGrid:
         cells, grid, values = self._separable(paste_y, paste_x)
         self._paste = self._sparse(cells, grid, values, boxes.size(0), transpose=True)
         self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
+        self._coverage: Tensor | None = None
 
     # -- operators -------------------------------------------------------------------------
 
@@ -134,11 +135,13 @@ class RegionGrid:
     @property
     def coverage(self) -> Tensor:
         """Number of boxes whose paste covers each cell, ``[B, 1, H, W]`` (float)."""
-        op = self._operator("paste", torch.float64)
-        ones = torch.ones(op.size(1), 1, dtype=torch.float64, device=op.device)
-        height, width = self.grid_size
-        count = torch.sparse.mm(op, ones).round()
-        return count.reshape(self.num_images, 1, height, width).float()
+        if self._coverage is None:
+            op = self._paste
+            ones = torch.ones(op.size(1), 1, dtype=op.dtype, device=op.device)
+            height, width = self.grid_size
+            count = torch.sparse.mm(op, ones).round()
+            self._coverage = count.reshape(self.num_images, 1, height, width).float()
+        return self._coverage
 
     @property
     def valid_mask(self) -> Tensor:
