@@ -108,7 +108,8 @@ class ConvGRUCell(nn.Module):
         if self.variant == "paper":
             for conv in (self.input_conv, self.hidden_gates, self.hidden_candidate):
                 nn.init.normal_(conv.weight, std=self.init_std)
-            nn.init.zeros_(self.input_conv.bias)
+            if self.input_conv.bias is not None:
+                nn.init.zeros_(self.input_conv.bias)
         else:
             bound = 1 / math.sqrt(self.hidden_channels)
             for p in self.parameters():

@@ -15,15 +15,15 @@ class Paste(NamedTuple):
 
     Attributes:
         total: the pasted updates summed over regions, ``[B, D, H, W]``.
-        count: the number of boxes covering each cell, ``[B, 1, H, W]``.
+        coverage: the number of boxes covering each cell, ``[B, 1, H, W]``.
     """
 
     total: Tensor
-    count: Tensor
+    coverage: Tensor
 
     def mean(self) -> Tensor:
-        """``total / count`` where a box covers the cell, 0 elsewhere (the memory write)."""
-        return self.total / self.count.clamp(min=1)
+        """``total / coverage`` where a box covers the cell, 0 elsewhere (the memory write)."""
+        return self.total / self.coverage.clamp(min=1)
 
 
 def paste_regions(
@@ -46,7 +46,7 @@ def paste_regions(
     with the paste kernels of :func:`~iterative_reasoning.ops.interpolation.paste_kernel`:
     cell ``(i, j)`` inside box ``n`` reads ``U_n`` bilinearly at its position in crop units;
     cells outside the box get nothing. With ``mode="crop_and_resize"`` this is the original's
-    inverse crop. ``count`` is the number of boxes covering each cell (bilinear weights of a
+    inverse crop. ``coverage`` is the number of boxes covering each cell (bilinear weights of a
     constant sum to one), so :meth:`Paste.mean` is the original's averaged write. A box that
     covers no cell centre (narrower than one cell) writes nothing.
 

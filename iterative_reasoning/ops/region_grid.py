@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -93,12 +94,27 @@ class RegionGrid:
         self.batch = batch
         box = boxes.detach().to(torch.float64)
         rows, cols = grid_sizes[batch, 0], grid_sizes[batch, 1]
-        common = {"output_size": output_size, "spatial_scale": spatial_scale, "mode": mode}
-        sampling = {"sampling_ratio": sampling_ratio, "aligned": aligned}
-        crop_y = crop_kernel(box[:, 1], box[:, 3], rows, height, **common, **sampling)
-        crop_x = crop_kernel(box[:, 0], box[:, 2], cols, width, **common, **sampling)
-        paste_y = paste_kernel(box[:, 1], box[:, 3], rows, height, aligned=aligned, **common)
-        paste_x = paste_kernel(box[:, 0], box[:, 2], cols, width, aligned=aligned, **common)
+        crop = partial(
+            crop_kernel,
+            output_size=output_size,
+            spatial_scale=spatial_scale,
+            mode=mode,
+            sampling_ratio=sampling_ratio,
+            aligned=aligned,
+        )
+        paste = partial(
+            paste_kernel,
+            output_size=output_size,
+            spatial_scale=spatial_scale,
+            mode=mode,
+            aligned=aligned,
+        )
+        crop_y, crop_x = (
+            crop(box[:, 1], box[:, 3], rows, height),
+            crop(box[:, 0], box[:, 2], cols, width),
+        )
+        paste_y = paste(box[:, 1], box[:, 3], rows, height)
+        paste_x = paste(box[:, 0], box[:, 2], cols, width)
         cells, grid, values = self._separable(crop_y, crop_x)
         self._crop = self._sparse(cells, grid, values, boxes.size(0), transpose=False)
         cells, grid, values = self._separable(paste_y, paste_x)

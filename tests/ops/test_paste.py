@@ -38,8 +38,8 @@ def test_paste_equals_naive_reference(mode, counts):
     out = paste_regions(updates, boxes, batch, (9, 11), grid_sizes=grid_sizes, mode=mode)
     total, count = _naive(updates, boxes, batch, grid_sizes, (9, 11), mode)
     torch.testing.assert_close(out.total, total, rtol=0, atol=1e-12)
-    torch.testing.assert_close(out.count, count, rtol=0, atol=1e-12)
-    assert torch.equal(out.count, out.count.round())  # an integer count of covering boxes
+    torch.testing.assert_close(out.coverage, count, rtol=0, atol=1e-12)
+    assert torch.equal(out.coverage, out.coverage.round())  # an integer count of covering boxes
 
 
 @pytest.mark.parametrize("mode", ["roi_align", "crop_and_resize"])
@@ -64,7 +64,7 @@ def test_box_smaller_than_a_cell_writes_nothing(mode):
     out = paste_regions(_updates(2).float(), boxes, torch.tensor([0, 0]), (8, 8), mode=mode)
     alone = paste_regions(_updates(2).float()[1:], boxes[1:], torch.tensor([0]), (8, 8), mode=mode)
     torch.testing.assert_close(out.total, alone.total)
-    torch.testing.assert_close(out.count, alone.count)
+    torch.testing.assert_close(out.coverage, alone.coverage)
 
 
 @pytest.mark.parametrize("mode", ["roi_align", "crop_and_resize"])

@@ -1,0 +1,195 @@
+import pytest
+import torch
+from helpers import random_boxes, random_relations
+
+from iterative_reasoning.losses import reasoning_loss
+from iterative_reasoning.nn import MODELS, IterativeReasoningHead
+
+C, D_F, D_R = 6, 3, 8
+SIZES = torch.tensor([[100.0, 140.0], [150.0, 90.0]])  # grids 7x9 and 10x6
+
+
+def _head(model="final", seed=0, **kwargs):
+    torch.manual_seed(seed)
+    head = IterativeReasoningHead.paper(
+        model,
+        num_classes=C,
+        class_relations=random_relations(C, edges=10),
+        feature_channels=D_F,
+        region_channels=D_R,
+        memory_channels=4,
+        fc_channels=8,
+        hidden_channels=8,
+        **kwargs,
+    )
+    if head.local is not None:
+        with torch.no_grad():
+            head.local.memory.init.normal_()
+            for p in (head.local.classifier.weight, head.local.attention.weight):
+                p.normal_(std=0.3)
+    return head.double()
+
+
+def _inputs(counts=(3, 4), seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    boxes, batch = random_boxes(list(counts), seed=seed, size=90.0)
+    boxes[:, 2:] += 16
+    r = boxes.size(0)
+    return (
+        torch.randn(len(counts), D_F, 10, 9, generator=gen, dtype=torch.float64),
+        boxes,
+        batch,
+        SIZES[: len(counts)],
+        torch.randn(r, C, generator=gen, dtype=torch.float64),
+        torch.randn(r, D_R, generator=gen, dtype=torch.float64),
+    )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_shapes_and_attention(model):
+    head = _head(model)
+    out = head(*_inputs())
+    n_modules = (head.local is not None) + (head.global_ is not None)
+    assert out.logits.shape == (7, C)
+    assert len(head.prediction_names()) == 1 + 2 * n_modules
+    for logits in (out.local_logits, out.global_logits):
+        assert logits is None or logits.shape == (2, 7, C)
+    if model == "no_attention":
+        assert out.attention is None
+        last = [x[-1] for x in (out.local_logits, out.global_logits)]
+        torch.testing.assert_close(out.logits, torch.stack(last).mean(0))
+    else:
+        assert out.attention.shape == (1 + 2 * n_modules, 7)
+        torch.testing.assert_close(out.attention.sum(0), torch.ones(7, dtype=torch.float64))
+        stacked = [out.base_logits]
+        for t in range(2):
+            stacked += [x[t] for x in (out.local_logits, out.global_logits) if x is not None]
+        expected = (out.attention[:, :, None] * torch.stack(stacked)).sum(0)
+        torch.testing.assert_close(out.logits, expected)
+
+
+def test_feeding_modes():
+    inputs = _inputs()
+    out = _head("final")(*inputs)
+    torch.testing.assert_close(out.local_inputs[0], inputs[4])  # f_0 feeds both at t = 1
+    torch.testing.assert_close(out.global_inputs[0], inputs[4])
+    torch.testing.assert_close(out.local_inputs[1], out.global_logits[0])  # cross-feed
+    torch.testing.assert_close(out.global_inputs[1], out.local_logits[0])
+    own = _head("no_cross_feed")(*inputs)
+    torch.testing.assert_close(own.local_inputs[1], own.local_logits[0])
+    torch.testing.assert_close(own.global_inputs[1], own.global_logits[0])
+    mean = _head("final", feed="mean")(*inputs)
+    both = 0.5 * (mean.local_logits[0] + mean.global_logits[0])
+    torch.testing.assert_close(mean.local_inputs[1], both)
+    torch.testing.assert_close(mean.global_inputs[1], both)
+
+
+@pytest.mark.parametrize("model", ["local", "global", "final"])
+def test_two_images_together_equal_each_alone(model):
+    head = _head(model)
+    features, boxes, batch, sizes, logits, region = _inputs()
+    together = head(features, boxes, batch, sizes, logits, region)
+    for b, (h, w) in enumerate([(7, 9), (10, 6)]):
+        keep = batch == b
+        alone = head(
+            features[b : b + 1, :, :h, :w],
+            boxes[keep],
+            torch.zeros(int(keep.sum()), dtype=torch.long),
+            sizes[b : b + 1],
+            logits[keep],
+            region[keep],
+        )
+        for name, x in together._asdict().items():
+            if x is None:
+                continue
+            part = x[keep] if x.dim() == 2 and name != "attention" else x[:, keep]
+            torch.testing.assert_close(part, getattr(alone, name), msg=name)
+
+
+def test_region_order():
+    head = _head("final")
+    features, boxes, batch, sizes, logits, region = _inputs((7,))
+    perm = torch.randperm(7)
+    out = head(features[:1], boxes, batch, sizes[:1], logits, region)
+    out_p = head(features[:1], boxes[perm], batch, sizes[:1], logits[perm], region[perm])
+    torch.testing.assert_close(out_p.logits, out.logits[perm])
+    torch.testing.assert_close(out_p.attention, out.attention[:, perm])
+
+
+@pytest.mark.parametrize("model", ["local", "global", "final"])
+def test_zero_regions(model):
+    head = _head(model)
+    features = torch.randn(1, D_F, 7, 9, dtype=torch.float64)
+    empty = torch.zeros(0, 4, dtype=torch.float64)
+    out = head(
+        features,
+        empty,
+        torch.zeros(0, dtype=torch.long),
+        SIZES[:1],
+        torch.zeros(0, C, dtype=torch.float64),
+        torch.zeros(0, D_R, dtype=torch.float64),
+    )
+    assert out.logits.shape == (0, C)
+
+
+def test_trains_every_parameter_and_the_loss_decreases():
+    head = _head("final").float()
+    features, boxes, batch, sizes, logits, region = (
+        x.float() if x.is_floating_point() else x for x in _inputs(seed=3)
+    )
+    labels = torch.randint(1, C, (7,), generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.SGD(head.parameters(), lr=0.05, momentum=0.9)
+    losses = []
+    for step in range(40):
+        optimizer.zero_grad()
+        out = head(features, boxes, batch, sizes, logits, region)
+        loss = reasoning_loss(out, labels, batch)
+        loss.total.backward()
+        if step == 0:
+            for name, p in head.named_parameters():
+                assert p.grad is not None and torch.isfinite(p.grad).all(), name
+                assert p.grad.abs().sum() > 0, name
+        optimizer.step()
+        losses.append(loss.total.detach().item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_global_only_head_attends_the_base_with_region_features():
+    head = _head("global")
+    assert head.base_attention is not None
+    out = head(*_inputs())
+    assert out.attention.shape == (3, 7)
+
+
+def test_torch_compile_matches_eager():
+    head = _head("final").float().eval()
+    inputs = [x.float() if x.is_floating_point() else x for x in _inputs()]
+    eager = head(*inputs)
+    compiled = torch.compile(head)(*inputs)
+    torch.testing.assert_close(compiled.logits, eager.logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(compiled.attention, eager.attention, rtol=1e-4, atol=1e-5)
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="model must be one of"):
+        IterativeReasoningHead.paper("both", num_classes=C)
+    with pytest.raises(ValueError, match="needs class_relations"):
+        IterativeReasoningHead.paper("final", num_classes=C)
+    with pytest.raises(ValueError, match="needs a local module, a global module or both"):
+        IterativeReasoningHead(C)
+    with pytest.raises(ValueError, match="num_iterations must be >= 2"):
+        _head("local", num_iterations=1)
+    head = _head("final")
+    features, boxes, batch, sizes, logits, region = _inputs()
+    with pytest.raises(ValueError, match="features have 4 channels but the local module"):
+        head(torch.zeros(2, 4, 10, 9, dtype=torch.float64), boxes, batch, sizes, logits, region)
+    with pytest.raises(ValueError, match=r"base_logits must have shape \[R, C\] = \[7, 6\]"):
+        head(features, boxes, batch, sizes, logits[:, :5], region)
+    with pytest.raises(ValueError, match=r"region_features must have shape \[R, D_r\] = \[7, 8\]"):
+        head(features, boxes, batch, sizes, logits, region[:, :4])
+    with pytest.raises(ValueError, match="image_sizes has 1 row"):
+        head(features, boxes, batch, sizes[:1], logits, region)
+    with pytest.raises(ValueError, match="larger than the feature map"):
+        head(features[:, :, :5], boxes, batch, sizes, logits, region)
+    with pytest.warns(UserWarning, match="outside their image"):
+        _head("local")(features, boxes * 10, batch, sizes, logits, region)
