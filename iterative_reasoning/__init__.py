@@ -21,8 +21,15 @@ Boxes are ``xyxy`` float pixels of the network input (after resizing).
 """
 
 from iterative_reasoning.graph import ClassRelations, build_reasoning_graph
+from iterative_reasoning.losses import ReasoningLoss, reasoning_loss
 from iterative_reasoning.metrics import ClassificationMetrics, evaluate_classification
-from iterative_reasoning.nn import GlobalModule, GlobalOutput
+from iterative_reasoning.nn import (
+    GlobalModule,
+    GlobalOutput,
+    IterativeReasoningHead,
+    LocalModule,
+    ReasoningOutput,
+)
 
 __version__ = "0.1.0.dev0"
 
@@ -31,6 +38,11 @@ __all__ = [
     "ClassificationMetrics",
     "GlobalModule",
     "GlobalOutput",
+    "IterativeReasoningHead",
+    "LocalModule",
+    "ReasoningLoss",
+    "ReasoningOutput",
     "build_reasoning_graph",
     "evaluate_classification",
+    "reasoning_loss",
 ]
