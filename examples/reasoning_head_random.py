@@ -1,11 +1,12 @@
 """The full reasoning head on random feature maps: local and global modules, cross-fed, with
 attention, trained with the paper's loss.
 
-Run with ``python examples/reasoning_head_random.py`` (about 15 s on a CPU). Each scene is a row of regions on a random feature map; a region's features
-show its "kind", but its label is the kind of its left neighbour (class 1 for the leftmost).
-A plain classifier on the region alone cannot do better than chance; the head, reading the
-spatial memory and the region graph, learns it. The script prints the paper's metrics of the
-plain prediction ``f_0`` and of the head's fused prediction on held-out scenes.
+Run with ``python examples/reasoning_head_random.py`` (about 15 s on a CPU). Each scene is a row
+of regions on a random feature map; a region's features show its "kind", but its label is the
+kind of its left neighbour (class 1 for the leftmost). A plain classifier on the region alone
+cannot do better than chance; the head, reading the spatial memory and the region graph, learns
+it. The script prints the paper's metrics of the plain prediction ``f_0`` and of the head's
+fused prediction on held-out scenes.
 """
 
 from __future__ import annotations
@@ -121,7 +122,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     weights = out.attention.mean(dim=1) if out.attention is not None else None
     if weights is not None:
         names = head.prediction_names()
-        print("mean attention:", ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights)))
+        print(
+            "mean attention:",
+            ", ".join(f"{n} {w:.2f}" for n, w in zip(names, weights, strict=True)),
+        )
     return {
         "plain_class_ap": plain["class_ap"],
         "class_ap": fused["class_ap"],
