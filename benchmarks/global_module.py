@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import resource
-import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +23,8 @@ import torch
 from torch import Tensor
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
+
+from _measure import peak_memory_mib, time_call  # noqa: E402
 
 from iterative_reasoning.graph import ClassRelations, build_reasoning_graph  # noqa: E402
 from iterative_reasoning.nn import GlobalModule  # noqa: E402
@@ -126,43 +124,12 @@ def _dense(index: Tensor, weight: Tensor, rows: int, cols: int) -> Tensor:
     return out
 
 
-def time_step(step: Callable[[], Tensor], repeats: int, device: str) -> float:
-    """Median seconds of ``step().sum().backward()`` after one warm-up."""
-    times = []
-    for i in range(repeats + 1):
-        _sync(device)
-        start = time.perf_counter()
-        step().sum().backward()
-        _sync(device)
-        if i:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def _sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def _peak_child(args: dict[str, Any], which: str, queue: Any) -> None:
-    torch.set_num_threads(args["threads"])
+def _child_step(args: dict[str, Any], which: str) -> Callable[[], object]:
+    """One forward + backward of ``which`` on a fresh problem (run in a child process)."""
     module, x, graph = make_problem(*_problem_args(args))
     module, x, graph = module.to(args["device"]), x.to(args["device"]), graph.to(args["device"])
     step = _step(module, x, graph, which)
-    if args["device"].startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        step().sum().backward()
-        queue.put((torch.cuda.max_memory_allocated() - base) / 2**20)
-    else:
-        base = _rss_mib()
-        step().sum().backward()
-        queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
-
-
-def _rss_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    return lambda: step().sum().backward()
 
 
 def _step(module: GlobalModule, x: Tensor, graph: Any, which: str) -> Callable[[], Tensor]:
@@ -172,16 +139,9 @@ def _step(module: GlobalModule, x: Tensor, graph: Any, which: str) -> Callable[[
     return lambda: module(x, graph).logits
 
 
-def peak_memory_mib(args: dict[str, Any], which: str) -> float:
-    """Peak memory of one forward + backward above what the inputs hold, in a child process."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_peak_child, args=(args, which, queue))
-    proc.start()
-    proc.join()
-    if proc.exitcode != 0:
-        return float("nan")
-    return float(queue.get())
+def _time_backward(step: Callable[[], Tensor], repeats: int, device: str) -> float:
+    """Median seconds of ``step().sum().backward()`` after one warm-up."""
+    return time_call(lambda: step().sum().backward(), repeats, device)
 
 
 def _problem_args(args: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
@@ -203,8 +163,8 @@ def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         k: args[k] for k in ("regions", "classes", "relations", "edges_per_class", "channels")
     }
-    result["fast_s"] = time_step(_step(module, x, graph, "fast"), args["repeats"], device)
-    result["fast_peak_mib"] = peak_memory_mib(args, "fast")
+    result["fast_s"] = _time_backward(_step(module, x, graph, "fast"), args["repeats"], device)
+    result["fast_peak_mib"] = peak_memory_mib(_child_step, args, "fast")
     dense_bytes = 4 * args["relations"] * args["classes"] ** 2
     result["dense_adjacency_mib"] = dense_bytes / 2**20
     if with_dense:
@@ -212,8 +172,8 @@ def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
         with torch.no_grad():
             diff = (dense_step() - module(x, graph).logits).abs().max()
         result["max_abs_difference"] = float(diff)
-        result["dense_s"] = time_step(dense_step, args["repeats"], device)
-        result["dense_peak_mib"] = peak_memory_mib(args, "dense")
+        result["dense_s"] = _time_backward(dense_step, args["repeats"], device)
+        result["dense_peak_mib"] = peak_memory_mib(_child_step, args, "dense")
         result["speedup"] = result["dense_s"] / result["fast_s"]
     return result
 

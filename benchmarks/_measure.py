@@ -1,0 +1,86 @@
+"""Timing and peak-memory helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+
+def time_call(step: Callable[[], object], repeats: int, device: str) -> float:
+    """Median seconds of ``step()`` over ``repeats`` runs, after one warm-up run."""
+    times = []
+    for i in range(repeats + 1):
+        sync(device)
+        start = time.perf_counter()
+        step()
+        sync(device)
+        if i:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def peak_memory_mib(
+    build: Callable[..., Callable[[], object]], args: dict[str, Any], *extra: Any
+) -> float:
+    """Peak memory of one ``build(args, *extra)()`` above what ``build`` left allocated, in a
+    fresh child process: peak resident set size on the CPU, ``max_memory_allocated`` on a GPU.
+    ``build`` must be a module-level function (the child imports it)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(build, args, extra, queue))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        return float("nan")
+    return float(queue.get())
+
+
+def _child(
+    build: Callable[..., Callable[[], object]], args: dict[str, Any], extra: tuple, queue: Any
+) -> None:
+    torch.set_num_threads(args["threads"])
+    step = build(args, *extra)
+    if args["device"].startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        step()
+        queue.put((torch.cuda.max_memory_allocated() - base) / 2**20)
+    else:
+        base = rss_mib()
+        reset_peak_rss()
+        step()
+        queue.put(peak_rss_mib() - base)
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's peak resident set size (``VmHWM``) to its current size. Needed
+    because ``getrusage``'s ``ru_maxrss`` survives ``exec`` and so carries the parent's peak
+    into a spawned child."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process since the last :func:`reset_peak_rss`, MiB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("/proc/self/status has no VmHWM line")
+
+
+def rss_mib() -> float:
+    """Current resident set size of this process, MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
