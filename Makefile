@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint docs bench setup wordnet clean
 
 demo: $(STAMP)
-	$(PY) examples/global_module_random.py
+	$(PY) examples/reasoning_head_random.py
 
 test: $(STAMP) wordnet
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests iterative_reasoning knowledge_graphs --doctest-modules
@@ -27,7 +27,10 @@ docs: $(STAMP)
 	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
-	mkdir -p bench-results && $(PY) benchmarks/global_module.py --json bench-results/global_module.json
+	mkdir -p bench-results
+	$(PY) benchmarks/global_module.py --json bench-results/global_module.json
+	$(PY) benchmarks/spatial_memory.py --json bench-results/spatial_memory.json
+	$(PY) benchmarks/head_overhead.py --json bench-results/head_overhead.json
 
 setup: $(STAMP)
 

@@ -39,3 +39,52 @@ def test_global_module_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypa
     assert small["max_abs_difference"] < 1e-4  # dense and fast compute the same equations
     assert small["speedup"] > 0 and "dense_s" not in large
     assert "speedup" in capsys.readouterr().out
+
+
+def test_spatial_memory_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figures.json"
+    bench = load("spatial_memory", monkeypatch)
+    bench.main(
+        [
+            "--regions",
+            "20",
+            "--grid",
+            "10",
+            "12",
+            "--channels",
+            "16",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
+    result = json.loads(out.read_text())["result"]
+    assert result["max_abs_difference"] < 1e-5  # the sparse and the naive paste agree
+    assert result["speedup"] > 0 and result["naive_peak_mib"] > 0
+    assert "peak memory ratio" in capsys.readouterr().out
+
+
+def test_head_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figures.json"
+    bench = load("head_overhead", monkeypatch)
+    bench.main(
+        [
+            "--size",
+            "96",
+            "128",
+            "--regions",
+            "5",
+            "--classes",
+            "12",
+            "--fc-channels",
+            "32",
+            "--repeats",
+            "1",
+            "--json",
+            str(out),
+        ]
+    )
+    result = json.loads(out.read_text())["result"]
+    assert result["full_s"] > 0 and result["plain_s"] > 0 and result["head_mparams"] > 0
+    assert "full / plain" in capsys.readouterr().out
