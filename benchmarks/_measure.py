@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import multiprocessing as mp
 import resource
 import statistics
@@ -84,3 +86,27 @@ def rss_mib() -> float:
     """Current resident set size of this process, MiB."""
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, repeats: int) -> None:
+    """The options every benchmark takes: repeats, device, threads, seed and the JSON output."""
+    parser.add_argument("--repeats", type=int, default=repeats)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
+
+
+def parse_run_arguments(parser: argparse.ArgumentParser, argv: list[str] | None) -> Any:
+    """Parse, and use the asked number of threads in this process."""
+    opts = parser.parse_args(argv)
+    torch.set_num_threads(opts.threads)
+    return opts
+
+
+def write_json(opts: argparse.Namespace, **figures: Any) -> None:
+    """Write the figures with the device, threads and torch version, if ``--json`` was given."""
+    if opts.json:
+        with open(opts.json, "w") as f:
+            info = {"device": opts.device, "threads": opts.threads, "torch": torch.__version__}
+            json.dump({**info, **figures}, f, indent=2)

@@ -13,7 +13,6 @@ GPU). The printed ratios, not the absolute times, are the result.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from torch import Tensor
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
-from _measure import peak_memory_mib, time_call  # noqa: E402
+from _measure import add_run_arguments, parse_run_arguments, peak_memory_mib, time_call, write_json  # noqa: E402
 
 from iterative_reasoning.graph import ClassRelations, build_reasoning_graph  # noqa: E402
 from iterative_reasoning.nn import GlobalModule  # noqa: E402
@@ -185,36 +184,20 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--relations", type=int, default=10)
     parser.add_argument("--edges-per-class", type=int, default=10)
     parser.add_argument("--channels", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
         "--dense-max-classes",
         type=int,
         default=5000,
         help="run the dense implementation only up to this many classes",
     )
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    opts = parser.parse_args(argv)
-    torch.set_num_threads(opts.threads)
+    add_run_arguments(parser, repeats=5)
+    opts = parse_run_arguments(parser, argv)
     results = []
     for classes in opts.classes:
         args = {**vars(opts), "classes": classes}
         results.append(run_case(args, with_dense=classes <= opts.dense_max_classes))
     print_table(results, opts)
-    if opts.json:
-        with open(opts.json, "w") as f:
-            json.dump(
-                {
-                    "device": opts.device,
-                    "threads": opts.threads,
-                    "torch": torch.__version__,
-                    "results": results,
-                },
-                f,
-                indent=2,
-            )
+    write_json(opts, results=results)
     return results
 
 

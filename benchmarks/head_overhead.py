@@ -13,7 +13,6 @@ ratio, not the absolute times, is the result.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from typing import Any
@@ -22,7 +21,7 @@ import torch
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
-from _measure import time_call  # noqa: E402
+from _measure import add_run_arguments, parse_run_arguments, time_call, write_json  # noqa: E402
 
 from iterative_reasoning.detectors import ResNetRegionClassifier  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
@@ -97,13 +96,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--edges-per-class", type=int, default=3)
     parser.add_argument("--fc-channels", type=int, default=4096)
     parser.add_argument("--iterations", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    opts = parser.parse_args(argv)
-    torch.set_num_threads(opts.threads)
+    add_run_arguments(parser, repeats=3)
+    opts = parse_run_arguments(parser, argv)
     result = run(vars(opts))
     print(
         f"inference, {opts.size[0]}x{opts.size[1]} input, R={opts.regions}, C={opts.classes}, "
@@ -114,10 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"ConvNet + head (final) {full_s:8.3f} s  (+{result['head_mparams']:.1f} M params)")
     print(f"head alone             {head_s:8.3f} s")
     print(f"full / plain: {result['overhead']:.2f}x")
-    if opts.json:
-        with open(opts.json, "w") as f:
-            info = {"device": opts.device, "threads": opts.threads, "torch": torch.__version__}
-            json.dump({**info, "result": result}, f, indent=2)
+    write_json(opts, result=result)
     return result
 
 

@@ -13,7 +13,6 @@ in a fresh child process. The printed ratios, not the absolute times, are the re
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from torch import Tensor
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
-from _measure import peak_memory_mib, time_call  # noqa: E402
+from _measure import add_run_arguments, parse_run_arguments, peak_memory_mib, time_call, write_json  # noqa: E402
 
 from iterative_reasoning.ops import RegionGrid  # noqa: E402
 from iterative_reasoning.ops.interpolation import paste_kernel  # noqa: E402
@@ -99,13 +98,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--regions", type=int, default=200)
     parser.add_argument("--grid", type=int, nargs=2, default=[38, 50], metavar=("H", "W"))
     parser.add_argument("--channels", type=int, default=512)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", metavar="PATH", help="write the figures as JSON")
-    opts = parser.parse_args(argv)
-    torch.set_num_threads(opts.threads)
+    add_run_arguments(parser, repeats=5)
+    opts = parse_run_arguments(parser, argv)
     result = run_case(vars(opts))
     print(
         f"memory write, forward + backward, R={opts.regions}, grid {opts.grid[0]}x{opts.grid[1]}, "
@@ -119,10 +113,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(the naive [R, D, H, W] tensor alone: {result['naive_tensor_mib']:.0f} MiB), "
         f"max |difference| {result['max_abs_difference']:.2e}"
     )
-    if opts.json:
-        with open(opts.json, "w") as f:
-            info = {"device": opts.device, "threads": opts.threads, "torch": torch.__version__}
-            json.dump({**info, "result": result}, f, indent=2)
+    write_json(opts, result=result)
     return result
 
 
