@@ -16,6 +16,9 @@ PLURAL_OF = "plural_of"
 SINGULAR_OF = "singular_of"
 LEFT_RIGHT_OF = "left_right_of"
 SIMILAR_TO = "similar_to"
+#: Part-of mined from a dataset's part annotations (ADE20K), kept apart from WordNet's.
+ANNOTATED_PART_OF = "annotated_part_of"
+ANNOTATED_HAS_PART = "annotated_has_part"
 
 #: Each directed relation and its inverse; symmetric relations are their own inverse.
 INVERSE_RELATIONS: dict[str, str] = {
@@ -27,6 +30,8 @@ INVERSE_RELATIONS: dict[str, str] = {
     SINGULAR_OF: PLURAL_OF,
     LEFT_RIGHT_OF: LEFT_RIGHT_OF,
     SIMILAR_TO: SIMILAR_TO,
+    ANNOTATED_PART_OF: ANNOTATED_HAS_PART,
+    ANNOTATED_HAS_PART: ANNOTATED_PART_OF,
 }
 
 #: The WordNet and string relations, in the order of the original's ADE edge types.

@@ -1,0 +1,161 @@
+"""``knowledge-graphs``: build a class graph from a list of class names, and inspect one.
+
+knowledge-graphs build --classes classes.txt --out graph.json.gz
+knowledge-graphs build --classes ade20k --relations is_kind_of is_part_of --out ade.json
+knowledge-graphs show graph.json.gz --class car [--plot car.png]
+knowledge-graphs show visual_genome
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from knowledge_graphs.build import BUILDABLE, build_class_graph
+from knowledge_graphs.class_graph import ClassGraph, GraphFileError
+from knowledge_graphs.ready_made import READY_MADE, load_ready_made, overrides, senses, vocabulary
+from knowledge_graphs.resolution import resolve_classes
+from knowledge_graphs.wordnet import WordNetNotFoundError, load_wordnet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="knowledge-graphs", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("build", help="build a class graph from class names")
+    build.add_argument(
+        "--classes",
+        required=True,
+        help="a file with one class name a line (optionally a tab and its count; '#' comments), "
+        f"or a shipped vocabulary: {', '.join(READY_MADE)}",
+    )
+    build.add_argument("--out", required=True, type=Path, help="the graph file (.json or .json.gz)")
+    build.add_argument("--relations", nargs="+", default=list(BUILDABLE), choices=BUILDABLE)
+    build.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
+    build.add_argument("--overrides", type=Path, help="JSON: class name -> synset (or null)")
+    build.add_argument("--no-senses", action="store_true", help="without the shipped sense table")
+    build.add_argument("--similar-k", type=int, default=5)
+    build.add_argument("--similarity", choices=("wup", "lin"))
+    build.add_argument(
+        "--ade-parts", type=Path, help="a file listing ADE20K image paths: mine part-of from them"
+    )
+    build.add_argument("--vg-relationships", type=Path, help="Visual Genome relationships.json")
+    build.add_argument("--vg-object-aliases", type=Path, help="VG object_alias.txt")
+    build.add_argument("--vg-predicate-aliases", type=Path, help="VG relationship_alias.txt")
+    build.add_argument("--vg-top", type=int, default=10, help="most frequent predicates to keep")
+    show = commands.add_parser("show", help="summarise a graph, or a class's neighbours")
+    show.add_argument("graph", help=f"a graph file, or a shipped graph: {', '.join(READY_MADE)}")
+    show.add_argument("--class", dest="name", help="list this class's neighbours by relation")
+    show.add_argument("--relation", help="only this relation")
+    show.add_argument("--plot", type=Path, help="draw the class's neighbourhood to this image")
+    args = parser.parse_args(argv)
+    try:
+        return _build(args) if args.command == "build" else _show(args)
+    except (WordNetNotFoundError, GraphFileError, FileNotFoundError, ValueError, KeyError) as e:
+        print(f"knowledge-graphs: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _read_classes(spec: str) -> tuple[list[str], list[int] | None, str]:
+    if spec in READY_MADE:
+        names, counts = vocabulary(spec)
+        return names, counts, READY_MADE[spec][2]
+    path = Path(spec)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--classes {spec!r} is neither a file nor one of {list(READY_MADE)}"
+        )
+    names, counts = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        names.append(fields[0].strip())
+        if len(fields) > 1:
+            try:
+                counts.append(int(fields[1]))
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {number}: the count {fields[1]!r} is not an integer"
+                ) from None
+    if counts and len(counts) != len(names):
+        raise ValueError(f"{path}: give a count on every line or on none")
+    return names, counts or None, str(path)
+
+
+def _build(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    names, counts, source = _read_classes(args.classes)
+    lexicon = load_wordnet(args.wordnet)
+    table = dict(overrides(names))
+    if args.overrides:
+        table.update(json.loads(args.overrides.read_text(encoding="utf-8")))
+    sense_table = {} if args.no_senses else senses()
+    resolution = resolve_classes(names, lexicon, table, senses=sense_table)
+    print(resolution.report())
+    dataset = {}
+    if args.ade_parts:
+        from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
+
+        images = [line.strip() for line in args.ade_parts.read_text().splitlines() if line.strip()]
+        dataset["annotated_part_of"] = ade_part_of(names, ade_part_counts(images, progress=True))
+    if args.vg_relationships:
+        from knowledge_graphs.builders.vg_relationships import (
+            load_aliases,
+            vg_predicate_counts,
+            vg_relations,
+        )
+
+        counted = vg_predicate_counts(
+            args.vg_relationships,
+            names,
+            load_aliases(args.vg_object_aliases) if args.vg_object_aliases else None,
+            load_aliases(args.vg_predicate_aliases) if args.vg_predicate_aliases else None,
+            progress=True,
+        )
+        dataset.update(vg_relations(counted, args.vg_top))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unresolved names are in the report above
+        graph = build_class_graph(
+            names,
+            args.relations,
+            lexicon,
+            overrides=table,
+            senses=sense_table,
+            counts=counts,
+            similar_k=args.similar_k,
+            similarity=args.similarity,
+            dataset_relations=dataset,
+            source=source,
+        )
+    graph.save(args.out)
+    print(graph.summary())
+    print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    graph = load_ready_made(args.graph) if args.graph in READY_MADE else ClassGraph.load(args.graph)
+    if args.name is None:
+        print(graph.summary())
+        if args.plot:
+            raise ValueError("--plot needs --class")
+        return 0
+    i = graph.index(args.name)
+    print(f"{args.name} (synset {graph.synsets[i]})")
+    for relation, neighbours in graph.neighbours(args.name, args.relation).items():
+        shown = ", ".join(f"{n} ({w:.3g})" for n, w in neighbours)
+        print(f"  {relation:<16} {shown}")
+    if args.plot:
+        from knowledge_graphs.plot import plot_neighbourhood
+
+        plot_neighbourhood(graph, args.name, args.plot, relation=args.relation)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
