@@ -9,6 +9,12 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PYTEST_ARGS ?= -m "not slow"
 STAMP := $(VENV)/.installed
+# Real dataset samples, when a checkout of the project's shared folder is beside this one:
+# the tests that read them run, and skip otherwise.
+REAL_SAMPLES ?= $(firstword $(wildcard ../shared/real_samples))
+ifneq ($(REAL_SAMPLES),)
+export ITER_REASONING_REAL_SAMPLES ?= $(abspath $(REAL_SAMPLES))
+endif
 
 .PHONY: demo test lint docs bench setup wordnet clean
 

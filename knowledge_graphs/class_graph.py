@@ -11,9 +11,12 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from knowledge_graphs.relations import inverse_of
+
+if TYPE_CHECKING:
+    from iterative_reasoning.graph import ClassRelations
 
 #: The file format: a JSON object (gzip-compressed when the name ends in ``.gz``).
 FORMAT = "iterative-reasoning/class-graph"
@@ -177,7 +180,9 @@ class ClassGraph:
 
     # -- conversions -----------------------------------------------------------------------
 
-    def to_class_relations(self, background: bool = True, relations: Sequence[str] | None = None):  # type: ignore[no-untyped-def]
+    def to_class_relations(
+        self, background: bool = True, relations: Sequence[str] | None = None
+    ) -> ClassRelations:
         """The edge dictionaries the global module consumes, as
         :class:`~iterative_reasoning.graph.ClassRelations`.
 
@@ -202,7 +207,7 @@ class ClassGraph:
             edges[rel] = (index, torch.tensor(e.weight, dtype=torch.float))
         return ClassRelations(len(self.classes) + offset, edges)
 
-    def to_networkx(self):  # type: ignore[no-untyped-def]
+    def to_networkx(self) -> Any:
         """A :class:`networkx.MultiDiGraph`: nodes are class names (attribute ``synset``),
         edges keyed by relation with attribute ``weight``; provenance in ``graph.graph``."""
         import networkx as nx

@@ -71,7 +71,7 @@ class WordNetLexicon:
             return False
 
     def morphy(self, word: str) -> str | None:
-        return self.reader.morphy(word, "n")  # type: ignore[attr-defined, no-any-return]
+        return self.reader.morphy(word, "n")  # type: ignore[attr-defined]
 
     @cache  # noqa: B019 - one lexicon per process, the cache is the point
     def hypernyms(self, synset: str) -> list[str]:
@@ -189,7 +189,7 @@ def _nltk_wordnet() -> object | None:
 def _reader(pointer: object) -> object:
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
 
-    class OfflineWordNetReader(WordNetCorpusReader):  # type: ignore[misc]
+    class OfflineWordNetReader(WordNetCorpusReader):
         """English WordNet only: no mapping to other WordNet versions (which needs
         ``index.sense``, a file the Debian package lacks)."""
 

@@ -22,7 +22,7 @@ def is_kind_of(synsets: Sequence[str | None], lexicon: Lexicon) -> list[tuple[in
         [(0, 1, 1.0), (1, 2, 1.0)]
     """
     classes_of = group_by_synset(synsets)
-    edges = []
+    edges: list[tuple[int, int, float]] = []
     for c, synset in enumerate(synsets):
         if synset is None:
             continue

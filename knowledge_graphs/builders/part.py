@@ -21,7 +21,7 @@ def is_part_of(synsets: Sequence[str | None], lexicon: Lexicon) -> list[tuple[in
         [(1, 0, 1.0)]
     """
     classes_of = group_by_synset(synsets)
-    edges = set()
+    edges: set[tuple[int, int, float]] = set()
     for b, synset in enumerate(synsets):
         if synset is None:
             continue

@@ -36,7 +36,7 @@ def plural_of(names: Sequence[str], lexicon: Lexicon | None = None) -> list[tupl
         >>> plural_of(["tree", "trees", "box", "boxes", "bus"])
         [(1, 0, 1.0), (3, 2, 1.0)]
     """
-    index = {}
+    index: dict[str, int] = {}
     for i, name in enumerate(names):
         index.setdefault(normalize(name), i)
     edges = set()
@@ -51,7 +51,7 @@ def plural_of(names: Sequence[str], lexicon: Lexicon | None = None) -> list[tupl
             head, sep, last = lemma.rpartition("_")
             base = lexicon.morphy(last)
             if base and base != last:
-                s = index.get(head + sep + base)
-                if s is not None and s != p:
-                    edges.add((p, s, 1.0))
+                singular = index.get(head + sep + base)
+                if singular is not None and singular != p:
+                    edges.add((p, singular, 1.0))
     return sorted(edges)

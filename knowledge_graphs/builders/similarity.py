@@ -99,7 +99,7 @@ def similar_to(
     if not resolved:
         return []
     position = {s: i for i, s in enumerate(distinct)}
-    per_synset = None
+    per_synset: dict[str, float] | None = None
     if counts is not None:
         if len(counts) != len(synsets):
             raise ValueError(f"counts has {len(counts)} entries for {len(synsets)} classes")
@@ -109,7 +109,7 @@ def similar_to(
                 per_synset[s] = per_synset.get(s, 0.0) + float(n)
     matrix = similarity_matrix(distinct, lexicon, measure, per_synset)
     cols = np.array([position[synsets[i]] for i in resolved])  # type: ignore[index]
-    edges = []
+    edges: list[tuple[int, int, float]] = []
     for row, i in enumerate(resolved):
         sims = matrix[cols[row], cols].copy()
         sims[row] = -np.inf  # not itself

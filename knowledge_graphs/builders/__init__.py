@@ -1,0 +1,1 @@
+"""Builders of relations: each returns edges ``(source, target, weight)`` over class indices."""

@@ -1,0 +1,119 @@
+import gzip
+import json
+
+import networkx as nx
+import pytest
+import torch
+
+from knowledge_graphs.class_graph import FORMAT_VERSION, ClassGraph, GraphFileError
+
+
+def _graph():
+    g = ClassGraph(
+        ["car", "wheel", "cars", "door"],
+        ["car.n.01", "wheel.n.01", "car.n.01", None],
+        {"source": "test", "parameters": {"k": 5}},
+    )
+    g.add_relation("is_part_of", [(1, 0, 1.0), (3, 0, 2.0), (3, 0, 0.5), (1, 1, 1.0)])
+    g.add_relation("plural_of", [(2, 0, 1.0)])
+    g.add_relation("wears", [(0, 3, 3.0)])  # a dataset predicate: no declared inverse
+    return g
+
+
+def test_relations_inverses_and_queries():
+    g = _graph()
+    assert g.num_edges() == {
+        "is_part_of": 2,
+        "has_part": 2,
+        "plural_of": 1,
+        "singular_of": 1,
+        "wears": 1,
+    }
+    assert g.relations["is_part_of"].pairs() == [(1, 0, 1.0), (3, 0, 2.0)]  # max kept, no loop
+    assert g.neighbours("car") == {
+        "has_part": [("door", 2.0), ("wheel", 1.0)],
+        "singular_of": [("cars", 1.0)],
+        "wears": [("door", 3.0)],
+    }
+    assert g.neighbours("car", "wears") == {"wears": [("door", 3.0)]}
+    assert "4 classes, 3 with a synset, 7 edges in 5 relations" in g.summary()
+    with pytest.raises(KeyError, match="unknown class 'boat'"):
+        g.index("boat")
+
+
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_save_load_round_trip(tmp_path, suffix):
+    g = _graph()
+    path = tmp_path / f"graph{suffix}"
+    g.save(path)
+    loaded = ClassGraph.load(path)
+    assert loaded.to_dict() == g.to_dict()
+    assert loaded.provenance == {"source": "test", "parameters": {"k": 5}}
+
+
+def test_other_versions_and_corruption_are_refused(tmp_path):
+    g = _graph()
+    data = g.to_dict()
+    path = tmp_path / "g.json"
+    path.write_text(json.dumps({**data, "version": FORMAT_VERSION + 1}))
+    with pytest.raises(GraphFileError, match="format version 2"):
+        ClassGraph.load(path)
+    tampered = json.loads(json.dumps(data))
+    tampered["graph"]["relations"]["is_part_of"]["target"][0] = 2
+    path.write_text(json.dumps(tampered))
+    with pytest.raises(GraphFileError, match="corrupted"):
+        ClassGraph.load(path)
+    path.write_text('{"format": "something else"}')
+    with pytest.raises(GraphFileError, match="not a class-graph file"):
+        ClassGraph.load(path)
+    path.write_text(json.dumps(data)[:-40])
+    with pytest.raises(GraphFileError, match="not a readable class-graph file"):
+        ClassGraph.load(path)
+    gz = tmp_path / "g.json.gz"
+    gz.write_bytes(gzip.compress(json.dumps(data).encode())[:-10])
+    with pytest.raises(GraphFileError, match="not a readable"):
+        ClassGraph.load(gz)
+
+
+def test_networkx_round_trip():
+    g = _graph()
+    nxg = g.to_networkx()
+    assert isinstance(nxg, nx.MultiDiGraph)
+    assert nxg["wheel"]["car"]["is_part_of"]["weight"] == 1.0
+    assert nxg.nodes["car"]["synset"] == "car.n.01"
+    back = ClassGraph.from_networkx(nxg)
+    assert back.to_dict()["graph"]["relations"] == g.to_dict()["graph"]["relations"]
+
+
+def test_class_relations_feed_the_global_module():
+    from iterative_reasoning.graph import build_reasoning_graph
+    from iterative_reasoning.nn import GlobalModule
+
+    g = _graph()
+    rel = g.to_class_relations(background=True)
+    assert rel.num_classes == 5 and set(rel.names) == set(g.relations)
+    index, weight = rel.edges["is_part_of"]
+    assert index.tolist() == [[2, 4], [1, 1]] and weight.tolist() == [1.0, 2.0]
+    module = GlobalModule(8 + 5, 5, rel, hidden_channels=8)
+    boxes = torch.tensor([[0.0, 0, 20, 20], [30, 0, 60, 30]])
+    graph = build_reasoning_graph(
+        boxes, torch.tensor([0, 0]), torch.tensor([[64.0, 64]]), torch.full((2, 5), 0.2), rel
+    )
+    assert module(torch.randn(2, 13), graph).logits.shape == (2, 5)
+    assert g.to_class_relations(background=False, relations=["wears"]).num_classes == 4
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="classes is empty"):
+        ClassGraph([])
+    with pytest.raises(ValueError, match=r"duplicated: \['a'\]"):
+        ClassGraph(["a", "b", "a"])
+    with pytest.raises(ValueError, match="synsets has 1 entries for 2 classes"):
+        ClassGraph(["a", "b"], ["a.n.01"])
+    g = ClassGraph(["a", "b"])
+    with pytest.raises(ValueError, match=r"edge \(0, 2\) is outside 0..1"):
+        g.add_relation("is_kind_of", [(0, 2, 1.0)])
+    with pytest.raises(ValueError, match="weight 0.0"):
+        g.add_relation("is_kind_of", [(0, 1, 0.0)])
+    with pytest.raises(KeyError, match="no relation"):
+        g.to_class_relations(relations=["is_kind_of"])

@@ -1,0 +1,64 @@
+import json
+
+from knowledge_graphs.class_graph import ClassGraph
+from knowledge_graphs.cli import main
+
+
+def test_build_and_show_with_wordnet(tmp_path, capsys, wordnet, monkeypatch):
+    monkeypatch.setattr("knowledge_graphs.cli.load_wordnet", lambda path=None: wordnet)
+    classes = tmp_path / "classes.txt"
+    classes.write_text("# my label set\ncar\t10\nwheel\t4\ncars\t2\nleft arm\t1\nright arm\t1\n")
+    out = tmp_path / "graph.json.gz"
+    assert main(["build", "--classes", str(classes), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "5 class names resolved against WordNet 3.0" in printed and "wrote" in printed
+    g = ClassGraph.load(out)
+    assert g.classes == ["car", "wheel", "cars", "left arm", "right arm"]
+    assert g.provenance["parameters"]["similarity"] == "lin"  # counts were given
+    assert main(["show", str(out), "--class", "wheel", "--plot", str(tmp_path / "w.png")]) == 0
+    printed = capsys.readouterr().out
+    assert "is_part_of" in printed and "car (1)" in printed
+    assert (tmp_path / "w.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_build_with_chosen_relations_and_overrides(tmp_path, capsys, wordnet, monkeypatch):
+    monkeypatch.setattr("knowledge_graphs.cli.load_wordnet", lambda path=None: wordnet)
+    overrides = tmp_path / "overrides.json"
+    overrides.write_text(json.dumps({"bank": "bank.n.09"}))
+    classes = tmp_path / "c.txt"
+    classes.write_text("bank\nbuilding\n")
+    out = tmp_path / "g.json"
+    code = main(
+        [
+            "build",
+            "--classes",
+            str(classes),
+            "--out",
+            str(out),
+            "--relations",
+            "is_kind_of",
+            "--overrides",
+            str(overrides),
+        ]
+    )
+    assert code == 0
+    g = ClassGraph.load(out)
+    assert g.synsets[0] == "bank.n.09" and list(g.relations) == ["is_kind_of", "has_kind"]
+
+
+def test_show_a_shipped_graph(capsys):
+    assert main(["show", "visual_genome"]) == 0
+    assert "150 classes" in capsys.readouterr().out
+    assert main(["show", "ade20k", "--class", "left_arm", "--relation", "left_right_of"]) == 0
+    assert "right_arm" in capsys.readouterr().out
+
+
+def test_errors_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["show", str(tmp_path / "missing.json")]) == 2
+    assert "not a readable class-graph file" in capsys.readouterr().err
+    assert main(["show", "ade20k", "--class", "unicorn"]) == 2
+    assert "unknown class 'unicorn'" in capsys.readouterr().err
+    bad = tmp_path / "bad.txt"
+    bad.write_text("car\t3\nwheel\tmany\n")
+    assert main(["build", "--classes", str(bad), "--out", str(tmp_path / "x.json")]) == 2
+    assert "line 2: the count 'many' is not an integer" in capsys.readouterr().err

@@ -1,0 +1,74 @@
+import pytest
+
+from knowledge_graphs.resolution import ROUTES, normalize, resolve_classes
+
+
+def test_each_route(lexicon):
+    names = ["car.n.01", "bike", "cars", "feet", "street lamp", "Table", "flux capacitor", "auto"]
+    r = resolve_classes(names, lexicon, overrides={"auto": "bicycle.n.01"})
+    got = {x.name: (x.synset, x.route) for x in r.items}
+    assert got == {
+        "car.n.01": ("car.n.01", "synset"),
+        "bike": ("bicycle.n.01", "exact"),
+        "cars": ("car.n.01", "lemma"),
+        "feet": ("foot.n.01", "lemma"),  # an irregular plural through the exceptions
+        "street lamp": ("lamp.n.01", "head"),
+        "Table": ("table.n.02", "exact"),  # the physical sense is preferred over the data table
+        "flux capacitor": (None, "unresolved"),
+        "auto": ("bicycle.n.01", "override"),
+    }
+    assert r.counts() == {
+        "override": 1,
+        "synset": 1,
+        "exact": 2,
+        "lemma": 2,
+        "head": 1,
+        "unresolved": 1,
+    }
+    assert list(r.counts()) == list(ROUTES)
+    assert "unresolved: flux capacitor" in r.report()
+
+
+def test_most_frequent_sense_without_preference_and_the_sense_table(lexicon):
+    r = resolve_classes(["table", "tables", "side_table"], lexicon, prefer=None)
+    assert r.synsets == ["table.n.01"] * 3
+    r = resolve_classes(["table", "tables", "side_table"], lexicon, senses={"table": "table.n.01"})
+    assert r.synsets == ["table.n.01"] * 3 and {x.route for x in r.items} == {"override"}
+
+
+def test_background_names_are_skipped(lexicon):
+    r = resolve_classes(["__background__", "car"], lexicon)
+    assert r.synsets == [None, "car.n.01"]
+
+
+def test_errors(lexicon):
+    with pytest.raises(ValueError, match="names is empty"):
+        resolve_classes([], lexicon)
+    with pytest.raises(ValueError, match=r"duplicated: \['car'\]"):
+        resolve_classes(["car", "bike", "car"], lexicon)
+    with pytest.raises(ValueError, match="does not have"):
+        resolve_classes(["car"], lexicon, overrides={"car": "car.n.07"})
+    with pytest.warns(UserWarning, match="overrides for names not in the list"):
+        resolve_classes(["car"], lexicon, overrides={"boat": "car.n.01"})
+
+
+def test_normalize():
+    assert normalize("  Street  Lamp ") == "street_lamp"
+    assert normalize("left_arm") == "left_arm"
+
+
+def test_real_vocabularies_resolve(wordnet):
+    from knowledge_graphs.ready_made import senses, vocabulary
+
+    names, _ = vocabulary("ade20k")
+    r = resolve_classes(names, wordnet, senses=senses())
+    assert len(names) == 1484 and sum(r.counts().values()) == 1484
+    assert len(r.unresolved) <= 15  # measured: 12 (e.g. muntin, tassle, check-in-desk)
+    by_name = dict(zip(r.names, r.synsets, strict=True))
+    assert by_name["table"] == "table.n.02" and by_name["plants"] == "plant.n.02"
+    assert by_name["left_arm"] == "arm.n.01"
+    names, _ = vocabulary("visual_genome")
+    r = resolve_classes(names, wordnet, senses=senses())
+    assert (
+        r.unresolved == [] and dict(zip(r.names, r.synsets, strict=True))["pant"] == "trouser.n.01"
+    )
