@@ -16,7 +16,7 @@ ifneq ($(REAL_SAMPLES),)
 export ITER_REASONING_REAL_SAMPLES ?= $(abspath $(REAL_SAMPLES))
 endif
 
-.PHONY: demo test lint docs bench setup wordnet clean
+.PHONY: demo test lint docs bench graphs setup wordnet clean
 
 demo: $(STAMP)
 	$(PY) examples/reasoning_head_random.py
@@ -37,6 +37,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/global_module.py --json bench-results/global_module.json
 	$(PY) benchmarks/spatial_memory.py --json bench-results/spatial_memory.json
 	$(PY) benchmarks/head_overhead.py --json bench-results/head_overhead.json
+
+graphs: $(STAMP) wordnet
+	mkdir -p graphs
+	$(VENV)/bin/knowledge-graphs build --classes ade20k --out graphs/ade20k.json.gz
+	$(VENV)/bin/knowledge-graphs build --classes visual_genome --out graphs/visual_genome.json.gz
 
 setup: $(STAMP)
 
