@@ -1,0 +1,330 @@
+"""ADE20K as the paper used it (the 2016_07_26 release, raw-name classes with count >= 5, parts
+at every level as regions, the iter-reason split files), and the 2021_17_01 release."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from iterative_reasoning.data.records import ImageRecord, RecordCache, inclusive_boxes_of
+from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
+
+Release = Literal["auto", "2016", "2021"]
+SPLITS_2016: tuple[str, ...] = ("train", "val", "mval", "mtest")
+BACKGROUND = "__background__"
+
+
+class RegionSample(NamedTuple):
+    """One image of a region-classification dataset, ready for the model.
+
+    Attributes:
+        image: RGB floats in ``[0, 1]``, ``[3, H, W]`` (resized).
+        boxes: ``xyxy`` in pixels of the resized image, ``[n, 4]``.
+        labels: class indices, ``[n]``.
+        image_id: the dataset's name of the image.
+        scale: resized / original size.
+    """
+
+    image: Tensor
+    boxes: Tensor
+    labels: Tensor
+    image_id: str
+    scale: float
+
+
+def ade_vocabulary(root: str | os.PathLike[str] | None = None, min_count: int = 5) -> list[str]:
+    """The paper's classes: ``__background__``, then the raw names (spaces as ``_``) of
+    ``objectnames.txt`` whose ``objectcounts.txt`` count is at least ``min_count`` (1,484 at 5).
+    Without the files in ``root``, the vocabulary shipped with the package (count >= 5)."""
+    if root is not None and (Path(root) / "objectnames.txt").is_file():
+        names_file, counts_file = Path(root) / "objectnames.txt", Path(root) / "objectcounts.txt"
+        if not counts_file.is_file():
+            raise FileNotFoundError(f"{names_file} has no {counts_file.name} beside it")
+        names = names_file.read_text(encoding="utf-8").splitlines()
+        counts = counts_file.read_text(encoding="utf-8").splitlines()
+        if len(names) != len(counts):
+            raise ValueError(f"{names_file} has {len(names)} lines but {counts_file} {len(counts)}")
+        kept = []
+        for number, (name, count) in enumerate(zip(names, counts, strict=True)):
+            if number == 0:
+                continue  # the "-" placeholder
+            try:
+                n = int(count)
+            except ValueError:
+                raise ValueError(
+                    f"{counts_file}, line {number + 1}: not a count: {count!r}"
+                ) from None
+            if n >= min_count:
+                kept.append(name.strip().replace(" ", "_"))
+        return [BACKGROUND, *kept]
+    if min_count < 5:
+        raise FileNotFoundError(
+            f"min_count={min_count} needs objectnames.txt and objectcounts.txt in the root"
+        )
+    from knowledge_graphs.ready_made import vocabulary
+
+    shipped, shipped_counts = vocabulary("ade20k")
+    return [
+        BACKGROUND,
+        *(n for n, c in zip(shipped, shipped_counts, strict=True) if c >= min_count),
+    ]
+
+
+class ADE20K(Dataset[RegionSample]):
+    """ADE20K region classification with ground-truth boxes.
+
+    - **2016_07_26** (the paper's): ``root`` holds ``images/`` and the iter-reason split files
+      (``train.txt``, ``val.txt``, ``mval.txt``, ``mtest.txt``: image paths relative to ``root``)
+      and ``objectnames.txt`` / ``objectcounts.txt``. A region is every instance of
+      ``X_atr.txt`` whose raw name (column 5) is a class, objects and parts at every level; its
+      instance is the rank of its B value among the non-zero B values of ``X_seg.png`` (level
+      0) or ``X_parts_L.png``, and its box the extent of those pixels.
+    - **2021_17_01**: ``root`` holds ``images/ADE/{training,validation}/...`` with one ``X.json``
+      per image (splits ``train`` and ``val``); a region is every object whose ``raw_name`` is a
+      class, its box the visible pixels (255) of its ``instance_mask``.
+
+    Images are resized to 600 on the short side, at most 1000 on the long side; a horizontal
+    flip (``hflip_prob``) swaps ``left_*`` and ``right_*`` labels. Parsed annotations are cached
+    (``cache_dir``) as they are parsed, so an interrupted first pass resumes. Images with no
+    region of the vocabulary are skipped and counted in :attr:`skipped`.
+
+    Args:
+        root: the dataset directory.
+        split: ``train``, ``val``, ``mval``, ``mtest`` (2016) or ``train``, ``val`` (2021), or a
+            path to a split file.
+        release: ``"2016"``, ``"2021"``, or ``"auto"`` (by the annotation files present).
+        classes: the class names, background first; by default :func:`ade_vocabulary`.
+        min_size: short side after resizing (600).
+        max_size: longest long side after resizing (1000).
+        hflip_prob: probability of a horizontal flip.
+        cache_dir: where parsed annotations are kept (``root/.cache`` by default).
+        progress: show a progress bar while parsing.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        release: Release = "auto",
+        classes: Sequence[str] | None = None,
+        min_size: int = 600,
+        max_size: int = 1000,
+        hflip_prob: float = 0.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+        progress: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"ADE20K root {str(self.root)!r} is not a directory")
+        self.classes = list(classes) if classes is not None else ade_vocabulary(self.root)
+        if not self.classes or self.classes[0] != BACKGROUND:
+            raise ValueError(f"classes must start with {BACKGROUND!r}")
+        self.class_index = {c: i for i, c in enumerate(self.classes)}
+        self.min_size, self.max_size, self.hflip_prob = min_size, max_size, hflip_prob
+        self.flip = flip_permutation(self.classes)
+        images = self._images(split, release)
+        self.release = release if release != "auto" else _detect(images[0])
+        digest = hashlib.sha256("\n".join(self.classes).encode()).hexdigest()[:12]
+        name = f"ade20k_{self.release}_{Path(split).stem}_{digest}.jsonl"
+        cache = RecordCache(Path(cache_dir or self.root / ".cache") / name)
+        parse = self._parse_2016 if self.release == "2016" else self._parse_2021
+        bar = _progress(f"ADE20K {split}") if progress else None
+        parsed = cache.fill([str(p) for p in images], lambda p: parse(Path(p)), bar)
+        self.records = [r for p in images if (r := parsed[str(p)]) is not None]
+        self.skipped = len(images) - len(self.records)
+        if not self.records:
+            raise ValueError(
+                f"ADE20K {split}: none of the {len(images)} image(s) has a region of the "
+                f"{len(self.classes) - 1} classes; are the classes those of this dataset?"
+            )
+        if self.skipped:
+            warnings.warn(
+                f"ADE20K {split}: skipped {self.skipped} of {len(images)} image(s) with no "
+                "region of the vocabulary",
+                stacklevel=2,
+            )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> RegionSample:
+        record = self.records[index]
+        image = _read_image(record.path)
+        if image.shape[1:] != (record.height, record.width):
+            raise ValueError(
+                f"{record.path}: the image is {tuple(image.shape[1:])} but its annotation "
+                f"{(record.height, record.width)}"
+            )
+        boxes = torch.from_numpy(record.boxes.copy())
+        labels = torch.from_numpy(record.labels.copy())
+        if self.hflip_prob > 0 and float(torch.rand(())) < self.hflip_prob:
+            image, boxes, labels = hflip(image, boxes, labels, self.flip)
+        image, boxes, scale = resize(image, boxes, self.min_size, self.max_size)
+        return RegionSample(image, boxes, labels, record.image_id, scale)
+
+    # -- image lists -----------------------------------------------------------------------
+
+    def _images(self, split: str, release: Release) -> list[Path]:
+        split_file = Path(split) if Path(split).suffix == ".txt" else self.root / f"{split}.txt"
+        if split_file.is_file():
+            lines = split_file.read_text(encoding="utf-8").splitlines()
+            images = []
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                path = self.root / line.strip()
+                if not path.with_suffix("").with_name(path.stem + "_atr.txt").exists() and not (
+                    path.with_suffix(".json").exists()
+                ):
+                    raise FileNotFoundError(
+                        f"{split_file}, line {number}: {line.strip()!r} has no annotation "
+                        f"({path.stem}_atr.txt or {path.stem}.json) under {self.root}"
+                    )
+                images.append(path)
+        elif release != "2016" and split in ("train", "val"):
+            folder = (
+                self.root / "images" / "ADE" / ("training" if split == "train" else "validation")
+            )
+            images = sorted(p.with_suffix(".jpg") for p in folder.rglob("ADE_*.json"))
+            if not images:
+                raise FileNotFoundError(f"no ADE20K 2021 annotations (ADE_*.json) under {folder}")
+        else:
+            raise FileNotFoundError(
+                f"split {split!r}: no split file {split_file} (2016: the iter-reason files "
+                f"{', '.join(s + '.txt' for s in SPLITS_2016)} in the root)"
+            )
+        if not images:
+            raise ValueError(f"split {split!r} lists no image")
+        return images
+
+    # -- parsing ---------------------------------------------------------------------------
+
+    def _parse_2016(self, image: Path) -> ImageRecord | None:
+        stem = image.with_suffix("")
+        atr = stem.with_name(stem.name + "_atr.txt")
+        wanted: dict[int, list[tuple[int, int]]] = {}
+        for number, line in enumerate(
+            atr.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
+            if not line.strip():
+                continue
+            fields = [f.strip() for f in line.split("#")]
+            if len(fields) < 5 or not fields[0].isdigit() or not fields[1].isdigit():
+                raise ValueError(f"{atr}, line {number}: not an atr line: {line!r}")
+            label = self.class_index.get(fields[4].replace(" ", "_"))
+            if label is not None:
+                wanted.setdefault(int(fields[1]), []).append((int(fields[0]), label))
+        boxes, labels, size = [], [], None
+        for level, instances in sorted(wanted.items()):
+            png = stem.with_name(stem.name + ("_seg.png" if level == 0 else f"_parts_{level}.png"))
+            ranks, count = _ranks(png)
+            size = size or ranks.shape
+            extent = inclusive_boxes_of(ranks, count)
+            for instance, label in instances:
+                if not 1 <= instance <= count or extent[instance - 1, 0] < 0:
+                    raise ValueError(
+                        f"{atr}: instance {instance:03d} at level {level} is not in {png.name} "
+                        f"({count} instances)"
+                    )
+                boxes.append(extent[instance - 1])
+                labels.append(label)
+        if not boxes:
+            return None
+        if size is None:  # pragma: no cover - boxes imply a mask was read
+            raise AssertionError
+        return ImageRecord(
+            stem.name, str(image), size[0], size[1], np.stack(boxes), np.asarray(labels, np.int64)
+        )
+
+    def _parse_2021(self, image: Path) -> ImageRecord | None:
+        annotation = image.with_suffix(".json")
+        try:
+            data = json.loads(annotation.read_text(encoding="utf-8"))["annotation"]
+            height, width = int(data["imsize"][0]), int(data["imsize"][1])
+            objects = data["object"]
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            raise ValueError(f"{annotation}: not an ADE20K 2021 annotation ({error})") from error
+        boxes, labels = [], []
+        for obj in objects:
+            label = self.class_index.get(str(obj.get("raw_name", "")).strip().replace(" ", "_"))
+            if label is None:
+                continue
+            mask_path = annotation.parent / obj["instance_mask"]
+            visible = (_read_gray(mask_path) == 255).astype(np.int64)
+            box = inclusive_boxes_of(visible, 1)[0]
+            if box[0] < 0:
+                continue  # fully occluded: no visible pixel, no box
+            boxes.append(box)
+            labels.append(label)
+        if not boxes:
+            return None
+        return ImageRecord(
+            image.stem, str(image), height, width, np.stack(boxes), np.asarray(labels, np.int64)
+        )
+
+
+def _detect(image: Path) -> Literal["2016", "2021"]:
+    stem = image.with_suffix("")
+    if stem.with_name(stem.name + "_atr.txt").exists():
+        return "2016"
+    if image.with_suffix(".json").exists():
+        return "2021"
+    raise FileNotFoundError(f"{image}: neither an _atr.txt (2016) nor a .json (2021) annotation")
+
+
+def _ranks(png: Path) -> tuple[np.ndarray, int]:
+    """Instance ranks of a mask's B channel (0 where B is 0) and the number of instances."""
+    from PIL import Image
+
+    try:
+        with Image.open(png) as im:
+            blue = np.asarray(im.convert("RGB"))[:, :, 2]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{png} is missing") from None
+    except OSError as error:
+        raise ValueError(f"{png}: not a readable PNG ({error})") from error
+    values, inverse = np.unique(blue, return_inverse=True)
+    offset = 0 if values[0] == 0 else 1
+    ranks = (np.arange(len(values)) + offset)[inverse.reshape(blue.shape)]
+    return ranks, len(values) - (1 - offset)
+
+
+def _read_gray(png: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(png) as im:
+            return np.asarray(im.convert("L"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{png} is missing") from None
+    except OSError as error:
+        raise ValueError(f"{png}: not a readable PNG ({error})") from error
+
+
+def _read_image(path: str) -> Tensor:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image {path} is missing") from None
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable image ({error})") from error
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255
+
+
+def _progress(description: str) -> Callable[[Iterable[str]], Iterator[str]]:
+    from tqdm import tqdm
+
+    return lambda items: iter(tqdm(items, desc=description, unit="image"))

@@ -1,0 +1,118 @@
+"""The annotation of one image, as the datasets hand it over, and a resumable cache of them."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image and its regions, in the original image's pixels.
+
+    Attributes:
+        image_id: a name unique within the dataset (``ADE_train_00000970``).
+        path: the image file.
+        height: original height, pixels.
+        width: original width, pixels.
+        boxes: ``[n, 4]`` float ``xyxy`` in continuous pixel coordinates: a region whose pixels
+            span columns ``x1..x2`` inclusive has the box ``[x1, y1, x2 + 1, y2 + 1]``.
+        labels: ``[n]`` class indices (1-based: 0 is background, never a region's label).
+    """
+
+    image_id: str
+    path: str
+    height: int
+    width: int
+    boxes: np.ndarray
+    labels: np.ndarray
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "image_id": self.image_id,
+            "path": self.path,
+            "height": self.height,
+            "width": self.width,
+            "boxes": self.boxes.tolist(),
+            "labels": self.labels.tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> ImageRecord:
+        return cls(
+            str(data["image_id"]),
+            str(data["path"]),
+            int(data["height"]),  # type: ignore[call-overload]
+            int(data["width"]),  # type: ignore[call-overload]
+            np.asarray(data["boxes"], dtype=np.float32).reshape(-1, 4),
+            np.asarray(data["labels"], dtype=np.int64).reshape(-1),
+        )
+
+
+def inclusive_boxes_of(ranks: np.ndarray, count: int) -> np.ndarray:
+    """``[count, 4]`` boxes ``[x1, y1, x2 + 1, y2 + 1]`` of the pixels of each instance rank
+    ``1..count`` in a rank map (rows of ``-1`` for ranks with no pixel)."""
+    rows, cols = np.indices(ranks.shape)
+    flat, r, c = ranks.ravel(), rows.ravel(), cols.ravel()
+    keep = flat > 0
+    flat, r, c = flat[keep] - 1, r[keep], c[keep]
+    big = np.iinfo(np.int64).max
+    x1 = np.full(count, big)
+    y1 = np.full(count, big)
+    x2 = np.full(count, -1)
+    y2 = np.full(count, -1)
+    np.minimum.at(x1, flat, c)
+    np.minimum.at(y1, flat, r)
+    np.maximum.at(x2, flat, c)
+    np.maximum.at(y2, flat, r)
+    boxes = np.stack([x1, y1, x2 + 1, y2 + 1], axis=1).astype(np.float32)
+    boxes[x2 < 0] = -1
+    return boxes
+
+
+class RecordCache:
+    """Parsed records appended to a JSON-lines file as they are made, so that an interrupted
+    parse resumes where it stopped; a torn last line (a kill mid-write) is ignored."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict[str, ImageRecord | None]:
+        """Key -> record (``None`` for an image that was skipped) of what is cached."""
+        done: dict[str, ImageRecord | None] = {}
+        if not self.path.exists():
+            return done
+        with open(self.path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line torn by an interruption: parsed again
+                record = entry.get("record")
+                done[entry["key"]] = ImageRecord.from_json(record) if record else None
+        return done
+
+    def fill(
+        self,
+        keys: Iterable[str],
+        parse: Callable[[str], ImageRecord | None],
+        progress: Callable[[Iterable[str]], Iterator[str]] | None = None,
+    ) -> dict[str, ImageRecord | None]:
+        """Parse the keys not cached yet, appending each result; return all of them."""
+        done = self.load()
+        todo = [k for k in keys if k not in done]
+        if todo:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                for key in progress(todo) if progress else todo:
+                    record = parse(key)
+                    line = {"key": key, "record": record.to_json() if record else None}
+                    f.write(json.dumps(line) + "\n")
+                    f.flush()
+                    done[key] = record
+        return done
