@@ -3,14 +3,17 @@
 from iterative_reasoning.data.ade20k import ADE20K, RegionSample, ade_vocabulary
 from iterative_reasoning.data.records import ImageRecord, RecordCache
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
+from iterative_reasoning.data.visual_genome import VisualGenome, vg_vocabulary
 
 __all__ = [
     "ADE20K",
     "ImageRecord",
     "RecordCache",
     "RegionSample",
+    "VisualGenome",
     "ade_vocabulary",
     "flip_permutation",
     "hflip",
     "resize",
+    "vg_vocabulary",
 ]
