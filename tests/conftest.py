@@ -1,4 +1,16 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+
+@pytest.fixture(scope="session")
+def wordnet(tmp_path_factory):
+    """The real WordNet 3.0, loaded offline through a fresh cache directory."""
+    from lexicons import require_wordnet
+
+    from knowledge_graphs.wordnet import load_wordnet
+
+    return load_wordnet(require_wordnet(), cache_dir=tmp_path_factory.mktemp("wordnet-cache"))

@@ -2,6 +2,7 @@
 
 from iterative_reasoning.data.ade20k import ADE20K, RegionSample, ade_vocabulary
 from iterative_reasoning.data.records import ImageRecord, RecordCache
+from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
 from iterative_reasoning.data.visual_genome import VisualGenome, vg_vocabulary
 
@@ -10,10 +11,12 @@ __all__ = [
     "ImageRecord",
     "RecordCache",
     "RegionSample",
+    "SyntheticScenes",
     "VisualGenome",
     "ade_vocabulary",
     "flip_permutation",
     "hflip",
     "resize",
     "vg_vocabulary",
+    "write_ade2016",
 ]

@@ -1,15 +1,7 @@
 import pytest
-from lexicons import require_wordnet, tiny_lexicon
+from lexicons import tiny_lexicon
 
 
 @pytest.fixture
 def lexicon():
     return tiny_lexicon()
-
-
-@pytest.fixture(scope="session")
-def wordnet(tmp_path_factory):
-    """The real WordNet 3.0, loaded offline through a fresh cache directory."""
-    from knowledge_graphs.wordnet import load_wordnet
-
-    return load_wordnet(require_wordnet(), cache_dir=tmp_path_factory.mktemp("wordnet-cache"))
