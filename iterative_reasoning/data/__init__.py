@@ -1,7 +1,7 @@
 """Datasets and transforms for region classification with ground-truth boxes."""
 
-from iterative_reasoning.data.ade20k import ADE20K, RegionSample, ade_vocabulary
-from iterative_reasoning.data.records import ImageRecord, RecordCache
+from iterative_reasoning.data.ade20k import ADE20K, ade_vocabulary
+from iterative_reasoning.data.records import ImageRecord, RecordCache, RegionSample, load_sample
 from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
 from iterative_reasoning.data.visual_genome import VisualGenome, vg_vocabulary
@@ -16,6 +16,7 @@ __all__ = [
     "ade_vocabulary",
     "flip_permutation",
     "hflip",
+    "load_sample",
     "resize",
     "vg_vocabulary",
     "write_ade2016",

@@ -9,37 +9,24 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal
 
 import numpy as np
-import torch
-from torch import Tensor
 from torch.utils.data import Dataset
 
-from iterative_reasoning.data.records import ImageRecord, RecordCache, inclusive_boxes_of
-from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
+from iterative_reasoning.data.records import (
+    ImageRecord,
+    RecordCache,
+    RegionSample,
+    inclusive_boxes_of,
+    load_sample,
+)
+from iterative_reasoning.data.transforms import flip_permutation
+from knowledge_graphs.builders.ade_parts import instance_ranks, read_atr
 
 Release = Literal["auto", "2016", "2021"]
 SPLITS_2016: tuple[str, ...] = ("train", "val", "mval", "mtest")
 BACKGROUND = "__background__"
-
-
-class RegionSample(NamedTuple):
-    """One image of a region-classification dataset, ready for the model.
-
-    Attributes:
-        image: RGB floats in ``[0, 1]``, ``[3, H, W]`` (resized).
-        boxes: ``xyxy`` in pixels of the resized image, ``[n, 4]``.
-        labels: class indices, ``[n]``.
-        image_id: the dataset's name of the image.
-        scale: resized / original size.
-    """
-
-    image: Tensor
-    boxes: Tensor
-    labels: Tensor
-    image_id: str
-    scale: float
 
 
 def ade_vocabulary(root: str | os.PathLike[str] | None = None, min_count: int = 5) -> list[str]:
@@ -158,19 +145,9 @@ class ADE20K(Dataset[RegionSample]):
         return len(self.records)
 
     def __getitem__(self, index: int) -> RegionSample:
-        record = self.records[index]
-        image = _read_image(record.path)
-        if image.shape[1:] != (record.height, record.width):
-            raise ValueError(
-                f"{record.path}: the image is {tuple(image.shape[1:])} but its annotation "
-                f"{(record.height, record.width)}"
-            )
-        boxes = torch.from_numpy(record.boxes.copy())
-        labels = torch.from_numpy(record.labels.copy())
-        if self.hflip_prob > 0 and float(torch.rand(())) < self.hflip_prob:
-            image, boxes, labels = hflip(image, boxes, labels, self.flip)
-        image, boxes, scale = resize(image, boxes, self.min_size, self.max_size)
-        return RegionSample(image, boxes, labels, record.image_id, scale)
+        return load_sample(
+            self.records[index], self.flip, self.hflip_prob, self.min_size, self.max_size
+        )
 
     # -- image lists -----------------------------------------------------------------------
 
@@ -213,21 +190,14 @@ class ADE20K(Dataset[RegionSample]):
         stem = image.with_suffix("")
         atr = stem.with_name(stem.name + "_atr.txt")
         wanted: dict[int, list[tuple[int, int]]] = {}
-        for number, line in enumerate(
-            atr.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-        ):
-            if not line.strip():
-                continue
-            fields = [f.strip() for f in line.split("#")]
-            if len(fields) < 5 or not fields[0].isdigit() or not fields[1].isdigit():
-                raise ValueError(f"{atr}, line {number}: not an atr line: {line!r}")
-            label = self.class_index.get(fields[4].replace(" ", "_"))
+        for (instance, level), raw_name in read_atr(atr).items():
+            label = self.class_index.get(raw_name.replace(" ", "_"))
             if label is not None:
-                wanted.setdefault(int(fields[1]), []).append((int(fields[0]), label))
+                wanted.setdefault(level, []).append((instance, label))
         boxes, labels, size = [], [], None
         for level, instances in sorted(wanted.items()):
             png = stem.with_name(stem.name + ("_seg.png" if level == 0 else f"_parts_{level}.png"))
-            ranks, count = _ranks(png)
+            ranks, count = instance_ranks(png)
             size = size or ranks.shape
             extent = inclusive_boxes_of(ranks, count)
             for instance, label in instances:
@@ -282,23 +252,6 @@ def _detect(image: Path) -> Literal["2016", "2021"]:
     raise FileNotFoundError(f"{image}: neither an _atr.txt (2016) nor a .json (2021) annotation")
 
 
-def _ranks(png: Path) -> tuple[np.ndarray, int]:
-    """Instance ranks of a mask's B channel (0 where B is 0) and the number of instances."""
-    from PIL import Image
-
-    try:
-        with Image.open(png) as im:
-            blue = np.asarray(im.convert("RGB"))[:, :, 2]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{png} is missing") from None
-    except OSError as error:
-        raise ValueError(f"{png}: not a readable PNG ({error})") from error
-    values, inverse = np.unique(blue, return_inverse=True)
-    offset = 0 if values[0] == 0 else 1
-    ranks = (np.arange(len(values)) + offset)[inverse.reshape(blue.shape)]
-    return ranks, len(values) - (1 - offset)
-
-
 def _read_gray(png: Path) -> np.ndarray:
     from PIL import Image
 
@@ -309,19 +262,6 @@ def _read_gray(png: Path) -> np.ndarray:
         raise FileNotFoundError(f"{png} is missing") from None
     except OSError as error:
         raise ValueError(f"{png}: not a readable PNG ({error})") from error
-
-
-def _read_image(path: str) -> Tensor:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            array = np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image {path} is missing") from None
-    except OSError as error:
-        raise ValueError(f"{path}: not a readable image ({error})") from error
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255
 
 
 def _progress(description: str) -> Callable[[Iterable[str]], Iterator[str]]:

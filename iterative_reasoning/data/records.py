@@ -7,8 +7,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import torch
+from torch import Tensor
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,63 @@ class RecordCache:
                     f.flush()
                     done[key] = record
         return done
+
+
+class RegionSample(NamedTuple):
+    """One image of a region-classification dataset, ready for the model.
+
+    Attributes:
+        image: RGB floats in ``[0, 1]``, ``[3, H, W]`` (resized).
+        boxes: ``xyxy`` in pixels of the resized image, ``[n, 4]``.
+        labels: class indices, ``[n]``.
+        image_id: the dataset's name of the image.
+        scale: resized / original size.
+    """
+
+    image: Tensor
+    boxes: Tensor
+    labels: Tensor
+    image_id: str
+    scale: float
+
+
+def load_sample(
+    record: ImageRecord,
+    flip: Tensor,
+    hflip_prob: float = 0.0,
+    min_size: int = 600,
+    max_size: int = 1000,
+    check_size: bool = True,
+) -> RegionSample:
+    """Read a record's image and apply the flip (with probability ``hflip_prob``, ``flip`` the
+    label permutation of :func:`~iterative_reasoning.data.transforms.flip_permutation`) and the
+    paper's resize."""
+    from iterative_reasoning.data.transforms import hflip, resize
+
+    image = read_image(record.path)
+    if check_size and image.shape[1:] != (record.height, record.width):
+        raise ValueError(
+            f"{record.path}: the image is {tuple(image.shape[1:])} but its annotation "
+            f"{(record.height, record.width)}"
+        )
+    boxes = torch.from_numpy(record.boxes.copy())
+    labels = torch.from_numpy(record.labels.copy())
+    if hflip_prob > 0 and float(torch.rand(())) < hflip_prob:
+        image, boxes, labels = hflip(image, boxes, labels, flip)
+    image, boxes, scale = resize(image, boxes, min_size, max_size)
+    return RegionSample(image, boxes, labels, record.image_id, scale)
+
+
+def read_image(path: str) -> Tensor:
+    """An image file as RGB floats in ``[0, 1]``, ``[3, H, W]``; a missing or unreadable
+    file raises with its path."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            array = np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"image {path} is missing") from None
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable image ({error})") from error
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255

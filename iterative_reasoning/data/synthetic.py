@@ -12,10 +12,12 @@ Three pairs of classes share one appearance (shape, colour, texture and size dis
 A classifier that sees only a region's pixels cannot separate a pair; reasoning over the other
 regions can. A ConvNet whose crops come from a deep feature map also sees whatever context lies
 inside its receptive field: in these scenes the cues sit next to the objects, so such a ConvNet
-can separate the pairs too (a 7-layer stride-16 network does, measured). Each image is ``224 x 224`` with four scenes in its quadrants (four of five scene kinds,
-placed at random), rendered deterministically from ``(seed, index)``. The benchmark can write
-itself to disk in the ADE20K 2016 format (:func:`write_ade2016`), so that it runs through the
-same loader as real ADE.
+can separate the pairs too (a 7-layer stride-16 network does, measured).
+
+Each image is ``224 x 224`` with four scenes in its quadrants (four of five scene kinds, placed
+at random), rendered deterministically from ``(seed, index)``. The benchmark can write itself to
+disk in the ADE20K 2016 format (:func:`write_ade2016`), so that it runs through the same loader
+as real ADE.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from iterative_reasoning.data.ade20k import BACKGROUND, RegionSample
-from iterative_reasoning.data.records import ImageRecord, inclusive_boxes_of
+from iterative_reasoning.data.ade20k import BACKGROUND
+from iterative_reasoning.data.records import ImageRecord, RegionSample, inclusive_boxes_of
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
-from iterative_reasoning.data.ade20k import BACKGROUND, RegionSample, _read_image
-from iterative_reasoning.data.records import ImageRecord, RecordCache
-from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
+from iterative_reasoning.data.ade20k import BACKGROUND
+from iterative_reasoning.data.records import ImageRecord, RecordCache, RegionSample, load_sample
+from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.vg_relationships import iter_json_array
 
 LabelBy = Literal["synset", "name"]
@@ -120,14 +119,14 @@ class VisualGenome(Dataset[RegionSample]):
         return len(self.records)
 
     def __getitem__(self, index: int) -> RegionSample:
-        record = self.records[index]
-        image = _read_image(record.path)
-        boxes = torch.from_numpy(record.boxes.copy())
-        labels = torch.from_numpy(record.labels.copy())
-        if self.hflip_prob > 0 and float(torch.rand(())) < self.hflip_prob:
-            image, boxes, labels = hflip(image, boxes, labels, self.flip)
-        image, boxes, scale = resize(image, boxes, self.min_size, self.max_size)
-        return RegionSample(image, boxes, labels, record.image_id, scale)
+        return load_sample(
+            self.records[index],
+            self.flip,
+            self.hflip_prob,
+            self.min_size,
+            self.max_size,
+            check_size=False,  # image_data.json sizes are not checked against the files
+        )
 
     def _vocabulary(self, cache: Path, min_count: int) -> list[str]:
         path = cache / f"visual_genome_vocabulary_{self.label_by}_{min_count}.txt"

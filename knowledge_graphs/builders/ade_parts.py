@@ -77,7 +77,7 @@ def ade_part_of(
 
 
 def _pairs_2016(stem: Path, atr: Path) -> PartCounts:
-    names = _read_atr(atr)
+    names = {key: normalize(name) for key, name in read_atr(atr).items()}
     levels = sorted({level for _, level in names})
     maps = {}
     for level in range(0, max(levels, default=0) + 1):
@@ -87,7 +87,7 @@ def _pairs_2016(stem: Path, atr: Path) -> PartCounts:
                 raise FileNotFoundError(
                     f"{atr}: lists level-{level} instances but {png} is missing"
                 )
-            maps[level] = _instance_ranks(png)
+            maps[level] = instance_ranks(png)[0]
     counts: PartCounts = Counter()
     for level in levels:
         if level == 0:
@@ -106,36 +106,41 @@ def _pairs_2016(stem: Path, atr: Path) -> PartCounts:
     return counts
 
 
-def _read_atr(atr: Path) -> dict[tuple[int, int], str]:
+def read_atr(atr: Path) -> dict[tuple[int, int], str]:
+    """The instances of an ADE20K 2016 ``X_atr.txt``: ``(instance number, part level)`` -> raw
+    name (column 5, stripped). A malformed line raises with the file and line number."""
     names = {}
-    for number, line in enumerate(
-        atr.read_text(encoding="utf-8", errors="replace").splitlines(), 1
-    ):
+    text = atr.read_text(encoding="utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         fields = [f.strip() for f in line.split("#")]
         if len(fields) < 5 or not fields[0].isdigit() or not fields[1].isdigit():
             raise ValueError(
-                f"{atr}, line {number}: expected 'NNN # level # crop # wordnet name # raw name # "
-                f"attributes', got {line!r}"
+                f"{atr}, line {number}: not an atr line (expected 'NNN # level # crop # "
+                f"wordnet name # raw name # attributes'): {line!r}"
             )
-        names[(int(fields[0]), int(fields[1]))] = normalize(fields[4])
+        names[(int(fields[0]), int(fields[1]))] = fields[4]
     return names
 
 
-def _instance_ranks(png: Path) -> np.ndarray:
-    """Instance number of each pixel: the 1-based rank of its B value among the non-zero B
-    values of the mask (0 where B is 0)."""
+def instance_ranks(png: Path) -> tuple[np.ndarray, int]:
+    """The instance number of each pixel of an ADE20K mask (``_seg.png``, ``_parts_L.png``):
+    the 1-based rank of its B value among the non-zero B values (0 where B is 0), and the
+    number of instances."""
     from PIL import Image
 
     try:
         with Image.open(png) as im:
             blue = np.asarray(im.convert("RGB"))[:, :, 2]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{png} is missing") from None
     except OSError as error:
         raise ValueError(f"{png}: not a readable PNG ({error})") from error
     values, inverse = np.unique(blue, return_inverse=True)
-    ranks = np.arange(len(values)) + (0 if values[0] == 0 else 1)
-    return ranks[inverse.reshape(blue.shape)]
+    offset = 0 if values[0] == 0 else 1
+    ranks = (np.arange(len(values)) + offset)[inverse.reshape(blue.shape)]
+    return ranks, len(values) - (1 - offset)
 
 
 def _majority_parent(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:

@@ -61,7 +61,7 @@ def test_errors_name_the_file(tmp_path):
     image = _write_2016(tmp_path)
     atr = tmp_path / "ADE_train_00000001_atr.txt"
     atr.write_text(atr.read_text() + "oops, not an atr line\n")
-    with pytest.raises(ValueError, match=r"_atr.txt, line 8: expected"):
+    with pytest.raises(ValueError, match=r"_atr.txt, line 8: not an atr line"):
         ade_part_counts([image])
     _write_2016(tmp_path)
     os.remove(tmp_path / "ADE_train_00000001_parts_2.png")
