@@ -10,12 +10,14 @@ from iterative_reasoning.detectors.base import (
     rescale_boxes,
     resized_shape,
 )
+from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.detectors.torchvision import FasterRCNNReasoning, ResNetRegionClassifier
 
 __all__ = [
     "FasterRCNNReasoning",
     "RegionBatch",
     "ResNetRegionClassifier",
+    "SmallConvNetClassifier",
     "check_box_frame",
     "pad_images",
     "region_batch",

@@ -1,0 +1,93 @@
+"""A small stride-16 ConvNet region classifier, for CPU runs of the synthetic benchmark and for
+tests; the same interface as :class:`~iterative_reasoning.detectors.ResNetRegionClassifier`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from iterative_reasoning.detectors.base import RegionBatch, region_batch
+from iterative_reasoning.ops import CropMode, RegionCrop, grid_sizes_of
+
+
+def _block(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, stride, 1, bias=False),
+        nn.BatchNorm2d(channels_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SmallConvNetClassifier(nn.Module):
+    """Four stride-2 stages (stride 16) as the mid-level map, ``P x P`` crops, one more
+    convolution on the crops, a spatial mean and an FC layer.
+
+    Args:
+        num_classes: ``C``, background included.
+        width: channels of the first stage (doubling to ``4 * width`` at stride 16).
+        region_channels: width of the pooled region feature.
+        crop_mode: ``"roi_align"`` or ``"crop_and_resize"``.
+
+    Shapes:
+        - **images:** ``[B, 3, H, W]``, RGB in ``[0, 1]``
+        - **output:** :class:`~iterative_reasoning.detectors.RegionBatch` with features
+          ``[B, 4 * width, H / 16, W / 16]``
+
+    Example:
+        >>> import torch
+        >>> model = SmallConvNetClassifier(num_classes=5)
+        >>> out = model(torch.rand(1, 3, 64, 64), [torch.tensor([[0.0, 0.0, 40.0, 40.0]])],
+        ...             [(64, 64)])
+        >>> out.features.shape, out.base_logits.shape
+        (torch.Size([1, 64, 4, 4]), torch.Size([1, 5]))
+    """
+
+    spatial_scale = 1 / 16
+
+    def __init__(
+        self,
+        num_classes: int,
+        width: int = 16,
+        region_channels: int = 128,
+        crop_mode: CropMode = "roi_align",
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.feature_channels = 4 * width
+        self.region_channels = region_channels
+        self.trunk = nn.Sequential(
+            _block(3, width, 2),
+            _block(width, 2 * width, 2),
+            _block(2 * width, 4 * width, 2),
+            _block(4 * width, 4 * width, 2),
+        )
+        self.crop = RegionCrop(7, self.spatial_scale, crop_mode)
+        self.region = nn.Sequential(_block(4 * width, region_channels, 1), nn.AdaptiveAvgPool2d(1))
+        self.classifier = nn.Linear(region_channels, num_classes)
+        nn.init.normal_(self.classifier.weight, std=0.01)
+        nn.init.zeros_(self.classifier.bias)
+
+    def classify(
+        self, features: Tensor, boxes: Tensor, batch: Tensor, image_sizes: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        crops = self.crop(features, boxes, batch, grid_sizes_of(image_sizes, self.spatial_scale))
+        region = self.region(crops).flatten(1)
+        return self.classifier(region), region
+
+    def forward(
+        self,
+        images: Tensor,
+        boxes: Tensor | Sequence[Tensor],
+        image_sizes: Tensor | Sequence[Sequence[int]],
+        batch: Tensor | None = None,
+    ) -> RegionBatch:
+        features = self.trunk(images)
+        return region_batch(
+            features,
+            boxes,
+            image_sizes,
+            batch=batch,
+            classifier=self.classify,
+            spatial_scale=self.spatial_scale,
+        )

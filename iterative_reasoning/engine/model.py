@@ -1,0 +1,89 @@
+"""A region-classification model: a ConvNet region classifier and, optionally, the reasoning
+head on top; with the paper's loss."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from iterative_reasoning.data.records import RegionSample
+from iterative_reasoning.detectors.base import RegionBatch, pad_images
+from iterative_reasoning.losses import reasoning_loss
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
+
+
+class Batch(NamedTuple):
+    """A training or evaluation batch.
+
+    Attributes:
+        images: padded RGB images, ``[B, 3, H, W]``.
+        boxes: ``xyxy`` boxes of each image in its resized pixels, ``B`` x ``[R_i, 4]``.
+        image_sizes: ``(height, width)`` of each image before padding, ``[B, 2]``.
+        labels: class of each region, images concatenated, ``[R]``.
+    """
+
+    images: Tensor
+    boxes: list[Tensor]
+    image_sizes: Tensor
+    labels: Tensor
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(
+            self.images.to(device),
+            [b.to(device) for b in self.boxes],
+            self.image_sizes.to(device),
+            self.labels.to(device),
+        )
+
+
+def collate_regions(samples: Sequence[RegionSample]) -> Batch:
+    """Pad the images of ``samples`` into one batch (multiples of 16) and gather their boxes
+    and labels."""
+    images, sizes = pad_images([s.image for s in samples], size_divisible=16)
+    return Batch(images, [s.boxes for s in samples], sizes, torch.cat([s.labels for s in samples]))
+
+
+class RegionModel(nn.Module):
+    """A ConvNet region classifier (``convnet(images, boxes, sizes) -> RegionBatch``, e.g.
+    :class:`~iterative_reasoning.detectors.ResNetRegionClassifier`) with an optional
+    :class:`~iterative_reasoning.nn.IterativeReasoningHead`; without a head it is the paper's
+    baseline.
+
+    Args:
+        convnet: the region classifier.
+        head: the reasoning head, or ``None``.
+    """
+
+    def __init__(self, convnet: nn.Module, head: IterativeReasoningHead | None = None) -> None:
+        super().__init__()
+        self.convnet = convnet
+        self.head = head
+
+    def regions(self, batch: Batch) -> RegionBatch:
+        out: RegionBatch = self.convnet(batch.images, batch.boxes, batch.image_sizes)
+        return out
+
+    def forward(self, batch: Batch) -> tuple[RegionBatch, ReasoningOutput | None]:
+        regions = self.regions(batch)
+        return regions, (self.head(*regions) if self.head is not None else None)
+
+    def loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        """The paper's loss with a head, else mean cross-entropy; and its terms as numbers."""
+        regions, output = self(batch)
+        if output is None:
+            loss = F.cross_entropy(regions.base_logits, batch.labels)
+            return loss, {"loss": loss.item()}
+        terms = reasoning_loss(output, batch.labels, regions.batch)
+        parts = {name: float(value.detach()) for name, value in terms._asdict().items()}
+        return terms.total, {"loss": parts.pop("total"), **parts}
+
+    @torch.no_grad()
+    def predict(self, batch: Batch) -> Tensor:
+        """Class probabilities ``[R, C]``: of the fused prediction, or of the ConvNet's."""
+        regions, output = self(batch)
+        logits = output.logits if output is not None else regions.base_logits
+        return torch.softmax(logits, dim=-1)

@@ -1,0 +1,112 @@
+import json
+
+import pytest
+import torch
+
+from iterative_reasoning.data.synthetic import SyntheticScenes
+from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
+from iterative_reasoning.engine import (
+    RegionModel,
+    TrainConfig,
+    collate_regions,
+    data_order,
+    evaluate,
+    load_checkpoint,
+    parameter_groups,
+    train,
+)
+from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.nn import IterativeReasoningHead
+
+
+def _model(head: bool = True) -> RegionModel:
+    torch.manual_seed(0)
+    convnet = SmallConvNetClassifier(15, width=4, region_channels=16)
+    reasoning = None
+    if head:
+        relations = ClassRelations(15, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
+        reasoning = IterativeReasoningHead.paper(
+            "final",
+            num_classes=15,
+            class_relations=relations,
+            feature_channels=16,
+            region_channels=16,
+            memory_channels=8,
+            fc_channels=16,
+            hidden_channels=8,
+        )
+    return RegionModel(convnet, reasoning)
+
+
+CONFIG = TrainConfig(steps=6, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=3, seed=5)
+
+
+def test_killed_and_resumed_equals_uninterrupted(tmp_path):
+    data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
+    straight = _model()
+    train(straight, data, CONFIG, tmp_path / "straight", progress=False)
+
+    def kill(step, terms):
+        if step == 4:
+            raise RuntimeError("killed")
+
+    interrupted = _model()
+    with pytest.raises(RuntimeError, match="killed"):
+        train(interrupted, data, CONFIG, tmp_path / "resumed", progress=False, callback=kill)
+    assert load_checkpoint(tmp_path / "resumed")["step"] == 3
+    resumed = _model()  # a fresh process: new model, state from the checkpoint only
+    history = train(resumed, data, CONFIG, tmp_path / "resumed", progress=False)
+    assert len(history) == 3 and history[-1]["lr"] == pytest.approx(0.001)
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_keyboard_interrupt_leaves_a_checkpoint(tmp_path):
+    data = SyntheticScenes(3, seed=0)
+
+    def interrupt(step, terms):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    config = TrainConfig(steps=6, batch_size=1, lr=0.01, checkpoint_every=100)
+    with pytest.raises(KeyboardInterrupt):
+        train(_model(False), data, config, tmp_path, progress=False, callback=interrupt)
+    assert load_checkpoint(tmp_path)["step"] == 2
+
+
+def test_baseline_trains_and_evaluates(tmp_path):
+    data = SyntheticScenes(4, seed=0)
+    model = _model(head=False)
+    history = train(
+        model, data, TrainConfig(steps=8, batch_size=2, lr=0.05), tmp_path, progress=False
+    )
+    assert history[-1]["loss"] < history[0]["loss"]
+    metrics = evaluate(model, SyntheticScenes(2, seed=1), batch_size=2, output_dir=tmp_path)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["class_ap"] == pytest.approx(metrics.as_percent()["class_ap"])
+    assert written["images"] == 2 and written["regions"] > 10
+
+
+def test_data_order_is_a_permutation_per_epoch():
+    order = [data_order(7, step, 1, seed=1)[0] for step in range(14)]
+    assert sorted(order[:7]) == list(range(7)) and sorted(order[7:]) == list(range(7))
+    assert order[:7] != order[7:]
+    assert data_order(7, 3, 2, seed=1) == order[6:8]
+
+
+def test_no_decay_on_biases_norms_and_the_initial_memory():
+    model = _model()
+    decay, no_decay = parameter_groups(model, 1e-4)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert any(names[id(p)].endswith("memory.init") for p in no_decay["params"])
+    assert all(p.dim() > 1 for p in decay["params"])
+    assert no_decay["weight_decay"] == 0.0
+
+
+def test_collate_pads_to_multiples_of_16():
+    data = SyntheticScenes(2, seed=0)
+    batch = collate_regions([data[0], data[1]])
+    assert batch.images.shape == (2, 3, 224, 224)
+    assert batch.labels.numel() == sum(len(b) for b in batch.boxes)
