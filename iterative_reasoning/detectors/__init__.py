@@ -3,6 +3,7 @@ through :func:`region_batch`; :mod:`~iterative_reasoning.detectors.torchvision` 
 uses of it."""
 
 from iterative_reasoning.detectors.base import (
+    CropRegionClassifier,
     RegionBatch,
     check_box_frame,
     pad_images,
@@ -14,6 +15,7 @@ from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.detectors.torchvision import FasterRCNNReasoning, ResNetRegionClassifier
 
 __all__ = [
+    "CropRegionClassifier",
     "FasterRCNNReasoning",
     "RegionBatch",
     "ResNetRegionClassifier",

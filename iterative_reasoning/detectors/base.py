@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from iterative_reasoning._validation import (
     check_boxes,
@@ -22,7 +22,7 @@ from iterative_reasoning._validation import (
     check_image_sizes,
     check_tensor,
 )
-from iterative_reasoning.ops import grid_sizes_of
+from iterative_reasoning.ops import RegionCrop, grid_sizes_of
 
 ClassifierOutput = Tensor | tuple[Tensor, Tensor]
 RegionClassifier = Callable[[Tensor, Tensor, Tensor, Tensor], ClassifierOutput]
@@ -128,6 +128,49 @@ def region_batch(
                 f"got {list(region_features.shape)}"
             )
     return RegionBatch(features, boxes, batch, sizes, base_logits, region_features)
+
+
+class CropRegionClassifier(nn.Module):
+    """A ConvNet region classifier of the paper's shape: a backbone gives the mid-level map,
+    each box is cropped from it, a region head pools the crop into a feature, and a linear
+    classifier gives the logits ``f_0``. Subclasses set :attr:`crop`, :attr:`classifier` and
+    :attr:`spatial_scale` and define :meth:`features` and :meth:`region_features`."""
+
+    crop: RegionCrop
+    classifier: nn.Linear
+    spatial_scale: float
+
+    def features(self, images: Tensor) -> Tensor:
+        """The mid-level map ``[B, D_f, H, W]`` of a padded batch of images."""
+        raise NotImplementedError
+
+    def region_features(self, crops: Tensor) -> Tensor:
+        """Pooled region features ``[R, D_r]`` from crops ``[R, D_f, P, P]``."""
+        raise NotImplementedError
+
+    def classify(
+        self, features: Tensor, boxes: Tensor, batch: Tensor, image_sizes: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Base logits ``[R, C]`` and region features ``[R, D_r]``."""
+        crops = self.crop(features, boxes, batch, grid_sizes_of(image_sizes, self.spatial_scale))
+        region = self.region_features(crops)
+        return self.classifier(region), region
+
+    def forward(
+        self,
+        images: Tensor,
+        boxes: Tensor | Sequence[Tensor],
+        image_sizes: Tensor | Sequence[Sequence[int]],
+        batch: Tensor | None = None,
+    ) -> RegionBatch:
+        return region_batch(
+            self.features(images),
+            boxes,
+            image_sizes,
+            batch=batch,
+            classifier=self.classify,
+            spatial_scale=self.spatial_scale,
+        )
 
 
 def _concat_boxes(

@@ -3,12 +3,10 @@ tests; the same interface as :class:`~iterative_reasoning.detectors.ResNetRegion
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from torch import Tensor, nn
 
-from iterative_reasoning.detectors.base import RegionBatch, region_batch
-from iterative_reasoning.ops import CropMode, RegionCrop, grid_sizes_of
+from iterative_reasoning.detectors.base import CropRegionClassifier
+from iterative_reasoning.ops import CropMode, RegionCrop
 
 
 def _block(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
@@ -19,7 +17,7 @@ def _block(channels_in: int, channels_out: int, stride: int) -> nn.Sequential:
     )
 
 
-class SmallConvNetClassifier(nn.Module):
+class SmallConvNetClassifier(CropRegionClassifier):
     """Four stride-2 stages (stride 16) as the mid-level map, ``P x P`` crops, one more
     convolution on the crops, a spatial mean and an FC layer.
 
@@ -68,26 +66,10 @@ class SmallConvNetClassifier(nn.Module):
         nn.init.normal_(self.classifier.weight, std=0.01)
         nn.init.zeros_(self.classifier.bias)
 
-    def classify(
-        self, features: Tensor, boxes: Tensor, batch: Tensor, image_sizes: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        crops = self.crop(features, boxes, batch, grid_sizes_of(image_sizes, self.spatial_scale))
-        region = self.region(crops).flatten(1)
-        return self.classifier(region), region
+    def features(self, images: Tensor) -> Tensor:
+        """The stride-16 map ``[B, 4 * width, H / 16, W / 16]``."""
+        return self.trunk(images)
 
-    def forward(
-        self,
-        images: Tensor,
-        boxes: Tensor | Sequence[Tensor],
-        image_sizes: Tensor | Sequence[Sequence[int]],
-        batch: Tensor | None = None,
-    ) -> RegionBatch:
-        features = self.trunk(images)
-        return region_batch(
-            features,
-            boxes,
-            image_sizes,
-            batch=batch,
-            classifier=self.classify,
-            spatial_scale=self.spatial_scale,
-        )
+    def region_features(self, crops: Tensor) -> Tensor:
+        """One convolution on the crops, spatially averaged: ``[R, region_channels]``."""
+        return self.region(crops).flatten(1)

@@ -4,7 +4,6 @@ reasoning head re-classifying its boxes."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 
 import torch
 import torchvision
@@ -13,16 +12,16 @@ from torchvision.models import ResNet50_Weights
 from torchvision.models.detection import FasterRCNN
 from torchvision.ops import FrozenBatchNorm2d, batched_nms
 
-from iterative_reasoning.detectors.base import RegionBatch, region_batch
+from iterative_reasoning.detectors.base import CropRegionClassifier, RegionBatch, region_batch
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
-from iterative_reasoning.ops import CropMode, RegionCrop, grid_sizes_of
+from iterative_reasoning.ops import CropMode, RegionCrop
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class ResNetRegionClassifier(nn.Module):
+class ResNetRegionClassifier(CropRegionClassifier):
     """The paper's plain ConvNet for region classification with given boxes.
 
     ResNet-50 up to conv4 (``layer3``, stride 16, 1024 channels) is the mid-level feature map;
@@ -112,30 +111,9 @@ class ResNetRegionClassifier(nn.Module):
             raise ValueError(f"images must have shape [B, 3, H, W], got {list(images.shape)}")
         return self.trunk((images - self.mean) / self.std)
 
-    def classify(
-        self, features: Tensor, boxes: Tensor, batch: Tensor, image_sizes: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Base logits ``[R, C]`` and pooled conv5 region features ``[R, 2048]``."""
-        crops = self.crop(features, boxes, batch, grid_sizes_of(image_sizes, self.spatial_scale))
-        region = self.conv5(crops).mean(dim=(2, 3))
-        return self.classifier(region), region
-
-    def forward(
-        self,
-        images: Tensor,
-        boxes: Tensor | Sequence[Tensor],
-        image_sizes: Tensor | Sequence[Sequence[int]],
-        batch: Tensor | None = None,
-    ) -> RegionBatch:
-        features = self.features(images)
-        return region_batch(
-            features,
-            boxes,
-            image_sizes,
-            batch=batch,
-            classifier=self.classify,
-            spatial_scale=self.spatial_scale,
-        )
+    def region_features(self, crops: Tensor) -> Tensor:
+        """conv5 (stride 1) on the crops, spatially averaged: ``[R, 2048]``."""
+        return self.conv5(crops).mean(dim=(2, 3))
 
 
 class FasterRCNNReasoning(nn.Module):
