@@ -1,7 +1,13 @@
 """Datasets and transforms for region classification with ground-truth boxes."""
 
 from iterative_reasoning.data.ade20k import ADE20K, ade_vocabulary
-from iterative_reasoning.data.records import ImageRecord, RecordCache, RegionSample, load_sample
+from iterative_reasoning.data.records import (
+    ImageRecord,
+    RecordCache,
+    RecordDataset,
+    RegionSample,
+    load_sample,
+)
 from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
 from iterative_reasoning.data.visual_genome import VisualGenome, vg_vocabulary
@@ -10,6 +16,7 @@ __all__ = [
     "ADE20K",
     "ImageRecord",
     "RecordCache",
+    "RecordDataset",
     "RegionSample",
     "SyntheticScenes",
     "VisualGenome",

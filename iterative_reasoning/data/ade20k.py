@@ -6,20 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
-    RegionSample,
+    RecordDataset,
     inclusive_boxes_of,
-    load_sample,
 )
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.ade_parts import instance_ranks, read_atr
@@ -67,7 +64,7 @@ def ade_vocabulary(root: str | os.PathLike[str] | None = None, min_count: int = 
     ]
 
 
-class ADE20K(Dataset[RegionSample]):
+class ADE20K(RecordDataset):
     """ADE20K region classification with ground-truth boxes.
 
     - **2016_07_26** (the paper's): ``root`` holds ``images/`` and the iter-reason split files
@@ -127,26 +124,11 @@ class ADE20K(Dataset[RegionSample]):
         parse = self._parse_2016 if self.release == "2016" else self._parse_2021
         bar = _progress(f"ADE20K {split}") if progress else None
         parsed = cache.fill([str(p) for p in images], lambda p: parse(Path(p)), bar)
-        self.records = [r for p in images if (r := parsed[str(p)]) is not None]
-        self.skipped = len(images) - len(self.records)
-        if not self.records:
-            raise ValueError(
-                f"ADE20K {split}: none of the {len(images)} image(s) has a region of the "
-                f"{len(self.classes) - 1} classes; are the classes those of this dataset?"
-            )
-        if self.skipped:
-            warnings.warn(
-                f"ADE20K {split}: skipped {self.skipped} of {len(images)} image(s) with no "
-                "region of the vocabulary",
-                stacklevel=2,
-            )
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> RegionSample:
-        return load_sample(
-            self.records[index], self.flip, self.hflip_prob, self.min_size, self.max_size
+        self._keep(
+            [parsed[str(p)] for p in images],
+            f"ADE20K {split}",
+            f"none of the {len(images)} image(s) has a region of the {len(self.classes) - 1} "
+            "classes; are the classes those of this dataset?",
         )
 
     # -- image lists -----------------------------------------------------------------------

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -12,6 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.data import Dataset
 
 
 @dataclass(frozen=True)
@@ -179,3 +181,49 @@ def read_image(path: str) -> Tensor:
     except OSError as error:
         raise ValueError(f"{path}: not a readable image ({error})") from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255
+
+
+class RecordDataset(Dataset[RegionSample]):
+    """A dataset of parsed :class:`ImageRecord`: the paper's resize and the flip that swaps
+    ``left_*``/``right_*`` labels on reading. Subclasses parse, then call :meth:`_keep`.
+
+    Attributes:
+        records: the images with at least one region of the classes.
+        skipped: images without one.
+    """
+
+    classes: list[str]
+    flip: Tensor
+    hflip_prob: float
+    min_size: int
+    max_size: int
+    check_size: bool = True
+    records: list[ImageRecord]
+    skipped: int
+
+    def _keep(self, parsed: Sequence[ImageRecord | None], name: str, empty: str) -> None:
+        """Keep the records that have regions; raise ``empty`` when none has, and warn with the
+        count of the skipped images otherwise."""
+        self.records = [r for r in parsed if r is not None]
+        self.skipped = len(parsed) - len(self.records)
+        if not self.records:
+            raise ValueError(f"{name}: {empty}")
+        if self.skipped:
+            warnings.warn(
+                f"{name}: skipped {self.skipped} of {len(parsed)} image(s) with no region of "
+                "the vocabulary",
+                stacklevel=3,
+            )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> RegionSample:
+        return load_sample(
+            self.records[index],
+            self.flip,
+            self.hflip_prob,
+            self.min_size,
+            self.max_size,
+            check_size=self.check_size,
+        )

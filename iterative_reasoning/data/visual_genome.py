@@ -7,17 +7,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from torch.utils.data import Dataset
 
 from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.data.records import ImageRecord, RecordCache, RegionSample, load_sample
+from iterative_reasoning.data.records import ImageRecord, RecordCache, RecordDataset
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.vg_relationships import iter_json_array
 
@@ -40,7 +38,7 @@ def vg_vocabulary(
     return [BACKGROUND, *sorted(k for k, n in counts.items() if n >= min_count)]
 
 
-class VisualGenome(Dataset[RegionSample]):
+class VisualGenome(RecordDataset):
     """Visual Genome objects as regions to classify.
 
     ``root`` holds ``objects.json`` and ``image_data.json`` (any of v1.0, v1.2, v1.4) and the
@@ -64,6 +62,8 @@ class VisualGenome(Dataset[RegionSample]):
         cache_dir: where the vocabulary and the parsed records are kept.
         progress: show progress bars.
     """
+
+    check_size = False  # image_data.json sizes are not checked against the files
 
     def __init__(
         self,
@@ -104,28 +104,10 @@ class VisualGenome(Dataset[RegionSample]):
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         records = RecordCache(cache / f"visual_genome_{split}_{digest}.jsonl")
         parsed = self._parse(objects, images, ids, records, progress)
-        self.records = [r for i in ids if (r := parsed.get(str(i))) is not None]
-        self.skipped = len(ids) - len(self.records)
-        if not self.records:
-            raise ValueError(f"Visual Genome {split}: no image has a region of the classes")
-        if self.skipped:
-            warnings.warn(
-                f"Visual Genome {split}: skipped {self.skipped} of {len(ids)} image(s) with no "
-                "region of the vocabulary",
-                stacklevel=2,
-            )
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __getitem__(self, index: int) -> RegionSample:
-        return load_sample(
-            self.records[index],
-            self.flip,
-            self.hflip_prob,
-            self.min_size,
-            self.max_size,
-            check_size=False,  # image_data.json sizes are not checked against the files
+        self._keep(
+            [parsed.get(str(i)) for i in ids],
+            f"Visual Genome {split}",
+            "no image has a region of the classes",
         )
 
     def _vocabulary(self, cache: Path, min_count: int) -> list[str]:
