@@ -1,21 +1,29 @@
 """The synthetic context benchmark: rendered scenes whose classes are real WordNet nouns and in
-which some classes look identical alone and differ only by their context.
+which some classes look identical alone and differ only by context that a ConvNet cannot see.
 
 Three pairs of classes share one appearance (shape, colour, texture and size distribution):
 
-- ``computer_mouse`` / ``mouse``, told apart by **co-occurrence**: the first sits by a keyboard
-  and a monitor, the second by a cat and cheese;
-- ``ceiling`` / ``floor``, told apart by **spatial layout**: the ceiling is above the table, the
-  floor below it;
-- ``car_door`` / ``door``, told apart by **part-of**: a part of a car, or of a building.
+- ``computer_mouse`` / ``mouse``, told apart by **co-occurrence**: the image holds a keyboard
+  and a monitor, or a cat and cheese, in another part of the image;
+- ``ceiling`` / ``floor``, told apart by **spatial layout**: two identical bands, the ceiling
+  above a table and the floor below it;
+- ``car_door`` / ``door``, told apart by **part-of**: a door in the middle of a car or of a
+  building, whose bodies share one texture and differ only by the wheels or the roof at
+  their far edges.
 
-A classifier that sees only a region's pixels cannot separate a pair; reasoning over the other
-regions can. A ConvNet whose crops come from a deep feature map also sees whatever context lies
-inside its receptive field: in these scenes the cues sit next to the objects, so such a ConvNet
-can separate the pairs too (a 7-layer stride-16 network does, measured).
+The cues are placed where a ConvNet region classifier cannot see them: at least
+:data:`MIN_CUE_DISTANCE` pixels from the ambiguous box, beyond the receptive field of the crops
+of a stride-16 ConvNet such as
+:class:`~iterative_reasoning.detectors.SmallConvNetClassifier` (31 pixels: the trunk's 15 each
+side plus the bilinear crop's 16), and away from the image borders, whose padding would tell
+positions apart. The layout and part-of cues lie within reach of the local module (its context
+convolutions see 48 pixels further on the memory); the co-occurrence cue lies in another part of
+the image, within reach of the global module only.
 
-Each image is ``224 x 224`` with four scenes in its quadrants (four of five scene kinds, placed
-at random), rendered deterministically from ``(seed, index)``. The benchmark can write itself to
+Each image is ``384 x 384``: four cells of ``176 x 176`` in a 16-pixel frame, holding a room
+(ceiling, table, floor), a car or a building with its door, the cue objects (keyboard and monitor,
+or cat and cheese) and the small oval, in random cells and at random
+places within them; all deterministic from ``(seed, index)``. The benchmark can write itself to
 disk in the ADE20K 2016 format (:func:`write_ade2016`), so that it runs through the same loader
 as real ADE.
 """
@@ -37,7 +45,7 @@ from iterative_reasoning.data.records import ImageRecord, RegionSample, inclusiv
 
 @dataclass(frozen=True)
 class Appearance:
-    """How a class is drawn: a shape filled with a striped colour texture."""
+    """How a shape is drawn: filled with a striped colour texture."""
 
     shape: str  # "rect", "ellipse" or "triangle"
     color: tuple[float, float, float]
@@ -45,8 +53,9 @@ class Appearance:
     angle: float  # stripe angle, radians
 
 
-#: The classes: name -> (WordNet synset, appearance). Pairs sharing an appearance differ only
-#: by context.
+#: The classes: name -> (WordNet synset, look of its main shape). Pairs sharing a look differ
+#: only by context; the car and the building share their body's look and differ by their wheels
+#: and roof.
 CLASSES: dict[str, tuple[str, str]] = {
     "keyboard": ("keyboard.n.01", "keyboard"),
     "monitor": ("monitor.n.04", "monitor"),
@@ -57,11 +66,10 @@ CLASSES: dict[str, tuple[str, str]] = {
     "table": ("table.n.02", "table"),
     "ceiling": ("ceiling.n.01", "band"),
     "floor": ("floor.n.01", "band"),
-    "car": ("car.n.01", "car"),
+    "car": ("car.n.01", "body"),
     "car_door": ("car_door.n.01", "panel"),
-    "building": ("building.n.01", "building"),
+    "building": ("building.n.01", "body"),
     "door": ("door.n.01", "panel"),
-    "tree": ("tree.n.01", "tree"),
 }
 #: The pairs that look identical, and the context that separates them.
 AMBIGUOUS_PAIRS: tuple[tuple[str, str, str], ...] = (
@@ -77,13 +85,15 @@ APPEARANCES: dict[str, Appearance] = {
     "cheese": Appearance("triangle", (0.95, 0.85, 0.2), 5.0, 2.0),
     "table": Appearance("rect", (0.5, 0.3, 0.1), 7.0, 0.0),
     "band": Appearance("rect", (0.75, 0.75, 0.7), 5.0, 1.2),
-    "car": Appearance("rect", (0.75, 0.1, 0.1), 10.0, 0.5),
+    "body": Appearance("rect", (0.55, 0.5, 0.45), 8.0, 1.57),
+    "wheel": Appearance("ellipse", (0.08, 0.08, 0.08), 3.0, 0.0),
+    "roof": Appearance("triangle", (0.6, 0.15, 0.1), 5.0, 0.6),
     "panel": Appearance("rect", (0.3, 0.55, 0.35), 4.0, 2.4),
-    "building": Appearance("rect", (0.55, 0.5, 0.45), 8.0, 1.57),
-    "tree": Appearance("triangle", (0.1, 0.5, 0.15), 3.5, 0.0),
 }
-IMAGE_SIZE = 224
-_QUADRANT, _MARGIN = 96, 16
+IMAGE_SIZE = 384
+#: The least distance, in pixels, between an ambiguous object's box and its context cue.
+MIN_CUE_DISTANCE = 36
+_FRAME, _CELL, _PAD = 16, 176, 20  # image frame, cell size, empty margin inside each cell
 
 
 class Instance(NamedTuple):
@@ -100,20 +110,25 @@ def class_names() -> list[str]:
 
 
 def render(seed: int, index: int) -> tuple[np.ndarray, list[Instance]]:
-    """The ``index``-th image of the benchmark of ``seed``: RGB ``uint8 [224, 224, 3]`` and its
+    """The ``index``-th image of the benchmark of ``seed``: RGB ``uint8 [384, 384, 3]`` and its
     instances (objects at level 0, doors at level 1), deterministically."""
     rng = np.random.default_rng([seed, index])
     image = _background(rng)
     instances: list[Instance] = []
-    kinds = rng.permutation(["desk", "kitchen", "room", "car", "building"])[:4]
-    for quadrant, kind in enumerate(kinds):
-        qy = _MARGIN + (quadrant // 2) * _QUADRANT + int(rng.integers(-4, 5))
-        qx = _MARGIN + (quadrant % 2) * _QUADRANT + int(rng.integers(-4, 5))
-        for name, level, (y1, x1, y2, x2) in _SCENES[str(kind)](rng):
-            mask = _shape_mask(
-                APPEARANCES[CLASSES[name][1]].shape, qy + y1, qx + x1, qy + y2, qx + x2
-            )
-            _paint(image, mask, APPEARANCES[CLASSES[name][1]], rng)
+    scenes = _scenes(rng)
+    for cell, kind in enumerate(rng.permutation(list(scenes))):
+        height, width, objects = scenes[str(kind)]
+        room_y, room_x = _CELL - 2 * _PAD - height, _CELL - 2 * _PAD - width
+        if room_y < 0 or room_x < 0:
+            raise AssertionError(f"scene {kind} of {height}x{width} overflows its cell")
+        y0 = _FRAME + (cell // 2) * _CELL + _PAD + int(rng.integers(0, room_y + 1))
+        x0 = _FRAME + (cell % 2) * _CELL + _PAD + int(rng.integers(0, room_x + 1))
+        for name, level, shapes in objects:
+            mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
+            for look, (y1, x1, y2, x2) in shapes:
+                part = _shape_mask(APPEARANCES[look].shape, y0 + y1, x0 + x1, y0 + y2, x0 + x2)
+                _paint(image, part, APPEARANCES[look], rng)
+                mask |= part
             instances.append(Instance(name, level, mask))
     return image, instances
 
@@ -222,67 +237,118 @@ def write_ade2016(
     return root
 
 
-# -- scenes (quadrant-local boxes y1, x1, y2, x2, inclusive) ------------------------------------
+# -- scenes: (height, width, objects), each object (name, level, [(look, box)]) with boxes
+# (y1, x1, y2, x2), inclusive, in the scene's own pixels ---------------------------------------
+
+_Box = tuple[int, int, int, int]
+_Scene = tuple[int, int, list[tuple[str, int, list[tuple[str, _Box]]]]]
 
 
-def _jitter(
-    rng: np.random.Generator, box: tuple[int, int, int, int], amount: int = 4
-) -> tuple[int, int, int, int]:
-    dy, dx = (int(v) for v in rng.integers(-amount, amount + 1, 2))
-    y1, x1, y2, x2 = box
-    return y1 + dy, x1 + dx, y2 + dy, x2 + dx
+def _uniform(rng: np.random.Generator, low: int, high: int) -> int:
+    return int(rng.integers(low, high + 1))
 
 
-def _small_oval(rng: np.random.Generator, y: int, x: int) -> tuple[int, int, int, int]:
-    h, w = int(rng.integers(15, 19)), int(rng.integers(18, 24))
-    return y, x, y + h, x + w
+def _room(rng: np.random.Generator) -> _Scene:
+    """Two identical bands, a table between them, each band 36-44 pixels from the table."""
+    band_h, band_w = _uniform(rng, 8, 10), _uniform(rng, 96, 120)
+    table_h, table_w = _uniform(rng, 16, 20), _uniform(rng, 48, 68)
+    gap_top, gap_bottom = _uniform(rng, 36, 44), _uniform(rng, 36, 44)
+    table_x = (band_w - table_w) // 2 + _uniform(rng, -12, 12)
+    table_y = band_h + gap_top
+    floor_y = table_y + table_h + gap_bottom
+    return (
+        floor_y + band_h,
+        band_w,
+        [
+            ("ceiling", 0, [("band", (0, 0, band_h - 1, band_w - 1))]),
+            ("table", 0, [("table", (table_y, table_x, table_y + table_h - 1, table_x + table_w - 1))]),
+            ("floor", 0, [("band", (floor_y, 0, floor_y + band_h - 1, band_w - 1))]),
+        ],
+    )
 
 
-def _panel(rng: np.random.Generator, y: int, x: int) -> tuple[int, int, int, int]:
-    h, w = int(rng.integers(26, 33)), int(rng.integers(16, 22))
-    return y, x, y + h, x + w
+def _whole(rng: np.random.Generator, kind: str) -> _Scene:
+    """A body of the shared texture with a door in its middle, 36-44 pixels from its edges, and
+    wheels below (a car) or a roof above (a building), at least 36 pixels from the door."""
+    door_h, door_w = _uniform(rng, 26, 30), _uniform(rng, 16, 20)
+    margin_top, margin_bottom = _uniform(rng, 38, 42), _uniform(rng, 38, 42)
+    margin_x = _uniform(rng, 38, 42)
+    body_h, body_w = margin_top + door_h + margin_bottom, door_w + 2 * margin_x
+    top = _uniform(rng, 12, 16) if kind == "building" else 0
+    door_y, door_x = top + margin_top, margin_x + _uniform(rng, -2, 2)
+    body: list[tuple[str, _Box]] = [("body", (top, 0, top + body_h - 1, body_w - 1))]
+    if kind == "building":
+        overhang = _uniform(rng, 0, 6)
+        body.insert(0, ("roof", (0, -overhang, top - 1, body_w - 1 + overhang)))
+        height, door = top + body_h, "door"
+    else:
+        radius = _uniform(rng, 8, 10)
+        wheel_top = body_h - 2  # the wheels' tops stay margin_bottom - 2 from the door
+        for cx in (_uniform(rng, 14, 24), body_w - 1 - _uniform(rng, 14, 24)):
+            body.append(("wheel", (wheel_top, cx - radius, wheel_top + 2 * radius, cx + radius)))
+        height, door = wheel_top + 2 * radius + 1, "car_door"
+    door_box = (door_y, door_x, door_y + door_h - 1, door_x + door_w - 1)
+    # the roof's overhang reaches left of the scene's origin: shift everything right by 6
+    shift = 6
+    shapes = [(look, (y1, x1 + shift, y2, x2 + shift)) for look, (y1, x1, y2, x2) in body]
+    y1, x1, y2, x2 = door_box
+    return (
+        height,
+        body_w + 2 * shift,
+        [
+            (kind, 0, shapes),
+            (door, 1, [("panel", (y1, x1 + shift, y2, x2 + shift))]),
+        ],
+    )
 
 
-def _desk(rng: np.random.Generator) -> list[tuple[str, int, tuple[int, int, int, int]]]:
-    return [
-        ("monitor", 0, _jitter(rng, (6, 18, 40, 70))),
-        ("keyboard", 0, _jitter(rng, (52, 8, 64, 66))),
-        ("computer_mouse", 0, _small_oval(rng, 50 + int(rng.integers(-3, 4)), 68)),
-    ]
+def _cues(rng: np.random.Generator, office: bool) -> _Scene:
+    """Keyboard under a monitor, or a cat beside cheese."""
+    if office:
+        mon_h, mon_w = _uniform(rng, 30, 36), _uniform(rng, 40, 50)
+        key_h, key_w = _uniform(rng, 12, 14), _uniform(rng, 50, 60)
+        gap = _uniform(rng, 4, 10)
+        mon_x = (key_w - mon_w) // 2 + _uniform(rng, -4, 4)
+        return (
+            mon_h + gap + key_h,
+            key_w,
+            [
+                ("monitor", 0, [("monitor", (0, mon_x, mon_h - 1, mon_x + mon_w - 1))]),
+                ("keyboard", 0, [("keyboard", (mon_h + gap, 0, mon_h + gap + key_h - 1, key_w - 1))]),
+            ],
+        )
+    cat_h, cat_w = _uniform(rng, 36, 44), _uniform(rng, 30, 38)
+    cheese_h, cheese_w = _uniform(rng, 20, 26), _uniform(rng, 20, 26)
+    gap = _uniform(rng, 4, 12)
+    cheese_y = cat_h - cheese_h
+    return (
+        cat_h,
+        cat_w + gap + cheese_w,
+        [
+            ("cat", 0, [("cat", (0, 0, cat_h - 1, cat_w - 1))]),
+            ("cheese", 0, [("cheese", (cheese_y, cat_w + gap, cat_h - 1, cat_w + gap + cheese_w - 1))]),
+        ],
+    )
 
 
-def _kitchen(rng: np.random.Generator) -> list[tuple[str, int, tuple[int, int, int, int]]]:
-    return [
-        ("cat", 0, _jitter(rng, (20, 2, 62, 38))),
-        ("cheese", 0, _jitter(rng, (52, 68, 78, 90))),
-        ("mouse", 0, _small_oval(rng, 58 + int(rng.integers(-3, 4)), 44)),
-    ]
+def _oval(rng: np.random.Generator, office: bool) -> _Scene:
+    """The small oval alone, near its cell's centre: far from every other cell's objects."""
+    size = _CELL - 2 * _PAD
+    h, w = _uniform(rng, 15, 18), _uniform(rng, 18, 23)
+    y, x = (size - h) // 2 + _uniform(rng, -10, 10), (size - w) // 2 + _uniform(rng, -10, 10)
+    name = "computer_mouse" if office else "mouse"
+    return size, size, [(name, 0, [("small_oval", (y, x, y + h - 1, x + w - 1))])]
 
 
-def _room(rng: np.random.Generator) -> list[tuple[str, int, tuple[int, int, int, int]]]:
-    shift = int(rng.integers(-4, 5))
-    return [
-        ("ceiling", 0, (shift + 4, 4, shift + 14, 88)),
-        ("table", 0, _jitter(rng, (38, 20, 56, 72))),
-        ("floor", 0, (shift + 74, 4, shift + 84, 88)),
-    ]
-
-
-def _car(rng: np.random.Generator) -> list[tuple[str, int, tuple[int, int, int, int]]]:
-    body = _jitter(rng, (24, 4, 72, 88))
-    door = _panel(rng, body[0] + 8, body[1] + 30 + int(rng.integers(-6, 7)))
-    return [("car", 0, body), ("car_door", 1, door)]
-
-
-def _building(rng: np.random.Generator) -> list[tuple[str, int, tuple[int, int, int, int]]]:
-    body = _jitter(rng, (4, 14, 86, 62))
-    door = _panel(rng, body[2] - 34, body[1] + 14 + int(rng.integers(-4, 5)))
-    return [("building", 0, body), ("door", 1, door), ("tree", 0, _jitter(rng, (40, 68, 86, 90)))]
-
-
-_SCENES = {"desk": _desk, "kitchen": _kitchen, "room": _room, "car": _car, "building": _building}
-
-
+def _scenes(rng: np.random.Generator) -> dict[str, _Scene]:
+    """The four scenes of one image; the cue objects and the oval agree (office or pet)."""
+    office = bool(rng.random() < 0.5)
+    return {
+        "room": _room(rng),
+        "whole": _whole(rng, "car" if rng.random() < 0.5 else "building"),
+        "cues": _cues(rng, office),
+        "oval": _oval(rng, office),
+    }
 # -- drawing -------------------------------------------------------------------------------
 
 

@@ -154,11 +154,18 @@ def test_trains_every_parameter_and_the_loss_decreases():
     assert losses[-1] < 0.7 * losses[0], losses
 
 
-def test_global_only_head_attends_the_base_with_region_features():
+def test_global_only_head_gives_the_base_one_learned_logit():
     head = _head("global")
-    assert head.base_attention is not None
-    out = head(*_inputs())
+    assert isinstance(head.base_attention, torch.nn.Parameter)
+    with torch.no_grad():
+        head.base_attention.fill_(2.0)
+    inputs = _inputs()
+    out = head(*inputs)
     assert out.attention.shape == (3, 7)
+    logits = out.attention.log()  # softmax over iterations: log-weights = logits - logsumexp
+    graph = head._graph(*inputs[1:5])
+    a_g = torch.stack([head._reason(inputs[5], x, graph)[1] for x in out.global_inputs])
+    torch.testing.assert_close(logits[1:] - logits[:1], a_g - 2.0)
 
 
 def test_torch_compile_matches_eager():
