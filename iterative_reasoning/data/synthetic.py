@@ -248,6 +248,11 @@ def _uniform(rng: np.random.Generator, low: int, high: int) -> int:
     return int(rng.integers(low, high + 1))
 
 
+def _at(look: str, y: int, x: int, height: int, width: int) -> tuple[str, _Box]:
+    """A shape of ``look`` with its top-left pixel at ``(y, x)``."""
+    return look, (y, x, y + height - 1, x + width - 1)
+
+
 def _room(rng: np.random.Generator) -> _Scene:
     """Two identical bands, a table between them, each band 36-44 pixels from the table."""
     band_h, band_w = _uniform(rng, 8, 10), _uniform(rng, 96, 120)
@@ -260,9 +265,9 @@ def _room(rng: np.random.Generator) -> _Scene:
         floor_y + band_h,
         band_w,
         [
-            ("ceiling", 0, [("band", (0, 0, band_h - 1, band_w - 1))]),
-            ("table", 0, [("table", (table_y, table_x, table_y + table_h - 1, table_x + table_w - 1))]),
-            ("floor", 0, [("band", (floor_y, 0, floor_y + band_h - 1, band_w - 1))]),
+            ("ceiling", 0, [_at("band", 0, 0, band_h, band_w)]),
+            ("table", 0, [_at("table", table_y, table_x, table_h, table_w)]),
+            ("floor", 0, [_at("band", floor_y, 0, band_h, band_w)]),
         ],
     )
 
@@ -313,8 +318,8 @@ def _cues(rng: np.random.Generator, office: bool) -> _Scene:
             mon_h + gap + key_h,
             key_w,
             [
-                ("monitor", 0, [("monitor", (0, mon_x, mon_h - 1, mon_x + mon_w - 1))]),
-                ("keyboard", 0, [("keyboard", (mon_h + gap, 0, mon_h + gap + key_h - 1, key_w - 1))]),
+                ("monitor", 0, [_at("monitor", 0, mon_x, mon_h, mon_w)]),
+                ("keyboard", 0, [_at("keyboard", mon_h + gap, 0, key_h, key_w)]),
             ],
         )
     cat_h, cat_w = _uniform(rng, 36, 44), _uniform(rng, 30, 38)
@@ -325,8 +330,8 @@ def _cues(rng: np.random.Generator, office: bool) -> _Scene:
         cat_h,
         cat_w + gap + cheese_w,
         [
-            ("cat", 0, [("cat", (0, 0, cat_h - 1, cat_w - 1))]),
-            ("cheese", 0, [("cheese", (cheese_y, cat_w + gap, cat_h - 1, cat_w + gap + cheese_w - 1))]),
+            ("cat", 0, [_at("cat", 0, 0, cat_h, cat_w)]),
+            ("cheese", 0, [_at("cheese", cheese_y, cat_w + gap, cheese_h, cheese_w)]),
         ],
     )
 
@@ -337,7 +342,7 @@ def _oval(rng: np.random.Generator, office: bool) -> _Scene:
     h, w = _uniform(rng, 15, 18), _uniform(rng, 18, 23)
     y, x = (size - h) // 2 + _uniform(rng, -10, 10), (size - w) // 2 + _uniform(rng, -10, 10)
     name = "computer_mouse" if office else "mouse"
-    return size, size, [(name, 0, [("small_oval", (y, x, y + h - 1, x + w - 1))])]
+    return size, size, [(name, 0, [_at("small_oval", y, x, h, w)])]
 
 
 def _scenes(rng: np.random.Generator) -> dict[str, _Scene]:
@@ -349,6 +354,8 @@ def _scenes(rng: np.random.Generator) -> dict[str, _Scene]:
         "cues": _cues(rng, office),
         "oval": _oval(rng, office),
     }
+
+
 # -- drawing -------------------------------------------------------------------------------
 
 

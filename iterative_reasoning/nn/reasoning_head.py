@@ -152,9 +152,7 @@ class IterativeReasoningHead(nn.Module):
         # read of the initial memory) is nearly the same for every region. A logit from the region
         # features saturates towards the ConvNet, which predicts better early in training, and
         # then never lets the global predictions in (measured on the synthetic benchmark).
-        self.base_attention = (
-            nn.Parameter(torch.zeros(1)) if attention and local is None else None
-        )
+        self.base_attention = nn.Parameter(torch.zeros(1)) if attention and local is None else None
         self.reset_parameters()
 
     @classmethod
