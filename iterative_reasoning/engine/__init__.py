@@ -3,7 +3,15 @@
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
 from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
-from iterative_reasoning.engine.train import TrainConfig, data_order, parameter_groups, train
+from iterative_reasoning.engine.train import (
+    TrainConfig,
+    data_order,
+    init_distributed,
+    parameter_groups,
+    process_group,
+    read_log,
+    train,
+)
 
 __all__ = [
     "Batch",
@@ -12,8 +20,11 @@ __all__ = [
     "collate_regions",
     "data_order",
     "evaluate",
+    "init_distributed",
     "load_checkpoint",
     "parameter_groups",
+    "process_group",
+    "read_log",
     "save_checkpoint",
     "train",
 ]

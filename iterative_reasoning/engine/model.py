@@ -53,18 +53,42 @@ class RegionModel(nn.Module):
     :class:`~iterative_reasoning.nn.IterativeReasoningHead`; without a head it is the paper's
     baseline.
 
+    The head never trains the ConvNet (its inputs are stop-gradient, as the original), so a
+    head trained on a frozen, already trained ConvNet sees the same ConvNet as one trained with
+    it: ``freeze_convnet`` does that, keeping the ConvNet in evaluation mode and out of the
+    optimiser.
+
     Args:
         convnet: the region classifier.
         head: the reasoning head, or ``None``.
+        freeze_convnet: train the head alone on the ConvNet as it is.
     """
 
-    def __init__(self, convnet: nn.Module, head: IterativeReasoningHead | None = None) -> None:
+    def __init__(
+        self,
+        convnet: nn.Module,
+        head: IterativeReasoningHead | None = None,
+        freeze_convnet: bool = False,
+    ) -> None:
         super().__init__()
+        if freeze_convnet and head is None:
+            raise ValueError("freeze_convnet=True leaves nothing to train without a head")
         self.convnet = convnet
         self.head = head
+        self.freeze_convnet = freeze_convnet
+        if freeze_convnet:
+            self.convnet.requires_grad_(False)
+            self.convnet.eval()
+
+    def train(self, mode: bool = True) -> RegionModel:
+        super().train(mode)
+        if self.freeze_convnet:
+            self.convnet.eval()
+        return self
 
     def regions(self, batch: Batch) -> RegionBatch:
-        out: RegionBatch = self.convnet(batch.images, batch.boxes, batch.image_sizes)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_convnet):
+            out: RegionBatch = self.convnet(batch.images, batch.boxes, batch.image_sizes)
         return out
 
     def forward(self, batch: Batch) -> tuple[RegionBatch, ReasoningOutput | None]:
@@ -73,7 +97,12 @@ class RegionModel(nn.Module):
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """The paper's loss with a head, else mean cross-entropy; and its terms as numbers."""
-        regions, output = self(batch)
+        return self.loss_of(batch, *self(batch))
+
+    def loss_of(
+        self, batch: Batch, regions: RegionBatch, output: ReasoningOutput | None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """:meth:`loss` from a forward pass already run (e.g. through a DDP wrapper)."""
         if output is None:
             loss = F.cross_entropy(regions.base_logits, batch.labels)
             return loss, {"loss": loss.item()}

@@ -1,8 +1,10 @@
 """Training with the paper's settings: SGD with momentum, weight decay on weights only, a step
-schedule; deterministic data order; atomic checkpoints and a resume that loses nothing."""
+schedule; deterministic data order; atomic checkpoints and a resume that loses nothing; a JSONL
+log and TensorBoard; several processes through ``torchrun`` (PyTorch DDP)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from collections.abc import Callable
@@ -11,12 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import RegionSample
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
 from iterative_reasoning.engine.model import RegionModel, collate_regions
+
+LOG = "log.jsonl"
 
 
 @dataclass
@@ -26,7 +32,7 @@ class TrainConfig:
 
     Attributes:
         steps: optimisation steps.
-        batch_size: images per step.
+        batch_size: images per step, over all processes.
         lr: learning rate.
         momentum: SGD momentum.
         weight_decay: L2 on weights (not on biases, norms or the initial memory).
@@ -35,6 +41,7 @@ class TrainConfig:
         seed: seeds the model's randomness and the data order.
         checkpoint_every: steps between checkpoints (one is also written at the end and when
             training is interrupted).
+        log_every: steps averaged into one line of ``log.jsonl`` and one TensorBoard point.
     """
 
     steps: int = 320_000
@@ -46,7 +53,38 @@ class TrainConfig:
     gamma: float = 0.1
     seed: int = 3
     checkpoint_every: int = 10_000
+    log_every: int = 20
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        self.lr_steps = tuple(int(s) for s in self.lr_steps)
+
+
+def process_group() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` unless ``torch.distributed`` is
+    initialised (as :func:`init_distributed` does under ``torchrun``)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> torch.device:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1): join the process group (NCCL on GPUs, gloo on
+    CPUs) and return this process's device; otherwise the first GPU or the CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+        return device
+    return torch.device("cpu")
 
 
 def seed_everything(seed: int) -> None:
@@ -93,21 +131,45 @@ def train(
     device: str | torch.device = "cpu",
     progress: bool = True,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    tensorboard: bool = True,
 ) -> list[dict[str, float]]:
     """Train ``model`` on ``dataset`` for ``config.steps`` steps, checkpointing to
     ``output_dir``. With ``resume``, an existing checkpoint there is continued: the weights,
     optimiser, schedule, random state and data position are restored, so a run that is killed
     and resumed ends with the same weights as one that was not.
 
+    Every ``config.log_every`` steps the mean of the loss terms goes to
+    ``output_dir/log.jsonl`` and, with ``tensorboard``, to ``output_dir/tensorboard``; a resumed
+    run drops what was logged after its checkpoint, so the log reads as one run.
+
+    Under ``torchrun`` (after :func:`init_distributed`) each of the ``W`` processes takes
+    ``batch_size / W`` images of every step and the gradients are averaged (DDP); process 0
+    writes the checkpoints and logs. The random state of every process is checkpointed, except
+    on an interrupt, when the other processes resume from seeds.
+
     Returns:
-        the logged terms of each step run in this call.
+        the loss terms of each step run in this call (averaged over the processes).
     """
     output_dir = Path(output_dir)
+    rank, world = process_group()
     num_items = len(dataset)  # type: ignore[arg-type]
     if num_items == 0:
         raise ValueError("the training dataset is empty")
-    seed_everything(config.seed)
+    if config.batch_size % world:
+        raise ValueError(
+            f"batch_size ({config.batch_size}) must be a multiple of the number of processes "
+            f"({world})"
+        )
+    seed_everything(config.seed + rank)
     model.to(device).train()
+    net: nn.Module = model
+    if world > 1:
+        device_ids = [torch.device(device)] if torch.device(device).type == "cuda" else None
+        # sparse buffers (the class graph) are built identically in every process, and DDP
+        # cannot broadcast them
+        sparse = [n for n, b in model.named_buffers() if b.layout != torch.strided]
+        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, sparse)
+        net = DistributedDataParallel(model, device_ids=device_ids)
     optimizer = torch.optim.SGD(
         parameter_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum
     )
@@ -118,55 +180,143 @@ def train(
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
-        torch.set_rng_state(state["rng"]["torch"])
-        random.setstate(state["rng"]["python"])
         step = int(state["step"])
+        rng = state["rng"]
+        if rank < len(rng) and rng[rank] is not None:
+            torch.set_rng_state(rng[rank]["torch"])
+            random.setstate(rng[rank]["python"])
+        else:
+            seed_everything(config.seed + rank + 1_000_003 * step)
 
-    def checkpoint() -> None:
-        save_checkpoint(
-            output_dir,
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "step": step,
-                "rng": {
-                    "torch": torch.get_rng_state(),
-                    "python": random.getstate(),
+    def random_state() -> dict[str, Any]:
+        return {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+    def checkpoint(gather: bool = True) -> None:
+        rng: list[Any] = [random_state()]
+        if world > 1:
+            rng = [None] * world
+            if gather:
+                dist.all_gather_object(rng, random_state())
+            else:
+                rng[rank] = random_state()
+        if rank == 0:
+            save_checkpoint(
+                output_dir,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "step": step,
+                    "rng": rng,
+                    "config": asdict(config),
                 },
-                "config": asdict(config),
-            },
-        )
+            )
 
+    log = _Log(output_dir, step, tensorboard) if rank == 0 else None
     history: list[dict[str, float]] = []
     bar = None
-    if progress:
+    if progress and rank == 0:
         from tqdm import tqdm
 
         bar = tqdm(total=config.steps, initial=step, desc="training", unit="step")
     try:
         while step < config.steps:
-            indices = data_order(num_items, step, config.batch_size, config.seed)
+            indices = data_order(num_items, step, config.batch_size, config.seed)[rank::world]
             batch = collate_regions([dataset[i] for i in indices]).to(device)
-            loss, terms = model.loss(batch)
+            regions, output = net(batch)
+            loss, terms = model.loss_of(batch, regions, output)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             step += 1
+            if world > 1:
+                terms = _mean_over_processes(terms, device)
             terms["lr"] = optimizer.param_groups[0]["lr"]
             history.append(terms)
+            save = step % config.checkpoint_every == 0 or step == config.steps
+            if log is not None:
+                log.add(step, terms, flush=save or step % config.log_every == 0)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{terms['loss']:.3f}")
-            if step % config.checkpoint_every == 0 or step == config.steps:
+            if save:
                 checkpoint()
             if callback is not None:
                 callback(step, terms)
     except KeyboardInterrupt:
-        checkpoint()  # an interrupted run keeps everything up to its last finished step
+        if log is not None:
+            log.flush(step)
+        checkpoint(gather=False)  # an interrupted run keeps everything up to its last step
         raise
     finally:
         if bar is not None:
             bar.close()
+        if log is not None:
+            log.close()
     return history
+
+
+def _mean_over_processes(terms: dict[str, float], device: str | torch.device) -> dict[str, float]:
+    values = torch.tensor(list(terms.values()), dtype=torch.float64, device=device)
+    dist.all_reduce(values)
+    return dict(zip(terms, (values / dist.get_world_size()).tolist(), strict=True))
+
+
+class _Log:
+    """``log.jsonl`` (a line every ``log_every`` steps and at each checkpoint: the step and the
+    mean of each term since the last line) and TensorBoard scalars under ``tensorboard/``; on
+    resume, what came after ``step`` is dropped."""
+
+    def __init__(self, output_dir: Path, step: int, tensorboard: bool) -> None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.path = output_dir / LOG
+        kept = [line for line in read_log(output_dir) if line["step"] <= step]
+        tmp = self.path.with_suffix(".jsonl.partial")
+        tmp.write_text("".join(json.dumps(line) + "\n" for line in kept))
+        tmp.replace(self.path)
+        self.file = open(self.path, "a")  # noqa: SIM115 (closed by close())
+        self.pending: list[dict[str, float]] = []
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(output_dir / "tensorboard"), purge_step=step + 1)
+
+    def add(self, step: int, terms: dict[str, float], flush: bool) -> None:
+        self.pending.append(terms)
+        if flush:
+            self.flush(step)
+
+    def flush(self, step: int) -> None:
+        if not self.pending:
+            return
+        mean = {k: sum(t[k] for t in self.pending) / len(self.pending) for k in self.pending[0]}
+        self.pending = []
+        self.file.write(json.dumps({"step": step, **mean}) + "\n")
+        self.file.flush()
+        if self.writer is not None:
+            for name, value in mean.items():
+                self.writer.add_scalar(f"train/{name}", value, step)
+            self.writer.flush()
+
+    def close(self) -> None:
+        self.file.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def read_log(output_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
+    """The lines of ``output_dir/log.jsonl`` written by :func:`train` (empty if none)."""
+    path = Path(output_dir) / LOG
+    if not path.exists():
+        return []
+    lines = []
+    for number, text in enumerate(path.read_text().splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            lines.append(json.loads(text))
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error})") from error
+    return lines

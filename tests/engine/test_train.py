@@ -13,6 +13,7 @@ from iterative_reasoning.engine import (
     evaluate,
     load_checkpoint,
     parameter_groups,
+    read_log,
     train,
 )
 from iterative_reasoning.graph import ClassRelations
@@ -61,6 +62,44 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path):
         straight.state_dict().items(), resumed.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b), name
+    # the log of the resumed run reads as the uninterrupted one, in log.jsonl and TensorBoard
+    assert read_log(tmp_path / "resumed") == read_log(tmp_path / "straight")
+    assert [line["step"] for line in read_log(tmp_path / "straight")] == [3, 6]
+    steps, values = zip(*_tensorboard(tmp_path / "resumed", "train/loss"), strict=True)
+    assert steps == (3, 6)
+    assert values == pytest.approx([line["loss"] for line in read_log(tmp_path / "straight")])
+
+
+def _tensorboard(directory, tag):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(directory / "tensorboard"))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars(tag)]
+
+
+def test_a_head_trains_on_a_frozen_convnet(tmp_path):
+    trained = _model(head=False)
+    train(trained, SyntheticScenes(4, seed=0), CONFIG, tmp_path / "base", progress=False)
+    model = _model()
+    model.convnet.load_state_dict(trained.convnet.state_dict())
+    model = RegionModel(model.convnet, model.head, freeze_convnet=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train(model, SyntheticScenes(4, seed=0), CONFIG, tmp_path / "head", progress=False)
+    after = model.state_dict()
+    for name, value in before.items():
+        changed = not torch.equal(after[name], value)
+        assert changed != name.startswith("convnet.") or "num_batches" in name, name
+    assert not model.convnet.training and model.head.training
+    with pytest.raises(ValueError, match="nothing to train"):
+        RegionModel(trained.convnet, None, freeze_convnet=True)
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="lr must be positive"):
+        TrainConfig(lr=0.0)
 
 
 def test_keyboard_interrupt_leaves_a_checkpoint(tmp_path):
@@ -108,5 +147,5 @@ def test_no_decay_on_biases_norms_and_the_initial_memory():
 def test_collate_pads_to_multiples_of_16():
     data = SyntheticScenes(2, seed=0)
     batch = collate_regions([data[0], data[1]])
-    assert batch.images.shape == (2, 3, 224, 224)
+    assert batch.images.shape == (2, 3, 384, 384)
     assert batch.labels.numel() == sum(len(b) for b in batch.boxes)
