@@ -115,13 +115,27 @@ def class_accuracy(scores: Tensor, labels: Tensor, background: int | None = 0) -
 def class_average_precision(scores: Tensor, labels: Tensor, background: int | None = 0) -> float:
     """Per-class AP: mean over the classes present of the AP of ranking all regions by
     ``S[:, c]``."""
+    return float(np.mean(list(average_precision_of_classes(scores, labels, background).values())))
+
+
+def average_precision_of_classes(
+    scores: Tensor, labels: Tensor, background: int | None = 0
+) -> dict[int, float]:
+    """The AP of each class present in ``labels`` (ranking all regions by ``S[:, c]``), whose
+    mean is the per-class AP.
+
+    Example:
+        >>> import torch
+        >>> scores = torch.tensor([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.0, 0.6, 0.4]])
+        >>> average_precision_of_classes(scores, torch.tensor([1, 2, 2]))
+        {1: 1.0, 2: 1.0}
+    """
     scores, labels = _check(scores, labels, background)
     classes, counts = torch.unique(labels, return_counts=True)
-    aps = [
-        ranked_ap(scores[:, c], labels == c, int(n))
+    return {
+        c: ranked_ap(scores[:, c], labels == c, int(n))
         for c, n in zip(classes.tolist(), counts.tolist(), strict=True)
-    ]
-    return float(np.mean(aps))
+    }
 
 
 def instance_average_precision(scores: Tensor, labels: Tensor, background: int | None = 0) -> float:

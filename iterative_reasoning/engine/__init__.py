@@ -1,7 +1,7 @@
 """Training, evaluation and checkpoints."""
 
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
-from iterative_reasoning.engine.evaluate import evaluate
+from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
 from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
 from iterative_reasoning.engine.train import (
     TrainConfig,
@@ -23,6 +23,7 @@ __all__ = [
     "init_distributed",
     "load_checkpoint",
     "parameter_groups",
+    "predict_dataset",
     "process_group",
     "read_log",
     "save_checkpoint",

@@ -1,0 +1,133 @@
+"""Pictures of a run: each region's prediction at each iteration with the attention, and the
+training curves (matplotlib, written to files)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from iterative_reasoning.data.records import RegionSample
+from iterative_reasoning.engine.model import RegionModel, collate_regions
+from iterative_reasoning.engine.train import read_log
+from iterative_reasoning.nn.reasoning_head import ReasoningOutput
+
+
+def predictions_by_step(output: ReasoningOutput, names: Sequence[str]) -> dict[str, Tensor]:
+    """Logits ``[R, C]`` of each prediction named by
+    :meth:`~iterative_reasoning.nn.IterativeReasoningHead.prediction_names`, then ``"fused"``."""
+    steps: dict[str, Tensor] = {}
+    for name in names:
+        if name == "base":
+            steps[name] = output.base_logits
+            continue
+        module, t = name.rsplit("_", 1)
+        stack = output.local_logits if module == "local" else output.global_logits
+        assert stack is not None
+        steps[name] = stack[int(t) - 1]
+    steps["fused"] = output.logits
+    return steps
+
+
+@torch.no_grad()
+def plot_iterations(
+    model: RegionModel,
+    sample: RegionSample,
+    classes: Sequence[str],
+    path: str | os.PathLike[str],
+) -> Path:
+    """Draw ``sample`` with its numbered boxes and, per region, the class predicted at each
+    iteration (green when right) with its probability and attention weight, and the fused
+    prediction. ``model`` needs a head."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if model.head is None:
+        raise ValueError("plot_iterations needs a model with a reasoning head")
+    model.eval()
+    _, output = model(collate_regions([sample]))
+    assert output is not None
+    names = model.head.prediction_names()
+    steps = predictions_by_step(output, names)
+    attention = output.attention if output.attention is not None else None
+    labels = sample.labels.tolist()
+
+    figure = plt.figure(figsize=(6 + 1.6 * len(steps), 6))
+    grid = figure.add_gridspec(1, 2, width_ratios=[5, 1.6 * len(steps) + 2])
+    ax = figure.add_subplot(grid[0])
+    ax.imshow(sample.image.permute(1, 2, 0).clamp(0, 1).numpy())
+    for i, box in enumerate(sample.boxes.tolist()):
+        x1, y1, x2, y2 = box
+        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color="yellow", lw=1))
+        ax.text(x1, y1 - 2, str(i + 1), color="yellow", fontsize=8, va="bottom")
+    ax.set_axis_off()
+    ax.set_title(sample.image_id, fontsize=9)
+
+    table = figure.add_subplot(grid[1])
+    table.set_axis_off()
+    cells, colours = [], []
+    for r, label in enumerate(labels):
+        row, row_colours = [f"{r + 1}. {classes[label]}"], ["white"]
+        for n, (name, logits) in enumerate(steps.items()):
+            p = torch.softmax(logits[r], -1)
+            guess = int(p[1:].argmax()) + 1
+            text = f"{classes[guess]} {float(p[guess]):.2f}"
+            if attention is not None and name != "fused":
+                text += f"\nattention {float(attention[n, r]):.2f}"
+            row.append(text)
+            row_colours.append("#c8e6c9" if guess == label else "#ffcdd2")
+        cells.append(row)
+        colours.append(row_colours)
+    drawn = table.table(
+        cellText=cells,
+        cellColours=colours,
+        colLabels=["region (truth)", *steps],
+        loc="center",
+        cellLoc="center",
+    )
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(7)
+    drawn.scale(1, 2.4)
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def plot_training_curves(
+    run_dir: str | os.PathLike[str], models: Sequence[str], path: str | os.PathLike[str]
+) -> Path:
+    """The loss terms of each model's ``log.jsonl`` under ``run_dir/<model>``, one panel per
+    model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.2), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        log = read_log(Path(run_dir) / model)
+        if not log:
+            ax.set_title(f"{model}: no log")
+            continue
+        steps = [line["step"] for line in log]
+        for term in log[0]:
+            if term in ("step", "lr") or all(line.get(term, 0.0) == 0.0 for line in log):
+                continue
+            ax.plot(steps, [line[term] for line in log], label=term)
+        ax.set_title(model)
+        ax.set_xlabel("step")
+        ax.set_yscale("log")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("loss")
+    figure.tight_layout()
+    path = Path(path)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
