@@ -18,8 +18,8 @@ endif
 
 .PHONY: demo test lint docs bench graphs setup wordnet clean
 
-demo: $(STAMP)
-	$(PY) examples/reasoning_head_random.py
+demo: $(STAMP) wordnet
+	$(VENV)/bin/iterative-reasoning demo --output-dir runs/demo
 
 test: $(STAMP) wordnet
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests iterative_reasoning knowledge_graphs --doctest-modules
@@ -55,4 +55,4 @@ wordnet:
 	bash scripts/install-wordnet.sh
 
 clean:
-	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) docs/_build .pytest_cache .mypy_cache .ruff_cache runs

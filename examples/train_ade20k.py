@@ -33,23 +33,27 @@ from iterative_reasoning.nn import IterativeReasoningHead
 from knowledge_graphs import load_ready_made
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--model", default="final", help="baseline, local, global, final, ...")
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--steps", type=int, default=320_000)
     parser.add_argument("--batch-size", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--min-size", type=int, default=600, help="short side after resizing")
+    parser.add_argument("--weights", default="IMAGENET1K_V1", help="ResNet-50 weights, or none")
+    args = parser.parse_args(argv)
 
     device = init_distributed()
     graph = load_ready_made("ade20k")  # the paper's 1,484 classes, with WordNet relations
     classes = [BACKGROUND, *graph.classes]
     cache = args.output_dir / "cache"
-    train_set = ADE20K(args.root, "train", classes=classes, hflip_prob=0.5, cache_dir=cache)
-    test_set = ADE20K(args.root, "mtest", classes=classes, cache_dir=cache)
+    size = {"min_size": args.min_size, "max_size": max(1000, args.min_size)}
+    train_set = ADE20K(args.root, "train", classes=classes, hflip_prob=0.5, cache_dir=cache, **size)
+    test_set = ADE20K(args.root, "mtest", classes=classes, cache_dir=cache, **size)
 
-    convnet = ResNetRegionClassifier(len(classes), weights="IMAGENET1K_V1")
+    weights = None if args.weights.lower() == "none" else args.weights
+    convnet = ResNetRegionClassifier(len(classes), weights=weights)
     head = None
     if args.model != "baseline":
         relations = graph.to_class_relations(background=True)
@@ -65,11 +69,11 @@ def main() -> None:
         checkpoint_every=min(10_000, args.steps),
     )
     train(model, train_set, config, args.output_dir, device=device)
-    if process_group()[0] == 0:
-        metrics = evaluate(
-            model, test_set, output_dir=args.output_dir, device=device, progress=True
-        )
-        print({k: round(v, 1) for k, v in metrics.as_percent().items()})
+    if process_group()[0] != 0:
+        return {}
+    metrics = evaluate(model, test_set, output_dir=args.output_dir, device=device, progress=True)
+    print({k: round(v, 1) for k, v in metrics.as_percent().items()})
+    return metrics.as_percent()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from knowledge_graphs import ClassGraph, build_class_graph
 from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--model", default="final", help="baseline, local, global, final, ...")
@@ -43,7 +43,9 @@ def main() -> None:
     parser.add_argument("--split-file", type=Path)
     parser.add_argument("--steps", type=int, default=320_000)
     parser.add_argument("--batch-size", type=int, default=1)
-    args = parser.parse_args()
+    parser.add_argument("--min-size", type=int, default=600, help="short side after resizing")
+    parser.add_argument("--weights", default="IMAGENET1K_V1", help="ResNet-50 weights, or none")
+    args = parser.parse_args(argv)
 
     device = init_distributed()
     graph_file = args.output_dir / "class_graph.json.gz"
@@ -61,11 +63,13 @@ def main() -> None:
         graph.save(graph_file)
     classes = ["__background__", *graph.classes]
     cache = args.output_dir / "cache"
-    common = {"classes": classes, "split_file": args.split_file, "cache_dir": cache}
+    size = {"min_size": args.min_size, "max_size": max(1000, args.min_size)}
+    common = {"classes": classes, "split_file": args.split_file, "cache_dir": cache, **size}
     train_set = VisualGenome(args.root, "train", hflip_prob=0.5, **common)
     test_set = VisualGenome(args.root, "test", **common)
 
-    convnet = ResNetRegionClassifier(len(classes), weights="IMAGENET1K_V1")
+    weights = None if args.weights.lower() == "none" else args.weights
+    convnet = ResNetRegionClassifier(len(classes), weights=weights)
     head = None
     if args.model != "baseline":
         relations = graph.to_class_relations(background=True)
@@ -81,11 +85,11 @@ def main() -> None:
         checkpoint_every=min(10_000, args.steps),
     )
     train(model, train_set, config, args.output_dir, device=device)
-    if process_group()[0] == 0:
-        metrics = evaluate(
-            model, test_set, output_dir=args.output_dir, device=device, progress=True
-        )
-        print({k: round(v, 1) for k, v in metrics.as_percent().items()})
+    if process_group()[0] != 0:
+        return {}
+    metrics = evaluate(model, test_set, output_dir=args.output_dir, device=device, progress=True)
+    print({k: round(v, 1) for k, v in metrics.as_percent().items()})
+    return metrics.as_percent()
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def plot_training_curves(
         for term in log[0]:
             if term in ("step", "lr") or all(line.get(term, 0.0) == 0.0 for line in log):
                 continue
-            ax.plot(steps, [line[term] for line in log], label=term)
+            ax.plot(steps, [line[term] for line in log], label=term.rstrip("_"))
         ax.set_title(model)
         ax.set_xlabel("step")
         ax.set_yscale("log")

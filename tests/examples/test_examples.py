@@ -32,3 +32,67 @@ def test_torchvision_faster_rcnn_trains_and_rescores(capsys):
     assert result["detections"] > 0
     assert result["loss_reasoning"] > 0
     assert "re-classified by the head" in capsys.readouterr().out
+
+
+def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, capsys):
+    from iterative_reasoning.data.synthetic import write_ade2016
+
+    root = write_ade2016(tmp_path / "ade", {"train": 2, "mtest": 2}, seed=0)
+    argv = ["--root", str(root), "--model", "final", "--output-dir", str(tmp_path / "run")]
+    argv += ["--steps", "2", "--weights", "none", "--min-size", "64"]
+    metrics = load("train_ade20k").main(argv)
+    assert set(metrics) == {"instance_ap", "instance_ac", "class_ap", "class_ac"}
+    assert (tmp_path / "run" / "metrics.json").exists()
+    assert (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_train_visual_genome_builds_its_graph_and_runs(tmp_path, wordnet, capsys):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "vg"
+    (root / "VG_100K").mkdir(parents=True)
+    images, objects = [], []
+    for i in range(1, 4):
+        images.append({"image_id": i, "width": 64, "height": 48, "url": f"x/VG_100K/{i}.jpg"})
+        Image.fromarray(np.full((48, 64, 3), 40 * i, np.uint8)).save(root / "VG_100K" / f"{i}.jpg")
+        objects.append(
+            {
+                "image_id": i,
+                "objects": [
+                    {
+                        "object_id": 10 * i,
+                        "x": 2,
+                        "y": 2,
+                        "w": 20,
+                        "h": 30,
+                        "names": ["man"],
+                        "synsets": ["man.n.01"],
+                    },
+                    {
+                        "object_id": 10 * i + 1,
+                        "x": 30,
+                        "y": 4,
+                        "w": 30,
+                        "h": 40,
+                        "names": ["tree"],
+                        "synsets": ["tree.n.01"],
+                    },
+                ],
+            }
+        )
+    (root / "image_data.json").write_text(json.dumps(images))
+    (root / "objects.json").write_text(json.dumps(objects))
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"train": [1, 2], "val": [], "test": [3]}))
+    argv = ["--root", str(root), "--model", "global", "--output-dir", str(tmp_path / "run")]
+    argv += ["--steps", "2", "--weights", "none", "--min-size", "64", "--min-count", "1"]
+    argv += ["--split-file", str(split)]
+    metrics = load("train_visual_genome").main(argv)
+    assert metrics["instance_ac"] >= 0.0
+    from knowledge_graphs import ClassGraph
+
+    graph = ClassGraph.load(tmp_path / "run" / "class_graph.json.gz")
+    assert list(graph.classes) == ["man.n.01", "tree.n.01"]

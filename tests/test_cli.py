@@ -1,0 +1,139 @@
+import json
+
+import pytest
+import torch
+from lexicons import require_wordnet
+
+from iterative_reasoning.cli import main
+from iterative_reasoning.demo import DemoConfig, format_table, run_demo
+from iterative_reasoning.engine import load_checkpoint, read_log
+
+
+@pytest.fixture(scope="module")
+def tiny_demo(tmp_path_factory, wordnet):
+    out = tmp_path_factory.mktemp("demo")
+    result = run_demo(out, DemoConfig().scaled(0.02), progress=False, lexicon=wordnet)
+    return out, result
+
+
+def test_demo_writes_its_table_models_and_pictures(tiny_demo):
+    out, result = tiny_demo
+    assert list(result.metrics) == ["baseline", "local", "global", "final"]
+    for kind in result.metrics:
+        assert (out / kind / "checkpoint.pt").exists() and read_log(out / kind)
+        written = json.loads((out / kind / "metrics.json").read_text())
+        assert {"class_ap", "class_ap_of", "regions"} <= set(written)
+    assert (out / "table.txt").read_text().startswith("model")
+    assert {p.name for p in result.figures} == {"training_curves.png", "iterations.png"}
+    assert all(p.stat().st_size > 10_000 for p in result.figures)
+    # the written benchmark went through the ADE20K loader, and its part annotations into the
+    # class graph
+    assert (out / "data" / "mtest.txt").exists()
+    from knowledge_graphs import ClassGraph
+
+    graph = ClassGraph.load(out / "class_graph.json.gz")
+    annotated = graph.neighbours("car_door", "annotated_part_of")["annotated_part_of"]
+    assert [name for name, _ in annotated] == ["car"]
+
+
+def test_demo_resumes_what_it_finished(tiny_demo, wordnet):
+    out, first = tiny_demo
+    again = run_demo(out, DemoConfig().scaled(0.02), progress=False, lexicon=wordnet)
+    assert all(seconds == 0.0 for seconds in again.seconds.values())
+    assert again.metrics == first.metrics
+
+
+def test_format_table_reports_the_gain():
+    row = {"instance_ap": 50.0, "instance_ac": 50.0, "class_ap": 40.0, "class_ac": 45.0}
+    metrics = {"baseline": {**row, "class_ap_of": {"mouse": 50.0}}}
+    metrics["final"] = {**row, "class_ap": 52.5, "class_ap_of": {"mouse": 100.0}}
+    table = format_table(metrics)
+    assert "final +12.5" in table and "100.0" in table
+
+
+def test_cli_train_then_evaluate_on_the_synthetic_benchmark(tmp_path, wordnet, capsys):
+    run = tmp_path / "run"
+    argv = ["--dataset", "synthetic", "--model", "final", "--output-dir", str(run)]
+    wn = ["--wordnet", require_wordnet()]
+    assert (
+        main(
+            [
+                "train",
+                *argv,
+                *wn,
+                "--steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--num-images",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert load_checkpoint(run)["step"] == 2
+    assert json.loads((run / "run.json").read_text())["config"]["steps"] == 2
+    assert main(["evaluate", *argv, *wn]) == 0
+    assert "class_ap" in json.loads((run / "metrics.json").read_text())
+    head_only = tmp_path / "head"
+    argv2 = ["--dataset", "synthetic", "--model", "local", "--output-dir", str(head_only)]
+    assert (
+        main(
+            [
+                "train",
+                *argv2,
+                "--steps",
+                "1",
+                "--batch-size",
+                "1",
+                "--num-images",
+                "2",
+                "--init-convnet",
+                str(run),
+                "--freeze-convnet",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    convnet = {k: v for k, v in load_checkpoint(run)["model"].items() if k.startswith("convnet")}
+    after = load_checkpoint(head_only)["model"]
+    assert all(torch.equal(after[k], v) for k, v in convnet.items())
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert (
+        main(["train", "--dataset", "ade20k", "--model", "final", "--output-dir", str(tmp_path)])
+        == 2
+    )
+    assert "--root is needed" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "evaluate",
+                "--dataset",
+                "synthetic",
+                "--model",
+                "baseline",
+                "--output-dir",
+                str(tmp_path / "none"),
+            ]
+        )
+        == 2
+    )
+    assert "no checkpoint" in capsys.readouterr().err
+    argv = [
+        "train",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "baseline",
+        "--output-dir",
+        str(tmp_path / "x"),
+        "--freeze-convnet",
+    ]
+    assert main(argv) == 2
+    assert "--freeze-convnet needs --init-convnet" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--dataset", "coco", "--model", "final", "--output-dir", "x"])
