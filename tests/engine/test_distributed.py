@@ -17,7 +17,6 @@ def _run(args, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-@pytest.mark.slow
 def test_two_gloo_processes_under_torchrun_equal_one_process(tmp_path):
     """DDP over 2 CPU processes (1 image each) ends with the weights of one process taking both
     images per step; process 0 writes one checkpoint and one log."""
