@@ -24,6 +24,7 @@ from iterative_reasoning.detectors import ResNetRegionClassifier
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
+    close_distributed,
     evaluate,
     init_distributed,
     process_group,
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         checkpoint_every=min(10_000, args.steps),
     )
     train(model, train_set, config, args.output_dir, device=device)
-    if process_group()[0] != 0:
+    rank = process_group()[0]
+    close_distributed()
+    if rank != 0:
         return {}
     metrics = evaluate(model, test_set, output_dir=args.output_dir, device=device, progress=True)
     print({k: round(v, 1) for k, v in metrics.as_percent().items()})

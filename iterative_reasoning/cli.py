@@ -139,7 +139,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from iterative_reasoning.engine import TrainConfig, init_distributed, process_group, train
+    from iterative_reasoning.engine import (
+        TrainConfig,
+        close_distributed,
+        init_distributed,
+        process_group,
+        train,
+    )
 
     device = init_distributed()
     rank, _ = process_group()
@@ -176,6 +182,7 @@ def _train(args: argparse.Namespace) -> int:
     )
     if rank == 0:
         print(f"trained {config.steps} steps; checkpoint in {args.output_dir}")
+    close_distributed()
     return 0
 
 

@@ -5,6 +5,7 @@ from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
 from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
 from iterative_reasoning.engine.train import (
     TrainConfig,
+    close_distributed,
     data_order,
     init_distributed,
     parameter_groups,
@@ -17,6 +18,7 @@ __all__ = [
     "Batch",
     "RegionModel",
     "TrainConfig",
+    "close_distributed",
     "collate_regions",
     "data_order",
     "evaluate",

@@ -65,6 +65,14 @@ class TrainConfig:
         self.lr_steps = tuple(int(s) for s in self.lr_steps)
 
 
+def close_distributed() -> None:
+    """Leave the process group :func:`init_distributed` joined (a process that exits without it
+    may abort in gloo's teardown); nothing when there is none."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def process_group() -> tuple[int, int]:
     """``(rank, world_size)`` of this process: ``(0, 1)`` unless ``torch.distributed`` is
     initialised (as :func:`init_distributed` does under ``torchrun``)."""

@@ -7,7 +7,13 @@ import torch
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
-from iterative_reasoning.engine import RegionModel, TrainConfig, init_distributed, train
+from iterative_reasoning.engine import (
+    RegionModel,
+    TrainConfig,
+    close_distributed,
+    init_distributed,
+    train,
+)
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn import IterativeReasoningHead
 
@@ -42,3 +48,4 @@ if __name__ == "__main__":
     train(net, SyntheticScenes(6, seed=0), CONFIG, sys.argv[1], device=device, progress=False)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
         torch.save(net.state_dict(), f"{sys.argv[1]}/final.pt")
+    close_distributed()
