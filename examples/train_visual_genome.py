@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from iterative_reasoning.data import VisualGenome, vg_vocabulary
+from iterative_reasoning.data import VisualGenome, vg_class_graph
 from iterative_reasoning.detectors import ResNetRegionClassifier
 from iterative_reasoning.engine import (
     RegionModel,
@@ -31,8 +31,7 @@ from iterative_reasoning.engine import (
     train,
 )
 from iterative_reasoning.nn import IterativeReasoningHead
-from knowledge_graphs import ClassGraph, build_class_graph
-from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
+from knowledge_graphs import ClassGraph
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -54,12 +53,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         graph = ClassGraph.load(graph_file)
     else:  # WordNet's relations between the synsets (offline) and the 10 most frequent
         # relationships of relationships.json between them, as the paper's VG graph
-        synsets = vg_vocabulary(args.root / "objects.json", args.min_count)[1:]
-        mined = None
-        if (args.root / "relationships.json").exists():
-            counts = vg_predicate_counts(args.root / "relationships.json", synsets, progress=True)
-            mined = vg_relations(counts, top=10)
-        graph = build_class_graph(synsets, dataset_relations=mined, source="Visual Genome")
+        graph = vg_class_graph(args.root, args.min_count, progress=True)
         args.output_dir.mkdir(parents=True, exist_ok=True)
         graph.save(graph_file)
     classes = ["__background__", *graph.classes]

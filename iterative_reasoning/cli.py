@@ -248,39 +248,28 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
 
     if args.root is None:
         raise ValueError(f"--root is needed for --dataset {args.dataset}")
-    from iterative_reasoning.data import ADE20K, VisualGenome, vg_vocabulary
+    from iterative_reasoning.data import ADE20K, VisualGenome
     from iterative_reasoning.data.ade20k import BACKGROUND
+    from iterative_reasoning.data.visual_genome import vg_class_graph
+    from knowledge_graphs.ready_made import load_ready_made
 
     if args.dataset == "ade20k":
-        from knowledge_graphs.ready_made import load_ready_made
-
         graph = _graph(args, None, lambda: load_ready_made("ade20k"))
-        classes = [BACKGROUND, *graph.classes]
-        dataset = ADE20K(
-            args.root,
-            split,
-            classes=classes,
-            hflip_prob=0.5 if split == "train" else 0.0,
-            cache_dir=args.output_dir / "cache",
-            progress=True,
-        )
+        loader: Any = ADE20K
     else:
-        from knowledge_graphs.build import build_class_graph
-
-        def build() -> Any:
-            names = vg_vocabulary(args.root / "objects.json", args.min_count)[1:]
-            return build_class_graph(names, lexicon=_lexicon(args), source="Visual Genome")
-
-        graph = _graph(args, None, build)
-        classes = [BACKGROUND, *graph.classes]
-        dataset = VisualGenome(
-            args.root,
-            split,
-            classes=classes,
-            hflip_prob=0.5 if split == "train" else 0.0,
-            cache_dir=args.output_dir / "cache",
-            progress=True,
+        graph = _graph(
+            args, None, lambda: vg_class_graph(args.root, args.min_count, _lexicon(args))
         )
+        loader = VisualGenome
+    classes = [BACKGROUND, *graph.classes]
+    dataset = loader(
+        args.root,
+        split,
+        classes=classes,
+        hflip_prob=0.5 if split == "train" else 0.0,
+        cache_dir=args.output_dir / "cache",
+        progress=True,
+    )
     from iterative_reasoning.detectors import ResNetRegionClassifier
     from iterative_reasoning.nn import IterativeReasoningHead
 

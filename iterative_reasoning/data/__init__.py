@@ -10,7 +10,7 @@ from iterative_reasoning.data.records import (
 )
 from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
-from iterative_reasoning.data.visual_genome import VisualGenome, vg_vocabulary
+from iterative_reasoning.data.visual_genome import VisualGenome, vg_class_graph, vg_vocabulary
 
 __all__ = [
     "ADE20K",
@@ -25,6 +25,7 @@ __all__ = [
     "hflip",
     "load_sample",
     "resize",
+    "vg_class_graph",
     "vg_vocabulary",
     "write_ade2016",
 ]

@@ -38,6 +38,32 @@ def vg_vocabulary(
     return [BACKGROUND, *sorted(k for k, n in counts.items() if n >= min_count)]
 
 
+def vg_class_graph(
+    root: str | os.PathLike[str],
+    min_count: int = 5,
+    lexicon: Any = None,
+    top_relationships: int = 10,
+    progress: bool = False,
+) -> Any:
+    """The class graph of the synsets with at least ``min_count`` objects in
+    ``root/objects.json``: WordNet's relations between them (offline) and, when
+    ``root/relationships.json`` is there, its ``top_relationships`` most frequent predicates
+    between them, as the paper's VG graph (a
+    :class:`~knowledge_graphs.class_graph.ClassGraph`)."""
+    from knowledge_graphs.build import build_class_graph
+    from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
+
+    root = Path(root)
+    synsets = vg_vocabulary(root / "objects.json", min_count)[1:]
+    mined = None
+    if (root / "relationships.json").exists():
+        counts = vg_predicate_counts(root / "relationships.json", synsets, progress=progress)
+        mined = vg_relations(counts, top=top_relationships)
+    return build_class_graph(
+        synsets, lexicon=lexicon, dataset_relations=mined, source=f"Visual Genome ({root.name})"
+    )
+
+
 class VisualGenome(RecordDataset):
     """Visual Genome objects as regions to classify.
 

@@ -85,6 +85,12 @@ def test_train_visual_genome_builds_its_graph_and_runs(tmp_path, wordnet, capsys
         )
     (root / "image_data.json").write_text(json.dumps(images))
     (root / "objects.json").write_text(json.dumps(objects))
+    man = {"object_id": 10, "name": "man", "synsets": ["man.n.01"]}
+    tree = {"object_id": 11, "name": "tree", "synsets": ["tree.n.01"]}
+    relationship = {"relationship_id": 1, "predicate": "next to", "subject": man, "object": tree}
+    (root / "relationships.json").write_text(
+        json.dumps([{"image_id": 1, "relationships": [relationship]}])
+    )
     split = tmp_path / "split.json"
     split.write_text(json.dumps({"train": [1, 2], "val": [], "test": [3]}))
     argv = ["--root", str(root), "--model", "global", "--output-dir", str(tmp_path / "run")]
@@ -96,3 +102,4 @@ def test_train_visual_genome_builds_its_graph_and_runs(tmp_path, wordnet, capsys
 
     graph = ClassGraph.load(tmp_path / "run" / "class_graph.json.gz")
     assert list(graph.classes) == ["man.n.01", "tree.n.01"]
+    assert graph.neighbours("man.n.01", "next_to") == {"next_to": [("tree.n.01", 1.0)]}
