@@ -155,6 +155,9 @@ def train(
     writes the checkpoints and logs. The random state of every process is checkpointed, except
     on an interrupt, when the other processes resume from seeds.
 
+    A run stopped by an exception (Ctrl-C, a corrupted image, running out of memory) writes a
+    checkpoint of its last finished step before the exception goes on.
+
     Returns:
         the loss terms of each step run in this call (averaged over the processes).
     """
@@ -199,14 +202,15 @@ def train(
     def random_state() -> dict[str, Any]:
         return {"torch": torch.get_rng_state(), "python": random.getstate()}
 
-    def checkpoint(gather: bool = True) -> None:
-        rng: list[Any] = [random_state()]
+    def checkpoint(gather: bool = True, own: dict[str, Any] | None = None) -> None:
+        own = own or random_state()
+        rng: list[Any] = [own]
         if world > 1:
             rng = [None] * world
             if gather:
-                dist.all_gather_object(rng, random_state())
+                dist.all_gather_object(rng, own)
             else:
-                rng[rank] = random_state()
+                rng[rank] = own
         if rank == 0:
             save_checkpoint(
                 output_dir,
@@ -227,8 +231,10 @@ def train(
         from tqdm import tqdm
 
         bar = tqdm(total=config.steps, initial=step, desc="training", unit="step")
+    at_step_start: dict[str, Any] | None = None  # the random state while a step is under way
     try:
         while step < config.steps:
+            at_step_start = random_state()
             indices = data_order(num_items, step, config.batch_size, config.seed)[rank::world]
             batch = collate_regions([dataset[i] for i in indices]).to(device)
             regions, output = net(batch)
@@ -238,6 +244,7 @@ def train(
             optimizer.step()
             schedule.step()
             step += 1
+            at_step_start = None
             if world > 1:
                 terms = _mean_over_processes(terms, device)
             terms["lr"] = optimizer.param_groups[0]["lr"]
@@ -252,10 +259,12 @@ def train(
                 checkpoint()
             if callback is not None:
                 callback(step, terms)
-    except KeyboardInterrupt:
+    except BaseException:
+        # interrupted (Ctrl-C, a bad image, out of memory...): keep everything up to the last
+        # finished step, with the random state it ended with, so a resume loses nothing
         if log is not None:
             log.flush(step)
-        checkpoint(gather=False)  # an interrupted run keeps everything up to its last step
+        checkpoint(gather=False, own=at_step_start)
         raise
     finally:
         if bar is not None:
@@ -274,7 +283,7 @@ def _mean_over_processes(terms: dict[str, float], device: str | torch.device) ->
 class _Log:
     """``log.jsonl`` (a line every ``log_every`` steps and at each checkpoint: the step and the
     mean of each term since the last line) and TensorBoard scalars under ``tensorboard/``; on
-    resume, what came after ``step`` is dropped."""
+    resume, what came after ``step`` is dropped from both."""
 
     def __init__(self, output_dir: Path, step: int, tensorboard: bool) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -287,9 +296,17 @@ class _Log:
         self.pending: list[dict[str, float]] = []
         self.writer = None
         if tensorboard:
+            # TensorBoard orders event files by name (creation second, then pid), so a resumed
+            # run's purge of the steps after its checkpoint can land in the wrong place; the
+            # events are rewritten from the kept log instead, which makes the two agree
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(output_dir / "tensorboard"), purge_step=step + 1)
+            folder = output_dir / "tensorboard"
+            for old in folder.glob("events.out.tfevents.*"):
+                old.unlink()
+            self.writer = SummaryWriter(str(folder))
+            for line in kept:
+                self._scalars(line["step"], line)
 
     def add(self, step: int, terms: dict[str, float], flush: bool) -> None:
         self.pending.append(terms)
@@ -303,10 +320,15 @@ class _Log:
         self.pending = []
         self.file.write(json.dumps({"step": step, **mean}) + "\n")
         self.file.flush()
-        if self.writer is not None:
-            for name, value in mean.items():
+        self._scalars(step, mean)
+
+    def _scalars(self, step: int, terms: dict[str, float]) -> None:
+        if self.writer is None:
+            return
+        for name, value in terms.items():
+            if name != "step":
                 self.writer.add_scalar(f"train/{name}", value, step)
-            self.writer.flush()
+        self.writer.flush()
 
     def close(self) -> None:
         self.file.close()

@@ -1,4 +1,7 @@
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,19 +45,32 @@ def _model(head: bool = True) -> RegionModel:
 CONFIG = TrainConfig(steps=6, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=3, seed=5)
 
 
+KILLED_AT_STEP_4 = """
+import os, sys
+sys.path[:0] = sys.argv[2:]
+from test_train import CONFIG, _model
+from iterative_reasoning.data.synthetic import SyntheticScenes
+from iterative_reasoning.engine import train
+
+def kill(step, terms):
+    if step == 4:
+        os._exit(0)  # dies with no chance to clean up, as a killed process
+
+train(_model(), SyntheticScenes(5, seed=0, hflip_prob=0.5), CONFIG, sys.argv[1],
+      progress=False, callback=kill)
+"""
+
+
 def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
     straight = _model()
     train(straight, data, CONFIG, tmp_path / "straight", progress=False)
 
-    def kill(step, terms):
-        if step == 4:
-            raise RuntimeError("killed")
-
-    interrupted = _model()
-    with pytest.raises(RuntimeError, match="killed"):
-        train(interrupted, data, CONFIG, tmp_path / "resumed", progress=False, callback=kill)
-    assert load_checkpoint(tmp_path / "resumed")["step"] == 3
+    here = Path(__file__).parent
+    paths = [str(here), str(here.parent)]
+    argv = [sys.executable, "-c", KILLED_AT_STEP_4, str(tmp_path / "resumed"), *paths]
+    subprocess.run(argv, check=True, timeout=300, capture_output=True)
+    assert load_checkpoint(tmp_path / "resumed")["step"] == 3  # the last periodic one
     resumed = _model()  # a fresh process: new model, state from the checkpoint only
     history = train(resumed, data, CONFIG, tmp_path / "resumed", progress=False)
     assert len(history) == 3 and history[-1]["lr"] == pytest.approx(0.001)
@@ -100,6 +116,38 @@ def test_config_errors():
         TrainConfig(batch_size=0)
     with pytest.raises(ValueError, match="lr must be positive"):
         TrainConfig(lr=0.0)
+
+
+class _FailsOnce(torch.utils.data.Dataset):
+    """A dataset whose ``fail_at``-th read raises, as a corrupted image would."""
+
+    def __init__(self, data, fail_at):
+        self.data, self.reads, self.fail_at = data, 0, fail_at
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        self.reads += 1
+        if self.reads == self.fail_at:
+            raise OSError("image file is truncated")
+        return self.data[index]
+
+
+def test_an_error_mid_step_checkpoints_the_last_step_and_loses_nothing(tmp_path):
+    data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
+    straight = _model()
+    train(straight, data, CONFIG, tmp_path / "straight", progress=False)
+    failing = _FailsOnce(data, fail_at=10)  # the second image of step 5 (2 images a step)
+    with pytest.raises(OSError, match="truncated"):
+        train(_model(), failing, CONFIG, tmp_path / "resumed", progress=False)
+    assert load_checkpoint(tmp_path / "resumed")["step"] == 4
+    resumed = _model()
+    train(resumed, failing, CONFIG, tmp_path / "resumed", progress=False)
+    for (name, a), b in zip(
+        straight.state_dict().items(), resumed.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
 
 
 def test_keyboard_interrupt_leaves_a_checkpoint(tmp_path):
