@@ -306,7 +306,7 @@ class _Log:
                 old.unlink()
             self.writer = SummaryWriter(str(folder))
             for line in kept:
-                self._scalars(line["step"], line)
+                self._scalars(int(line["step"]), line)
 
     def add(self, step: int, terms: dict[str, float], flush: bool) -> None:
         self.pending.append(terms)
