@@ -295,9 +295,12 @@ def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
         if cached.exists():
             graph = ClassGraph.load(cached)
         else:
-            graph = build()
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            graph.save(cached)
+            from iterative_reasoning.engine import process_group
+
+            graph = build()  # every process builds the same graph; the first one keeps it
+            if process_group()[0] == 0:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                graph.save(cached)
     if classes is not None and list(graph.classes) != list(classes[1:]):
         raise ValueError(
             f"the class graph's {len(graph.classes)} classes are not the dataset's "

@@ -163,7 +163,6 @@ def run_demo(
     config = config or DemoConfig()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     data = _data(out / "data", config)
     names = [c for c in data["test"].classes]
     graph_path = out / "class_graph.json.gz"
