@@ -1,6 +1,7 @@
 """Datasets and transforms for region classification with ground-truth boxes."""
 
 from iterative_reasoning.data.ade20k import ADE20K, ade_vocabulary
+from iterative_reasoning.data.coco import COCODataset, coco_categories
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
@@ -8,12 +9,13 @@ from iterative_reasoning.data.records import (
     RegionSample,
     load_sample,
 )
-from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016
+from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016, write_coco
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
 from iterative_reasoning.data.visual_genome import VisualGenome, vg_class_graph, vg_vocabulary
 
 __all__ = [
     "ADE20K",
+    "COCODataset",
     "ImageRecord",
     "RecordCache",
     "RecordDataset",
@@ -21,6 +23,7 @@ __all__ = [
     "SyntheticScenes",
     "VisualGenome",
     "ade_vocabulary",
+    "coco_categories",
     "flip_permutation",
     "hflip",
     "load_sample",
@@ -28,4 +31,5 @@ __all__ = [
     "vg_class_graph",
     "vg_vocabulary",
     "write_ade2016",
+    "write_coco",
 ]
