@@ -2,6 +2,7 @@
 
 knowledge-graphs build --classes classes.txt --out graph.json.gz
 knowledge-graphs build --classes ade20k --relations is_kind_of is_part_of --out ade.json
+knowledge-graphs build --classes-from-coco instances_train.json --out my_graph.json.gz
 knowledge-graphs show graph.json.gz --class car [--plot car.png]
 knowledge-graphs show visual_genome
 """
@@ -26,11 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="knowledge-graphs", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build a class graph from class names")
-    build.add_argument(
+    names = build.add_mutually_exclusive_group(required=True)
+    names.add_argument(
         "--classes",
-        required=True,
         help="a file with one class name a line (optionally a tab and its count; '#' comments), "
         f"or a shipped vocabulary: {', '.join(READY_MADE)}",
+    )
+    names.add_argument(
+        "--classes-from-coco",
+        type=Path,
+        metavar="FILE",
+        help="a COCO annotation file: its categories, in category-id order",
     )
     build.add_argument("--out", required=True, type=Path, help="the graph file (.json or .json.gz)")
     build.add_argument("--relations", nargs="+", default=list(BUILDABLE), choices=BUILDABLE)
@@ -57,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     except (WordNetNotFoundError, GraphFileError, FileNotFoundError, ValueError, KeyError) as e:
         print(f"knowledge-graphs: error: {e}", file=sys.stderr)
         return 2
+
+
+def _coco_categories(path: Path) -> list[str]:
+    """The category names of a COCO annotation file, in category-id order."""
+    if not path.is_file():
+        raise FileNotFoundError(f"--classes-from-coco: {path} is missing")
+    try:
+        categories = json.loads(path.read_text(encoding="utf-8"))["categories"]
+        return [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a COCO annotation file with categories ({error})") from error
 
 
 def _read_classes(spec: str) -> tuple[list[str], list[int] | None, str]:
@@ -88,7 +106,11 @@ def _read_classes(spec: str) -> tuple[list[str], list[int] | None, str]:
 
 def _build(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    names, counts, source = _read_classes(args.classes)
+    if args.classes_from_coco is not None:
+        names, counts, source = _coco_categories(args.classes_from_coco), None, "COCO categories"
+        source = f"{source} of {args.classes_from_coco.name}"
+    else:
+        names, counts, source = _read_classes(args.classes)
     lexicon = load_wordnet(args.wordnet)
     table = dict(overrides(names))
     if args.overrides:

@@ -1,6 +1,7 @@
 """Ready-made class graphs shipped with the package: the paper's ADE20K vocabulary (1,484 raw
-names with at least 5 instances) and the 150-class Visual Genome vocabulary (VG150). Users
-without WordNet can load them; with WordNet, :func:`build_ready_made` rebuilds them."""
+names with at least 5 instances), the 150-class Visual Genome vocabulary (VG150) and the 80 COCO
+categories. Users without WordNet can load them; with WordNet, :func:`build_ready_made` rebuilds
+them."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ READY_MADE: dict[str, tuple[str, str, str]] = {
         "Visual Genome VG150 object classes (object_list.txt), counts from "
         "VG-SGG-dicts-with-attri.json",
     ),
+    "coco": (
+        "coco_vocabulary.tsv",
+        "coco.json.gz",
+        "COCO object categories (80, in category-id order)",
+    ),
 }
 
 
@@ -39,11 +45,13 @@ def _check(name: str) -> tuple[str, str, str]:
     return READY_MADE[name]
 
 
-def vocabulary(name: str) -> tuple[list[str], list[int]]:
-    """Class names (classifier order, no background) and their dataset counts."""
+def vocabulary(name: str) -> tuple[list[str], list[int] | None]:
+    """Class names (classifier order, no background) and their dataset counts (``None`` for a
+    vocabulary shipped without counts)."""
     table = _data(_check(name)[0]).read_text(encoding="utf-8")
     rows = [line.split("\t") for line in table.splitlines() if line and not line.startswith("#")]
-    return [r[0] for r in rows], [int(r[1]) for r in rows]
+    counts = [int(r[1]) for r in rows] if all(len(r) > 1 for r in rows) else None
+    return [r[0] for r in rows], counts
 
 
 def senses() -> dict[str, str]:
@@ -62,7 +70,7 @@ def overrides(names: list[str] | None = None) -> dict[str, str | None]:
 
 
 def load_ready_made(name: str) -> ClassGraph:
-    """A shipped graph: ``"ade20k"`` or ``"visual_genome"``; no WordNet needed.
+    """A shipped graph: ``"ade20k"``, ``"visual_genome"`` or ``"coco"``; no WordNet needed.
 
     Example:
         >>> g = load_ready_made("visual_genome")

@@ -58,6 +58,7 @@ def ade_vocabulary(root: str | os.PathLike[str] | None = None, min_count: int = 
     from knowledge_graphs.ready_made import vocabulary
 
     shipped, shipped_counts = vocabulary("ade20k")
+    assert shipped_counts is not None  # the ADE vocabulary ships its counts
     return [
         BACKGROUND,
         *(n for n, c in zip(shipped, shipped_counts, strict=True) if c >= min_count),

@@ -62,3 +62,25 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     bad.write_text("car\t3\nwheel\tmany\n")
     assert main(["build", "--classes", str(bad), "--out", str(tmp_path / "x.json")]) == 2
     assert "line 2: the count 'many' is not an integer" in capsys.readouterr().err
+
+
+def test_build_from_a_coco_annotation_file(tmp_path, capsys, wordnet, monkeypatch):
+    monkeypatch.setattr("knowledge_graphs.cli.load_wordnet", lambda path=None: wordnet)
+    categories = [{"id": 5, "name": "wheel"}, {"id": 2, "name": "car"}, {"id": 9, "name": "mouse"}]
+    (tmp_path / "instances.json").write_text(
+        json.dumps({"images": [], "annotations": [], "categories": categories})
+    )
+    out = tmp_path / "g.json.gz"
+    assert (
+        main(["build", "--classes-from-coco", str(tmp_path / "instances.json"), "--out", str(out)])
+        == 0
+    )
+    graph = ClassGraph.load(out)
+    assert graph.classes == ["car", "wheel", "mouse"]  # category-id order
+    assert ("car", 1.0) in graph.neighbours("wheel")["is_part_of"]
+    assert graph.synsets[2] == "mouse.n.04"  # the shipped sense table: a computer mouse
+    (tmp_path / "bad.json").write_text(json.dumps({"images": []}))
+    assert (
+        main(["build", "--classes-from-coco", str(tmp_path / "bad.json"), "--out", str(out)]) == 2
+    )
+    assert "not a COCO annotation file" in capsys.readouterr().err

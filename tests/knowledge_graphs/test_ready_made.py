@@ -10,11 +10,12 @@ from knowledge_graphs.ready_made import (
 )
 
 
-@pytest.mark.parametrize("name, size", [("ade20k", 1484), ("visual_genome", 150)])
+@pytest.mark.parametrize("name, size", [("ade20k", 1484), ("visual_genome", 150), ("coco", 80)])
 def test_shipped_graphs_load_without_wordnet(name, size):
     g = load_ready_made(name)
     names, counts = vocabulary(name)
-    assert g.classes == names and len(names) == size and len(counts) == size
+    assert g.classes == names and len(names) == size
+    assert counts is None if name == "coco" else len(counts) == size
     assert g.provenance["lexicon"] == "WordNet 3.0"
     assert g.provenance["source"] == READY_MADE[name][2]
     rel = g.to_class_relations(background=True)
@@ -41,6 +42,16 @@ def test_building_from_scratch_reproduces_the_shipped_graph(name, wordnet):
     assert built.synsets == shipped.synsets
 
 
+def test_coco_senses_are_the_objects_in_the_boxes():
+    g = load_ready_made("coco")
+    senses = dict(zip(g.classes, g.synsets, strict=True))
+    assert senses["mouse"] == "mouse.n.04"  # the computer mouse, not the rodent
+    assert senses["tv"] == "television_receiver.n.01"
+    assert senses["cell phone"] == "cellular_telephone.n.01"
+    assert senses["microwave"] == "microwave.n.02" and senses["cake"] == "cake.n.03"
+    assert None not in g.synsets
+
+
 def test_unknown_name():
-    with pytest.raises(ValueError, match="unknown ready-made graph 'coco'"):
-        load_ready_made("coco")
+    with pytest.raises(ValueError, match="unknown ready-made graph 'pascal'"):
+        load_ready_made("pascal")
