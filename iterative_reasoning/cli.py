@@ -21,11 +21,11 @@ import torch
 
 from iterative_reasoning.nn.reasoning_head import MODELS
 
-DATASETS = ("synthetic", "ade20k", "visual_genome")
+DATASETS = ("synthetic", "ade20k", "visual_genome", "coco")
 #: ``--model``: the plain ConvNet, or a head of the paper's tables.
 MODEL_CHOICES = ("baseline", *MODELS)
 #: the split evaluated by default.
-TEST_SPLIT = {"synthetic": "test", "ade20k": "mtest", "visual_genome": "test"}
+TEST_SPLIT = {"synthetic": "test", "ade20k": "mtest", "visual_genome": "test", "coco": "test"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +95,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--dataset", required=True, choices=DATASETS)
-    sub.add_argument("--root", type=Path, help="the dataset directory (not for synthetic)")
+    sub.add_argument(
+        "--root", type=Path, help="the dataset directory (COCO: the image folder; not synthetic)"
+    )
+    sub.add_argument(
+        "--annotations",
+        type=Path,
+        help="COCO: the annotation file of the split (training file to train, test file to "
+        "evaluate)",
+    )
     sub.add_argument("--model", required=True, choices=MODEL_CHOICES)
     sub.add_argument("--output-dir", type=Path, required=True, help="checkpoints, logs, metrics")
     sub.add_argument(
@@ -253,6 +261,8 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
     from iterative_reasoning.data.visual_genome import vg_class_graph
     from knowledge_graphs.ready_made import load_ready_made
 
+    if args.dataset == "coco":
+        return _coco(args, split)
     if args.dataset == "ade20k":
         graph = _graph(args, None, lambda: load_ready_made("ade20k"))
         loader: Any = ADE20K
@@ -270,7 +280,13 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         cache_dir=args.output_dir / "cache",
         progress=True,
     )
+    return dataset, _paper_model(args, classes, graph)
+
+
+def _paper_model(args: argparse.Namespace, classes: list[str], graph: Any) -> Any:
+    """ResNet-50 (``--weights``) with, but for the baseline, the paper's head of ``--model``."""
     from iterative_reasoning.detectors import ResNetRegionClassifier
+    from iterative_reasoning.engine import RegionModel
     from iterative_reasoning.nn import IterativeReasoningHead
 
     weights = None if args.weights.lower() == "none" else args.weights
@@ -281,7 +297,32 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         head = IterativeReasoningHead.paper(
             args.model, num_classes=len(classes), class_relations=relations
         )
-    return dataset, RegionModel(convnet, head)
+    return RegionModel(convnet, head)
+
+
+def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
+    """A COCO-format dataset and its model: the classes are the annotation file's categories,
+    with the shipped COCO graph when they are COCO's 80, else a graph built from WordNet."""
+    from iterative_reasoning.data import COCODataset, coco_categories
+    from iterative_reasoning.data.ade20k import BACKGROUND
+    from knowledge_graphs.build import build_class_graph
+    from knowledge_graphs.ready_made import load_ready_made, vocabulary
+
+    if args.annotations is None:
+        raise ValueError("--annotations (the COCO annotation file of the split) is needed")
+    names = coco_categories(args.annotations)
+
+    def build() -> Any:
+        if names == vocabulary("coco")[0]:
+            return load_ready_made("coco")
+        return build_class_graph(names, lexicon=_lexicon(args), source="COCO categories")
+
+    graph = _graph(args, [BACKGROUND, *names], build)
+    classes = [BACKGROUND, *graph.classes]
+    dataset = COCODataset(
+        args.root, args.annotations, classes=classes, hflip_prob=0.5 if split == "train" else 0.0
+    )
+    return dataset, _paper_model(args, classes, graph)
 
 
 def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:

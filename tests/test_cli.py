@@ -137,3 +137,25 @@ def test_cli_errors(tmp_path, capsys):
     assert "--freeze-convnet needs --init-convnet" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--dataset", "coco", "--model", "final", "--output-dir", "x"])
+
+
+def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsys):
+    from iterative_reasoning.data.synthetic import write_coco
+
+    root = write_coco(tmp_path / "coco", {"train": 2, "test": 1}, seed=0)
+    run = tmp_path / "run"
+    common = ["--dataset", "coco", "--root", str(root / "images"), "--model", "global"]
+    common += ["--output-dir", str(run), "--weights", "none", "--wordnet", require_wordnet()]
+    train_file = str(root / "annotations" / "instances_train.json")
+    test_file = str(root / "annotations" / "instances_test.json")
+    argv = ["train", *common, "--annotations", train_file, "--steps", "1", "--quiet"]
+    assert main(argv) == 0
+    assert main(["evaluate", *common, "--annotations", test_file]) == 0
+    written = json.loads((run / "metrics.json").read_text())
+    assert written["images"] == 1 and written["regions"] == 8
+    from knowledge_graphs import ClassGraph
+
+    graph = ClassGraph.load(run / "class_graph.json.gz")  # built from the categories
+    assert graph.classes[:3] == ["keyboard", "monitor", "computer_mouse"]
+    assert main(["train", *common, "--steps", "1"]) == 2
+    assert "--annotations" in capsys.readouterr().err
