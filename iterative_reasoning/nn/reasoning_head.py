@@ -233,6 +233,7 @@ class IterativeReasoningHead(nn.Module):
         image_sizes: Tensor,
         base_logits: Tensor,
         region_features: Tensor | None = None,
+        masks: Tensor | None = None,
     ) -> ReasoningOutput:
         """Roll the modules out for ``T - 1`` iterations after the ConvNet prediction.
 
@@ -245,8 +246,14 @@ class IterativeReasoningHead(nn.Module):
             region_features: the regions' visual features for the global module (the ConvNet's
                 pooled high-level feature); by default the mean of each region's crop of
                 ``features``.
+            masks: ``[R, P, P]``, the fraction of each crop bin of each box that the region's
+                instance mask covers (:func:`~iterative_reasoning.ops.box_masks`): the memory
+                is then written through the masks instead of whole boxes. ``None`` (the
+                paper's way): boxes.
         """
-        grid = self._check_input(features, boxes, batch, image_sizes, base_logits, region_features)
+        grid = self._check_input(
+            features, boxes, batch, image_sizes, base_logits, region_features, masks
+        )
         crops = grid.crop(features).detach()
         if region_features is None and self.global_ is not None:
             region_features = crops.mean(dim=(2, 3))
@@ -333,6 +340,7 @@ class IterativeReasoningHead(nn.Module):
         image_sizes: Tensor,
         base_logits: Tensor,
         region_features: Tensor | None,
+        masks: Tensor | None = None,
     ) -> RegionGrid:
         features = check_tensor("features", features)
         if features.dim() != 4:
@@ -377,6 +385,7 @@ class IterativeReasoningHead(nn.Module):
             mode=self.crop_mode,
             sampling_ratio=self.sampling_ratio,
             aligned=self.aligned,
+            masks=masks,
         )
 
     def __repr__(self) -> str:

@@ -46,9 +46,14 @@ class RegionGrid:
             original's align-corners convention).
         sampling_ratio: samples per bin and axis for ``"roi_align"``.
         aligned: the half-pixel offset of ``"roi_align"``.
+        masks: the visible extent of each region within its box, the fraction of each of its
+            ``P x P`` bins that the region covers (see :func:`box_masks`); the paste then writes
+            through the masks, and :attr:`coverage` counts them fractionally. ``None`` (the
+            paper's way): whole boxes.
 
     Shapes:
-        - **boxes:** ``[R, 4]``; **batch:** ``[R]``; **grid_sizes:** ``[B, 2]``
+        - **boxes:** ``[R, 4]``; **batch:** ``[R]``; **grid_sizes:** ``[B, 2]``;
+          **masks:** ``[R, P, P]``
         - :meth:`crop`: ``[B, D, H, W]`` -> ``[R, D, P, P]``
         - :meth:`paste`: ``[R, D, P, P]`` -> ``[B, D, H, W]``
 
@@ -75,6 +80,7 @@ class RegionGrid:
         mode: CropMode = "roi_align",
         sampling_ratio: int = 2,
         aligned: bool = True,
+        masks: Tensor | None = None,
     ) -> None:
         boxes = check_boxes("boxes", boxes)
         height, width = _check_settings(grid_size, output_size, spatial_scale, mode, sampling_ratio)
@@ -121,6 +127,7 @@ class RegionGrid:
         self._paste = self._sparse(cells, grid, values, boxes.size(0), transpose=True)
         self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
         self._coverage: Tensor | None = None
+        self.masks = _check_masks(masks, boxes.size(0), output_size)
 
     # -- operators -------------------------------------------------------------------------
 
@@ -143,6 +150,8 @@ class RegionGrid:
                 f"got {list(updates.shape)}"
             )
         channels = updates.size(1)
+        if self.masks is not None:
+            updates = updates * self.masks.to(updates.dtype)[:, None]
         flat = updates.permute(0, 2, 3, 1).reshape(r * p * p, channels)
         out = torch.sparse.mm(self._operator("paste", updates.dtype), flat)
         height, width = self.grid_size
@@ -150,12 +159,16 @@ class RegionGrid:
 
     @property
     def coverage(self) -> Tensor:
-        """Number of boxes whose paste covers each cell, ``[B, 1, H, W]`` (float)."""
+        """Number of boxes whose paste covers each cell, ``[B, 1, H, W]`` (float); with masks,
+        the pasted masks' sum (a fractional count)."""
         if self._coverage is None:
             op = self._paste
-            ones = torch.ones(op.size(1), 1, dtype=op.dtype, device=op.device)
             height, width = self.grid_size
-            count = torch.sparse.mm(op, ones).round()
+            if self.masks is None:
+                ones = torch.ones(op.size(1), 1, dtype=op.dtype, device=op.device)
+                count = torch.sparse.mm(op, ones).round()
+            else:
+                count = torch.sparse.mm(op, self.masks.to(op.dtype).reshape(-1, 1))
             self._coverage = count.reshape(self.num_images, 1, height, width).float()
         return self._coverage
 
@@ -223,6 +236,51 @@ class RegionGrid:
                 f"{expected[2]}] (the grid the boxes were placed on), got {list(features.shape)}"
             )
         return features
+
+
+def box_masks(masks: Tensor, boxes: Tensor, output_size: int = 7) -> Tensor:
+    """The fraction of each of the ``P x P`` bins of each box that its instance mask covers:
+    ``[R, P, P]`` from full-image binary masks ``[R, H, W]`` and ``xyxy`` boxes in the same
+    pixels (an area average, so the result does not depend on the image's resolution).
+
+    Example:
+        >>> import torch
+        >>> mask = torch.zeros(1, 8, 8)
+        >>> mask[0, :, :4] = 1  # the left half of the image
+        >>> box_masks(mask, torch.tensor([[0.0, 0.0, 8.0, 8.0]]), output_size=2)
+        tensor([[[1., 0.],
+                 [1., 0.]]])
+    """
+    masks = check_tensor("masks", masks)
+    boxes = check_boxes("boxes", boxes)
+    if masks.dim() != 3 or masks.size(0) != boxes.size(0):
+        raise ValueError(
+            f"masks must have shape [R, H, W] with R = {boxes.size(0)}, got {list(masks.shape)}"
+        )
+    out = masks.new_zeros(boxes.size(0), output_size, output_size, dtype=torch.float32)
+    height, width = masks.shape[1:]
+    for r, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+        top, left = max(int(math.floor(y1)), 0), max(int(math.floor(x1)), 0)
+        bottom, right = min(int(math.ceil(y2)), height), min(int(math.ceil(x2)), width)
+        if bottom <= top or right <= left:
+            continue
+        inside = masks[r, top:bottom, left:right].float()[None, None]
+        out[r] = torch.nn.functional.adaptive_avg_pool2d(inside, output_size)[0, 0]
+    return out
+
+
+def _check_masks(masks: Tensor | None, num_regions: int, output_size: int) -> Tensor | None:
+    if masks is None:
+        return None
+    masks = check_tensor("masks", masks)
+    if masks.shape != (num_regions, output_size, output_size):
+        raise ValueError(
+            f"masks must have shape [R, P, P] = [{num_regions}, {output_size}, {output_size}] "
+            f"(the fraction of each crop bin the region covers), got {list(masks.shape)}"
+        )
+    if masks.numel() and (masks.min() < 0 or masks.max() > 1):
+        raise ValueError("masks must be fractions in [0, 1]")
+    return masks.detach()
 
 
 def _check_settings(
