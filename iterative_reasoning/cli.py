@@ -112,6 +112,11 @@ def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
         "or one built from WordNet for the dataset's classes",
     )
     sub.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
+    sub.add_argument(
+        "--write-masks",
+        action="store_true",
+        help="COCO: the memory writes through the instance masks instead of the boxes",
+    )
     sub.add_argument("--num-images", type=int, default=800, help="synthetic: training images")
     sub.add_argument("--min-count", type=int, default=5, help="Visual Genome: least objects")
     sub.add_argument(
@@ -319,10 +324,18 @@ def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
 
     graph = _graph(args, [BACKGROUND, *names], build)
     classes = [BACKGROUND, *graph.classes]
+    if args.write_masks and args.model == "baseline":
+        raise ValueError("--write-masks needs a model with a head, not the baseline")
     dataset = COCODataset(
-        args.root, args.annotations, classes=classes, hflip_prob=0.5 if split == "train" else 0.0
+        args.root,
+        args.annotations,
+        classes=classes,
+        hflip_prob=0.5 if split == "train" else 0.0,
+        masks=args.write_masks,
     )
-    return dataset, _paper_model(args, classes, graph)
+    model = _paper_model(args, classes, graph)
+    model.write_masks = args.write_masks
+    return dataset, model
 
 
 def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:

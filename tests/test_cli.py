@@ -144,13 +144,14 @@ def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsy
 
     root = write_coco(tmp_path / "coco", {"train": 2, "test": 1}, seed=0)
     run = tmp_path / "run"
-    common = ["--dataset", "coco", "--root", str(root / "images"), "--model", "global"]
+    common = ["--dataset", "coco", "--root", str(root / "images"), "--model", "local"]
     common += ["--output-dir", str(run), "--weights", "none", "--wordnet", require_wordnet()]
     train_file = str(root / "annotations" / "instances_train.json")
     test_file = str(root / "annotations" / "instances_test.json")
     argv = ["train", *common, "--annotations", train_file, "--steps", "1", "--quiet"]
+    argv += ["--write-masks"]
     assert main(argv) == 0
-    assert main(["evaluate", *common, "--annotations", test_file]) == 0
+    assert main(["evaluate", *common, "--annotations", test_file, "--write-masks"]) == 0
     written = json.loads((run / "metrics.json").read_text())
     assert written["images"] == 1 and written["regions"] == 8
     from knowledge_graphs import ClassGraph

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.data.records import ImageRecord, RecordDataset
+from iterative_reasoning.data.records import ImageRecord, RecordDataset, RegionSample, load_sample
 from iterative_reasoning.data.transforms import flip_permutation
 
 
@@ -41,6 +42,11 @@ class COCODataset(RecordDataset):
         min_size: short side after resizing (600).
         max_size: longest long side after resizing (1000).
         hflip_prob: probability of a horizontal flip (``left_*``/``right_*`` names swap).
+        masks: also give each region's instance mask (``segmentation``: polygons, or RLE
+            compressed or not, decoded with ``pycocotools.mask``) as the covered fraction of
+            each of the ``mask_size x mask_size`` bins of its box (``RegionSample.masks``), for
+            a memory that writes through masks.
+        mask_size: ``P``, the crop size of the head that uses the masks (7).
 
     Raises:
         FileNotFoundError: a missing root or annotation file.
@@ -56,8 +62,11 @@ class COCODataset(RecordDataset):
         min_size: int = 600,
         max_size: int = 1000,
         hflip_prob: float = 0.0,
+        masks: bool = False,
+        mask_size: int = 7,
     ) -> None:
         self.root = Path(root)
+        self.masks, self.mask_size = masks, mask_size
         if not self.root.is_dir():
             raise FileNotFoundError(f"COCO image root {str(self.root)!r} is not a directory")
         self.annotation_file = Path(annotations)
@@ -84,8 +93,16 @@ class COCODataset(RecordDataset):
                     f"{self.annotation_file}: annotation {ann.get('id')} has category_id "
                     f"{ann.get('category_id')}, which is not in categories"
                 )
+        if masks:
+            bare = [a.get("id") for a in data["annotations"] if not a.get("segmentation")]
+            if bare:
+                raise ValueError(
+                    f"{self.annotation_file}: masks=True but annotations {bare[:10]} have no "
+                    "segmentation"
+                )
         self.coco = _index(data)
         self.dropped = 0
+        self._segmentations: dict[str, list[Any]] = {}
         parsed = [
             self._record(image, self.coco.imgToAnns.get(image["id"], []), label_of)
             for image in data["images"]
@@ -96,7 +113,7 @@ class COCODataset(RecordDataset):
         self, image: dict[str, Any], anns: list[dict[str, Any]], label_of: dict[int, int]
     ) -> ImageRecord | None:
         height, width = int(image["height"]), int(image["width"])
-        boxes, labels = [], []
+        boxes, labels, segmentations = [], [], []
         for ann in anns:
             if ann.get("iscrowd", 0):
                 continue
@@ -108,8 +125,10 @@ class COCODataset(RecordDataset):
                 continue
             boxes.append([x1, y1, x2, y2])
             labels.append(label_of[ann["category_id"]])
+            segmentations.append(ann.get("segmentation"))
         if not boxes:
             return None
+        self._segmentations[str(image["id"])] = segmentations
         return ImageRecord(
             str(image["id"]),
             str(self.root / image["file_name"]),
@@ -118,6 +137,47 @@ class COCODataset(RecordDataset):
             np.asarray(boxes, np.float32),
             np.asarray(labels, np.int64),
         )
+
+    def __getitem__(self, index: int) -> RegionSample:
+        record = self.records[index]
+        masks = self.region_masks(index) if self.masks else None
+        return load_sample(
+            record, self.flip, self.hflip_prob, self.min_size, self.max_size, masks=masks
+        )
+
+    def region_masks(self, index: int) -> torch.Tensor:
+        """``[n, P, P]``: the fraction of each bin of each region's box that its instance mask
+        covers, in the record's (unflipped) orientation."""
+        from pycocotools import mask as coco_mask
+
+        from iterative_reasoning.ops import box_masks
+
+        record = self.records[index]
+        full = np.stack(
+            [
+                coco_mask.decode(_rle(segmentation, record.height, record.width))
+                for segmentation in self._segmentations[record.image_id]
+            ]
+        )
+        return box_masks(
+            torch.from_numpy(full), torch.from_numpy(record.boxes.copy()), self.mask_size
+        )
+
+
+def _rle(segmentation: Any, height: int, width: int) -> Any:
+    """A COCO ``segmentation`` (polygons, uncompressed RLE, or compressed RLE) as one
+    compressed RLE."""
+    from pycocotools import mask as coco_mask
+
+    if isinstance(segmentation, list):  # polygons
+        return coco_mask.merge(coco_mask.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation.get("counts"), list):  # uncompressed RLE
+        return coco_mask.frPyObjects(segmentation, height, width)
+    counts = segmentation["counts"]
+    return {
+        "size": segmentation["size"],
+        "counts": counts.encode() if isinstance(counts, str) else counts,
+    }
 
 
 def _index(data: dict[str, Any]) -> Any:

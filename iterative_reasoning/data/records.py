@@ -132,6 +132,9 @@ class RegionSample(NamedTuple):
         labels: class indices, ``[n]``.
         image_id: the dataset's name of the image.
         scale: resized / original size.
+        masks: the visible extent of each region, the fraction of each of the ``P x P`` bins
+            of its box that its instance mask covers, ``[n, P, P]``; ``None`` where the
+            dataset has no masks (see :func:`~iterative_reasoning.ops.box_masks`).
     """
 
     image: Tensor
@@ -139,6 +142,7 @@ class RegionSample(NamedTuple):
     labels: Tensor
     image_id: str
     scale: float
+    masks: Tensor | None = None
 
 
 def load_sample(
@@ -148,10 +152,11 @@ def load_sample(
     min_size: int = 600,
     max_size: int = 1000,
     check_size: bool = True,
+    masks: Tensor | None = None,
 ) -> RegionSample:
     """Read a record's image and apply the flip (with probability ``hflip_prob``, ``flip`` the
     label permutation of :func:`~iterative_reasoning.data.transforms.flip_permutation`) and the
-    paper's resize."""
+    paper's resize; box-relative ``masks`` ``[n, P, P]`` flip with the image."""
     from iterative_reasoning.data.transforms import hflip, resize
 
     image = read_image(record.path)
@@ -164,8 +169,9 @@ def load_sample(
     labels = torch.from_numpy(record.labels.copy())
     if hflip_prob > 0 and float(torch.rand(())) < hflip_prob:
         image, boxes, labels = hflip(image, boxes, labels, flip)
+        masks = masks.flip(-1) if masks is not None else None
     image, boxes, scale = resize(image, boxes, min_size, max_size)
-    return RegionSample(image, boxes, labels, record.image_id, scale)
+    return RegionSample(image, boxes, labels, record.image_id, scale, masks)
 
 
 def read_image(path: str) -> Tensor:

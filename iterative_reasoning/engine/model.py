@@ -24,12 +24,14 @@ class Batch(NamedTuple):
         boxes: ``xyxy`` boxes of each image in its resized pixels, ``B`` x ``[R_i, 4]``.
         image_sizes: ``(height, width)`` of each image before padding, ``[B, 2]``.
         labels: class of each region, images concatenated, ``[R]``.
+        masks: the regions' box-relative masks ``[R, P, P]`` when every sample has them.
     """
 
     images: Tensor
     boxes: list[Tensor]
     image_sizes: Tensor
     labels: Tensor
+    masks: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(
@@ -37,6 +39,7 @@ class Batch(NamedTuple):
             [b.to(device) for b in self.boxes],
             self.image_sizes.to(device),
             self.labels.to(device),
+            self.masks.to(device) if self.masks is not None else None,
         )
 
 
@@ -44,7 +47,11 @@ def collate_regions(samples: Sequence[RegionSample]) -> Batch:
     """Pad the images of ``samples`` into one batch (multiples of 16) and gather their boxes
     and labels."""
     images, sizes = pad_images([s.image for s in samples], size_divisible=16)
-    return Batch(images, [s.boxes for s in samples], sizes, torch.cat([s.labels for s in samples]))
+    masks = None
+    if samples and all(s.masks is not None for s in samples):
+        masks = torch.cat([s.masks for s in samples])  # type: ignore[misc]
+    labels = torch.cat([s.labels for s in samples])
+    return Batch(images, [s.boxes for s in samples], sizes, labels, masks)
 
 
 class RegionModel(nn.Module):
@@ -62,6 +69,9 @@ class RegionModel(nn.Module):
         convnet: the region classifier.
         head: the reasoning head, or ``None``.
         freeze_convnet: train the head alone on the ConvNet as it is.
+        write_masks: the spatial memory writes through the regions' instance masks (the
+            batches must carry them, e.g. from ``COCODataset(masks=True)``) instead of their
+            boxes (the paper's way, the default).
     """
 
     def __init__(
@@ -69,10 +79,14 @@ class RegionModel(nn.Module):
         convnet: nn.Module,
         head: IterativeReasoningHead | None = None,
         freeze_convnet: bool = False,
+        write_masks: bool = False,
     ) -> None:
         super().__init__()
         if freeze_convnet and head is None:
             raise ValueError("freeze_convnet=True leaves nothing to train without a head")
+        if write_masks and head is None:
+            raise ValueError("write_masks=True needs a head: the ConvNet alone has no memory")
+        self.write_masks = write_masks
         self.convnet = convnet
         self.head = head
         self.freeze_convnet = freeze_convnet
@@ -93,7 +107,17 @@ class RegionModel(nn.Module):
 
     def forward(self, batch: Batch) -> tuple[RegionBatch, ReasoningOutput | None]:
         regions = self.regions(batch)
-        return regions, (self.head(*regions) if self.head is not None else None)
+        if self.head is None:
+            return regions, None
+        masks = None
+        if self.write_masks:
+            if batch.masks is None:
+                raise ValueError(
+                    "write_masks=True but the batch has no masks: use a dataset with instance "
+                    "masks (COCODataset(..., masks=True))"
+                )
+            masks = batch.masks
+        return regions, self.head(*regions, masks=masks)
 
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """The paper's loss with a head, else mean cross-entropy; and its terms as numbers."""

@@ -135,3 +135,58 @@ def test_synthetic_benchmark_in_coco_format_trains_as_its_own_loader(tmp_path):
     assert loss_a == loss_b
     for name, value in a.items():
         assert torch.equal(value, b[name]), name
+
+
+def test_instance_masks_from_polygons_and_rle(tmp_path):
+    path = _write(tmp_path)
+    with pytest.warns(UserWarning):
+        ds = COCODataset(tmp_path / "img", path, masks=True, min_size=40, max_size=60)
+    masks = ds[0].masks
+    assert masks.shape == (2, 7, 7) and masks.dtype == torch.float32
+    assert masks[0].min() > 0.8  # the polygon fills its box (up to rasterised edges)
+    torch.testing.assert_close(masks[1], torch.ones(7, 7))  # the RLE block is its clipped box
+    with pytest.warns(UserWarning):
+        flipped = COCODataset(tmp_path / "img", path, masks=True, hflip_prob=1.0)
+    torch.testing.assert_close(flipped[0].masks, masks.flip(-1))
+    with pytest.warns(UserWarning):
+        assert COCODataset(tmp_path / "img", path)[0].masks is None  # boxes by default
+    bare = [{"id": 5, "image_id": 1, "category_id": 7, "bbox": [1, 1, 9, 9], "iscrowd": 0}]
+    path = _write(tmp_path / "bare", annotations=bare)
+    with pytest.raises(ValueError, match=r"annotations \[5\] have no segmentation"):
+        COCODataset(tmp_path / "bare" / "img", path, masks=True)
+
+
+def test_a_head_writes_the_memory_through_coco_masks(tmp_path):
+    from iterative_reasoning.demo import synthetic_convnet, synthetic_head
+    from iterative_reasoning.engine import RegionModel, collate_regions
+    from iterative_reasoning.graph import ClassRelations
+
+    root = write_coco(tmp_path / "coco", {"train": 2}, seed=0)
+    size = {"min_size": 384, "max_size": 384, "classes": class_names()}
+    file = root / "annotations" / "instances_train.json"
+    data = COCODataset(root / "images", file, masks=True, **size)
+    batch = collate_regions([data[0], data[1]])
+    assert batch.masks.shape == (len(batch.labels), 7, 7)
+    # the synthetic ovals are ellipses: their masks leave the corners of their boxes out
+    oval = batch.labels == class_names().index("mouse")
+    oval |= batch.labels == class_names().index("computer_mouse")
+    assert batch.masks[oval][:, 0, 0].max() < 0.5 and batch.masks[oval][:, 3, 3].min() > 0.99
+    relations = ClassRelations(14, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
+    torch.manual_seed(0)
+    convnet, head = synthetic_convnet(14, width=4), synthetic_head("final", 14, relations, 4)
+    through_masks = RegionModel(convnet, head, write_masks=True)
+    through_boxes = RegionModel(convnet, head)
+    with torch.no_grad():
+        a, b = through_masks(batch)[1].logits, through_boxes(batch)[1].logits
+    assert not torch.allclose(a, b)
+    history = train(
+        through_masks,
+        data,
+        TrainConfig(steps=2, batch_size=2, lr=0.01),
+        tmp_path / "run",
+        progress=False,
+        tensorboard=False,
+    )
+    assert len(history) == 2
+    with pytest.raises(ValueError, match="the batch has no masks"):
+        through_masks(collate_regions([COCODataset(root / "images", file, **size)[0]]))
