@@ -103,3 +103,17 @@ def test_train_visual_genome_builds_its_graph_and_runs(tmp_path, wordnet, capsys
     graph = ClassGraph.load(tmp_path / "run" / "class_graph.json.gz")
     assert list(graph.classes) == ["man.n.01", "tree.n.01"]
     assert graph.neighbours("man.n.01", "next_to") == {"next_to": [("tree.n.01", 1.0)]}
+
+
+def test_train_coco_runs_on_a_coco_format_dataset_of_one_s_own(tmp_path, wordnet, capsys):
+    from iterative_reasoning.data.synthetic import write_coco
+
+    root = write_coco(tmp_path / "coco", {"train": 2, "test": 1}, seed=0)
+    argv = ["--images", str(root / "images"), "--model", "local", "--write-masks"]
+    argv += ["--train", str(root / "annotations" / "instances_train.json")]
+    argv += ["--test", str(root / "annotations" / "instances_test.json")]
+    argv += ["--output-dir", str(tmp_path / "run"), "--steps", "1", "--weights", "none"]
+    argv += ["--min-size", "64"]
+    metrics = load("train_coco").main(argv)
+    assert set(metrics) == {"instance_ap", "instance_ac", "class_ap", "class_ac"}
+    assert (tmp_path / "run" / "class_graph.json.gz").exists()  # not COCO's 80: built
