@@ -136,7 +136,7 @@ def test_cli_errors(tmp_path, capsys):
     assert main(argv) == 2
     assert "--freeze-convnet needs --init-convnet" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        main(["train", "--dataset", "coco", "--model", "final", "--output-dir", "x"])
+        main(["train", "--dataset", "pascal", "--model", "final", "--output-dir", "x"])
 
 
 def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsys):
