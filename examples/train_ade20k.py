@@ -20,17 +20,12 @@ from pathlib import Path
 
 from iterative_reasoning.data import ADE20K
 from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.detectors import ResNetRegionClassifier
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
-    close_distributed,
-    evaluate,
     init_distributed,
-    process_group,
-    train,
+    train_and_evaluate,
 )
-from iterative_reasoning.nn import IterativeReasoningHead
 from knowledge_graphs import load_ready_made
 
 
@@ -54,14 +49,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     test_set = ADE20K(args.root, "mtest", classes=classes, cache_dir=cache, **size)
 
     weights = None if args.weights.lower() == "none" else args.weights
-    convnet = ResNetRegionClassifier(len(classes), weights=weights)
-    head = None
-    if args.model != "baseline":
-        relations = graph.to_class_relations(background=True)
-        head = IterativeReasoningHead.paper(
-            args.model, num_classes=len(classes), class_relations=relations
-        )
-    model = RegionModel(convnet, head)
+    relations = graph.to_class_relations(background=True)
+    model = RegionModel.paper(args.model, len(classes), relations, weights=weights)
 
     config = TrainConfig(  # the paper's schedule, shortened in proportion by --steps
         steps=args.steps,
@@ -69,14 +58,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         lr_steps=(round(args.steps * 280 / 320),),
         checkpoint_every=min(10_000, args.steps),
     )
-    train(model, train_set, config, args.output_dir, device=device)
-    rank = process_group()[0]
-    close_distributed()
-    if rank != 0:
-        return {}
-    metrics = evaluate(model, test_set, output_dir=args.output_dir, device=device, progress=True)
-    print({k: round(v, 1) for k, v in metrics.as_percent().items()})
-    return metrics.as_percent()
+    return train_and_evaluate(model, train_set, test_set, config, args.output_dir, device)
 
 
 if __name__ == "__main__":

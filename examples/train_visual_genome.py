@@ -20,17 +20,12 @@ import argparse
 from pathlib import Path
 
 from iterative_reasoning.data import VisualGenome, vg_class_graph
-from iterative_reasoning.detectors import ResNetRegionClassifier
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
-    close_distributed,
-    evaluate,
     init_distributed,
-    process_group,
-    train,
+    train_and_evaluate,
 )
-from iterative_reasoning.nn import IterativeReasoningHead
 from knowledge_graphs import ClassGraph
 
 
@@ -64,14 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     test_set = VisualGenome(args.root, "test", **common)
 
     weights = None if args.weights.lower() == "none" else args.weights
-    convnet = ResNetRegionClassifier(len(classes), weights=weights)
-    head = None
-    if args.model != "baseline":
-        relations = graph.to_class_relations(background=True)
-        head = IterativeReasoningHead.paper(
-            args.model, num_classes=len(classes), class_relations=relations
-        )
-    model = RegionModel(convnet, head)
+    relations = graph.to_class_relations(background=True)
+    model = RegionModel.paper(args.model, len(classes), relations, weights=weights)
 
     config = TrainConfig(
         steps=args.steps,
@@ -79,14 +68,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         lr_steps=(round(args.steps * 280 / 320),),
         checkpoint_every=min(10_000, args.steps),
     )
-    train(model, train_set, config, args.output_dir, device=device)
-    rank = process_group()[0]
-    close_distributed()
-    if rank != 0:
-        return {}
-    metrics = evaluate(model, test_set, output_dir=args.output_dir, device=device, progress=True)
-    print({k: round(v, 1) for k, v in metrics.as_percent().items()})
-    return metrics.as_percent()
+    return train_and_evaluate(model, train_set, test_set, config, args.output_dir, device)
 
 
 if __name__ == "__main__":

@@ -290,19 +290,15 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
 
 def _paper_model(args: argparse.Namespace, classes: list[str], graph: Any) -> Any:
     """ResNet-50 (``--weights``) with, but for the baseline, the paper's head of ``--model``."""
-    from iterative_reasoning.detectors import ResNetRegionClassifier
     from iterative_reasoning.engine import RegionModel
-    from iterative_reasoning.nn import IterativeReasoningHead
 
-    weights = None if args.weights.lower() == "none" else args.weights
-    convnet = ResNetRegionClassifier(len(classes), weights=weights)
-    head = None
-    if args.model != "baseline":
-        relations = graph.to_class_relations(background=True)
-        head = IterativeReasoningHead.paper(
-            args.model, num_classes=len(classes), class_relations=relations
-        )
-    return RegionModel(convnet, head)
+    return RegionModel.paper(
+        args.model,
+        len(classes),
+        graph.to_class_relations(background=True),
+        weights=None if args.weights.lower() == "none" else args.weights,
+        write_masks=getattr(args, "write_masks", False),
+    )
 
 
 def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
@@ -333,9 +329,7 @@ def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         hflip_prob=0.5 if split == "train" else 0.0,
         masks=args.write_masks,
     )
-    model = _paper_model(args, classes, graph)
-    model.write_masks = args.write_masks
-    return dataset, model
+    return dataset, _paper_model(args, classes, graph)
 
 
 def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:

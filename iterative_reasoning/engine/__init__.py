@@ -12,6 +12,7 @@ from iterative_reasoning.engine.train import (
     process_group,
     read_log,
     train,
+    train_and_evaluate,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "read_log",
     "save_checkpoint",
     "train",
+    "train_and_evaluate",
 ]

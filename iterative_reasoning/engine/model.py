@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from iterative_reasoning.data.records import RegionSample
 from iterative_reasoning.detectors.base import RegionBatch, pad_images
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
@@ -93,6 +94,31 @@ class RegionModel(nn.Module):
         if freeze_convnet:
             self.convnet.requires_grad_(False)
             self.convnet.eval()
+
+    @classmethod
+    def paper(
+        cls,
+        model: str,
+        num_classes: int,
+        class_relations: ClassRelations | None = None,
+        weights: str | None = "IMAGENET1K_V1",
+        write_masks: bool = False,
+    ) -> RegionModel:
+        """A row of the paper's tables: the ResNet-50 region classifier
+        (:class:`~iterative_reasoning.detectors.ResNetRegionClassifier`, ImageNet ``weights``
+        through torchvision's weights API, ``None`` for random ones) and, unless ``model`` is
+        ``"baseline"``, the head of :meth:`IterativeReasoningHead.paper
+        <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``"local"``, ``"global"``,
+        ``"final"`` or an ablation) with the paper's sizes."""
+        from iterative_reasoning.detectors import ResNetRegionClassifier
+
+        convnet = ResNetRegionClassifier(num_classes, weights=weights)
+        head = None
+        if model != "baseline":
+            head = IterativeReasoningHead.paper(
+                model, num_classes=num_classes, class_relations=class_relations
+            )
+        return cls(convnet, head, write_masks=write_masks and head is not None)
 
     def train(self, mode: bool = True) -> RegionModel:
         super().train(mode)

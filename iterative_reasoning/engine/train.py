@@ -274,6 +274,29 @@ def train(
     return history
 
 
+def train_and_evaluate(
+    model: RegionModel,
+    train_set: Dataset[RegionSample],
+    test_set: Dataset[RegionSample],
+    config: TrainConfig,
+    output_dir: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+) -> dict[str, float]:
+    """:func:`train` (resuming what ``output_dir`` holds), leave the process group, then, in
+    process 0, :func:`~iterative_reasoning.engine.evaluate` on ``test_set`` (``metrics.json``)
+    and print the metrics; returns them in percent (empty in the other processes)."""
+    from iterative_reasoning.engine.evaluate import evaluate
+
+    train(model, train_set, config, output_dir, device=device)
+    rank = process_group()[0]
+    close_distributed()
+    if rank != 0:
+        return {}
+    metrics = evaluate(model, test_set, output_dir=output_dir, device=device, progress=True)
+    print({k: round(v, 1) for k, v in metrics.as_percent().items()})
+    return metrics.as_percent()
+
+
 def _mean_over_processes(terms: dict[str, float], device: str | torch.device) -> dict[str, float]:
     values = torch.tensor(list(terms.values()), dtype=torch.float64, device=device)
     dist.all_reduce(values)
