@@ -22,7 +22,13 @@ from typing import Any
 import torch
 
 from iterative_reasoning.data.ade20k import ADE20K
-from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES, IMAGE_SIZE, write_ade2016
+from iterative_reasoning.data.synthetic import (
+    AMBIGUOUS_PAIRS,
+    CLASSES,
+    IMAGE_SIZE,
+    class_names,
+    write_ade2016,
+)
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.checkpoint import load_checkpoint
 from iterative_reasoning.engine.evaluate import evaluate
@@ -164,7 +170,7 @@ def run_demo(
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = _data(out / "data", config)
-    names = [c for c in data["test"].classes]
+    names = list(data["test"].classes)
     graph_path = out / "class_graph.json.gz"
     if graph_path.exists():
         from knowledge_graphs.class_graph import ClassGraph
@@ -215,8 +221,6 @@ def run_demo(
 
 def _data(root: Path, config: DemoConfig) -> dict[str, ADE20K]:
     """The benchmark in the ADE20K 2016 layout (written once), through the ADE20K loader."""
-    from iterative_reasoning.data.synthetic import class_names
-
     splits = {"train": config.train_images, "mtest": config.test_images}
     stamp = root / "written.json"
     wanted = {"splits": splits, "seed": config.seed, "image_size": IMAGE_SIZE}

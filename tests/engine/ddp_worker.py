@@ -4,9 +4,9 @@
 import sys
 
 import torch
+from test_train import _model  # this script's folder is first on sys.path
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
-from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
@@ -14,32 +14,19 @@ from iterative_reasoning.engine import (
     init_distributed,
     train,
 )
-from iterative_reasoning.graph import ClassRelations
-from iterative_reasoning.nn import IterativeReasoningHead
 
 CONFIG = TrainConfig(steps=4, batch_size=2, lr=0.01, checkpoint_every=2, log_every=1, seed=5)
 
 
 def model() -> RegionModel:
-    torch.manual_seed(0)
-    convnet = SmallConvNetClassifier(14, width=4, region_channels=16)
-    for name, module in list(convnet.trunk.named_modules()):  # no batch statistics: DDP splits
-        if isinstance(module, torch.nn.BatchNorm2d):  # the batch, which would change them
-            parent = convnet.trunk.get_submodule(name.rsplit(".", 1)[0])
-            setattr(parent, name.rsplit(".", 1)[1], torch.nn.Identity())
-    convnet.region[0][1] = torch.nn.Identity()
-    relations = ClassRelations(14, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
-    head = IterativeReasoningHead.paper(
-        "final",
-        num_classes=14,
-        class_relations=relations,
-        feature_channels=16,
-        region_channels=16,
-        memory_channels=8,
-        fc_channels=16,
-        hidden_channels=8,
-    )
-    return RegionModel(convnet, head)
+    """The model of ``test_train.py`` without batch statistics: DDP splits the batch, which
+    would change them."""
+    net = _model()
+    for name, module in list(net.convnet.named_modules()):
+        if isinstance(module, torch.nn.BatchNorm2d):
+            parent, _, child = name.rpartition(".")
+            setattr(net.convnet.get_submodule(parent), child, torch.nn.Identity())
+    return net
 
 
 if __name__ == "__main__":

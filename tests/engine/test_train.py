@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from iterative_reasoning.data.synthetic import SyntheticScenes
+from iterative_reasoning.data.synthetic import SyntheticScenes, class_names
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine import (
     RegionModel,
@@ -25,13 +25,14 @@ from iterative_reasoning.nn import IterativeReasoningHead
 
 def _model(head: bool = True) -> RegionModel:
     torch.manual_seed(0)
-    convnet = SmallConvNetClassifier(15, width=4, region_channels=16)
+    num_classes = len(class_names())
+    convnet = SmallConvNetClassifier(num_classes, width=4, region_channels=16)
     reasoning = None
     if head:
-        relations = ClassRelations(15, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
+        relations = ClassRelations(num_classes, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
         reasoning = IterativeReasoningHead.paper(
             "final",
-            num_classes=15,
+            num_classes=num_classes,
             class_relations=relations,
             feature_channels=16,
             region_channels=16,
@@ -49,7 +50,7 @@ KILLED_AT_STEP_4 = """
 import os, sys
 sys.path[:0] = sys.argv[2:]
 from test_train import CONFIG, _model
-from iterative_reasoning.data.synthetic import SyntheticScenes
+from iterative_reasoning.data.synthetic import SyntheticScenes, class_names
 from iterative_reasoning.engine import train
 
 def kill(step, terms):
