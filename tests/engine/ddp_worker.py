@@ -2,9 +2,12 @@
 ``torchrun``, in several; writes the final weights to ``argv[1]``."""
 
 import sys
+from pathlib import Path
 
 import torch
-from test_train import _model  # this script's folder is first on sys.path
+
+sys.path.insert(0, str(Path(__file__).parent))  # also when pytest imports this file
+from test_train import _model  # noqa: E402
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
 from iterative_reasoning.engine import (
