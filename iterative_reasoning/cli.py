@@ -1,9 +1,11 @@
 """``iterative-reasoning``: train and evaluate region classifiers with and without the reasoning
 head, and run the demo.
 
-iterative-reasoning demo [--output-dir runs/demo]
+iterative-reasoning demo [--task detection] [--output-dir runs/demo]
 iterative-reasoning train --dataset ade20k --root ADE --model final --output-dir runs/ade-final
 iterative-reasoning evaluate --dataset ade20k --root ADE --model final --output-dir runs/ade-final
+iterative-reasoning train --task detection --detector fasterrcnn_resnet50_fpn --dataset coco \
+    --root IMAGES --annotations instances_train.json --model final --output-dir runs/det-final
 torchrun --nproc_per_node 4 -m iterative_reasoning.cli train ...  (DDP; --batch-size over all)
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 
 import torch
 
+from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES
 from iterative_reasoning.nn.reasoning_head import MODELS
 
 DATASETS = ("synthetic", "ade20k", "visual_genome", "coco")
@@ -39,7 +42,16 @@ def main(argv: list[str] | None = None) -> int:
         help="train the plain ConvNet and the local, global and final models on the synthetic "
         "benchmark; print the table; draw the iterations and the training curves",
     )
-    demo.add_argument("--output-dir", type=Path, default=Path("runs/demo"))
+    demo.add_argument(
+        "--task",
+        choices=("classification", "detection"),
+        default="classification",
+        help="the paper's Table 1 (default), or a Faster R-CNN with and without the head, "
+        "scored with COCO's metrics",
+    )
+    demo.add_argument(
+        "--output-dir", type=Path, help="default: runs/demo (runs/demo-detection with detection)"
+    )
     demo.add_argument(
         "--scale", type=float, default=1.0, help="multiply the steps and images (e.g. 0.1)"
     )
@@ -65,12 +77,18 @@ def main(argv: list[str] | None = None) -> int:
         "--no-resume", action="store_true", help="start afresh even if a checkpoint exists"
     )
     train_parser.add_argument(
-        "--init-convnet", type=Path, help="a run directory whose ConvNet starts this one"
+        "--init-convnet",
+        "--init-detector",
+        dest="init_convnet",
+        type=Path,
+        help="a run directory whose ConvNet (detection: detector) starts this one",
     )
     train_parser.add_argument(
         "--freeze-convnet",
+        "--freeze-detector",
+        dest="freeze_convnet",
         action="store_true",
-        help="train the head alone on the ConvNet as it is (with --init-convnet)",
+        help="train the head alone on the ConvNet (detector) as it is (with --init-convnet)",
     )
     train_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     commands.choices["evaluate"].add_argument(
@@ -94,7 +112,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
+    from iterative_reasoning.detectors.torchvision import DETECTORS
+
     sub.add_argument("--dataset", required=True, choices=DATASETS)
+    sub.add_argument(
+        "--task",
+        choices=("classification", "detection"),
+        default="classification",
+        help="classify given boxes (the paper), or detect with a torchvision detector "
+        "(--dataset coco or synthetic)",
+    )
+    detection = sub.add_argument_group("detection (--task detection)")
+    detection.add_argument(
+        "--detector",
+        choices=DETECTORS,
+        help="torchvision detector (default: fasterrcnn_resnet50_fpn; synthetic: small)",
+    )
+    detection.add_argument(
+        "--reasoned-boxes",
+        default=str(DEFAULT_REASONED_BOXES),
+        help="proposals per image the head reasons over at inference (top by the detector's "
+        f"score), or 'all' (default {DEFAULT_REASONED_BOXES})",
+    )
+    detection.add_argument(
+        "--train-on",
+        choices=("proposals", "ground_truth"),
+        default="proposals",
+        help="train the head on the sampled proposals (default) or the ground-truth boxes",
+    )
     sub.add_argument(
         "--root", type=Path, help="the dataset directory (COCO: the image folder; not synthetic)"
     )
@@ -132,6 +177,9 @@ def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from iterative_reasoning.demo import DemoConfig, run_demo
 
+    if args.task == "detection":
+        return _detection_demo(args)
+    args.output_dir = args.output_dir or Path("runs/demo")
     start = time.perf_counter()
     config = DemoConfig()
     if args.scale != 1.0:
@@ -173,11 +221,16 @@ def _train(args: argparse.Namespace) -> int:
     if args.init_convnet is not None:
         _load_convnet(model, args.init_convnet)
     if args.freeze_convnet:
-        from iterative_reasoning.engine import RegionModel
+        from iterative_reasoning.engine import DetectionModel, RegionModel
 
         if args.init_convnet is None:
             raise ValueError("--freeze-convnet needs --init-convnet (a trained ConvNet)")
-        model = RegionModel(model.convnet, model.head, freeze_convnet=True)
+        if args.task == "detection":
+            model = DetectionModel(model.detector, freeze_detector=True)
+        else:
+            model = RegionModel(
+                model.convnet, model.head, freeze_convnet=True, write_masks=model.write_masks
+            )
     if rank == 0:
         args.output_dir.mkdir(parents=True, exist_ok=True)
         record = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
@@ -200,7 +253,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from iterative_reasoning.engine import evaluate, load_checkpoint
+    from iterative_reasoning.engine import evaluate, evaluate_detection, load_checkpoint
 
     split = args.split or TEST_SPLIT[args.dataset]
     dataset, model = _setup(args, split=split)
@@ -209,9 +262,39 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no checkpoint in {args.output_dir} (train first)")
     model.load_state_dict(state["model"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    metrics = evaluate(model, dataset, output_dir=args.output_dir, device=device, progress=True)
-    print(json.dumps({k: round(v, 2) for k, v in metrics.as_percent().items()}))
+    if args.task == "detection":
+        found = evaluate_detection(
+            model, dataset, output_dir=args.output_dir, device=device, progress=True
+        )
+        for iou_type, numbers in found.items():
+            shown = {k: round(v, 2) for k, v in numbers.as_percent().items() if k != "ap_of"}
+            print(iou_type, json.dumps(shown))
+    else:
+        metrics = evaluate(model, dataset, output_dir=args.output_dir, device=device, progress=True)
+        print(json.dumps({k: round(v, 2) for k, v in metrics.as_percent().items()}))
     print(f"wrote {args.output_dir / 'metrics.json'}")
+    return 0
+
+
+def _detection_demo(args: argparse.Namespace) -> int:
+    from iterative_reasoning.demo_detection import DetectionDemoConfig, run_detection_demo
+
+    start = time.perf_counter()
+    config = DetectionDemoConfig()
+    if args.scale != 1.0:
+        config = config.scaled(args.scale)
+    result = run_detection_demo(
+        args.output_dir or Path("runs/demo-detection"),
+        config,
+        progress=not args.quiet,
+        figures=not args.no_figures,
+        lexicon=_lexicon(args),
+    )
+    print(result.table)
+    for figure in result.figures:
+        print(f"wrote {figure}")
+    timed = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
+    print(f"{timed}; total {time.perf_counter() - start:.0f} s")
     return 0
 
 
@@ -226,10 +309,22 @@ def _lexicon(args: argparse.Namespace) -> Any:
 
 def _schedule(args: argparse.Namespace) -> Any:
     """The paper's ADE schedule (320 K steps, lr step at 280 K; its VG schedule is not known, so
-    VG uses it too), or the demo's for the synthetic benchmark."""
+    VG uses it too), or the demo's for the synthetic benchmark; for detection, the detection
+    benchmark's on synthetic data, else detectron2's 1x."""
     from iterative_reasoning.demo import DemoConfig
     from iterative_reasoning.engine import TrainConfig
 
+    if args.task == "detection":
+        from iterative_reasoning.demo_detection import DetectionDemoConfig
+
+        if args.dataset == "synthetic":
+            demo_detection = DetectionDemoConfig()
+            return demo_detection.head if args.freeze_convnet else demo_detection.detector
+        # detectron2's "1x" COCO schedule: 90 K steps of 16 images, lr 0.02, drops at 60 K and
+        # 80 K, 1 K warmup steps
+        return TrainConfig(
+            steps=90_000, batch_size=16, lr=0.02, lr_steps=(60_000, 80_000), warmup_steps=1000
+        )
     if args.dataset == "synthetic":
         demo = DemoConfig()
         return demo.baseline if args.model == "baseline" else demo.head
@@ -239,6 +334,9 @@ def _schedule(args: argparse.Namespace) -> Any:
 def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
     """The dataset of ``split`` and the model of ``--model`` for ``--dataset``."""
     from iterative_reasoning.engine import RegionModel
+
+    if args.task == "detection":
+        return _detection_setup(args, split)
 
     graph = None
     if args.dataset == "synthetic":
@@ -306,19 +404,12 @@ def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
     with the shipped COCO graph when they are COCO's 80, else a graph built from WordNet."""
     from iterative_reasoning.data import COCODataset, coco_categories
     from iterative_reasoning.data.ade20k import BACKGROUND
-    from knowledge_graphs.build import build_class_graph
-    from knowledge_graphs.ready_made import load_ready_made, vocabulary
 
     if args.annotations is None:
         raise ValueError("--annotations (the COCO annotation file of the split) is needed")
     names = coco_categories(args.annotations)
 
-    def build() -> Any:
-        if names == vocabulary("coco")[0]:
-            return load_ready_made("coco")
-        return build_class_graph(names, lexicon=_lexicon(args), source="COCO categories")
-
-    graph = _graph(args, [BACKGROUND, *names], build)
+    graph = _graph(args, [BACKGROUND, *names], lambda: _coco_graph(args, names))
     classes = [BACKGROUND, *graph.classes]
     if args.write_masks and args.model == "baseline":
         raise ValueError("--write-masks needs a model with a head, not the baseline")
@@ -330,6 +421,88 @@ def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         masks=args.write_masks,
     )
     return dataset, _paper_model(args, classes, graph)
+
+
+def _detection_setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
+    """A detection dataset in COCO format (``--dataset coco``, or the synthetic benchmark
+    written as COCO into the run directory) and the ``--detector`` with, but for the baseline,
+    the head of ``--model`` attached."""
+    from iterative_reasoning.data import COCODetection, coco_categories, write_coco
+    from iterative_reasoning.data.ade20k import BACKGROUND
+    from iterative_reasoning.detectors.torchvision import (
+        attach_reasoning_head,
+        build_detector,
+        reasoning_head_for,
+    )
+    from iterative_reasoning.engine import DetectionModel
+
+    if args.dataset not in ("coco", "synthetic"):
+        raise ValueError(f"--task detection takes --dataset coco or synthetic, not {args.dataset}")
+    if args.dataset == "synthetic":
+        from iterative_reasoning.demo import demo_class_graph
+        from iterative_reasoning.demo_detection import DetectionDemoConfig
+
+        demo = DetectionDemoConfig()
+        root = args.output_dir / "data"
+        if not (root / "annotations" / "instances_test.json").exists():
+            write_coco(root, {"train": args.num_images, "test": demo.test_images}, seed=0)
+        args.root, args.annotations = (
+            root / "images",
+            root / "annotations" / f"instances_{split}.json",
+        )
+        detector_name = args.detector or "small"
+        build_graph: Any = lambda: demo_class_graph(None, _lexicon(args))  # noqa: E731
+    else:
+        if args.root is None or args.annotations is None:
+            raise ValueError("--task detection --dataset coco needs --root and --annotations")
+        detector_name = args.detector or "fasterrcnn_resnet50_fpn"
+        build_graph = None
+    names = coco_categories(args.annotations)
+    classes = [BACKGROUND, *names]
+    dataset = COCODetection(
+        args.root,
+        args.annotations,
+        hflip_prob=0.5 if split == "train" else 0.0,
+        masks=detector_name.startswith("maskrcnn"),
+    )
+    weights = None if args.weights.lower() == "none" or detector_name == "small" else args.weights
+    detector = build_detector(detector_name, len(classes), weights_backbone=weights)
+    if args.model != "baseline":
+        if build_graph is None:
+            build_graph = lambda: _coco_graph(args, names)  # noqa: E731
+        graph = _graph(args, classes, build_graph)
+        sizes: dict[str, int] = {}
+        if detector_name == "small":
+            sizes = {"memory_channels": 64, "fc_channels": 256, "hidden_channels": 128}
+        head = reasoning_head_for(
+            detector,
+            args.model,
+            class_relations=graph.to_class_relations(background=True),
+            **sizes,
+        )
+        boxes = None if args.reasoned_boxes == "all" else _positive_int(args.reasoned_boxes)
+        attach_reasoning_head(detector, head, reasoned_boxes=boxes, train_on=args.train_on)
+    return dataset, DetectionModel(detector)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"--reasoned-boxes must be a positive integer or 'all', got {text!r}")
+    return value
+
+
+def _coco_graph(args: argparse.Namespace, names: list[str]) -> Any:
+    """The shipped COCO-80 graph for COCO's categories, else one built from WordNet."""
+    from knowledge_graphs.build import build_class_graph
+    from knowledge_graphs.ready_made import load_ready_made, vocabulary
+
+    if names == vocabulary("coco")[0]:
+        return load_ready_made("coco")
+    return build_class_graph(names, lexicon=_lexicon(args), source="COCO categories")
 
 
 def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
@@ -358,11 +531,21 @@ def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
 
 
 def _load_convnet(model: Any, run_dir: Path) -> None:
-    from iterative_reasoning.engine import load_checkpoint
+    from iterative_reasoning.engine import DetectionModel, load_checkpoint
 
     state = load_checkpoint(run_dir)
     if state is None:
         raise FileNotFoundError(f"--init-convnet: no checkpoint in {run_dir}")
+    if isinstance(model, DetectionModel):
+        detector = {k: v for k, v in state["model"].items() if ".roi_heads.head." not in k}
+        missing, unexpected = model.load_state_dict(detector, strict=False)
+        if unexpected or any(".roi_heads.head." not in k for k in missing):
+            raise ValueError(
+                f"--init-detector: the checkpoint in {run_dir} is not of this detector "
+                f"(missing {[k for k in missing if '.head.' not in k][:3]}, "
+                f"unexpected {unexpected[:3]})"
+            )
+        return
     prefix = "convnet."
     weights = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
     model.convnet.load_state_dict(weights)

@@ -76,13 +76,14 @@ def reasoning_loss(
     batch: Tensor,
     *,
     beta: float = 0.5,
+    base_weight: float = 1.0,
     module_weight: float = 1.0,
     final_weight: float = 1.0,
 ) -> ReasoningLoss:
     r"""The paper's loss (section 4.4, and the original code's ``AttendMemory``):
 
     .. math::
-        L = \mathrm{CE}(f_0) + w_m \sum_{m \in \{l, g\}} \frac{1}{T - 1} \sum_{t=1}^{T-1}
+        L = w_0\, \mathrm{CE}(f_0) + w_m \sum_{m \in \{l, g\}} \frac{1}{T - 1} \sum_{t=1}^{T-1}
             \sum_n w^{m,t}_n \mathrm{CE}(f_m^t)_n + w_f\, \mathrm{CE}(f)
 
     with the hard-example weights :math:`w^{m,t}` of :func:`hard_example_weights` computed from
@@ -96,6 +97,8 @@ def reasoning_loss(
         labels: ground-truth class of each region.
         batch: image index of each region.
         beta: hard-example floor (0.5).
+        base_weight: ``w_0`` (1); 0 inside a detector, whose own classification loss already
+            trains ``f_0``.
         module_weight: ``w_m`` (1).
         final_weight: ``w_f`` (1).
 
@@ -127,7 +130,7 @@ def reasoning_loss(
     final = zero
     if output.attention is not None:
         final = _image_mean(F.cross_entropy(output.logits, labels, reduction="none"), batch)
-    total = base + module_weight * (modules[0] + modules[1]) + final_weight * final
+    total = base_weight * base + module_weight * (modules[0] + modules[1]) + final_weight * final
     return ReasoningLoss(total, base, modules[0], modules[1], final)
 
 

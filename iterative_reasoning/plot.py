@@ -131,3 +131,50 @@ def plot_training_curves(
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def plot_detections(
+    image: Tensor,
+    detections: dict[str, dict[str, Tensor]],
+    classes: Sequence[str],
+    path: str | os.PathLike[str],
+    score_thresh: float = 0.5,
+) -> Path:
+    """Draw ``image`` once per entry of ``detections`` (e.g. the detector's, then with the
+    head), side by side: each detection above ``score_thresh`` as a box with its class and
+    score. The figure is drawn without touching matplotlib's global backend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    figure = Figure(figsize=(5.5 * len(detections), 5.8))
+    FigureCanvasAgg(figure)
+    pixels = image.permute(1, 2, 0).clamp(0, 1).cpu().numpy()
+    for column, (title, found) in enumerate(detections.items()):
+        axes = figure.add_subplot(1, len(detections), column + 1)
+        axes.imshow(pixels)
+        keep = found["scores"] > score_thresh
+        boxes, labels = found["boxes"][keep].tolist(), found["labels"][keep].tolist()
+        for (x1, y1, x2, y2), label, score in zip(
+            boxes, labels, found["scores"][keep].tolist(), strict=True
+        ):
+            color = f"C{label % 10}"
+            axes.add_patch(
+                Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.5)
+            )
+            axes.text(
+                x1,
+                y1 - 2,
+                f"{classes[label]} {score:.2f}",
+                fontsize=7,
+                color="white",
+                bbox={"facecolor": color, "alpha": 0.8, "pad": 1, "linewidth": 0},
+            )
+        axes.set_title(f"{title}: {len(boxes)} detections above {score_thresh}", fontsize=10)
+        axes.axis("off")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return path
+

@@ -1,7 +1,13 @@
-"""Datasets and transforms for region classification with ground-truth boxes."""
+"""Datasets and transforms: region classification with ground-truth boxes, and detection in
+COCO format."""
 
 from iterative_reasoning.data.ade20k import ADE20K, ade_vocabulary
-from iterative_reasoning.data.coco import COCODataset, coco_categories
+from iterative_reasoning.data.coco import (
+    COCODataset,
+    COCODetection,
+    DetectionSample,
+    coco_categories,
+)
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
@@ -16,6 +22,8 @@ from iterative_reasoning.data.visual_genome import VisualGenome, vg_class_graph,
 __all__ = [
     "ADE20K",
     "COCODataset",
+    "COCODetection",
+    "DetectionSample",
     "ImageRecord",
     "RecordCache",
     "RecordDataset",

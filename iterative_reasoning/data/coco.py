@@ -9,21 +9,28 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.data.records import ImageRecord, RecordDataset, RegionSample, load_sample
+from iterative_reasoning.data.records import (
+    ImageRecord,
+    RecordDataset,
+    RegionSample,
+    load_sample,
+    read_image,
+)
 from iterative_reasoning.data.transforms import flip_permutation
 
 
 def coco_categories(annotations: str | os.PathLike[str]) -> list[str]:
     """The category names of a COCO annotation file in the order of their ids (the
     contiguous labels ``1..K`` of :class:`COCODataset`)."""
-    data = _read(Path(annotations))
-    return [c["name"] for c in sorted(data["categories"], key=lambda c: c["id"])]
+    path = Path(annotations)
+    return [c["name"] for c in _categories(_read(path), path)]
 
 
 class COCODataset(RecordDataset):
@@ -71,7 +78,7 @@ class COCODataset(RecordDataset):
             raise FileNotFoundError(f"COCO image root {str(self.root)!r} is not a directory")
         self.annotation_file = Path(annotations)
         data = _read(self.annotation_file)
-        categories = sorted(data["categories"], key=lambda c: c["id"])
+        categories = _categories(data, self.annotation_file)
         names = [c["name"] for c in categories]
         self.classes = list(classes) if classes is not None else [BACKGROUND, *names]
         if not self.classes or self.classes[0] != BACKGROUND:
@@ -88,6 +95,9 @@ class COCODataset(RecordDataset):
         self.flip = flip_permutation(self.classes)
 
         for ann in data["annotations"]:
+            if not isinstance(ann, dict) or "image_id" not in ann:
+                name = ann.get("id") if isinstance(ann, dict) else ann
+                raise ValueError(f"{self.annotation_file}: annotation {name!r} has no image_id")
             if ann.get("category_id") not in label_of:
                 raise ValueError(
                     f"{self.annotation_file}: annotation {ann.get('id')} has category_id "
@@ -101,23 +111,32 @@ class COCODataset(RecordDataset):
                     "segmentation"
                 )
         self.coco = _index(data)
+        #: label -> the file's category id, to write detections in the file's own ids
+        self.category_id_of = {label_of[c["id"]]: c["id"] for c in categories}
         self.dropped = 0
         self._segmentations: dict[str, list[Any]] = {}
-        parsed = [
+        self.all_records = [
             self._record(image, self.coco.imgToAnns.get(image["id"], []), label_of)
             for image in data["images"]
         ]
+        self._image_ids = {str(image["id"]): image["id"] for image in data["images"]}
+        self._keep_records()
+
+    def _keep_records(self) -> None:
+        parsed = [r if len(r.labels) else None for r in self.all_records]
         self._keep(parsed, f"COCO {self.annotation_file.name}", "no image has a region")
 
     def _record(
         self, image: dict[str, Any], anns: list[dict[str, Any]], label_of: dict[int, int]
-    ) -> ImageRecord | None:
-        height, width = int(image["height"]), int(image["width"])
+    ) -> ImageRecord:
+        """The image's regions (crowds left out, degenerate boxes dropped and counted); a
+        record with no box when none is left."""
+        height, width = _image_size(image, self.annotation_file)
         boxes, labels, segmentations = [], [], []
         for ann in anns:
             if ann.get("iscrowd", 0):
                 continue
-            x, y, w, h = (float(v) for v in ann["bbox"])
+            x, y, w, h = _bbox(ann, self.annotation_file)
             x1, y1 = max(x, 0.0), max(y, 0.0)
             x2, y2 = min(x + w, float(width)), min(y + h, float(height))
             if x2 - x1 < 1 or y2 - y1 < 1:
@@ -126,15 +145,13 @@ class COCODataset(RecordDataset):
             boxes.append([x1, y1, x2, y2])
             labels.append(label_of[ann["category_id"]])
             segmentations.append(ann.get("segmentation"))
-        if not boxes:
-            return None
         self._segmentations[str(image["id"])] = segmentations
         return ImageRecord(
             str(image["id"]),
             str(self.root / image["file_name"]),
             height,
             width,
-            np.asarray(boxes, np.float32),
+            np.asarray(boxes, np.float32).reshape(-1, 4),
             np.asarray(labels, np.int64),
         )
 
@@ -164,6 +181,99 @@ class COCODataset(RecordDataset):
         )
 
 
+class DetectionSample(NamedTuple):
+    """One image of a detection dataset, in torchvision's detection format.
+
+    Attributes:
+        image: RGB floats in ``[0, 1]``, ``[3, H, W]``, at the original size (a torchvision
+            detector resizes it itself).
+        target: ``"boxes"`` ``[n, 4]`` float ``xyxy`` in original-image pixels, ``"labels"``
+            ``[n]`` int64 (``1..K``; 0 is background), and with masks ``"masks"``
+            ``[n, H, W]`` uint8.
+        image_id: the image's id in the annotation file.
+    """
+
+    image: Tensor
+    target: dict[str, Tensor]
+    image_id: Any
+
+
+class COCODetection(COCODataset):
+    """The images of a COCO-format annotation file with detection targets, in torchvision's
+    format (:class:`DetectionSample`), for training and evaluating detectors.
+
+    Categories map to labels as in :class:`COCODataset` (:attr:`category_id_of` maps them
+    back); crowd annotations are not targets (``COCOeval`` ignores detections on them), and
+    boxes under one pixel are dropped and counted in :attr:`dropped`. Images are not resized.
+
+    Args:
+        root, annotations, classes: as :class:`COCODataset`.
+        hflip_prob: probability of a horizontal flip (boxes, masks, and ``left_*``/``right_*``
+            labels swap).
+        masks: give each target's instance masks (``segmentation``), for Mask R-CNN.
+        keep_empty: keep the images without a target (negatives); torchvision's detectors
+            train on them. Evaluation always needs them: the evaluation split should keep them.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        annotations: str | os.PathLike[str],
+        classes: Sequence[str] | None = None,
+        hflip_prob: float = 0.0,
+        masks: bool = False,
+        keep_empty: bool = True,
+    ) -> None:
+        self.keep_empty = keep_empty
+        super().__init__(root, annotations, classes, hflip_prob=hflip_prob, masks=masks)
+
+    def _keep_records(self) -> None:
+        if not self.keep_empty:
+            super()._keep_records()
+            return
+        if not self.all_records:
+            raise ValueError(f"COCO {self.annotation_file.name}: the file has no image")
+        self.records = list(self.all_records)
+        self.skipped = 0
+
+    def __getitem__(self, index: int) -> DetectionSample:  # type: ignore[override]
+        record = self.records[index]
+        image = read_image(record.path)
+        if image.shape[1:] != (record.height, record.width):
+            raise ValueError(
+                f"{record.path}: the image is {tuple(image.shape[1:])} but image "
+                f"{record.image_id} of {self.annotation_file} says {(record.height, record.width)}"
+            )
+        boxes = torch.from_numpy(record.boxes.copy())
+        labels = torch.from_numpy(record.labels.copy())
+        target = {"boxes": boxes, "labels": labels}
+        if self.masks:
+            target["masks"] = self.instance_masks(index)
+        if self.hflip_prob > 0 and float(torch.rand(())) < self.hflip_prob:
+            width = float(record.width)
+            image = image.flip(-1)
+            target["boxes"] = torch.stack(
+                [width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1
+            )
+            target["labels"] = self.flip[labels]
+            if self.masks:
+                target["masks"] = target["masks"].flip(-1)
+        return DetectionSample(image, target, self._image_ids[record.image_id])
+
+    def instance_masks(self, index: int) -> Tensor:
+        """``[n, H, W]`` uint8: each target's instance mask at the image's size."""
+        from pycocotools import mask as coco_mask
+
+        record = self.records[index]
+        segmentations = self._segmentations[record.image_id]
+        if not segmentations:
+            return torch.zeros(0, record.height, record.width, dtype=torch.uint8)
+        full = np.stack(
+            [coco_mask.decode(_rle(s, record.height, record.width)) for s in segmentations]
+        )
+        return torch.from_numpy(full)
+
+
 def _rle(segmentation: Any, height: int, width: int) -> Any:
     """A COCO ``segmentation`` (polygons, uncompressed RLE, or compressed RLE) as one
     compressed RLE."""
@@ -180,10 +290,59 @@ def _rle(segmentation: Any, height: int, width: int) -> Any:
     }
 
 
+def _categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The categories in the order of their ids, checked: each has an ``id`` and a ``name``,
+    and neither repeats."""
+    for category in data["categories"]:
+        if not isinstance(category, dict) or "id" not in category or "name" not in category:
+            raise ValueError(f"{path}: category {category!r} needs an 'id' and a 'name'")
+    categories = sorted(data["categories"], key=lambda c: c["id"])
+    for key in ("id", "name"):
+        values = [c[key] for c in categories]
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            raise ValueError(
+                f"{path}: category {key}s must be unique, but {repeated[:5]} appear more than once"
+            )
+    return categories
+
+
+def _image_size(image: dict[str, Any], path: Path) -> tuple[int, int]:
+    try:
+        height, width = int(image["height"]), int(image["width"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"{path}: image {image.get('id')} needs integer 'height' and 'width', got "
+            f"{image.get('height')!r} and {image.get('width')!r}"
+        ) from None
+    if height < 1 or width < 1:
+        raise ValueError(f"{path}: image {image.get('id')} has size {height} x {width}")
+    return height, width
+
+
+def _bbox(ann: dict[str, Any], path: Path) -> tuple[float, float, float, float]:
+    bbox = ann.get("bbox")
+    try:
+        x, y, w, h = (float(v) for v in bbox)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{path}: annotation {ann.get('id')} needs a 'bbox' of four numbers [x, y, w, h], "
+            f"got {bbox!r}"
+        ) from None
+    if not all(np.isfinite([x, y, w, h])):
+        raise ValueError(f"{path}: annotation {ann.get('id')} has a non-finite bbox {bbox!r}")
+    return x, y, w, h
+
+
 def _index(data: dict[str, Any]) -> Any:
     """``pycocotools.coco.COCO`` over already read annotations (without its printing)."""
     from pycocotools.coco import COCO
 
+    for ann in data["annotations"]:  # what COCOeval reads of the ground truth
+        ann.setdefault("iscrowd", 0)
+        bbox = ann.get("bbox")
+        if "area" not in ann and isinstance(bbox, list) and len(bbox) == 4:
+            ann["area"] = float(bbox[2]) * float(bbox[3])
     coco = COCO()
     coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):

@@ -1,6 +1,7 @@
 """Adapters: the only place a detector's conventions appear. Any backbone or detector plugs in
-through :func:`region_batch`; :mod:`~iterative_reasoning.detectors.torchvision` has two real
-uses of it."""
+through :func:`region_batch`; :mod:`~iterative_reasoning.detectors.torchvision` puts the head
+inside torchvision's two-stage detectors (:func:`attach_reasoning_head`), and
+:mod:`~iterative_reasoning.detectors.resnet` is the paper's ResNet-50 region classifier."""
 
 from iterative_reasoning.detectors.base import (
     CropRegionClassifier,
@@ -11,17 +12,32 @@ from iterative_reasoning.detectors.base import (
     rescale_boxes,
     resized_shape,
 )
+from iterative_reasoning.detectors.resnet import ResNetRegionClassifier
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
-from iterative_reasoning.detectors.torchvision import FasterRCNNReasoning, ResNetRegionClassifier
+from iterative_reasoning.detectors.torchvision import (
+    FasterRCNNReasoning,
+    ReasoningRoIHeads,
+    attach_reasoning_head,
+    check_head_fits,
+    detach_reasoning_head,
+    feature_strides,
+    reasoning_head_for,
+)
 
 __all__ = [
     "CropRegionClassifier",
     "FasterRCNNReasoning",
+    "ReasoningRoIHeads",
     "RegionBatch",
     "ResNetRegionClassifier",
     "SmallConvNetClassifier",
+    "attach_reasoning_head",
     "check_box_frame",
+    "check_head_fits",
+    "detach_reasoning_head",
+    "feature_strides",
     "pad_images",
+    "reasoning_head_for",
     "region_batch",
     "rescale_boxes",
     "resized_shape",

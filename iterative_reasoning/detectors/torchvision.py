@@ -1,259 +1,758 @@
-"""Adapters for torchvision: the paper's ResNet-50 region classifier, and Faster R-CNN with the
-reasoning head re-classifying its boxes."""
+"""The reasoning head inside torchvision's two-stage detectors (Faster, Mask and Keypoint R-CNN).
+
+:class:`ReasoningRoIHeads` is a :class:`torchvision.models.detection.roi_heads.RoIHeads` that
+puts an :class:`~iterative_reasoning.nn.IterativeReasoningHead` between the box head and the
+post-processing; :func:`attach_reasoning_head` swaps it into a built detector, which stays the
+same class and keeps torchvision's interface: ``detector(images, targets)`` returns the losses
+(with ``"loss_reasoning"`` added), ``detector(images)`` the detections.
+
+Shapes, per batch of ``B`` images: ``R`` boxes (proposals) over the batch, ``C`` classes with
+background at index 0 (torchvision's convention), ``D_f`` channels of the feature map at the
+head's stride (16), ``D_r`` the box head's representation size.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
+import warnings
+from typing import Any, Literal
 
 import torch
-import torchvision
+import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models import ResNet50_Weights
-from torchvision.models.detection import FasterRCNN
-from torchvision.ops import FrozenBatchNorm2d, batched_nms
+from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+from torchvision.models.detection.roi_heads import (
+    RoIHeads,
+    fastrcnn_loss,
+    keypointrcnn_inference,
+    keypointrcnn_loss,
+    maskrcnn_inference,
+    maskrcnn_loss,
+)
+from torchvision.ops import boxes as box_ops
 
-from iterative_reasoning.detectors.base import CropRegionClassifier, RegionBatch, region_batch
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
-from iterative_reasoning.ops import CropMode, RegionCrop
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+TrainOn = Literal["proposals", "ground_truth"]
+TRAIN_ON: tuple[str, ...] = ("proposals", "ground_truth")
+#: Proposals per image that the head reasons over at inference by default (the top ones by the
+#: detector's score; the others keep the detector's scores).
+DEFAULT_REASONED_BOXES = 100
 
-
-class ResNetRegionClassifier(CropRegionClassifier):
-    """The paper's plain ConvNet for region classification with given boxes.
-
-    ResNet-50 up to conv4 (``layer3``, stride 16, 1024 channels) is the mid-level feature map;
-    each box is cropped to ``P x P`` from it, conv5 (``layer4`` with stride 1) runs on the
-    crops, a spatial mean gives the 2048-d region feature, and an FC layer the logits ``f_0``.
-    Batch norm is frozen everywhere and the stem and ``layer1`` are frozen, as in the original.
-
-    Args:
-        num_classes: ``C``, background included.
-        weights: ImageNet weights through torchvision's weights API
-            (``ResNet50_Weights.IMAGENET1K_V1``, ``"DEFAULT"``, ...), downloaded and cached by
-            torchvision on first use; ``None`` for random weights.
-        crop_mode: ``"roi_align"`` or the original's ``"crop_and_resize"``.
-        crop_size: ``P`` (7).
-        sampling_ratio: samples per bin and axis for ``"roi_align"``.
-        frozen_stages: 0 (nothing frozen), 1 (stem), 2 (stem and ``layer1``, the paper), ...
-
-    Inputs: images are RGB floats in ``[0, 1]``, padded into one batch (see
-    :func:`~iterative_reasoning.detectors.pad_images`); they are normalised with ImageNet's
-    mean and std here.
-
-    Shapes:
-        - **images:** ``[B, 3, H_in, W_in]``; **boxes:** ``B`` x ``[R_i, 4]`` (or ``[R, 4]``
-          with ``batch``); **image_sizes:** ``[B, 2]``
-        - **output:** :class:`~iterative_reasoning.detectors.RegionBatch` with features
-          ``[B, 1024, H, W]``, base logits ``[R, C]`` and region features ``[R, 2048]``
-
-    Example:
-        >>> import torch
-        >>> model = ResNetRegionClassifier(num_classes=5, weights=None).eval()
-        >>> regions = model(torch.rand(1, 3, 96, 128), [torch.tensor([[8.0, 8.0, 60.0, 90.0]])],
-        ...                 [(96, 128)])
-        >>> regions.features.shape, regions.base_logits.shape, regions.region_features.shape
-        (torch.Size([1, 1024, 6, 8]), torch.Size([1, 5]), torch.Size([1, 2048]))
-    """
-
-    feature_channels = 1024
-    region_channels = 2048
-    spatial_scale = 1 / 16
-    mean: Tensor
-    std: Tensor
-
-    def __init__(
-        self,
-        num_classes: int,
-        weights: ResNet50_Weights | str | None = None,
-        crop_mode: CropMode = "roi_align",
-        crop_size: int = 7,
-        sampling_ratio: int = 2,
-        frozen_stages: int = 2,
-    ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
-        if not 0 <= frozen_stages <= 5:
-            raise ValueError(f"frozen_stages must be in 0..5, got {frozen_stages}")
-        resnet = torchvision.models.resnet50(weights=weights, norm_layer=FrozenBatchNorm2d)
-        self.num_classes = num_classes
-        self.trunk = nn.Sequential(
-            OrderedDict(
-                stem=nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool),
-                layer1=resnet.layer1,
-                layer2=resnet.layer2,
-                layer3=resnet.layer3,
-            )
-        )
-        head = resnet.layer4  # conv5 at stride 1 on the crops
-        head[0].conv2.stride = (1, 1)
-        head[0].downsample[0].stride = (1, 1)
-        self.conv5 = head
-        self.crop = RegionCrop(crop_size, self.spatial_scale, crop_mode, sampling_ratio)
-        self.classifier = nn.Linear(self.region_channels, num_classes)
-        stages = [*self.trunk.children(), self.conv5][:frozen_stages]
-        for stage in stages:
-            stage.requires_grad_(False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.classifier.weight, std=0.01)
-        nn.init.zeros_(self.classifier.bias)
-
-    def features(self, images: Tensor) -> Tensor:
-        """The conv4 map ``[B, 1024, ceil(H_in / 16), ceil(W_in / 16)]``."""
-        if images.dim() != 4 or images.size(1) != 3:
-            raise ValueError(f"images must have shape [B, 3, H, W], got {list(images.shape)}")
-        return self.trunk((images - self.mean) / self.std)
-
-    def region_features(self, crops: Tensor) -> Tensor:
-        """conv5 (stride 1) on the crops, spatially averaged: ``[R, 2048]``."""
-        return self.conv5(crops).mean(dim=(2, 3))
+Detections = list[dict[str, Tensor]]
 
 
-class FasterRCNNReasoning(nn.Module):
-    """torchvision Faster R-CNN whose boxes are re-classified by an
-    :class:`~iterative_reasoning.nn.IterativeReasoningHead`.
+class ReasoningRoIHeads(RoIHeads):
+    r"""torchvision's RoI heads with the reasoning head of `Iterative Visual Reasoning Beyond
+    Convolutions <https://arxiv.org/abs/1803.11189>`_ between the box head and the
+    post-processing.
 
-    The head reads the FPN level at stride 16 (``"2"`` for the ResNet-50 FPN, 256 channels) as
-    its mid-level map, the detector's box-head representation (1024-d) as region features, and
-    the detector's class logits as ``f_0``.
+    The head reads, for each box, the detector's class logits as :math:`f_0`, the box head's
+    representation as the region feature, and the backbone's feature map at the head's stride
+    (16) as its mid-level map; it never trains the detector (its inputs are stop-gradient).
 
-    - **Training** (``model.train()``, ``model(images, targets)``): the detector's usual losses
-      plus ``"loss_reasoning"``, the paper's loss (:func:`~iterative_reasoning.losses.
-      reasoning_loss`) of the head on the ground-truth boxes, as the paper trains it.
-    - **Inference** (``model.eval()``, ``model(images)``): the detector's detections, each
-      re-labelled and re-scored by the head's fused prediction (background excluded), then
-      class-wise NMS again. Each detection also carries ``"reasoning_logits"`` and the
-      detector's own ``"detector_labels"`` and ``"detector_scores"``. Boxes come back in
-      original-image pixels, as from torchvision.
+    - **Training** on the proposals that torchvision's matcher and sampler pick for the box
+      classifier (foreground and background, ``batch_size_per_image`` per image), labelled as
+      the box classifier's targets, so the head learns background as the detector's classifier
+      does. The paper's loss (:func:`~iterative_reasoning.losses.reasoning_loss`, without its
+      :math:`f_0` term, which is the detector's own ``"loss_classifier"``) is added to the
+      detector's losses as ``"loss_reasoning"``; the box regression is unchanged. The paper
+      classified ground-truth boxes instead: ``train_on="ground_truth"`` does that (the head
+      then never sees a background box).
+    - **Inference**: the head reasons over the ``reasoned_boxes`` proposals of each image with
+      the highest detector score (all with ``None``); its fused prediction gives their class
+      scores and the other proposals keep the detector's. torchvision's post-processing follows
+      as it is: class-specific boxes from the regression, ``score_thresh``, per-class NMS at
+      ``nms_thresh``, ``detections_per_img``. Each detection also carries
+      ``"detector_scores"``, the detector's own probability of the detection's class.
 
     Args:
-        detector: a torchvision :class:`~torchvision.models.detection.FasterRCNN` with an FPN
-            backbone (e.g. ``fasterrcnn_resnet50_fpn``).
-        head: the reasoning head, built for the detector's classes, the FPN's channels and the
-            box head's representation size.
-        feature_level: the FPN level at stride ``1 / head.spatial_scale``.
+        box_roi_pool, box_head, box_predictor, fg_iou_thresh, bg_iou_thresh,
+            batch_size_per_image, positive_fraction, bbox_reg_weights, score_thresh,
+            nms_thresh, detections_per_img, mask_roi_pool, mask_head, mask_predictor,
+            keypoint_roi_pool, keypoint_head, keypoint_predictor: as for
+            :class:`~torchvision.models.detection.roi_heads.RoIHeads`.
+        head: the reasoning head, built for the detector's ``C`` classes, the feature map's
+            ``D_f`` channels and the representation's ``D_r``.
+        feature_level: the name of the backbone's feature map the head reads; by default the
+            one at the head's ``spatial_scale``, found from the shapes.
+        reasoned_boxes: proposals per image the head reasons over at inference (``None``: all).
+        train_on: ``"proposals"`` (default) or ``"ground_truth"``.
         loss_weight: weight of ``"loss_reasoning"``.
 
-    Example:
-        >>> import torch
-        >>> from torchvision.models.detection import fasterrcnn_resnet50_fpn
-        >>> from iterative_reasoning.nn import IterativeReasoningHead
-        >>> detector = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None,
-        ...                                    num_classes=4, min_size=128, max_size=160)
-        >>> head = IterativeReasoningHead.paper("local", num_classes=4, feature_channels=256,
-        ...                                     region_channels=1024, fc_channels=64)
-        >>> model = FasterRCNNReasoning(detector, head).eval()
-        >>> detections = model([torch.rand(3, 120, 150)])
-        >>> sorted(detections[0])[:3]
-        ['boxes', 'detector_labels', 'detector_scores']
+    Use :meth:`from_roi_heads` (or :func:`attach_reasoning_head`) to build one from a
+    detector's own RoI heads.
     """
 
     def __init__(
         self,
-        detector: FasterRCNN,
+        box_roi_pool: nn.Module,
+        box_head: nn.Module,
+        box_predictor: nn.Module,
         head: IterativeReasoningHead,
-        feature_level: str = "2",
+        *,
+        fg_iou_thresh: float = 0.5,
+        bg_iou_thresh: float = 0.5,
+        batch_size_per_image: int = 512,
+        positive_fraction: float = 0.25,
+        bbox_reg_weights: tuple[float, float, float, float] | None = None,
+        score_thresh: float = 0.05,
+        nms_thresh: float = 0.5,
+        detections_per_img: int = 100,
+        mask_roi_pool: nn.Module | None = None,
+        mask_head: nn.Module | None = None,
+        mask_predictor: nn.Module | None = None,
+        keypoint_roi_pool: nn.Module | None = None,
+        keypoint_head: nn.Module | None = None,
+        keypoint_predictor: nn.Module | None = None,
+        feature_level: str | None = None,
+        reasoned_boxes: int | None = DEFAULT_REASONED_BOXES,
+        train_on: TrainOn = "proposals",
         loss_weight: float = 1.0,
     ) -> None:
-        super().__init__()
-        if not isinstance(detector, FasterRCNN):
-            raise TypeError(
-                f"detector must be a torchvision FasterRCNN, got {type(detector).__name__}"
-            )
-        num_classes = detector.roi_heads.box_predictor.cls_score.out_features
-        if head.num_classes != num_classes:
-            raise ValueError(
-                f"the head has {head.num_classes} classes but the detector {num_classes}"
-            )
-        channels = getattr(detector.backbone, "out_channels", None)
-        if head.local is not None and head.local.in_channels != channels:
-            raise ValueError(
-                f"the head's local module takes {head.local.in_channels} channels but the "
-                f"detector's backbone gives {channels}"
-            )
-        self.detector = detector
+        super().__init__(
+            box_roi_pool,
+            box_head,
+            box_predictor,
+            fg_iou_thresh,
+            bg_iou_thresh,
+            batch_size_per_image,
+            positive_fraction,
+            bbox_reg_weights,
+            score_thresh,
+            nms_thresh,
+            detections_per_img,
+            mask_roi_pool,
+            mask_head,
+            mask_predictor,
+            keypoint_roi_pool,
+            keypoint_head,
+            keypoint_predictor,
+        )
+        if not isinstance(head, IterativeReasoningHead):
+            raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
+        if reasoned_boxes is not None and reasoned_boxes < 1:
+            raise ValueError(f"reasoned_boxes must be positive or None, got {reasoned_boxes}")
+        if train_on not in TRAIN_ON:
+            raise ValueError(f"train_on must be one of {TRAIN_ON}, got {train_on!r}")
+        if not math.isfinite(loss_weight) or loss_weight < 0:
+            raise ValueError(f"loss_weight must be finite and non-negative, got {loss_weight}")
         self.head = head
         self.feature_level = feature_level
+        self.reasoned_boxes = reasoned_boxes
+        self.train_on: TrainOn = train_on
         self.loss_weight = loss_weight
 
-    def forward(
-        self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None
-    ) -> dict[str, Tensor] | list[dict[str, Tensor]]:
-        if self.training and targets is None:
-            raise ValueError("in training mode, targets (boxes and labels per image) are needed")
-        original_sizes = [(int(i.shape[-2]), int(i.shape[-1])) for i in images]
-        inputs, targets = self.detector.transform(images, targets)
-        features = self.detector.backbone(inputs.tensors)
-        if isinstance(features, Tensor):
-            features = OrderedDict([("0", features)])
-        if self.feature_level not in features:
-            raise ValueError(
-                f"feature_level {self.feature_level!r} is not among the backbone's levels "
-                f"{list(features)}"
+    @classmethod
+    def from_roi_heads(
+        cls, roi_heads: RoIHeads, head: IterativeReasoningHead, **options: object
+    ) -> ReasoningRoIHeads:
+        """The same RoI heads (the same sub-modules, matcher, sampler, box coder and
+        inference settings) with ``head`` added; ``options`` are this class's own arguments
+        (``feature_level``, ``reasoned_boxes``, ``train_on``, ``loss_weight``)."""
+        if not isinstance(roi_heads, RoIHeads):
+            raise TypeError(
+                f"roi_heads must be a torchvision RoIHeads, got {type(roi_heads).__name__}"
             )
-        proposals, rpn_losses = self.detector.rpn(inputs, features, targets)
-        detections, roi_losses = self.detector.roi_heads(
-            features, proposals, inputs.image_sizes, targets
+        new = cls(
+            roi_heads.box_roi_pool,
+            roi_heads.box_head,
+            roi_heads.box_predictor,
+            head,
+            **_inference_settings(roi_heads),
+            **_branches(roi_heads),
+            **options,  # type: ignore[arg-type]
+        )
+        _copy_training_parts(roi_heads, new)
+        return new
+
+    # -- forward ---------------------------------------------------------------------------
+
+    def forward(
+        self,
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Tensor]] | None = None,
+    ) -> tuple[Detections, dict[str, Tensor]]:
+        """As :meth:`RoIHeads.forward <torchvision.models.detection.roi_heads.RoIHeads.forward>`:
+        ``(detections, {})`` in evaluation mode, ``([], losses)`` in training mode."""
+        _check_target_types(targets, self.has_keypoint())
+        matched_idxs = labels = regression_targets = None
+        if self.training:
+            proposals, matched_idxs, labels, regression_targets = self.select_training_samples(
+                proposals, targets
+            )
+        box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+        class_logits, box_regression = self.box_predictor(box_features)
+        result: Detections = []
+        losses: dict[str, Tensor] = {}
+        if self.training:
+            assert labels is not None and regression_targets is not None and targets is not None
+            classifier, box_reg = fastrcnn_loss(
+                class_logits, box_regression, labels, regression_targets
+            )
+            losses = {"loss_classifier": classifier, "loss_box_reg": box_reg}
+            losses["loss_reasoning"] = self.loss_weight * self._reasoning_loss(
+                features, proposals, image_shapes, class_logits, box_features, labels, targets
+            )
+        else:
+            logits = self.reason(features, proposals, image_shapes, class_logits, box_features)
+            result = self._postprocess(
+                logits, class_logits, box_regression, proposals, image_shapes
+            )
+        if self.has_mask():
+            losses.update(
+                self._forward_mask(
+                    features, proposals, image_shapes, targets, result, labels, matched_idxs
+                )
+            )
+        if self.has_keypoint():
+            losses.update(
+                self._forward_keypoint(
+                    features, proposals, image_shapes, targets, result, labels, matched_idxs
+                )
+            )
+        return result, losses
+
+    def reason(
+        self,
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        class_logits: Tensor,
+        box_features: Tensor,
+    ) -> Tensor:
+        """The class logits of the proposals after reasoning, ``[R, C]``: the head's fused
+        prediction for the ``reasoned_boxes`` proposals of each image with the highest
+        detector score, the detector's ``class_logits`` for the others."""
+        if class_logits.size(0) == 0:
+            return class_logits
+        chosen = self._reasoned(class_logits, [len(p) for p in proposals])
+        output = self._run_head(
+            features,
+            torch.cat(proposals)[chosen],
+            _batch_of([len(p) for p in proposals], class_logits.device)[chosen],
+            image_shapes,
+            class_logits[chosen],
+            box_features[chosen],
+        )
+        logits = class_logits.clone()
+        logits[chosen] = output.logits.to(logits.dtype)
+        return logits
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _run_head(
+        self,
+        features: dict[str, Tensor],
+        boxes: Tensor,
+        batch: Tensor,
+        image_shapes: list[tuple[int, int]],
+        class_logits: Tensor,
+        box_features: Tensor,
+    ) -> ReasoningOutput:
+        feature_map = self._feature_map(features, image_shapes)
+        sizes = torch.tensor(image_shapes, dtype=torch.float, device=feature_map.device)
+        return self.head(feature_map, boxes, batch, sizes, class_logits, box_features)
+
+    def _reasoning_loss(
+        self,
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        class_logits: Tensor,
+        box_features: Tensor,
+        labels: list[Tensor],
+        targets: list[dict[str, Tensor]],
+    ) -> Tensor:
+        """The paper's loss of the head (without the ``f_0`` term) on the sampled proposals,
+        or on the ground-truth boxes."""
+        if self.train_on == "ground_truth":
+            proposals = [t["boxes"].to(class_logits.dtype) for t in targets]
+            labels = [t["labels"] for t in targets]
+            with torch.no_grad():  # the detector's box head is trained by its own loss only
+                box_features = self.box_head(self.box_roi_pool(features, proposals, image_shapes))
+                class_logits, _ = self.box_predictor(box_features)
+        batch = _batch_of([len(p) for p in proposals], class_logits.device)
+        output = self._run_head(
+            features, torch.cat(proposals), batch, image_shapes, class_logits, box_features
+        )
+        return reasoning_loss(output, torch.cat(labels), batch, base_weight=0.0).total
+
+    def _reasoned(self, class_logits: Tensor, counts: list[int]) -> Tensor:
+        """Indices of the proposals to reason over: per image, the ``reasoned_boxes`` with the
+        highest detector score (background excluded), in proposal order."""
+        if self.reasoned_boxes is None:
+            return torch.arange(class_logits.size(0), device=class_logits.device)
+        scores = F.softmax(class_logits.detach(), -1)[:, 1:].amax(-1)
+        chosen, start = [], 0
+        for count, image_scores in zip(counts, scores.split(counts), strict=True):
+            top = image_scores.topk(min(self.reasoned_boxes, count)).indices
+            chosen.append(top.sort().values + start)
+            start += count
+        return torch.cat(chosen)
+
+    def _feature_map(
+        self, features: dict[str, Tensor], image_shapes: list[tuple[int, int]]
+    ) -> Tensor:
+        """The feature map at the head's stride: ``feature_level``, or the level whose size,
+        against the largest image, rounds to ``head.spatial_scale`` (as torchvision's
+        ``MultiScaleRoIAlign`` infers its scales)."""
+        if self.feature_level is not None:
+            if self.feature_level not in features:
+                raise ValueError(
+                    f"feature_level {self.feature_level!r} is not among the backbone's feature "
+                    f"maps {list(features)}"
+                )
+            return features[self.feature_level]
+        height = max(s[0] for s in image_shapes)
+        scales = {
+            name: 2.0 ** round(math.log2(f.shape[-2] / height)) for name, f in features.items()
+        }
+        for name, scale in scales.items():
+            if math.isclose(scale, self.head.spatial_scale):
+                return features[name]
+        found = ", ".join(f"{n!r}: 1/{1 / s:g}" for n, s in scales.items())
+        raise ValueError(
+            f"the backbone has no feature map at the head's spatial_scale 1/"
+            f"{1 / self.head.spatial_scale:g} (its maps: {found}); build the head with "
+            "spatial_scale of one of them, or give feature_level"
+        )
+
+    def _postprocess(
+        self,
+        logits: Tensor,
+        detector_logits: Tensor,
+        box_regression: Tensor,
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+    ) -> Detections:
+        """torchvision's :meth:`~torchvision.models.detection.roi_heads.RoIHeads.
+        postprocess_detections` on ``logits``, step for step, also keeping the detector's own
+        score (of ``detector_logits``) of each detection."""
+        num_classes = logits.shape[-1]
+        counts = [len(p) for p in proposals]
+        pred_boxes = self.box_coder.decode(box_regression, proposals)
+        pairs = zip(
+            pred_boxes.split(counts, 0),
+            F.softmax(logits, -1).split(counts, 0),
+            F.softmax(detector_logits, -1).split(counts, 0),
+            image_shapes,
+            strict=True,
+        )
+        result = []
+        for boxes, scores, detector, image_shape in pairs:
+            boxes = box_ops.clip_boxes_to_image(boxes, image_shape)
+            labels = torch.arange(num_classes, device=logits.device).view(1, -1).expand_as(scores)
+            boxes, scores = boxes[:, 1:].reshape(-1, 4), scores[:, 1:].reshape(-1)
+            labels, detector = labels[:, 1:].reshape(-1), detector[:, 1:].reshape(-1)
+            keep = torch.where(scores > self.score_thresh)[0]
+            boxes, scores, labels, detector = (
+                boxes[keep],
+                scores[keep],
+                labels[keep],
+                detector[keep],
+            )
+            keep = box_ops.remove_small_boxes(boxes, min_size=1e-2)
+            boxes, scores, labels, detector = (
+                boxes[keep],
+                scores[keep],
+                labels[keep],
+                detector[keep],
+            )
+            keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)
+            keep = keep[: self.detections_per_img]
+            result.append(
+                {
+                    "boxes": boxes[keep],
+                    "labels": labels[keep],
+                    "scores": scores[keep],
+                    "detector_scores": detector[keep],
+                }
+            )
+        return result
+
+    # The mask and keypoint branches, as in torchvision's RoIHeads.forward (which does not
+    # split them into methods), on the detections after reasoning.
+
+    def _forward_mask(
+        self,
+        features: dict[str, Tensor],
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Tensor]] | None,
+        result: Detections,
+        labels: list[Tensor] | None,
+        matched_idxs: list[Tensor] | None,
+    ) -> dict[str, Tensor]:
+        assert self.mask_roi_pool is not None
+        if self.training:
+            assert labels is not None and matched_idxs is not None and targets is not None
+            mask_proposals, positive_idxs = _positives(proposals, labels, matched_idxs)
+        else:
+            mask_proposals = [r["boxes"] for r in result]
+        mask_logits = self.mask_predictor(
+            self.mask_head(self.mask_roi_pool(features, mask_proposals, image_shapes))
         )
         if self.training:
             assert targets is not None
-            regions = self.regions(features, [t["boxes"] for t in targets], inputs.image_sizes)
-            labels = torch.cat([t["labels"] for t in targets])
-            loss = reasoning_loss(self.head(*regions), labels, regions.batch).total
-            return {**rpn_losses, **roi_losses, "loss_reasoning": self.loss_weight * loss}
-        regions = self.regions(features, [d["boxes"] for d in detections], inputs.image_sizes)
-        output = self.head(*regions)
-        detections = self._rescore(detections, output, regions.batch)
-        return self.detector.transform.postprocess(detections, inputs.image_sizes, original_sizes)
+            gt_masks = [t["masks"] for t in targets]
+            gt_labels = [t["labels"] for t in targets]
+            loss = maskrcnn_loss(mask_logits, mask_proposals, gt_masks, gt_labels, positive_idxs)
+            return {"loss_mask": loss}
+        probs = maskrcnn_inference(mask_logits, [r["labels"] for r in result])
+        for prob, r in zip(probs, result, strict=True):
+            r["masks"] = prob
+        return {}
 
-    def regions(
+    def _forward_keypoint(
         self,
         features: dict[str, Tensor],
-        boxes: list[Tensor],
-        image_sizes: list[tuple[int, int]],
-    ) -> RegionBatch:
-        """The head's inputs for ``boxes`` (network-input pixels): the detector's class logits
-        and box-head representation, and the FPN map at stride 16."""
-        heads = self.detector.roi_heads
-        pooled = heads.box_roi_pool(features, boxes, image_sizes)
-        representation = heads.box_head(pooled)
-        logits, _ = heads.box_predictor(representation)
-        return region_batch(
-            features[self.feature_level],
-            boxes,
-            [list(s) for s in image_sizes],
-            base_logits=logits,
-            region_features=representation,
-            spatial_scale=self.head.spatial_scale,
+        proposals: list[Tensor],
+        image_shapes: list[tuple[int, int]],
+        targets: list[dict[str, Tensor]] | None,
+        result: Detections,
+        labels: list[Tensor] | None,
+        matched_idxs: list[Tensor] | None,
+    ) -> dict[str, Tensor]:
+        assert self.keypoint_roi_pool is not None
+        if self.training:
+            assert labels is not None and matched_idxs is not None
+            keypoint_proposals, positive_idxs = _positives(proposals, labels, matched_idxs)
+        else:
+            keypoint_proposals = [r["boxes"] for r in result]
+        keypoint_logits = self.keypoint_predictor(
+            self.keypoint_head(self.keypoint_roi_pool(features, keypoint_proposals, image_shapes))
+        )
+        if self.training:
+            assert targets is not None
+            gt_keypoints = [t["keypoints"] for t in targets]
+            loss = keypointrcnn_loss(
+                keypoint_logits, keypoint_proposals, gt_keypoints, positive_idxs
+            )
+            return {"loss_keypoint": loss}
+        probs, scores = keypointrcnn_inference(keypoint_logits, keypoint_proposals)
+        for prob, score, r in zip(probs, scores, result, strict=True):
+            r["keypoints"], r["keypoints_scores"] = prob, score
+        return {}
+
+    def extra_repr(self) -> str:
+        return (
+            f"feature_level={self.feature_level!r}, reasoned_boxes={self.reasoned_boxes}, "
+            f"train_on={self.train_on!r}, loss_weight={self.loss_weight}"
         )
 
-    def _rescore(
-        self, detections: list[dict[str, Tensor]], output: ReasoningOutput, batch: Tensor
-    ) -> list[dict[str, Tensor]]:
-        probs = torch.softmax(output.logits, dim=-1)
-        scores, labels = probs[:, 1:].max(dim=-1)
-        labels = labels + 1
-        heads = self.detector.roi_heads
-        rescored = []
-        for i, det in enumerate(detections):
-            k = batch == i
-            keep = batched_nms(det["boxes"], scores[k], labels[k], heads.nms_thresh)
-            keep = keep[: heads.detections_per_img]
-            rescored.append(
-                {
-                    "boxes": det["boxes"][keep],
-                    "labels": labels[k][keep],
-                    "scores": scores[k][keep],
-                    "reasoning_logits": output.logits[k][keep],
-                    "detector_labels": det["labels"][keep],
-                    "detector_scores": det["scores"][keep],
-                }
+
+def attach_reasoning_head(
+    detector: GeneralizedRCNN,
+    head: IterativeReasoningHead,
+    *,
+    feature_level: str | None = None,
+    reasoned_boxes: int | None = DEFAULT_REASONED_BOXES,
+    train_on: TrainOn = "proposals",
+    loss_weight: float = 1.0,
+) -> GeneralizedRCNN:
+    """Put ``head`` into a torchvision two-stage detector: its ``roi_heads`` become a
+    :class:`ReasoningRoIHeads` with the same parts and settings. The detector is changed in
+    place and returned; it keeps its class and torchvision's interface.
+
+    Args:
+        detector: a :class:`~torchvision.models.detection.FasterRCNN` (``fasterrcnn_*``),
+            :class:`~torchvision.models.detection.MaskRCNN` or
+            :class:`~torchvision.models.detection.KeypointRCNN`, built by torchvision or on a
+            backbone of one's own.
+        head: the reasoning head, for the detector's classes (background included), the
+            channels of its stride-16 feature map (``detector.backbone.out_channels``) and its
+            box representation (``box_predictor.cls_score.in_features``).
+        feature_level, reasoned_boxes, train_on, loss_weight: see :class:`ReasoningRoIHeads`.
+
+    Example:
+        >>> import torch
+        >>> from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+        >>> from iterative_reasoning.nn import IterativeReasoningHead
+        >>> detector = fasterrcnn_mobilenet_v3_large_fpn(
+        ...     weights=None, weights_backbone=None, num_classes=4, min_size=160, max_size=160)
+        >>> head = IterativeReasoningHead.paper(
+        ...     "local", num_classes=4, feature_channels=256, fc_channels=64, memory_channels=16)
+        >>> detector = attach_reasoning_head(detector, head).eval()
+        >>> detections = detector([torch.rand(3, 120, 150)])
+        >>> sorted(detections[0])
+        ['boxes', 'detector_scores', 'labels', 'scores']
+    """
+    if not isinstance(detector, GeneralizedRCNN) or not isinstance(
+        getattr(detector, "roi_heads", None), RoIHeads
+    ):
+        raise TypeError(
+            "detector must be a torchvision two-stage detector (FasterRCNN, MaskRCNN, "
+            f"KeypointRCNN) with RoIHeads, got {type(detector).__name__}"
+        )
+    if isinstance(detector.roi_heads, ReasoningRoIHeads):
+        raise ValueError("the detector already has a reasoning head (detach_reasoning_head first)")
+    check_head_fits(detector, head, feature_level)
+    detector.roi_heads = ReasoningRoIHeads.from_roi_heads(
+        detector.roi_heads,
+        head,
+        feature_level=feature_level,
+        reasoned_boxes=reasoned_boxes,
+        train_on=train_on,
+        loss_weight=loss_weight,
+    )
+    return detector
+
+
+def detach_reasoning_head(detector: GeneralizedRCNN) -> IterativeReasoningHead:
+    """Give ``detector`` back its plain :class:`~torchvision.models.detection.roi_heads.RoIHeads`
+    (the same parts and settings, in place) and return the head it had: the detector then
+    gives exactly the detections it would give without ever having had the head."""
+    roi_heads = getattr(detector, "roi_heads", None)
+    if not isinstance(roi_heads, ReasoningRoIHeads):
+        raise ValueError("the detector has no reasoning head (attach_reasoning_head adds one)")
+    plain = RoIHeads(
+        roi_heads.box_roi_pool,
+        roi_heads.box_head,
+        roi_heads.box_predictor,
+        0.5,
+        0.5,
+        1,
+        0.25,
+        None,
+        **_inference_settings(roi_heads),
+        **_branches(roi_heads),
+    )
+    _copy_training_parts(roi_heads, plain)
+    plain.train(roi_heads.training)
+    detector.roi_heads = plain
+    return roi_heads.head
+
+
+def check_head_fits(
+    detector: GeneralizedRCNN, head: IterativeReasoningHead, feature_level: str | None = None
+) -> None:
+    """Raise when ``head`` was built for other classes, widths or a stride than ``detector``
+    gives (the strides are found by :func:`feature_strides`)."""
+    if not isinstance(head, IterativeReasoningHead):
+        raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
+    score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
+    if isinstance(score, nn.Linear):
+        if head.num_classes != score.out_features:
+            raise ValueError(
+                f"the head has num_classes = {head.num_classes} but the detector's box "
+                f"predictor has {score.out_features} classes (background included)"
             )
-        return rescored
+        if head.region_channels is not None and head.region_channels != score.in_features:
+            raise ValueError(
+                f"the head's global module takes region features of {head.region_channels} "
+                f"channels (in_channels - C) but the detector's box representation has "
+                f"{score.in_features}"
+            )
+    channels = getattr(detector.backbone, "out_channels", None)
+    if head.local is not None and channels is not None and head.local.in_channels != channels:
+        raise ValueError(
+            f"the head's local module takes feature maps of {head.local.in_channels} channels "
+            f"but the detector's backbone gives {channels} (backbone.out_channels)"
+        )
+    strides = feature_strides(detector.backbone)
+    stride = round(1 / head.spatial_scale)
+    found = ", ".join(f"{name!r}: {s}" for name, s in strides.items())
+    if feature_level is not None:
+        if feature_level not in strides:
+            raise ValueError(
+                f"feature_level {feature_level!r} is not among the backbone's feature maps "
+                f"({found})"
+            )
+        if strides[feature_level] != stride:
+            raise ValueError(
+                f"feature_level {feature_level!r} has stride {strides[feature_level]} but the "
+                f"head was built for spatial_scale 1/{stride}"
+            )
+    elif stride not in strides.values():
+        raise ValueError(
+            f"the backbone has no feature map at the head's stride {stride} (spatial_scale "
+            f"1/{stride}); its maps and strides: {found}. Build the head with spatial_scale = "
+            "1/stride of one of them (fasterrcnn_mobilenet_v3_large_fpn has stride 32 only), "
+            "or give feature_level"
+        )
+
+
+def feature_strides(backbone: nn.Module, size: int = 256) -> dict[str, int]:
+    """The stride of each feature map of a detector's ``backbone``, from one pass of a blank
+    ``size x size`` image (in evaluation mode and without gradients; the mode is restored).
+
+    Example:
+        >>> from torchvision.models.detection import fasterrcnn_resnet50_fpn
+        >>> feature_strides(fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).backbone)
+        {'0': 4, '1': 8, '2': 16, '3': 32, 'pool': 64}
+    """
+    parameter = next(backbone.parameters(), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+    training = backbone.training
+    try:
+        with torch.no_grad():
+            features = backbone.eval()(torch.zeros(1, 3, size, size, device=device))
+    finally:
+        backbone.train(training)
+    if isinstance(features, Tensor):
+        features = {"0": features}
+    return {name: round(size / f.shape[-2]) for name, f in features.items()}
+
+
+def reasoning_head_for(
+    detector: GeneralizedRCNN,
+    model: str = "final",
+    *,
+    class_relations: ClassRelations | None = None,
+    **kwargs: Any,
+) -> IterativeReasoningHead:
+    """A head of :meth:`IterativeReasoningHead.paper
+    <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``model``: ``"local"``,
+    ``"global"``, ``"final"`` or an ablation) sized for ``detector``: its classes, the channels
+    of its backbone's feature maps, its box representation, and the stride 16 (or, for a
+    backbone without one, its finest stride above 16). ``kwargs`` go to ``paper`` (e.g.
+    ``fc_channels``, ``memory_channels``, ``hidden_channels``)."""
+    score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
+    if not isinstance(score, nn.Linear):
+        raise ValueError(
+            "the detector's box predictor has no cls_score layer to read its classes and "
+            "representation size from: build the head with IterativeReasoningHead.paper"
+        )
+    strides = sorted(set(feature_strides(detector.backbone).values()))
+    stride = 16 if 16 in strides else min((s for s in strides if s > 16), default=strides[-1])
+    options: dict[str, Any] = {"spatial_scale": 1 / stride, **kwargs}
+    return IterativeReasoningHead.paper(
+        model,
+        num_classes=score.out_features,
+        class_relations=class_relations,
+        feature_channels=detector.backbone.out_channels,
+        region_channels=score.in_features,
+        **options,
+    )
+
+
+def FasterRCNNReasoning(  # noqa: N802 (the name of the class it replaces)
+    detector: GeneralizedRCNN,
+    head: IterativeReasoningHead,
+    feature_level: str | None = None,
+    loss_weight: float = 1.0,
+) -> GeneralizedRCNN:
+    """Deprecated: use :func:`attach_reasoning_head`, which this calls."""
+    warnings.warn(
+        "FasterRCNNReasoning is deprecated and will be removed; use "
+        "attach_reasoning_head(detector, head), which returns the detector itself",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return attach_reasoning_head(
+        detector, head, feature_level=feature_level, loss_weight=loss_weight
+    )
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _inference_settings(roi_heads: RoIHeads) -> dict[str, Any]:
+    return {
+        "score_thresh": roi_heads.score_thresh,
+        "nms_thresh": roi_heads.nms_thresh,
+        "detections_per_img": roi_heads.detections_per_img,
+    }
+
+
+def _branches(roi_heads: RoIHeads) -> dict[str, Any]:
+    names: tuple[str, ...] = ("mask_roi_pool", "mask_head", "mask_predictor")
+    names += ("keypoint_roi_pool", "keypoint_head", "keypoint_predictor")
+    return {name: getattr(roi_heads, name) for name in names}
+
+
+def _copy_training_parts(source: RoIHeads, target: RoIHeads) -> None:
+    """The matcher, sampler and box coder objects themselves, with every setting they carry."""
+    target.proposal_matcher = source.proposal_matcher
+    target.fg_bg_sampler = source.fg_bg_sampler
+    target.box_coder = source.box_coder
+    target.box_similarity = source.box_similarity
+
+
+def _batch_of(counts: list[int], device: torch.device) -> Tensor:
+    return torch.repeat_interleave(
+        torch.arange(len(counts), device=device), torch.tensor(counts, device=device)
+    )
+
+
+def _positives(
+    proposals: list[Tensor], labels: list[Tensor], matched_idxs: list[Tensor]
+) -> tuple[list[Tensor], list[Tensor]]:
+    """The foreground proposals of each image and the index of their ground-truth box."""
+    boxes, idxs = [], []
+    for image_proposals, image_labels, image_matched in zip(
+        proposals, labels, matched_idxs, strict=True
+    ):
+        positive = torch.where(image_labels > 0)[0]
+        boxes.append(image_proposals[positive])
+        idxs.append(image_matched[positive])
+    return boxes, idxs
+
+
+def _check_target_types(targets: list[dict[str, Tensor]] | None, keypoints: bool) -> None:
+    """torchvision's checks of the targets' dtypes."""
+    if targets is None:
+        return
+    for t in targets:
+        if t["boxes"].dtype not in (torch.float, torch.double, torch.half):
+            raise TypeError(f"target boxes must of float type, instead got {t['boxes'].dtype}")
+        if t["labels"].dtype != torch.int64:
+            raise TypeError(f"target labels must of int64 type, instead got {t['labels'].dtype}")
+        if keypoints and t["keypoints"].dtype != torch.float32:
+            raise TypeError(
+                f"target keypoints must of float type, instead got {t['keypoints'].dtype}"
+            )
+
+
+#: The detectors :func:`build_detector` makes: torchvision's two-stage builders, and
+#: ``"small"``, a Faster R-CNN on a small stride-16 backbone for CPU runs.
+DETECTORS = (
+    "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn_v2",
+    "small",
+)
+
+
+def build_detector(
+    name: str,
+    num_classes: int,
+    *,
+    weights: str | None = None,
+    weights_backbone: str | None = None,
+    **kwargs: Any,
+) -> GeneralizedRCNN:
+    """A torchvision detector by its builder's name (:data:`DETECTORS`), for ``num_classes``
+    classes (background included).
+
+    Args:
+        name: ``"fasterrcnn_resnet50_fpn"``, ..., or ``"small"``
+            (:func:`~iterative_reasoning.detectors.small_convnet.small_faster_rcnn`).
+        num_classes: ``C``.
+        weights: the whole detector's weights through torchvision's weights API (e.g.
+            ``"DEFAULT"``: COCO, 91 classes), downloaded and cached by torchvision on first use.
+        weights_backbone: the backbone's weights (e.g. ``"IMAGENET1K_V1"``); ``None``: random.
+        kwargs: further arguments of the builder (``min_size``, ``box_score_thresh``, ...).
+    """
+    from torchvision.models import detection
+
+    from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
+
+    if name not in DETECTORS:
+        raise ValueError(f"detector must be one of {DETECTORS}, got {name!r}")
+    if name == "small":
+        if weights is not None or weights_backbone is not None:
+            raise ValueError("the 'small' detector has no pretrained weights; give none")
+        return small_faster_rcnn(num_classes, **kwargs)
+    builder = getattr(detection, name)
+    return builder(
+        weights=weights, weights_backbone=weights_backbone, num_classes=num_classes, **kwargs
+    )

@@ -145,14 +145,21 @@ class RegionModel(nn.Module):
             masks = batch.masks
         return regions, self.head(*regions, masks=masks)
 
+    @staticmethod
+    def collate(samples: Sequence[RegionSample]) -> Batch:
+        """The samples as one :class:`Batch` (:func:`collate_regions`)."""
+        return collate_regions(samples)
+
     def loss(self, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """The paper's loss with a head, else mean cross-entropy; and its terms as numbers."""
-        return self.loss_of(batch, *self(batch))
+        return self.loss_of(batch, self(batch))
 
     def loss_of(
-        self, batch: Batch, regions: RegionBatch, output: ReasoningOutput | None
+        self, batch: Batch, outputs: tuple[RegionBatch, ReasoningOutput | None]
     ) -> tuple[Tensor, dict[str, float]]:
-        """:meth:`loss` from a forward pass already run (e.g. through a DDP wrapper)."""
+        """:meth:`loss` from the outputs of a forward pass already run (e.g. through a DDP
+        wrapper)."""
+        regions, output = outputs
         if output is None:
             loss = F.cross_entropy(regions.base_logits, batch.labels)
             return loss, {"loss": loss.item()}

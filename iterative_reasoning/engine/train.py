@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -20,7 +20,10 @@ from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import RegionSample
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
-from iterative_reasoning.engine.model import RegionModel, collate_regions
+from iterative_reasoning.engine.model import RegionModel
+
+if TYPE_CHECKING:
+    from iterative_reasoning.engine.detection import DetectionModel
 
 LOG = "log.jsonl"
 
@@ -38,6 +41,8 @@ class TrainConfig:
         weight_decay: L2 on weights (not on biases, norms or the initial memory).
         lr_steps: steps at which the learning rate is multiplied by ``gamma``.
         gamma: the factor.
+        warmup_steps: steps over which the learning rate rises linearly from
+            ``lr / warmup_steps`` to ``lr`` (0: none, the paper's setting).
         seed: seeds the model's randomness and the data order.
         checkpoint_every: steps between checkpoints (one is also written at the end and when
             training is interrupted).
@@ -51,6 +56,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     lr_steps: tuple[int, ...] = (280_000,)
     gamma: float = 0.1
+    warmup_steps: int = 0
     seed: int = 3
     checkpoint_every: int = 10_000
     log_every: int = 20
@@ -62,6 +68,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if int(self.warmup_steps) < 0:
+            raise ValueError(f"warmup_steps must be non-negative, got {self.warmup_steps}")
         self.lr_steps = tuple(int(s) for s in self.lr_steps)
 
 
@@ -117,6 +125,22 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     ]
 
 
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, config: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """The step schedule of ``config`` (``lr_steps``, ``gamma``), after a linear warmup of
+    ``warmup_steps`` when there is one."""
+    if config.warmup_steps == 0:
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.lr_steps), config.gamma)
+    warmup, steps, gamma = config.warmup_steps, config.lr_steps, config.gamma
+
+    def factor(step: int) -> float:
+        drops = sum(step >= s for s in steps)
+        return min(1.0, (step + 1) / warmup) * gamma**drops
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def data_order(num_items: int, step: int, batch_size: int, seed: int) -> list[int]:
     """The dataset indices of a step: epoch-wise permutations seeded by ``(seed, epoch)``, so
     the order depends on nothing but the step."""
@@ -130,8 +154,8 @@ def data_order(num_items: int, step: int, batch_size: int, seed: int) -> list[in
 
 
 def train(
-    model: RegionModel,
-    dataset: Dataset[RegionSample],
+    model: RegionModel | DetectionModel,
+    dataset: Dataset[Any],
     config: TrainConfig,
     output_dir: str | os.PathLike[str],
     *,
@@ -141,10 +165,11 @@ def train(
     callback: Callable[[int, dict[str, float]], None] | None = None,
     tensorboard: bool = True,
 ) -> list[dict[str, float]]:
-    """Train ``model`` on ``dataset`` for ``config.steps`` steps, checkpointing to
-    ``output_dir``. With ``resume``, an existing checkpoint there is continued: the weights,
-    optimiser, schedule, random state and data position are restored, so a run that is killed
-    and resumed ends with the same weights as one that was not.
+    """Train ``model`` (a region classifier, or a detector as a
+    :class:`~iterative_reasoning.engine.DetectionModel`) on ``dataset`` for ``config.steps``
+    steps, checkpointing to ``output_dir``. With ``resume``, an existing checkpoint there is
+    continued: the weights, optimiser, schedule, random state and data position are restored,
+    so a run that is killed and resumed ends with the same weights as one that was not.
 
     Every ``config.log_every`` steps the mean of the loss terms goes to
     ``output_dir/log.jsonl`` and, with ``tensorboard``, to ``output_dir/tensorboard``; a resumed
@@ -184,7 +209,7 @@ def train(
     optimizer = torch.optim.SGD(
         parameter_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum
     )
-    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.lr_steps), config.gamma)
+    schedule = lr_schedule(optimizer, config)
     step = 0
     state = load_checkpoint(output_dir) if resume else None
     if state is not None:
@@ -236,9 +261,8 @@ def train(
         while step < config.steps:
             at_step_start = random_state()
             indices = data_order(num_items, step, config.batch_size, config.seed)[rank::world]
-            batch = collate_regions([dataset[i] for i in indices]).to(device)
-            regions, output = net(batch)
-            loss, terms = model.loss_of(batch, regions, output)
+            batch: Any = model.collate([dataset[i] for i in indices]).to(device)
+            loss, terms = model.loss_of(batch, net(batch))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -190,3 +190,70 @@ def test_a_head_writes_the_memory_through_coco_masks(tmp_path):
     assert len(history) == 2
     with pytest.raises(ValueError, match="the batch has no masks"):
         through_masks(collate_regions([COCODataset(root / "images", file, **size)[0]]))
+
+
+def test_detection_targets_in_torchvisions_format(tmp_path):
+    from iterative_reasoning.data.coco import COCODetection
+
+    path = _write(tmp_path)
+    ds = COCODetection(tmp_path / "img", path, masks=True)
+    assert len(ds) == 3 and ds.skipped == 0  # images without a target are negatives
+    assert ds.category_id_of == {1: 3, 2: 7, 3: 12}  # labels back to the file's own ids
+    sample = ds[0]
+    assert sample.image.shape == (3, 40, 60) and sample.image_id == 1  # not resized
+    target = sample.target
+    assert target["labels"].tolist() == [2, 1]  # the crowd is not a target
+    torch.testing.assert_close(target["boxes"], torch.tensor([[5.0, 5, 25, 30], [30, 10, 60, 30]]))
+    assert target["masks"].shape == (2, 40, 60) and target["masks"].dtype == torch.uint8
+    assert int(target["masks"][1].sum()) == 20 * 30  # the RLE block
+    empty = ds[2].target
+    assert empty["boxes"].shape == (0, 4) and empty["masks"].shape == (0, 40, 60)
+    assert ds[1].target["labels"].numel() == 0 and ds.dropped == 1  # degenerate box dropped
+
+    flipped = COCODetection(tmp_path / "img", path, masks=True, hflip_prob=1.0)[0].target
+    torch.testing.assert_close(flipped["boxes"], torch.tensor([[35.0, 5, 55, 30], [0, 10, 30, 30]]))
+    assert flipped["labels"].tolist() == [2, 1]
+    assert torch.equal(flipped["masks"], target["masks"].flip(-1))
+
+    with pytest.warns(UserWarning, match="skipped 2 of 3"):
+        positives = COCODetection(tmp_path / "img", path, keep_empty=False)
+    assert len(positives) == 1 and "masks" not in positives[0].target
+
+
+def test_left_right_labels_swap_on_flips(tmp_path):
+    from iterative_reasoning.data.coco import COCODetection
+
+    categories = [{"id": 1, "name": "left hand"}, {"id": 2, "name": "right hand"}]
+    images = [{"id": 5, "file_name": "a.jpg", "height": 40, "width": 60}]
+    annotations = [{"id": 1, "image_id": 5, "category_id": 1, "bbox": [1, 1, 9, 9]}]
+    (tmp_path / "img").mkdir()
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(tmp_path / "img" / "a.jpg")
+    path = tmp_path / "instances.json"
+    path.write_text(
+        json.dumps({"images": images, "annotations": annotations, "categories": categories})
+    )
+    ds = COCODetection(tmp_path / "img", path, hflip_prob=1.0)
+    assert ds[0].target["labels"].tolist() == [2]  # left hand -> right hand
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["annotations"][0].pop("bbox"), "annotation 10 needs a 'bbox'"),
+        (lambda d: d["annotations"][0].update(bbox=[1, "x", 2, 3]), "annotation 10 needs a"),
+        (lambda d: d["annotations"][0].update(bbox=[1, float("nan"), 2, 3]), "non-finite"),
+        (lambda d: d["images"][0].pop("height"), "image 1 needs integer 'height'"),
+        (lambda d: d["categories"].append({"id": 99, "name": "car"}), "names must be unique"),
+        (lambda d: d["categories"].append({"id": 3, "name": "bus"}), "ids must be unique"),
+        (lambda d: d["annotations"][0].pop("image_id"), "annotation 10 has no image_id"),
+    ],
+)
+def test_malformed_files_name_the_annotation_or_image(tmp_path, change, message):
+    from iterative_reasoning.data.coco import COCODetection
+
+    path = _write(tmp_path)
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message):
+        COCODetection(tmp_path / "img", path)

@@ -1,100 +1,59 @@
+import copy
+
 import pytest
 import torch
-import torchvision
-from torchvision.models import ResNet50_Weights
-from torchvision.models.detection import fasterrcnn_resnet50_fpn
-from torchvision.ops import roi_align
+from torchvision.models.detection import (
+    FasterRCNN,
+    fasterrcnn_mobilenet_v3_large_fpn,
+    fasterrcnn_resnet50_fpn,
+    fasterrcnn_resnet50_fpn_v2,
+    maskrcnn_resnet50_fpn,
+)
+from torchvision.models.detection.roi_heads import RoIHeads
 
-from iterative_reasoning.detectors import FasterRCNNReasoning, ResNetRegionClassifier, pad_images
+import iterative_reasoning.detectors.torchvision as tv
+from iterative_reasoning.detectors import (
+    ReasoningRoIHeads,
+    attach_reasoning_head,
+    detach_reasoning_head,
+    feature_strides,
+    reasoning_head_for,
+)
+from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.graph import ClassRelations
-from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn import IterativeReasoningHead
 
+C = 4
+RELATIONS = ClassRelations(C, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
+SMALL = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
+SIZE = {"min_size": 160, "max_size": 200}
 
-@pytest.fixture(scope="module")
-def classifier():
+
+def _own_backbone(**kwargs):
+    """A FasterRCNN on a backbone of one's own: one stride-16 map, no FPN."""
+    return small_faster_rcnn(C, width=8, representation_size=64, **kwargs)
+
+
+BUILDERS = {
+    "fasterrcnn_resnet50_fpn": fasterrcnn_resnet50_fpn,
+    "fasterrcnn_resnet50_fpn_v2": fasterrcnn_resnet50_fpn_v2,
+    "fasterrcnn_mobilenet_v3_large_fpn": fasterrcnn_mobilenet_v3_large_fpn,
+    "maskrcnn_resnet50_fpn": maskrcnn_resnet50_fpn,
+}
+
+
+def _build(name):
     torch.manual_seed(0)
-    return ResNetRegionClassifier(num_classes=5, weights=None).eval()
-
-
-def _images():
-    images, sizes = pad_images([torch.rand(3, 96, 128), torch.rand(3, 80, 112)])
-    boxes = [
-        torch.tensor([[8.0, 8.0, 60.0, 90.0], [40.0, 20.0, 120.0, 70.0]]),
-        torch.tensor([[0.0, 0.0, 100.0, 60.0]]),
-    ]
-    return images, boxes, sizes
-
-
-def test_region_classifier_is_the_papers_convnet(classifier):
-    images, boxes, sizes = _images()
-    with torch.no_grad():
-        rb = classifier(images, boxes, sizes)
-        features = classifier.features(images)
-        rois = torch.cat([torch.tensor([[0.0], [0.0], [1.0]]), torch.cat(boxes)], dim=1)
-        crops = roi_align(features, rois, 7, 1 / 16, 2, True)
-        region = classifier.conv5(crops)
-    assert rb.features.shape == (2, 1024, 6, 8)  # conv4 at stride 16
-    assert region.shape == (3, 2048, 7, 7)  # conv5 at stride 1 on the 7 x 7 crops
-    torch.testing.assert_close(rb.region_features, region.mean(dim=(2, 3)), rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(rb.base_logits, classifier.classifier(rb.region_features))
-    frozen = {n.split(".")[1] for n, p in classifier.named_parameters() if not p.requires_grad}
-    assert frozen == {"stem", "layer1"}
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in classifier.modules())
-
-
-def test_imagenet_weights_load_through_torchvisions_weights_api(monkeypatch):
-    """No download: the weights enum returns a local state dict, and our model must hold it."""
-    reference = torchvision.models.resnet50(weights=None)
-    requested = []
-
-    def local_state_dict(self, *args, **kwargs):
-        requested.append(self)
-        return reference.state_dict()
-
-    monkeypatch.setattr(type(ResNet50_Weights.IMAGENET1K_V1), "get_state_dict", local_state_dict)
-    model = ResNetRegionClassifier(num_classes=5, weights="IMAGENET1K_V1")
-    assert requested == [ResNet50_Weights.IMAGENET1K_V1]
-    torch.testing.assert_close(model.trunk.layer3[2].conv3.weight, reference.layer3[2].conv3.weight)
-    torch.testing.assert_close(model.conv5[0].conv1.weight, reference.layer4[0].conv1.weight)
-
-
-def test_region_classifier_and_head_train_together(classifier):
-    torch.manual_seed(1)
-    model = ResNetRegionClassifier(num_classes=5, weights=None)
-    head = IterativeReasoningHead.paper("local", num_classes=5, memory_channels=8, fc_channels=16)
-    images, boxes, sizes = _images()
-    labels = torch.tensor([1, 2, 3])
-    rb = model(images, boxes, sizes)
-    out = head(*rb)
-    reasoning_loss(out, labels, rb.batch).total.backward()
-    assert model.classifier.weight.grad is not None
-    assert model.trunk.layer3[0].conv1.weight.grad is not None  # the backbone learns from f_0
-    assert head.local.fc[0].weight.grad is not None
-
-
-def _detector():
-    torch.manual_seed(0)
-    detector = fasterrcnn_resnet50_fpn(
-        weights=None, weights_backbone=None, num_classes=4, min_size=128, max_size=160
+    if name == "own_backbone":
+        return _own_backbone(**SIZE, box_score_thresh=0.0)
+    return BUILDERS[name](
+        weights=None, weights_backbone=None, num_classes=C, box_score_thresh=0.0, **SIZE
     )
-    detector.roi_heads.score_thresh = 0.0  # random weights: keep every detection
-    head = IterativeReasoningHead.paper(
-        "final",
-        num_classes=4,
-        class_relations=ClassRelations(4, {"similar_to": torch.tensor([[1, 2], [2, 1]])}),
-        feature_channels=256,
-        region_channels=1024,
-        memory_channels=8,
-        fc_channels=16,
-        hidden_channels=16,
-    )
-    return FasterRCNNReasoning(detector, head)
 
 
-def test_faster_rcnn_trains_with_the_reasoning_loss():
-    model = _detector().train()
-    images = [torch.rand(3, 120, 150), torch.rand(3, 100, 140)]
+def _data(masks=False):
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.rand(3, 120, 150, generator=gen), torch.rand(3, 100, 140, generator=gen)]
     targets = [
         {
             "boxes": torch.tensor([[10.0, 10.0, 80.0, 90.0], [50.0, 20.0, 140.0, 100.0]]),
@@ -102,38 +61,199 @@ def test_faster_rcnn_trains_with_the_reasoning_loss():
         },
         {"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([3])},
     ]
-    losses = model(images, targets)
-    assert {"loss_classifier", "loss_objectness", "loss_reasoning"} <= set(losses)
-    sum(losses.values()).backward()
-    assert model.head.global_.classifier.weight.grad is not None
-    assert model.head.local.cell.input_conv.weight.grad is not None
-    with pytest.raises(ValueError, match="targets"):
-        model(images)
+    if masks:
+        for image, target in zip(images, targets, strict=True):
+            mask = torch.zeros(len(target["boxes"]), *image.shape[1:], dtype=torch.uint8)
+            for m, (x1, y1, x2, y2) in zip(mask, target["boxes"].int().tolist(), strict=True):
+                m[y1:y2, x1:x2] = 1
+            target["masks"] = mask
+    return images, targets
 
 
-def test_faster_rcnn_inference_rescores_its_detections():
-    model = _detector().eval()
-    images = [torch.rand(3, 120, 150)]
+def _attached(name, **options):
+    plain = _build(name)
+    detector = copy.deepcopy(plain)
+    head = reasoning_head_for(detector, "final", class_relations=RELATIONS, **SMALL)
+    return plain, attach_reasoning_head(detector, head, **options), head
+
+
+def _detector_logits_as_prediction(head):
+    """The plumbing: the head's fused prediction replaced by the detector's own logits."""
+    return head.register_forward_hook(lambda module, args, out: out._replace(logits=args[4]))
+
+
+@pytest.mark.parametrize("name", [*BUILDERS, "own_backbone"])
+def test_plumbing_the_detector_comes_back_exactly(name):
+    plain, detector, head = _attached(name, reasoned_boxes=None)
+    assert type(detector) is type(plain)
+    assert isinstance(detector.roi_heads, ReasoningRoIHeads)
+    _detector_logits_as_prediction(head)
+    images, targets = _data(masks=name.startswith("maskrcnn"))
+
+    plain.train(), detector.train()
+    torch.manual_seed(1)
+    expected = plain(images, targets)
+    torch.manual_seed(1)
+    losses = detector(images, targets)
+    assert set(losses) == {*expected, "loss_reasoning"}
+    for key, value in expected.items():
+        assert torch.equal(losses[key], value), key
+    assert torch.isfinite(losses["loss_reasoning"])
+
+    plain.eval(), detector.eval()
     with torch.no_grad():
-        plain = model.detector(images)[0]
-        out = model(images)[0]
-    assert len(out["boxes"]) > 0
-    assert out["reasoning_logits"].shape == (len(out["boxes"]), 4)
-    assert (out["labels"] >= 1).all()
-    probs = torch.softmax(out["reasoning_logits"], -1)
-    torch.testing.assert_close(out["scores"], probs[:, 1:].max(-1).values)
-    # Boxes are the detector's, in original-image pixels.
-    assert out["boxes"].max() <= 150.01
-    matches = (out["boxes"][:, None] - plain["boxes"][None]).abs().amax(-1).min(dim=1).values
-    assert matches.max() < 1e-3
+        expected_detections = plain(images)
+        detections = detector(images)
+    for want, got in zip(expected_detections, detections, strict=True):
+        assert len(want["boxes"]) > 0
+        assert set(got) == {*want, "detector_scores"}
+        for key, value in want.items():
+            assert torch.equal(got[key], value), key
+        assert torch.equal(got["detector_scores"], want["scores"])
 
 
-def test_faster_rcnn_errors():
-    model = _detector()
-    small = IterativeReasoningHead.paper(
-        "local", num_classes=5, feature_channels=256, fc_channels=16, memory_channels=8
+def test_the_head_trains_on_sampled_foreground_and_background_proposals(monkeypatch):
+    _, detector, head = _attached("own_backbone", reasoned_boxes=None)
+    seen = {}
+    real_loss = tv.reasoning_loss
+
+    def recording_loss(output, labels, batch, **kwargs):
+        seen.update(labels=labels, batch=batch, kwargs=kwargs)
+        return real_loss(output, labels, batch, **kwargs)
+
+    monkeypatch.setattr(tv, "reasoning_loss", recording_loss)
+    sampler = detector.roi_heads.fg_bg_sampler
+    sampler.batch_size_per_image = 64
+    images, targets = _data()
+    losses = detector.train()(images, targets)
+    labels = seen["labels"]
+    assert len(labels) == 2 * 64  # the sampler's proposals of both images
+    assert (labels == 0).sum() >= 64 * (1 - sampler.positive_fraction)  # background
+    assert set(labels[labels > 0].tolist()) <= {1, 2, 3}
+    assert seen["kwargs"] == {"base_weight": 0.0}  # f_0 is the detector's loss_classifier
+    # The head's loss trains the head only: the detector's parameters get no gradient from it.
+    losses["loss_reasoning"].backward()
+    assert all(p.grad is None for n, p in detector.named_parameters() if ".head." not in n)
+    assert all(p.grad is not None for p in head.parameters() if p.requires_grad)
+
+
+def test_ground_truth_training_reads_the_ground_truth_boxes():
+    _, detector, head = _attached("own_backbone", train_on="ground_truth")
+    received = []
+    head.register_forward_pre_hook(lambda module, args: received.append(args[1].clone()))
+    images, targets = _data()
+    losses = detector.train()(images, targets)
+    _, resized = detector.transform(images, copy.deepcopy(targets))  # network-input pixels
+    torch.testing.assert_close(received[0], torch.cat([t["boxes"] for t in resized]))
+    assert torch.isfinite(losses["loss_reasoning"])
+
+
+def test_inference_reasons_over_the_top_boxes_and_keeps_the_detectors_scores_elsewhere():
+    _, detector, head = _attached("own_backbone", reasoned_boxes=5)
+    roi_heads = detector.roi_heads
+    gen = torch.Generator().manual_seed(0)
+    features = {"0": torch.randn(2, 32, 10, 12, generator=gen)}
+    xy = torch.rand(20, 2, generator=gen) * 100
+    proposals = [torch.cat([xy, xy + 30], 1)[:12], torch.cat([xy, xy + 30], 1)[12:]]
+    class_logits = torch.randn(20, C, generator=gen)
+    box_features = torch.randn(20, 64, generator=gen)
+    received = []
+    head.register_forward_pre_hook(lambda module, args: received.append(args))
+    head.register_forward_hook(lambda module, args, out: out._replace(logits=out.logits + 100))
+    with torch.no_grad():
+        logits = roi_heads.eval().reason(
+            features, proposals, [(160, 190), (150, 180)], class_logits, box_features
+        )
+    scores = torch.softmax(class_logits, -1)[:, 1:].amax(-1)
+    top = torch.cat([scores[:12].topk(5).indices, 12 + scores[12:].topk(5).indices])
+    reasoned = torch.zeros(20, dtype=torch.bool)
+    reasoned[top] = True
+    assert torch.equal(received[0][1], torch.cat(proposals)[reasoned])
+    assert torch.equal(received[0][2], torch.tensor([0] * 5 + [1] * 5))
+    assert torch.equal(logits[~reasoned], class_logits[~reasoned])
+    assert (logits[reasoned] > 50).all()
+
+
+def test_negative_images_and_images_without_proposals():
+    _, detector, _ = _attached("own_backbone")
+    images, targets = _data()
+    targets[1] = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}
+    losses = detector.train()(images, targets)
+    assert all(torch.isfinite(v) for v in losses.values())
+    roi_heads = detector.roi_heads.eval()
+    features = {"0": torch.randn(2, 32, 10, 12)}
+    proposals = [torch.tensor([[10.0, 10.0, 60.0, 70.0]]), torch.zeros(0, 4)]
+    with torch.no_grad():
+        detections, _ = roi_heads(features, proposals, [(160, 190), (150, 180)])
+        none, _ = roi_heads(features, [torch.zeros(0, 4)] * 2, [(160, 190), (150, 180)])
+    assert len(detections[1]["boxes"]) == 0
+    assert all(len(d["boxes"]) == 0 for d in none)
+
+
+def test_detach_gives_back_the_plain_detector():
+    plain, detector, head = _attached("maskrcnn_resnet50_fpn")
+    assert detach_reasoning_head(detector) is head
+    assert type(detector.roi_heads) is RoIHeads
+    images, _ = _data()
+    with torch.no_grad():
+        for want, got in zip(plain.eval()(images), detector.eval()(images), strict=True):
+            for key, value in want.items():
+                assert torch.equal(got[key], value), key
+    with pytest.raises(ValueError, match="has no reasoning head"):
+        detach_reasoning_head(detector)
+
+
+def test_feature_strides_and_heads_sized_for_the_detector():
+    assert feature_strides(_build("fasterrcnn_mobilenet_v3_large_fpn").backbone) == {
+        "0": 32,
+        "1": 32,
+        "pool": 64,
+    }
+    assert feature_strides(_own_backbone().backbone) == {"0": 16}
+    head = reasoning_head_for(
+        _build("fasterrcnn_resnet50_fpn"), "global", class_relations=RELATIONS
     )
-    with pytest.raises(ValueError, match="the head has 5 classes but the detector 4"):
-        FasterRCNNReasoning(model.detector, small)
-    with pytest.raises(TypeError, match="FasterRCNN"):
-        FasterRCNNReasoning(torch.nn.Linear(1, 1), model.head)  # type: ignore[arg-type]
+    assert head.spatial_scale == 1 / 16 and head.region_channels == 1024
+    mobile = reasoning_head_for(_build("fasterrcnn_mobilenet_v3_large_fpn"), "local", **SMALL)
+    assert mobile.spatial_scale == 1 / 32 and mobile.local.in_channels == 256
+
+
+def test_errors():
+    detector = _own_backbone()
+    head = reasoning_head_for(detector, "final", class_relations=RELATIONS, **SMALL)
+    with pytest.raises(TypeError, match="two-stage detector"):
+        attach_reasoning_head(torch.nn.Linear(1, 1), head)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="IterativeReasoningHead"):
+        attach_reasoning_head(detector, torch.nn.Linear(1, 1))  # type: ignore[arg-type]
+    other = IterativeReasoningHead.paper("local", num_classes=5, feature_channels=32, **SMALL)
+    with pytest.raises(ValueError, match="num_classes = 5 but the detector's box predictor has 4"):
+        attach_reasoning_head(detector, other)
+    wide = IterativeReasoningHead.paper("local", num_classes=C, feature_channels=256, **SMALL)
+    with pytest.raises(ValueError, match="256 channels but the detector's backbone gives 32"):
+        attach_reasoning_head(detector, wide)
+    features = reasoning_head_for(detector, "global", class_relations=RELATIONS, **SMALL)
+    features.region_channels = 1024
+    with pytest.raises(ValueError, match="region features of 1024 channels .* has 64"):
+        attach_reasoning_head(detector, features)
+    mobile = _build("fasterrcnn_mobilenet_v3_large_fpn")
+    stride16 = IterativeReasoningHead.paper("local", num_classes=C, feature_channels=256, **SMALL)
+    with pytest.raises(ValueError, match="no feature map at the head's stride 16.*'0': 32"):
+        attach_reasoning_head(mobile, stride16)
+    with pytest.raises(ValueError, match="feature_level 'p4' is not among"):
+        attach_reasoning_head(detector, head, feature_level="p4")
+    with pytest.raises(ValueError, match="reasoned_boxes must be positive"):
+        attach_reasoning_head(detector, head, reasoned_boxes=0)
+    with pytest.raises(ValueError, match="train_on must be one of"):
+        attach_reasoning_head(detector, head, train_on="boxes")  # type: ignore[arg-type]
+    attach_reasoning_head(detector, head)
+    with pytest.raises(ValueError, match="already has a reasoning head"):
+        attach_reasoning_head(detector, head)
+
+
+def test_deprecated_alias_attaches():
+    detector = _own_backbone()
+    head = reasoning_head_for(detector, "local", **SMALL)
+    with pytest.warns(DeprecationWarning, match="attach_reasoning_head"):
+        model = tv.FasterRCNNReasoning(detector, head)
+    assert model is detector and isinstance(model, FasterRCNN)
+    assert model.roi_heads.head is head

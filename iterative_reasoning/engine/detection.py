@@ -1,0 +1,190 @@
+"""Detection in the engine: a torchvision detector (with or without the reasoning head) as a
+model that :func:`~iterative_reasoning.engine.train` trains, and its evaluation with COCO's
+metrics (``metrics.json``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from iterative_reasoning.data.coco import COCODetection, DetectionSample
+from iterative_reasoning.detection_metrics import DetectionMetrics, coco_results, evaluate_coco
+from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+
+
+class DetectionBatch(NamedTuple):
+    """Images and targets in torchvision's detection format.
+
+    Attributes:
+        images: RGB floats in ``[0, 1]``, ``B`` x ``[3, H_i, W_i]``, at their original sizes.
+        targets: ``B`` dicts of ``"boxes"`` ``[n_i, 4]`` (original-image pixels, ``xyxy``),
+            ``"labels"`` ``[n_i]`` and, for Mask R-CNN, ``"masks"`` ``[n_i, H_i, W_i]``.
+        image_ids: the images' ids in the annotation file.
+    """
+
+    images: list[Tensor]
+    targets: list[dict[str, Tensor]]
+    image_ids: list[Any]
+
+    def to(self, device: torch.device | str) -> DetectionBatch:
+        return DetectionBatch(
+            [image.to(device) for image in self.images],
+            [{k: v.to(device) for k, v in t.items()} for t in self.targets],
+            self.image_ids,
+        )
+
+
+def collate_detections(samples: Sequence[DetectionSample]) -> DetectionBatch:
+    """The samples as one :class:`DetectionBatch` (torchvision detectors take lists)."""
+    return DetectionBatch(
+        [s.image for s in samples], [s.target for s in samples], [s.image_id for s in samples]
+    )
+
+
+class DetectionModel(nn.Module):
+    """A torchvision two-stage detector (with the reasoning head attached by
+    :func:`~iterative_reasoning.detectors.attach_reasoning_head`, or without) in the form the
+    engine trains and evaluates.
+
+    The head never trains the detector (its inputs are stop-gradient and its loss leaves out
+    the detector's own classification), so a head trained on a frozen, already trained detector
+    sees the same detector as one trained with it: ``freeze_detector`` does that. The detector's
+    parameters then stay as they are, its batch norms and its region proposal network run in
+    evaluation mode (the proposals are those of inference), and its RoI heads keep sampling
+    foreground and background proposals for the head.
+
+    Args:
+        detector: the detector.
+        freeze_detector: train the head alone (the detector must have one).
+    """
+
+    def __init__(self, detector: nn.Module, freeze_detector: bool = False) -> None:
+        super().__init__()
+        from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+
+        if not isinstance(detector, GeneralizedRCNN):
+            raise TypeError(
+                "detector must be a torchvision two-stage detector (FasterRCNN, MaskRCNN, "
+                f"KeypointRCNN), got {type(detector).__name__}"
+            )
+        self.detector = detector
+        self.freeze_detector = freeze_detector
+        if freeze_detector:
+            if self.head is None:
+                raise ValueError(
+                    "freeze_detector=True leaves nothing to train: attach a reasoning head first"
+                )
+            for name, parameter in detector.named_parameters():
+                parameter.requires_grad_(name.startswith("roi_heads.head."))
+
+    @property
+    def head(self) -> IterativeReasoningHead | None:
+        """The reasoning head, or ``None`` for the plain detector."""
+        roi_heads = self.detector.roi_heads
+        return roi_heads.head if isinstance(roi_heads, ReasoningRoIHeads) else None
+
+    @staticmethod
+    def collate(samples: Sequence[DetectionSample]) -> DetectionBatch:
+        return collate_detections(samples)
+
+    def train(self, mode: bool = True) -> DetectionModel:
+        super().train(mode)
+        if mode and self.freeze_detector:
+            self.detector.backbone.eval()
+            self.detector.rpn.eval()
+            head = self.head
+            inside_head = {id(m) for m in head.modules()} if head is not None else set()
+            for module in self.detector.modules():
+                if isinstance(module, _BatchNorm) and id(module) not in inside_head:
+                    module.eval()
+        return self
+
+    def forward(self, batch: DetectionBatch) -> dict[str, Tensor]:
+        """The detector's losses (and ``"loss_reasoning"``) in training mode."""
+        if not self.training:
+            raise RuntimeError("DetectionModel.forward gives training losses; use predict()")
+        losses: dict[str, Tensor] = self.detector(batch.images, batch.targets)
+        return losses
+
+    def loss_of(
+        self, batch: DetectionBatch, losses: dict[str, Tensor]
+    ) -> tuple[Tensor, dict[str, float]]:
+        """The loss to minimise (the sum of the losses; the head's alone with a frozen
+        detector) and every term as a number."""
+        if self.freeze_detector:
+            total = losses["loss_reasoning"]
+        else:
+            total = torch.stack(list(losses.values())).sum()
+        terms = {name: float(value.detach()) for name, value in losses.items()}
+        return total, {"loss": float(total.detach()), **terms}
+
+    def loss(self, batch: DetectionBatch) -> tuple[Tensor, dict[str, float]]:
+        return self.loss_of(batch, self(batch))
+
+    @torch.no_grad()
+    def predict(self, batch: DetectionBatch) -> list[dict[str, Tensor]]:
+        """The detections of each image (torchvision's format, original-image pixels)."""
+        was_training = self.training
+        self.eval()
+        try:
+            detections: list[dict[str, Tensor]] = self.detector(batch.images)
+        finally:
+            self.train(was_training)
+        return detections
+
+
+def evaluate_detection(
+    model: DetectionModel,
+    dataset: COCODetection,
+    batch_size: int = 1,
+    output_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> dict[str, DetectionMetrics]:
+    """COCO's metrics (``COCOeval``) of ``model`` on every image of ``dataset`` (a
+    :class:`~iterative_reasoning.data.COCODetection`): ``"bbox"``, and ``"segm"`` for a
+    detector that gives masks. With ``output_dir``, writes ``metrics.json`` (the numbers in
+    percent and the AP of every category) and ``detections.json`` (the COCO results file)."""
+    if not isinstance(dataset, COCODetection):
+        raise TypeError(
+            f"dataset must be a COCODetection (its annotations score the detections), got "
+            f"{type(dataset).__name__}"
+        )
+    model.to(device).eval()
+    results: list[dict[str, Any]] = []
+    image_ids: list[Any] = []
+    starts: Any = range(0, len(dataset), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="detecting", unit="batch")
+    with_masks = False
+    for start in starts:
+        batch = collate_detections(
+            [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
+        )
+        detections = model.predict(batch.to(device))
+        with_masks = with_masks or any("masks" in d for d in detections)
+        results += coco_results(detections, batch.image_ids, dataset.category_id_of)
+        image_ids += batch.image_ids
+    iou_types = ("bbox", "segm") if with_masks else ("bbox",)
+    metrics = {t: evaluate_coco(dataset.coco, results, t, image_ids) for t in iou_types}
+    if output_dir is not None:
+        path = Path(output_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        payload = {
+            **{t: m.as_percent() for t, m in metrics.items()},
+            "images": len(image_ids),
+            "detections": len(results),
+        }
+        (path / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+        (path / "detections.json").write_text(json.dumps(results) + "\n")
+    return metrics
