@@ -1,10 +1,10 @@
-"""Add the reasoning head to a torchvision Faster R-CNN, train it, and re-classify detections.
+"""Add the reasoning head to a torchvision Faster R-CNN, train it, and detect.
 
 Run with ``python examples/torchvision_faster_rcnn.py`` (a few seconds on a CPU, random
 weights and random images, so it needs no download). With ``--pretrained`` it starts from
 torchvision's COCO weights (downloaded and cached by torchvision on first use). The user code
-is the part of ``main`` between the two rulers: build the detector, build the head for its
-classes, channels and box features, wrap them, train, detect.
+is the part of ``main`` between the two rulers: build the detector, build the head sized for
+it, attach it, train, detect. The detector stays a torchvision ``FasterRCNN``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import argparse
 import torch
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 
-from iterative_reasoning import ClassRelations, IterativeReasoningHead
-from iterative_reasoning.detectors import FasterRCNNReasoning
+from iterative_reasoning import ClassRelations
+from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
 
 # A few hand-written relations among COCO classes (torchvision's 91-slot ids); build a full
 # class graph for a label set with the knowledge_graphs package.
@@ -56,39 +56,31 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         max_size=int(args.min_size * 4 / 3),
         box_score_thresh=0.05 if args.pretrained else 0.0,  # random weights score low
     )
-    head = IterativeReasoningHead.paper(
-        "final",
-        num_classes=91,  # the detector's classes, background included
-        class_relations=relations,
-        feature_channels=detector.backbone.out_channels,  # FPN level "2" (stride 16): 256
-        region_channels=detector.roi_heads.box_head.fc7.out_features,  # box features: 1024
-        fc_channels=1024,
+    head = reasoning_head_for(  # for its 91 classes, 256-channel FPN, 1024-d box features
+        detector, "final", class_relations=relations, fc_channels=1024
     )
-    model = FasterRCNNReasoning(detector, head)
-    optimizer = torch.optim.SGD(model.parameters(), lr=5e-4, momentum=0.9, weight_decay=1e-4)
+    detector = attach_reasoning_head(detector, head)  # the same FasterRCNN, new roi_heads
+    optimizer = torch.optim.SGD(detector.parameters(), lr=5e-4, momentum=0.9, weight_decay=1e-4)
 
-    model.train()
+    detector.train()
     for step in range(args.steps):
         images, targets = random_batch(2, gen)
-        losses = model(images, targets)  # the detector's losses + "loss_reasoning"
+        losses = detector(images, targets)  # torchvision's losses + "loss_reasoning"
         optimizer.zero_grad()
         sum(losses.values()).backward()
         optimizer.step()
         print(f"step {step}: " + ", ".join(f"{k} {v.item():.3f}" for k, v in losses.items()))
 
-    model.eval()
+    detector.eval()
     with torch.no_grad():
-        detections = model(random_batch(1, gen)[0])  # boxes in original-image pixels
+        detections = detector(random_batch(1, gen)[0])  # boxes in original-image pixels
     # ---------------------------------------------------------------------------------------
 
     found = detections[0]
-    print(f"{len(found['boxes'])} detections, re-classified by the head")
-    changed = (
-        (found["labels"] != found["detector_labels"]).float().mean().item()
-        if len(found["boxes"])
-        else 0.0
-    )
-    print(f"labels changed by reasoning: {100 * changed:.1f}%")
+    print(f"{len(found['boxes'])} detections, scored by the head after reasoning")
+    if len(found["boxes"]):
+        change = (found["scores"] - found["detector_scores"]).abs().mean().item()
+        print(f"mean change of a detection's score by reasoning: {change:.3f}")
     return {"loss_reasoning": losses["loss_reasoning"].item(), "detections": len(found["boxes"])}
 
 

@@ -16,6 +16,7 @@ import json
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", type=float, default=1.0, help="multiply the steps and images (e.g. 0.1)"
     )
     demo.add_argument("--no-figures", action="store_true")
+    demo.add_argument(
+        "--reasoned-boxes",
+        nargs="+",
+        metavar="K",
+        help="detection: also evaluate the head reasoning over K proposals per image (or "
+        "'all'), for the accuracy / time trade-off",
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
 
@@ -163,6 +171,7 @@ def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
         help="COCO: the memory writes through the instance masks instead of the boxes",
     )
     sub.add_argument("--num-images", type=int, default=800, help="synthetic: training images")
+    sub.add_argument("--num-test-images", type=int, default=200, help="synthetic: test images")
     sub.add_argument("--min-count", type=int, default=5, help="Visual Genome: least objects")
     sub.add_argument(
         "--weights",
@@ -283,6 +292,9 @@ def _detection_demo(args: argparse.Namespace) -> int:
     config = DetectionDemoConfig()
     if args.scale != 1.0:
         config = config.scaled(args.scale)
+    if args.reasoned_boxes:
+        sweep = [None if k == "all" else _positive_int(k) for k in args.reasoned_boxes]
+        config = replace(config, sweep=tuple(sweep))
     result = run_detection_demo(
         args.output_dir or Path("runs/demo-detection"),
         config,
@@ -346,7 +358,7 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         dataset: Any = (
             SyntheticScenes(args.num_images, seed=0, hflip_prob=0.5)
             if split == "train"
-            else SyntheticScenes(200, seed=1)
+            else SyntheticScenes(args.num_test_images, seed=1)
         )
         classes = dataset.classes
         convnet: Any = synthetic_convnet(len(classes))
@@ -440,12 +452,13 @@ def _detection_setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         raise ValueError(f"--task detection takes --dataset coco or synthetic, not {args.dataset}")
     if args.dataset == "synthetic":
         from iterative_reasoning.demo import demo_class_graph
-        from iterative_reasoning.demo_detection import DetectionDemoConfig
 
-        demo = DetectionDemoConfig()
         root = args.output_dir / "data"
-        if not (root / "annotations" / "instances_test.json").exists():
-            write_coco(root, {"train": args.num_images, "test": demo.test_images}, seed=0)
+        splits = {"train": args.num_images, "test": args.num_test_images}
+        stamp = root / "written.json"
+        if not stamp.exists() or json.loads(stamp.read_text()) != {"splits": splits, "seed": 0}:
+            write_coco(root, splits, seed=0)
+            stamp.write_text(json.dumps({"splits": splits, "seed": 0}) + "\n")
         args.root, args.annotations = (
             root / "images",
             root / "annotations" / f"instances_{split}.json",

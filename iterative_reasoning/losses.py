@@ -19,7 +19,7 @@ class ReasoningLoss(NamedTuple):
 
     Attributes:
         total: the weighted sum to minimise.
-        base: cross-entropy of the ConvNet prediction ``f_0``.
+        base: cross-entropy of the ConvNet prediction ``f_0`` (0 when ``base_weight`` is 0).
         local: hard-example-weighted cross-entropy of the local predictions, mean over
             iterations (0 without a local module).
         global_: the same for the global predictions.
@@ -111,7 +111,9 @@ def reasoning_loss(
     if labels.numel() == 0:
         empty = output.base_logits.sum() * 0
         return ReasoningLoss(empty, empty, zero, zero, zero)
-    base = _image_mean(F.cross_entropy(output.base_logits, labels, reduction="none"), batch)
+    base = zero
+    if base_weight != 0:  # left out of the graph, so that nothing flows back into f_0
+        base = _image_mean(F.cross_entropy(output.base_logits, labels, reduction="none"), batch)
     modules = []
     for predictions, inputs in (
         (output.local_logits, output.local_inputs),

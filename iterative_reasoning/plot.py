@@ -177,4 +177,3 @@ def plot_detections(
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     return path
-

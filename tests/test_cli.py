@@ -5,6 +5,7 @@ import torch
 from lexicons import require_wordnet
 
 from iterative_reasoning.cli import main
+from iterative_reasoning.data.synthetic import class_names
 from iterative_reasoning.demo import DemoConfig, format_table, run_demo
 from iterative_reasoning.engine import load_checkpoint, read_log
 
@@ -160,3 +161,39 @@ def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsy
     assert graph.classes[:3] == ["keyboard", "monitor", "computer_mouse"]
     assert main(["train", *common, "--steps", "1"]) == 2
     assert "--annotations" in capsys.readouterr().err
+
+
+def test_cli_trains_and_evaluates_a_detector_with_and_without_the_head(tmp_path, wordnet):
+    wn = ["--wordnet", require_wordnet()]
+    data = ["--dataset", "synthetic", "--task", "detection", "--num-images", "4"]
+    data += ["--num-test-images", "2", *wn]
+    schedule = ["--steps", "2", "--batch-size", "2", "--quiet"]
+    plain = tmp_path / "plain"
+    assert main(["train", *data, "--model", "baseline", "--output-dir", str(plain), *schedule]) == 0
+    assert main(["evaluate", *data, "--model", "baseline", "--output-dir", str(plain)]) == 0
+    metrics = json.loads((plain / "metrics.json").read_text())
+    assert set(metrics["bbox"]["ap_of"]) <= set(class_names()[1:]) and metrics["images"] == 2
+    # the head on the frozen detector of the first run
+    head = tmp_path / "head"
+    argv = ["--model", "final", "--output-dir", str(head), "--reasoned-boxes", "10"]
+    frozen = ["--init-detector", str(plain), "--freeze-detector"]
+    assert main(["train", *data, *argv, *frozen, *schedule]) == 0
+    state = load_checkpoint(head)["model"]
+    before = load_checkpoint(plain)["model"]
+    for name, value in before.items():
+        assert torch.equal(state[name], value), name
+    assert any(".roi_heads.head." in name for name in state)
+    assert main(["evaluate", *data, *argv]) == 0
+    assert json.loads((head / "metrics.json").read_text())["detections"] >= 0
+
+
+def test_cli_detection_errors(tmp_path, capsys):
+    base = ["train", "--task", "detection", "--model", "baseline", "--output-dir", str(tmp_path)]
+    assert main([*base, "--dataset", "ade20k", "--root", str(tmp_path)]) == 2
+    assert "takes --dataset coco or synthetic" in capsys.readouterr().err
+    assert main([*base, "--dataset", "coco"]) == 2
+    assert "needs --root and --annotations" in capsys.readouterr().err
+    data = ["--dataset", "synthetic", "--num-images", "2", "--num-test-images", "2"]
+    final = [*base[:4], "final", *base[5:], *data, "--reasoned-boxes", "0"]
+    assert main(final) == 2
+    assert "--reasoned-boxes must be a positive integer or 'all'" in capsys.readouterr().err

@@ -88,3 +88,15 @@ def test_head_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypa
     result = json.loads(out.read_text())["result"]
     assert result["full_s"] > 0 and result["plain_s"] > 0 and result["head_mparams"] > 0
     assert "full / plain" in capsys.readouterr().out
+
+
+def test_detection_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figures.json"
+    bench = load("detection_overhead", monkeypatch)
+    argv = ["--size", "96", "--reasoned-boxes", "5", "all", "--fc-channels", "16"]
+    bench.main([*argv, "--repeats", "1", "--json", str(out)])
+    result = json.loads(out.read_text())["result"]
+    assert [r["reasoned_boxes"] for r in result["rows"]] == ["5", "all"]
+    assert result["plain_s"] > 0 and all(r["overhead"] > 0 for r in result["rows"])
+    assert result["proposals"] > 5
+    assert "with the head, k = all" in capsys.readouterr().out

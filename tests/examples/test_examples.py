@@ -27,11 +27,11 @@ def test_reasoning_head_random_beats_the_plain_classifier(capsys):
     assert "mean attention" in capsys.readouterr().out
 
 
-def test_torchvision_faster_rcnn_trains_and_rescores(capsys):
+def test_torchvision_faster_rcnn_trains_and_detects_with_the_head(capsys):
     result = load("torchvision_faster_rcnn").main(["--steps", "1", "--min-size", "128"])
     assert result["detections"] > 0
     assert result["loss_reasoning"] > 0
-    assert "re-classified by the head" in capsys.readouterr().out
+    assert "scored by the head after reasoning" in capsys.readouterr().out
 
 
 def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, capsys):

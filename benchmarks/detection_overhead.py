@@ -1,0 +1,112 @@
+"""Inference time of a torchvision detector with the reasoning head over the same detector
+without it, at several numbers of reasoned boxes.
+
+The detector is ``fasterrcnn_resnet50_fpn`` (random weights, 1,000 proposals per image at
+inference, as torchvision's default) for COCO's 80 categories and background; the head is the
+paper's "final" model (local and global modules, T = 3, the paper's widths) on the shipped
+COCO-80 class graph, attached with :func:`~iterative_reasoning.detectors.attach_reasoning_head`.
+Both run on the same 800-pixel input, in one process, without gradients; the head reasons over
+the top ``k`` proposals of the image (``--reasoned-boxes``; ``all``: the 1,000). The printed
+ratios, not the absolute times, are the result.
+
+    python benchmarks/detection_overhead.py                          # k = 100 and all
+    python benchmarks/detection_overhead.py --reasoned-boxes 30 100 300 all --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import warnings
+from typing import Any
+
+import torch
+
+warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
+
+from _measure import add_run_arguments, parse_run_arguments, time_call, write_json  # noqa: E402
+
+from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
+from knowledge_graphs.ready_made import load_ready_made  # noqa: E402
+
+
+def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, torch.nn.Module]]:
+    """The plain detector, and a copy with the head for each number of reasoned boxes."""
+    from torchvision.models.detection import fasterrcnn_resnet50_fpn
+
+    torch.manual_seed(args["seed"])
+    relations = load_ready_made("coco").to_class_relations(background=True)
+    plain = fasterrcnn_resnet50_fpn(
+        weights=None,
+        weights_backbone=None,
+        num_classes=relations.num_classes,
+        min_size=args["size"],
+        max_size=round(args["size"] * 4 / 3),
+        box_score_thresh=0.0,  # random weights score low: post-process every box
+    ).eval()
+    head = reasoning_head_for(
+        plain, "final", class_relations=relations, fc_channels=args["fc_channels"]
+    ).eval()
+    with_head = {}
+    for k in args["reasoned_boxes"]:
+        detector = copy.deepcopy(plain)
+        boxes = None if k == "all" else int(k)
+        with_head[str(k)] = attach_reasoning_head(detector, head, reasoned_boxes=boxes).eval()
+    return plain, with_head
+
+
+def run(args: dict[str, Any]) -> dict[str, Any]:
+    plain, with_head = make_detectors(args)
+    device = args["device"]
+    gen = torch.Generator().manual_seed(args["seed"])
+    height, width = args["size"], round(args["size"] * 4 / 3)
+    image = torch.rand(3, height, width, generator=gen).to(device)
+    plain = plain.to(device)
+    results: dict[str, Any] = {"size": [height, width], "fc_channels": args["fc_channels"]}
+    with torch.inference_mode():
+        proposals = plain.rpn(*_rpn_inputs(plain, image))[0][0].shape[0]
+        plain_s = time_call(lambda: plain([image]), args["repeats"], device)
+        results.update(plain_s=plain_s, proposals=proposals, rows=[])
+        for k, detector in with_head.items():
+            detector = detector.to(device)
+            seconds = time_call(lambda d=detector: d([image]), args["repeats"], device)
+            results["rows"].append(
+                {"reasoned_boxes": k, "seconds": seconds, "overhead": seconds / plain_s}
+            )
+    head = next(iter(with_head.values())).roi_heads.head
+    results["head_mparams"] = sum(p.numel() for p in head.parameters()) / 1e6
+    return results
+
+
+def _rpn_inputs(detector: Any, image: torch.Tensor) -> tuple[Any, Any]:
+    images, _ = detector.transform([image])
+    return images, detector.backbone(images.tensors)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=800, help="the input's short side")
+    parser.add_argument(
+        "--reasoned-boxes", nargs="+", default=["100", "all"], help="k values, or 'all'"
+    )
+    parser.add_argument("--fc-channels", type=int, default=4096, help="the local module's FCs")
+    add_run_arguments(parser, repeats=2)
+    opts = parse_run_arguments(parser, argv)
+    result = run(vars(opts))
+    height, width = result["size"]
+    print(
+        f"inference, {height}x{width} input, fasterrcnn_resnet50_fpn with {result['proposals']} "
+        f"proposals, head 'final' (T = 3, fc {opts.fc_channels}, "
+        f"{result['head_mparams']:.1f} M params), device={opts.device}, threads={opts.threads}"
+    )
+    print(f"plain detector                {result['plain_s']:8.3f} s")
+    for row in result["rows"]:
+        label = f"with the head, k = {row['reasoned_boxes']}"
+        print(f"{label:<30}{row['seconds']:8.3f} s   {row['overhead']:.2f}x")
+    write_json(opts, result=result)
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

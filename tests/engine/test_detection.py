@@ -1,0 +1,149 @@
+import json
+
+import pytest
+import torch
+from pycocotools.coco import COCO
+
+from iterative_reasoning.data import COCODetection, write_coco
+from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
+from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
+from iterative_reasoning.engine import (
+    DetectionModel,
+    TrainConfig,
+    evaluate_detection,
+    read_log,
+    train,
+)
+from iterative_reasoning.graph import ClassRelations
+
+NUM_CLASSES = 14  # the synthetic benchmark's 13 categories and background
+RELATIONS = ClassRelations(NUM_CLASSES, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
+CONFIG = TrainConfig(steps=3, batch_size=2, lr=0.01, warmup_steps=2, checkpoint_every=2)
+
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory):
+    root = write_coco(tmp_path_factory.mktemp("coco"), {"train": 4, "test": 2}, seed=0)
+    return {
+        split: COCODetection(
+            root / "images",
+            root / "annotations" / f"instances_{split}.json",
+            hflip_prob=0.5 if split == "train" else 0.0,
+        )
+        for split in ("train", "test")
+    }
+
+
+def _detector(head=False):
+    torch.manual_seed(0)
+    detector = small_faster_rcnn(NUM_CLASSES, width=8, representation_size=64)
+    if head:
+        small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
+        attach_reasoning_head(
+            detector, reasoning_head_for(detector, "final", class_relations=RELATIONS, **small)
+        )
+    return detector
+
+
+def _train(model, data, directory, **kwargs):
+    return train(model, data, CONFIG, directory, progress=False, tensorboard=False, **kwargs)
+
+
+def test_a_detector_trains_and_resumes_through_the_engine(coco, tmp_path):
+    model = DetectionModel(_detector(head=True))
+    history = _train(model, coco["train"], tmp_path / "run")
+    assert len(history) == 3
+    assert {"loss", "loss_classifier", "loss_reasoning", "loss_objectness"} <= set(history[0])
+    assert all(torch.isfinite(torch.tensor(h["loss"])) for h in history)
+    assert read_log(tmp_path / "run")[-1]["step"] == 3
+    # killed after its step-2 checkpoint, resumed: the same weights as the whole run
+    interrupted = DetectionModel(_detector(head=True))
+    with pytest.raises(KeyboardInterrupt):
+        _train(interrupted, coco["train"], tmp_path / "resumed", callback=_stop_at(2))
+    resumed = DetectionModel(_detector(head=True))
+    _train(resumed, coco["train"], tmp_path / "resumed")
+    for name, value in model.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], value), name
+
+
+def _stop_at(step):
+    def callback(at, _terms):
+        if at == step:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+def test_the_head_leaves_the_detector_exactly_as_without_it(coco, tmp_path):
+    """Trained jointly, the detector's weights equal, bit for bit, those of the same detector
+    trained alone with the same steps: the head never trains it."""
+    plain = DetectionModel(_detector())
+    joint = DetectionModel(_detector(head=True))
+    _train(plain, coco["train"], tmp_path / "plain")
+    _train(joint, coco["train"], tmp_path / "joint")
+    mine = {k: v for k, v in joint.state_dict().items() if ".roi_heads.head." not in k}
+    assert mine.keys() == plain.state_dict().keys()
+    for name, value in plain.state_dict().items():
+        assert torch.equal(mine[name], value), name
+
+
+def test_a_frozen_detector_stays_as_it_is(coco, tmp_path):
+    model = DetectionModel(_detector(head=True), freeze_detector=True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    assert not model.detector.backbone.training and not model.detector.rpn.training
+    assert model.detector.roi_heads.training and model.head.training
+    history = _train(model, coco["train"], tmp_path / "frozen")
+    assert history[-1]["loss"] == history[-1]["loss_reasoning"]
+    after = model.state_dict()
+    for name, value in after.items():  # parameters and batch-norm statistics alike
+        if ".roi_heads.head." not in name:
+            assert torch.equal(before[name], value), name
+    assert any(not torch.equal(before[n], v) for n, v in after.items() if ".head." in n)
+    with pytest.raises(ValueError, match="attach a reasoning head first"):
+        DetectionModel(_detector(), freeze_detector=True)
+
+
+def test_evaluation_writes_coco_metrics_and_a_results_file(coco, tmp_path):
+    model = DetectionModel(_detector(head=True))
+    model.detector.roi_heads.score_thresh = 0.0  # random weights: keep every detection
+    metrics = evaluate_detection(model, coco["test"], batch_size=2, output_dir=tmp_path)
+    assert set(metrics) == {"bbox"}
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(written["bbox"]) == {
+        "ap",
+        "ap50",
+        "ap75",
+        "ap_small",
+        "ap_medium",
+        "ap_large",
+        "ap_of",
+    }
+    assert written["images"] == 2 and written["detections"] > 0
+    results = json.loads((tmp_path / "detections.json").read_text())
+    assert len(results) == written["detections"]
+    gt = COCO(str(coco["test"].annotation_file))
+    assert gt.loadRes(results).getImgIds()  # a results file pycocotools reads
+    assert {r["category_id"] for r in results} <= set(gt.getCatIds())
+    with pytest.raises(TypeError, match="COCODetection"):
+        evaluate_detection(model, [1, 2])  # type: ignore[arg-type]
+
+
+def test_mask_rcnn_is_scored_for_boxes_and_masks(tmp_path):
+    from torchvision.models.detection import maskrcnn_resnet50_fpn
+
+    root = write_coco(tmp_path / "coco", {"test": 1}, seed=3)
+    data = COCODetection(root / "images", root / "annotations" / "instances_test.json", masks=True)
+    torch.manual_seed(0)
+    detector = maskrcnn_resnet50_fpn(
+        weights=None,
+        weights_backbone=None,
+        num_classes=NUM_CLASSES,
+        min_size=128,
+        max_size=128,
+        box_score_thresh=0.0,
+        box_detections_per_img=20,
+    )
+    metrics = evaluate_detection(DetectionModel(detector), data)
+    assert set(metrics) == {"bbox", "segm"}
+    assert 0 <= metrics["segm"].ap <= 1

@@ -1,0 +1,55 @@
+import json
+from dataclasses import replace
+
+import pytest
+
+from iterative_reasoning.demo_detection import (
+    LOOK_ALIKE,
+    OTHERS,
+    DetectionDemoConfig,
+    format_detection_table,
+    run_detection_demo,
+)
+from iterative_reasoning.engine import load_checkpoint, read_log
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, wordnet):
+    out = tmp_path_factory.mktemp("demo-detection")
+    config = replace(DetectionDemoConfig().scaled(0.01), width=4, reasoned_boxes=20)
+    return out, config, run_detection_demo(out, config, progress=False, lexicon=wordnet)
+
+
+def test_the_benchmark_writes_both_models_their_metrics_and_the_picture(tiny):
+    out, config, result = tiny
+    assert list(result.metrics) == ["detector", "with head"]
+    for folder in ("detector", "with_head"):
+        assert read_log(out / folder)
+        written = json.loads((out / folder / "metrics.json").read_text())
+        assert written["images"] == config.test_images
+        assert (out / folder / "detections.json").exists()
+    assert load_checkpoint(out / "with_head")["step"] == config.head.steps
+    assert (out / "table.txt").read_text().startswith("model")
+    assert "with the head: mAP" in result.table
+    assert [p.name for p in result.figures] == ["detections.png"]
+    assert result.figures[0].stat().st_size > 10_000
+    assert (out / "data" / "annotations" / "instances_train.json").exists()
+
+
+def test_the_benchmark_resumes_what_it_finished(tiny, wordnet):
+    out, config, first = tiny
+    again = run_detection_demo(out, config, progress=False, figures=False, lexicon=wordnet)
+    assert again.seconds["detector"] == 0.0 and again.seconds["head"] == 0.0
+    assert again.metrics == first.metrics
+
+
+def test_the_table_compares_look_alike_and_other_categories():
+    def metrics(look, other):
+        ap_of = {**dict.fromkeys(LOOK_ALIKE, look), **dict.fromkeys(OTHERS, other)}
+        return {"bbox": {"ap": (look + other) / 2, "ap50": 90.0, "ap_of": ap_of}}
+
+    table = format_detection_table(
+        {"detector": metrics(30.0, 80.0), "with head": metrics(55.0, 79.5)}
+    )
+    assert "look-alike categories +25.0, others -0.5" in table
+    assert table.splitlines()[0].split()[:5] == ["model", "mAP", "AP50", "look-alike", "others"]
