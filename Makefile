@@ -16,10 +16,13 @@ ifneq ($(REAL_SAMPLES),)
 export ITER_REASONING_REAL_SAMPLES ?= $(abspath $(REAL_SAMPLES))
 endif
 
-.PHONY: demo test lint docs bench graphs setup wordnet clean
+.PHONY: demo demo-detection test lint docs bench graphs setup wordnet clean
 
 demo: $(STAMP) wordnet
 	$(VENV)/bin/iterative-reasoning demo --output-dir runs/demo
+
+demo-detection: $(STAMP) wordnet
+	$(VENV)/bin/iterative-reasoning demo --task detection --output-dir runs/demo-detection
 
 test: $(STAMP) wordnet
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests iterative_reasoning knowledge_graphs --doctest-modules
@@ -37,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/global_module.py --json bench-results/global_module.json
 	$(PY) benchmarks/spatial_memory.py --json bench-results/spatial_memory.json
 	$(PY) benchmarks/head_overhead.py --json bench-results/head_overhead.json
+	$(PY) benchmarks/detection_overhead.py --json bench-results/detection_overhead.json
 
 graphs: $(STAMP) wordnet
 	mkdir -p graphs

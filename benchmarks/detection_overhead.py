@@ -2,7 +2,7 @@
 without it, at several numbers of reasoned boxes.
 
 The detector is ``fasterrcnn_resnet50_fpn`` (random weights, 1,000 proposals per image at
-inference, as torchvision's default) for COCO's 80 categories and background; the head is the
+inference, torchvision's number for a trained detector; see ``--rpn-nms-thresh``) for COCO's 80 categories and background; the head is the
 paper's "final" model (local and global modules, T = 3, the paper's widths) on the shipped
 COCO-80 class graph, attached with :func:`~iterative_reasoning.detectors.attach_reasoning_head`.
 Both run on the same 800-pixel input, in one process, without gradients; the head reasons over
@@ -44,6 +44,7 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
         min_size=args["size"],
         max_size=round(args["size"] * 4 / 3),
         box_score_thresh=0.0,  # random weights score low: post-process every box
+        rpn_nms_thresh=args["rpn_nms_thresh"],
     ).eval()
     head = reasoning_head_for(
         plain, "final", class_relations=relations, fc_channels=args["fc_channels"]
@@ -91,6 +92,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--reasoned-boxes", nargs="+", default=["100", "all"], help="k values, or 'all'"
     )
     parser.add_argument("--fc-channels", type=int, default=4096, help="the local module's FCs")
+    parser.add_argument(
+        "--rpn-nms-thresh",
+        type=float,
+        default=0.9,
+        help="random weights give overlapping proposals that torchvision's NMS at 0.7 cuts "
+        "below its 1,000; at 0.9 the RPN gives the 1,000 a trained one gives",
+    )
     add_run_arguments(parser, repeats=2)
     opts = parse_run_arguments(parser, argv)
     result = run(vars(opts))

@@ -118,6 +118,20 @@ def test_a_batch_is_the_mean_of_its_images():
     torch.testing.assert_close(together, torch.stack(alone).mean())
 
 
+def test_base_weight_scales_the_convnet_term_and_zero_leaves_f0_untouched():
+    out = _output()
+    labels = torch.tensor([1, 2, 3, 4, 1, 1, 2])
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    full = reasoning_loss(out, labels, batch)
+    half = reasoning_loss(out, labels, batch, base_weight=0.5)
+    torch.testing.assert_close(half.total, full.total - 0.5 * full.base)
+    none = reasoning_loss(out, labels, batch, base_weight=0.0)
+    torch.testing.assert_close(none.total, full.total - full.base)
+    none.total.backward()
+    assert out.base_logits.grad is None  # inside a detector, f_0 is trained by its own loss
+    assert out.logits.grad is not None
+
+
 def test_errors():
     out = _output()
     batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
