@@ -2,9 +2,10 @@
 without it, at several numbers of reasoned boxes.
 
 The detector is ``fasterrcnn_resnet50_fpn`` (random weights, 1,000 proposals per image at
-inference, torchvision's number for a trained detector; see ``--rpn-nms-thresh``) for COCO's 80 categories and background; the head is the
-paper's "final" model (local and global modules, T = 3, the paper's widths) on the shipped
-COCO-80 class graph, attached with :func:`~iterative_reasoning.detectors.attach_reasoning_head`.
+inference, torchvision's number for a trained detector; see ``--rpn-nms-thresh``) for COCO's
+80 categories and background; the head is the paper's "final" model (local and global modules,
+T = 3, the paper's widths) on the shipped COCO-80 class graph, attached with
+:func:`~iterative_reasoning.detectors.attach_reasoning_head`.
 Both run on the same 800-pixel input, in one process, without gradients; the head reasons over
 the top ``k`` proposals of the image (``--reasoned-boxes``; ``all``: the 1,000). The printed
 ratios, not the absolute times, are the result.

@@ -260,17 +260,16 @@ def _train(
 
 
 def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """The comparison: mAP, AP50, the mean AP of the look-alike categories and of the others,
-    and the AP of each look-alike category, one row per model; a line under it gives the
-    differences."""
+    """The comparison: mAP, AP50, the mean AP of the look-alike categories and of the others
+    (over those the test images hold), and the AP of each look-alike category, one row per
+    model; a line under it gives the differences."""
     header = ["model", "mAP", "AP50", "look-alike", "others", *LOOK_ALIKE]
     rows = [header]
     summary = {}
     for name, m in metrics.items():
         box = m["bbox"]
         per = box["ap_of"]
-        look = sum(per[c] for c in LOOK_ALIKE) / len(LOOK_ALIKE)
-        others = sum(per[c] for c in OTHERS) / len(OTHERS)
+        look, others = _mean_ap(per, LOOK_ALIKE), _mean_ap(per, OTHERS)
         summary[name] = (box["ap"], look, others)
         rows.append(
             [
@@ -279,7 +278,7 @@ def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:
                 f"{box['ap50']:.1f}",
                 f"{look:.1f}",
                 f"{others:.1f}",
-                *(f"{per[c]:.1f}" for c in LOOK_ALIKE),
+                *(f"{per.get(c, float('nan')):.1f}" for c in LOOK_ALIKE),
             ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -305,10 +304,15 @@ def format_sweep_table(sweep: dict[str, dict[str, Any]], detector_seconds: float
     lines = ["reasoned boxes   mAP  look-alike  others  time / detector's"]
     for boxes, m in sweep.items():
         per = m["bbox"]["ap_of"]
-        look = sum(per[c] for c in LOOK_ALIKE) / len(LOOK_ALIKE)
-        others = sum(per[c] for c in OTHERS) / len(OTHERS)
+        look, others = _mean_ap(per, LOOK_ALIKE), _mean_ap(per, OTHERS)
         ratio = m["seconds"] / detector_seconds
         lines.append(
             f"{boxes:>14}  {m['bbox']['ap']:4.1f}  {look:10.1f}  {others:6.1f}  {ratio:17.2f}x"
         )
     return "\n".join(lines)
+
+
+def _mean_ap(ap_of: dict[str, float], names: tuple[str, ...]) -> float:
+    """The mean AP of the categories of ``names`` that the test images hold (NaN if none)."""
+    present = [ap_of[name] for name in names if name in ap_of]
+    return sum(present) / len(present) if present else float("nan")

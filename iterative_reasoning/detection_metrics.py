@@ -81,9 +81,9 @@ def coco_results(
     Example:
         >>> import torch
         >>> coco_results([{"boxes": torch.tensor([[10.0, 20.0, 50.0, 80.0]]),
-        ...                "labels": torch.tensor([1]), "scores": torch.tensor([0.9])}],
+        ...                "labels": torch.tensor([1]), "scores": torch.tensor([0.75])}],
         ...              image_ids=[42], category_id_of={1: 7})
-        [{'image_id': 42, 'category_id': 7, 'bbox': [10.0, 20.0, 40.0, 60.0], 'score': 0.9...}]
+        [{'image_id': 42, 'category_id': 7, 'bbox': [10.0, 20.0, 40.0, 60.0], 'score': 0.75}]
     """
     if len(detections) != len(image_ids):
         raise ValueError(

@@ -181,7 +181,10 @@ class ClassGraph:
     # -- conversions -----------------------------------------------------------------------
 
     def to_class_relations(
-        self, background: bool = True, relations: Sequence[str] | None = None
+        self,
+        background: bool = True,
+        relations: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
     ) -> ClassRelations:
         """The edge dictionaries the global module consumes, as
         :class:`~iterative_reasoning.graph.ClassRelations`.
@@ -190,22 +193,38 @@ class ClassGraph:
             background: the classifier has a background column 0 before the classes, so
                 class ``i`` of the graph is classifier output ``i + 1``.
             relations: the relations to include, in order (all by default).
+            outputs: instead, the name of each classifier output, in order: each class of the
+                graph becomes the output of its name, and outputs that are not in the graph
+                (background, unused slots) have no edge. For example torchvision's COCO
+                detectors, whose 91 outputs are COCO's category ids:
+                ``outputs=FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]``.
         """
         import torch
 
         from iterative_reasoning.graph import ClassRelations
 
         offset = 1 if background else 0
+        position = [i + offset for i in range(len(self.classes))]
+        size = len(self.classes) + offset
+        if outputs is not None:
+            index_of = {name: i for i, name in enumerate(outputs)}
+            absent = [c for c in self.classes if c not in index_of]
+            if absent:
+                raise ValueError(
+                    f"the graph's classes {absent[:5]} are not among the {len(outputs)} outputs"
+                )
+            position, size = [index_of[c] for c in self.classes], len(outputs)
         names = list(relations) if relations is not None else list(self.relations)
         missing = [r for r in names if r not in self.relations]
         if missing:
             raise KeyError(f"the graph has no relation(s) {missing}; it has {list(self.relations)}")
+        where = torch.tensor(position, dtype=torch.long)
         edges = {}
         for rel in names:
             e = self.relations[rel]
-            index = torch.tensor([e.source, e.target], dtype=torch.long).reshape(2, -1) + offset
+            index = where[torch.tensor([e.source, e.target], dtype=torch.long).reshape(2, -1)]
             edges[rel] = (index, torch.tensor(e.weight, dtype=torch.float))
-        return ClassRelations(len(self.classes) + offset, edges)
+        return ClassRelations(size, edges)
 
     def to_networkx(self) -> Any:
         """A :class:`networkx.MultiDiGraph`: nodes are class names (attribute ``synset``),

@@ -69,11 +69,11 @@ class ReasoningRoIHeads(RoIHeads):
       ``"detector_scores"``, the detector's own probability of the detection's class.
 
     Args:
-        box_roi_pool, box_head, box_predictor, fg_iou_thresh, bg_iou_thresh,
-            batch_size_per_image, positive_fraction, bbox_reg_weights, score_thresh,
-            nms_thresh, detections_per_img, mask_roi_pool, mask_head, mask_predictor,
-            keypoint_roi_pool, keypoint_head, keypoint_predictor: as for
-            :class:`~torchvision.models.detection.roi_heads.RoIHeads`.
+        box_roi_pool: as for :class:`~torchvision.models.detection.roi_heads.RoIHeads`, as are
+            ``box_head``, ``box_predictor``, the training settings (``fg_iou_thresh``,
+            ``bg_iou_thresh``, ``batch_size_per_image``, ``positive_fraction``,
+            ``bbox_reg_weights``), the inference settings (``score_thresh``, ``nms_thresh``,
+            ``detections_per_img``) and the mask and keypoint branches.
         head: the reasoning head, built for the detector's ``C`` classes, the feature map's
             ``D_f`` channels and the representation's ``D_r``.
         feature_level: the name of the backbone's feature map the head reads; by default the
@@ -472,11 +472,11 @@ def attach_reasoning_head(
     Example:
         >>> import torch
         >>> from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
-        >>> from iterative_reasoning.nn import IterativeReasoningHead
         >>> detector = fasterrcnn_mobilenet_v3_large_fpn(
         ...     weights=None, weights_backbone=None, num_classes=4, min_size=160, max_size=160)
-        >>> head = IterativeReasoningHead.paper(
-        ...     "local", num_classes=4, feature_channels=256, fc_channels=64, memory_channels=16)
+        >>> head = reasoning_head_for(detector, "local", fc_channels=64, memory_channels=16)
+        >>> head.spatial_scale  # this backbone's maps are all at stride 32
+        0.03125
         >>> detector = attach_reasoning_head(detector, head).eval()
         >>> detections = detector([torch.rand(3, 120, 150)])
         >>> sorted(detections[0])

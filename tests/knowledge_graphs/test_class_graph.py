@@ -103,6 +103,37 @@ def test_class_relations_feed_the_global_module():
     assert g.to_class_relations(background=False, relations=["wears"]).num_classes == 4
 
 
+def test_class_relations_onto_a_classifier_s_own_outputs():
+    """Graph classes map onto named outputs (torchvision's COCO detectors have 91 outputs,
+    category ids, with unused slots); outputs outside the graph have no edge."""
+    g = _graph()
+    outputs = ["__background__", "N/A", *reversed(g.classes), "N/A"]
+    rel = g.to_class_relations(outputs=outputs)
+    assert rel.num_classes == len(outputs)
+    plain = g.to_class_relations(background=True)
+    where = {i + 1: outputs.index(name) for i, name in enumerate(g.classes)}
+    for name, (index, weight) in rel.edges.items():
+        expected, expected_weight = plain.edges[name]
+        assert index.tolist() == [[where[i] for i in row] for row in expected.tolist()]
+        assert torch.equal(weight, expected_weight)
+    with pytest.raises(ValueError, match="are not among the 2 outputs"):
+        g.to_class_relations(outputs=["__background__", g.classes[0]])
+
+
+def test_coco_graph_onto_torchvisions_91_outputs():
+    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
+
+    from knowledge_graphs.ready_made import load_ready_made
+
+    categories = FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]
+    rel = load_ready_made("coco").to_class_relations(outputs=categories)
+    assert rel.num_classes == 91
+    used = torch.cat([index.flatten() for index, _ in rel.edges.values()]).unique().tolist()
+    assert not {i for i, name in enumerate(categories) if name in ("N/A", "__background__")} & set(
+        used
+    )
+
+
 def test_errors():
     with pytest.raises(ValueError, match="classes is empty"):
         ClassGraph([])
