@@ -185,26 +185,30 @@ def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from iterative_reasoning.demo import DemoConfig, run_demo
+    from iterative_reasoning.demo_detection import DetectionDemoConfig, run_detection_demo
 
-    if args.task == "detection":
-        return _detection_demo(args)
-    args.output_dir = args.output_dir or Path("runs/demo")
     start = time.perf_counter()
-    config = DemoConfig()
-    if args.scale != 1.0:
-        config = config.scaled(args.scale)
-    result = run_demo(
-        args.output_dir,
-        config,
-        progress=not args.quiet,
-        figures=not args.no_figures,
-        lexicon=_lexicon(args),
-    )
+    options: dict[str, Any] = {"progress": not args.quiet, "figures": not args.no_figures}
+    options["lexicon"] = _lexicon(args)
+    result: Any
+    if args.task == "detection":
+        detection = DetectionDemoConfig()
+        detection = detection.scaled(args.scale) if args.scale != 1.0 else detection
+        if args.reasoned_boxes:
+            sweep = [None if k == "all" else _positive_int(k) for k in args.reasoned_boxes]
+            detection = replace(detection, sweep=tuple(sweep))
+        out = args.output_dir or Path("runs/demo-detection")
+        result = run_detection_demo(out, detection, **options)
+    else:
+        if args.reasoned_boxes:
+            raise ValueError("--reasoned-boxes goes with --task detection")
+        config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
+        result = run_demo(args.output_dir or Path("runs/demo"), config, **options)
     print(result.table)
     for figure in result.figures:
         print(f"wrote {figure}")
-    trained = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
-    print(f"training: {trained}; total {time.perf_counter() - start:.0f} s")
+    timed = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
+    print(f"seconds: {timed}; total {time.perf_counter() - start:.0f} s")
     return 0
 
 
@@ -282,31 +286,6 @@ def _evaluate(args: argparse.Namespace) -> int:
         metrics = evaluate(model, dataset, output_dir=args.output_dir, device=device, progress=True)
         print(json.dumps({k: round(v, 2) for k, v in metrics.as_percent().items()}))
     print(f"wrote {args.output_dir / 'metrics.json'}")
-    return 0
-
-
-def _detection_demo(args: argparse.Namespace) -> int:
-    from iterative_reasoning.demo_detection import DetectionDemoConfig, run_detection_demo
-
-    start = time.perf_counter()
-    config = DetectionDemoConfig()
-    if args.scale != 1.0:
-        config = config.scaled(args.scale)
-    if args.reasoned_boxes:
-        sweep = [None if k == "all" else _positive_int(k) for k in args.reasoned_boxes]
-        config = replace(config, sweep=tuple(sweep))
-    result = run_detection_demo(
-        args.output_dir or Path("runs/demo-detection"),
-        config,
-        progress=not args.quiet,
-        figures=not args.no_figures,
-        lexicon=_lexicon(args),
-    )
-    print(result.table)
-    for figure in result.figures:
-        print(f"wrote {figure}")
-    timed = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
-    print(f"{timed}; total {time.perf_counter() - start:.0f} s")
     return 0
 
 

@@ -77,24 +77,26 @@ class DemoConfig:
 
     def scaled(self, factor: float) -> DemoConfig:
         """The same demo with ``factor`` times the steps (and schedule) and images."""
-
-        def scale(c: TrainConfig) -> TrainConfig:
-            steps = max(1, round(c.steps * factor))
-            return replace(
-                c,
-                steps=steps,
-                lr_steps=tuple(max(1, round(s * factor)) for s in c.lr_steps),
-                checkpoint_every=max(1, round(c.checkpoint_every * factor)),
-                log_every=max(1, round(c.log_every * factor)),
-            )
-
         return replace(
             self,
             train_images=max(2, round(self.train_images * factor)),
             test_images=max(2, round(self.test_images * factor)),
-            baseline=scale(self.baseline),
-            head=scale(self.head),
+            baseline=scaled_schedule(self.baseline, factor),
+            head=scaled_schedule(self.head, factor),
         )
+
+
+def scaled_schedule(config: TrainConfig, factor: float) -> TrainConfig:
+    """``config`` with ``factor`` times its steps, and its schedule (lr steps, warmup,
+    checkpoints, log lines) scaled with them."""
+    return replace(
+        config,
+        steps=max(1, round(config.steps * factor)),
+        lr_steps=tuple(max(1, round(s * factor)) for s in config.lr_steps),
+        warmup_steps=round(config.warmup_steps * factor),
+        checkpoint_every=max(1, round(config.checkpoint_every * factor)),
+        log_every=max(1, round(config.log_every * factor)),
+    )
 
 
 def synthetic_convnet(num_classes: int, width: int = 16) -> SmallConvNetClassifier:
@@ -186,7 +188,7 @@ def run_demo(
     seconds: dict[str, float] = {}
     torch.manual_seed(config.baseline.seed)
     baseline = RegionModel(synthetic_convnet(num_classes, config.width))
-    seconds["baseline"] = _train(
+    seconds["baseline"] = train_or_resume(
         baseline, data["train"], config.baseline, out / "baseline", progress
     )
     models["baseline"] = baseline
@@ -196,7 +198,7 @@ def run_demo(
         convnet.load_state_dict(baseline.convnet.state_dict())
         head = synthetic_head(kind, num_classes, relations, config.width)
         model = RegionModel(convnet, head, freeze_convnet=True)
-        seconds[kind] = _train(model, data["train"], config.head, out / kind, progress)
+        seconds[kind] = train_or_resume(model, data["train"], config.head, out / kind, progress)
         models[kind] = model
 
     metrics = {}
@@ -234,9 +236,11 @@ def _data(root: Path, config: DemoConfig) -> dict[str, ADE20K]:
     }
 
 
-def _train(
-    model: RegionModel, dataset: ADE20K, config: TrainConfig, directory: Path, progress: bool
+def train_or_resume(
+    model: Any, dataset: Any, config: TrainConfig, directory: Path, progress: bool
 ) -> float:
+    """Train ``model`` into ``directory``, or, when its checkpoint there has finished, load
+    it; the seconds spent training in this call."""
     state = load_checkpoint(directory)
     if state is not None and int(state["step"]) >= config.steps:
         model.load_state_dict(state["model"])
@@ -260,14 +264,7 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
                 *(f"{m['class_ap_of'].get(name, float('nan')):.1f}" for name in pairs),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
+    lines = aligned(rows)
     if "baseline" in metrics:
         base = metrics["baseline"]["class_ap"]
         gains = ", ".join(
@@ -275,3 +272,17 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
         )
         lines.append(f"per-class AP over the plain ConvNet: {gains}")
     return "\n".join(lines)
+
+
+def aligned(rows: list[list[str]]) -> list[str]:
+    """Table rows as lines: the first column left-aligned, the others right-aligned, a rule
+    under the header."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return lines

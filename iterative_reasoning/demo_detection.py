@@ -26,6 +26,7 @@ import torch
 
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES, write_coco
+from iterative_reasoning.demo import aligned, demo_class_graph, scaled_schedule, train_or_resume
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.detectors.torchvision import (
     DEFAULT_REASONED_BOXES,
@@ -33,9 +34,8 @@ from iterative_reasoning.detectors.torchvision import (
     detach_reasoning_head,
     reasoning_head_for,
 )
-from iterative_reasoning.engine.checkpoint import load_checkpoint
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
-from iterative_reasoning.engine.train import TrainConfig, train
+from iterative_reasoning.engine.train import TrainConfig
 
 #: The benchmark's categories whose look depends on context, and the others.
 LOOK_ALIKE = tuple(name for a, b, _ in AMBIGUOUS_PAIRS for name in (a, b))
@@ -92,23 +92,12 @@ class DetectionDemoConfig:
 
     def scaled(self, factor: float) -> DetectionDemoConfig:
         """The same benchmark with ``factor`` times the steps (and schedule) and images."""
-
-        def scale(c: TrainConfig) -> TrainConfig:
-            return replace(
-                c,
-                steps=max(1, round(c.steps * factor)),
-                lr_steps=tuple(max(1, round(s * factor)) for s in c.lr_steps),
-                warmup_steps=round(c.warmup_steps * factor),
-                checkpoint_every=max(1, round(c.checkpoint_every * factor)),
-                log_every=max(1, round(c.log_every * factor)),
-            )
-
         return replace(
             self,
             train_images=max(2, round(self.train_images * factor)),
             test_images=max(2, round(self.test_images * factor)),
-            detector=scale(self.detector),
-            head=scale(self.head),
+            detector=scaled_schedule(self.detector, factor),
+            head=scaled_schedule(self.head, factor),
         )
 
 
@@ -151,7 +140,7 @@ def run_detection_demo(
     detector = small_faster_rcnn(
         num_classes, config.width, box_batch_size_per_image=config.batch_size_per_image
     )
-    seconds["detector"] = _train(
+    seconds["detector"] = train_or_resume(
         DetectionModel(detector), data["train"], config.detector, out / "detector", progress
     )
     torch.manual_seed(config.head.seed)
@@ -166,7 +155,9 @@ def run_detection_demo(
     )
     attach_reasoning_head(detector, head, reasoned_boxes=config.reasoned_boxes)
     with_head = DetectionModel(detector, freeze_detector=True)
-    seconds["head"] = _train(with_head, data["train"], config.head, out / "with_head", progress)
+    seconds["head"] = train_or_resume(
+        with_head, data["train"], config.head, out / "with_head", progress
+    )
 
     start = time.perf_counter()
     evaluate_detection(with_head, data["test"], output_dir=out / "with_head", progress=progress)
@@ -236,7 +227,6 @@ def _data(root: Path, config: DetectionDemoConfig) -> dict[str, COCODetection]:
 
 
 def _class_graph(out: Path, lexicon: Any) -> Any:
-    from iterative_reasoning.demo import demo_class_graph
     from knowledge_graphs.class_graph import ClassGraph
 
     path = out / "class_graph.json.gz"
@@ -245,18 +235,6 @@ def _class_graph(out: Path, lexicon: Any) -> Any:
     graph = demo_class_graph(None, lexicon)
     graph.save(path)
     return graph
-
-
-def _train(
-    model: DetectionModel, dataset: Any, config: TrainConfig, directory: Path, progress: bool
-) -> float:
-    state = load_checkpoint(directory)
-    if state is not None and int(state["step"]) >= config.steps:
-        model.load_state_dict(state["model"])
-        return 0.0
-    start = time.perf_counter()
-    train(model, dataset, config, directory, progress=progress)
-    return time.perf_counter() - start
 
 
 def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:
@@ -281,14 +259,7 @@ def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:
                 *(f"{per.get(c, float('nan')):.1f}" for c in LOOK_ALIKE),
             ]
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in rows
-    ]
-    lines.insert(1, "-" * len(lines[0]))
+    lines = aligned(rows)
     if {"detector", "with head"} <= set(summary):
         (ap0, look0, other0), (ap1, look1, other1) = summary["detector"], summary["with head"]
         lines.append(

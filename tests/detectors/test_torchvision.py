@@ -12,6 +12,7 @@ from torchvision.models.detection import (
 from torchvision.models.detection.roi_heads import RoIHeads
 
 import iterative_reasoning.detectors.torchvision as tv
+import iterative_reasoning.detectors.torchvision.roi_heads as roi_heads_module
 from iterative_reasoning.detectors import (
     ReasoningRoIHeads,
     attach_reasoning_head,
@@ -115,13 +116,13 @@ def test_plumbing_the_detector_comes_back_exactly(name):
 def test_the_head_trains_on_sampled_foreground_and_background_proposals(monkeypatch):
     _, detector, head = _attached("own_backbone", reasoned_boxes=None)
     seen = {}
-    real_loss = tv.reasoning_loss
+    real_loss = roi_heads_module.reasoning_loss
 
     def recording_loss(output, labels, batch, **kwargs):
         seen.update(labels=labels, batch=batch, kwargs=kwargs)
         return real_loss(output, labels, batch, **kwargs)
 
-    monkeypatch.setattr(tv, "reasoning_loss", recording_loss)
+    monkeypatch.setattr(roi_heads_module, "reasoning_loss", recording_loss)
     sampler = detector.roi_heads.fg_bg_sampler
     sampler.batch_size_per_image = 64
     images, targets = _data()

@@ -1,10 +1,5 @@
-"""The reasoning head inside torchvision's two-stage detectors (Faster, Mask and Keypoint R-CNN).
-
-:class:`ReasoningRoIHeads` is a :class:`torchvision.models.detection.roi_heads.RoIHeads` that
-puts an :class:`~iterative_reasoning.nn.IterativeReasoningHead` between the box head and the
-post-processing; :func:`attach_reasoning_head` swaps it into a built detector, which stays the
-same class and keeps torchvision's interface: ``detector(images, targets)`` returns the losses
-(with ``"loss_reasoning"`` added), ``detector(images)`` the detections.
+"""The RoI heads of torchvision's two-stage detectors with the reasoning head between the box
+head and the post-processing.
 
 Shapes, per batch of ``B`` images: ``R`` boxes (proposals) over the batch, ``C`` classes with
 background at index 0 (torchvision's convention), ``D_f`` channels of the feature map at the
@@ -14,13 +9,11 @@ head's stride (16), ``D_r`` the box head's representation size.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.roi_heads import (
     RoIHeads,
     fastrcnn_loss,
@@ -31,7 +24,6 @@ from torchvision.models.detection.roi_heads import (
 )
 from torchvision.ops import boxes as box_ops
 
-from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
@@ -167,6 +159,25 @@ class ReasoningRoIHeads(RoIHeads):
         )
         _copy_training_parts(roi_heads, new)
         return new
+
+    def to_roi_heads(self) -> RoIHeads:
+        """The plain torchvision :class:`~torchvision.models.detection.roi_heads.RoIHeads` with
+        the same parts and settings, without the reasoning head."""
+        plain = RoIHeads(
+            self.box_roi_pool,
+            self.box_head,
+            self.box_predictor,
+            0.5,
+            0.5,
+            1,
+            0.25,
+            None,
+            **_inference_settings(self),
+            **_branches(self),
+        )
+        _copy_training_parts(self, plain)
+        plain.train(self.training)
+        return plain
 
     # -- forward ---------------------------------------------------------------------------
 
@@ -446,212 +457,6 @@ class ReasoningRoIHeads(RoIHeads):
         )
 
 
-def attach_reasoning_head(
-    detector: GeneralizedRCNN,
-    head: IterativeReasoningHead,
-    *,
-    feature_level: str | None = None,
-    reasoned_boxes: int | None = DEFAULT_REASONED_BOXES,
-    train_on: TrainOn = "proposals",
-    loss_weight: float = 1.0,
-) -> GeneralizedRCNN:
-    """Put ``head`` into a torchvision two-stage detector: its ``roi_heads`` become a
-    :class:`ReasoningRoIHeads` with the same parts and settings. The detector is changed in
-    place and returned; it keeps its class and torchvision's interface.
-
-    Args:
-        detector: a :class:`~torchvision.models.detection.FasterRCNN` (``fasterrcnn_*``),
-            :class:`~torchvision.models.detection.MaskRCNN` or
-            :class:`~torchvision.models.detection.KeypointRCNN`, built by torchvision or on a
-            backbone of one's own.
-        head: the reasoning head, for the detector's classes (background included), the
-            channels of its stride-16 feature map (``detector.backbone.out_channels``) and its
-            box representation (``box_predictor.cls_score.in_features``).
-        feature_level, reasoned_boxes, train_on, loss_weight: see :class:`ReasoningRoIHeads`.
-
-    Example:
-        >>> import torch
-        >>> from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
-        >>> detector = fasterrcnn_mobilenet_v3_large_fpn(
-        ...     weights=None, weights_backbone=None, num_classes=4, min_size=160, max_size=160)
-        >>> head = reasoning_head_for(detector, "local", fc_channels=64, memory_channels=16)
-        >>> head.spatial_scale  # this backbone's maps are all at stride 32
-        0.03125
-        >>> detector = attach_reasoning_head(detector, head).eval()
-        >>> detections = detector([torch.rand(3, 120, 150)])
-        >>> sorted(detections[0])
-        ['boxes', 'detector_scores', 'labels', 'scores']
-    """
-    if not isinstance(detector, GeneralizedRCNN) or not isinstance(
-        getattr(detector, "roi_heads", None), RoIHeads
-    ):
-        raise TypeError(
-            "detector must be a torchvision two-stage detector (FasterRCNN, MaskRCNN, "
-            f"KeypointRCNN) with RoIHeads, got {type(detector).__name__}"
-        )
-    if isinstance(detector.roi_heads, ReasoningRoIHeads):
-        raise ValueError("the detector already has a reasoning head (detach_reasoning_head first)")
-    check_head_fits(detector, head, feature_level)
-    detector.roi_heads = ReasoningRoIHeads.from_roi_heads(
-        detector.roi_heads,
-        head,
-        feature_level=feature_level,
-        reasoned_boxes=reasoned_boxes,
-        train_on=train_on,
-        loss_weight=loss_weight,
-    )
-    return detector
-
-
-def detach_reasoning_head(detector: GeneralizedRCNN) -> IterativeReasoningHead:
-    """Give ``detector`` back its plain :class:`~torchvision.models.detection.roi_heads.RoIHeads`
-    (the same parts and settings, in place) and return the head it had: the detector then
-    gives exactly the detections it would give without ever having had the head."""
-    roi_heads = getattr(detector, "roi_heads", None)
-    if not isinstance(roi_heads, ReasoningRoIHeads):
-        raise ValueError("the detector has no reasoning head (attach_reasoning_head adds one)")
-    plain = RoIHeads(
-        roi_heads.box_roi_pool,
-        roi_heads.box_head,
-        roi_heads.box_predictor,
-        0.5,
-        0.5,
-        1,
-        0.25,
-        None,
-        **_inference_settings(roi_heads),
-        **_branches(roi_heads),
-    )
-    _copy_training_parts(roi_heads, plain)
-    plain.train(roi_heads.training)
-    detector.roi_heads = plain
-    return roi_heads.head
-
-
-def check_head_fits(
-    detector: GeneralizedRCNN, head: IterativeReasoningHead, feature_level: str | None = None
-) -> None:
-    """Raise when ``head`` was built for other classes, widths or a stride than ``detector``
-    gives (the strides are found by :func:`feature_strides`)."""
-    if not isinstance(head, IterativeReasoningHead):
-        raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
-    score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
-    if isinstance(score, nn.Linear):
-        if head.num_classes != score.out_features:
-            raise ValueError(
-                f"the head has num_classes = {head.num_classes} but the detector's box "
-                f"predictor has {score.out_features} classes (background included)"
-            )
-        if head.region_channels is not None and head.region_channels != score.in_features:
-            raise ValueError(
-                f"the head's global module takes region features of {head.region_channels} "
-                f"channels (in_channels - C) but the detector's box representation has "
-                f"{score.in_features}"
-            )
-    channels = getattr(detector.backbone, "out_channels", None)
-    if head.local is not None and channels is not None and head.local.in_channels != channels:
-        raise ValueError(
-            f"the head's local module takes feature maps of {head.local.in_channels} channels "
-            f"but the detector's backbone gives {channels} (backbone.out_channels)"
-        )
-    strides = feature_strides(detector.backbone)
-    stride = round(1 / head.spatial_scale)
-    found = ", ".join(f"{name!r}: {s}" for name, s in strides.items())
-    if feature_level is not None:
-        if feature_level not in strides:
-            raise ValueError(
-                f"feature_level {feature_level!r} is not among the backbone's feature maps "
-                f"({found})"
-            )
-        if strides[feature_level] != stride:
-            raise ValueError(
-                f"feature_level {feature_level!r} has stride {strides[feature_level]} but the "
-                f"head was built for spatial_scale 1/{stride}"
-            )
-    elif stride not in strides.values():
-        raise ValueError(
-            f"the backbone has no feature map at the head's stride {stride} (spatial_scale "
-            f"1/{stride}); its maps and strides: {found}. Build the head with spatial_scale = "
-            "1/stride of one of them (fasterrcnn_mobilenet_v3_large_fpn has stride 32 only), "
-            "or give feature_level"
-        )
-
-
-def feature_strides(backbone: nn.Module, size: int = 256) -> dict[str, int]:
-    """The stride of each feature map of a detector's ``backbone``, from one pass of a blank
-    ``size x size`` image (in evaluation mode and without gradients; the mode is restored).
-
-    Example:
-        >>> from torchvision.models.detection import fasterrcnn_resnet50_fpn
-        >>> feature_strides(fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).backbone)
-        {'0': 4, '1': 8, '2': 16, '3': 32, 'pool': 64}
-    """
-    parameter = next(backbone.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
-    training = backbone.training
-    try:
-        with torch.no_grad():
-            features = backbone.eval()(torch.zeros(1, 3, size, size, device=device))
-    finally:
-        backbone.train(training)
-    if isinstance(features, Tensor):
-        features = {"0": features}
-    return {name: round(size / f.shape[-2]) for name, f in features.items()}
-
-
-def reasoning_head_for(
-    detector: GeneralizedRCNN,
-    model: str = "final",
-    *,
-    class_relations: ClassRelations | None = None,
-    **kwargs: Any,
-) -> IterativeReasoningHead:
-    """A head of :meth:`IterativeReasoningHead.paper
-    <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``model``: ``"local"``,
-    ``"global"``, ``"final"`` or an ablation) sized for ``detector``: its classes, the channels
-    of its backbone's feature maps, its box representation, and the stride 16 (or, for a
-    backbone without one, its finest stride above 16). ``kwargs`` go to ``paper`` (e.g.
-    ``fc_channels``, ``memory_channels``, ``hidden_channels``)."""
-    score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
-    if not isinstance(score, nn.Linear):
-        raise ValueError(
-            "the detector's box predictor has no cls_score layer to read its classes and "
-            "representation size from: build the head with IterativeReasoningHead.paper"
-        )
-    strides = sorted(set(feature_strides(detector.backbone).values()))
-    stride = 16 if 16 in strides else min((s for s in strides if s > 16), default=strides[-1])
-    options: dict[str, Any] = {"spatial_scale": 1 / stride, **kwargs}
-    return IterativeReasoningHead.paper(
-        model,
-        num_classes=score.out_features,
-        class_relations=class_relations,
-        feature_channels=detector.backbone.out_channels,
-        region_channels=score.in_features,
-        **options,
-    )
-
-
-def FasterRCNNReasoning(  # noqa: N802 (the name of the class it replaces)
-    detector: GeneralizedRCNN,
-    head: IterativeReasoningHead,
-    feature_level: str | None = None,
-    loss_weight: float = 1.0,
-) -> GeneralizedRCNN:
-    """Deprecated: use :func:`attach_reasoning_head`, which this calls."""
-    warnings.warn(
-        "FasterRCNNReasoning is deprecated and will be removed; use "
-        "attach_reasoning_head(detector, head), which returns the detector itself",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return attach_reasoning_head(
-        detector, head, feature_level=feature_level, loss_weight=loss_weight
-    )
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
 def _inference_settings(roi_heads: RoIHeads) -> dict[str, Any]:
     return {
         "score_thresh": roi_heads.score_thresh,
@@ -707,52 +512,3 @@ def _check_target_types(targets: list[dict[str, Tensor]] | None, keypoints: bool
             raise TypeError(
                 f"target keypoints must of float type, instead got {t['keypoints'].dtype}"
             )
-
-
-#: The detectors :func:`build_detector` makes: torchvision's two-stage builders, and
-#: ``"small"``, a Faster R-CNN on a small stride-16 backbone for CPU runs.
-DETECTORS = (
-    "fasterrcnn_resnet50_fpn",
-    "fasterrcnn_resnet50_fpn_v2",
-    "fasterrcnn_mobilenet_v3_large_fpn",
-    "fasterrcnn_mobilenet_v3_large_320_fpn",
-    "maskrcnn_resnet50_fpn",
-    "maskrcnn_resnet50_fpn_v2",
-    "small",
-)
-
-
-def build_detector(
-    name: str,
-    num_classes: int,
-    *,
-    weights: str | None = None,
-    weights_backbone: str | None = None,
-    **kwargs: Any,
-) -> GeneralizedRCNN:
-    """A torchvision detector by its builder's name (:data:`DETECTORS`), for ``num_classes``
-    classes (background included).
-
-    Args:
-        name: ``"fasterrcnn_resnet50_fpn"``, ..., or ``"small"``
-            (:func:`~iterative_reasoning.detectors.small_convnet.small_faster_rcnn`).
-        num_classes: ``C``.
-        weights: the whole detector's weights through torchvision's weights API (e.g.
-            ``"DEFAULT"``: COCO, 91 classes), downloaded and cached by torchvision on first use.
-        weights_backbone: the backbone's weights (e.g. ``"IMAGENET1K_V1"``); ``None``: random.
-        kwargs: further arguments of the builder (``min_size``, ``box_score_thresh``, ...).
-    """
-    from torchvision.models import detection
-
-    from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
-
-    if name not in DETECTORS:
-        raise ValueError(f"detector must be one of {DETECTORS}, got {name!r}")
-    if name == "small":
-        if weights is not None or weights_backbone is not None:
-            raise ValueError("the 'small' detector has no pretrained weights; give none")
-        return small_faster_rcnn(num_classes, **kwargs)
-    builder = getattr(detection, name)
-    return builder(
-        weights=weights, weights_backbone=weights_backbone, num_classes=num_classes, **kwargs
-    )

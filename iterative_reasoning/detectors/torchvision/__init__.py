@@ -1,0 +1,44 @@
+"""The reasoning head inside torchvision's two-stage detectors (Faster, Mask and Keypoint R-CNN).
+
+:class:`ReasoningRoIHeads` is a :class:`torchvision.models.detection.roi_heads.RoIHeads` that
+puts an :class:`~iterative_reasoning.nn.IterativeReasoningHead` between the box head and the
+post-processing; :func:`attach_reasoning_head` swaps it into a built detector, which stays the
+same class and keeps torchvision's interface: ``detector(images, targets)`` returns the losses
+(with ``"loss_reasoning"`` added), ``detector(images)`` the detections.
+
+- :mod:`~iterative_reasoning.detectors.torchvision.roi_heads`: the RoI heads;
+- :mod:`~iterative_reasoning.detectors.torchvision.attach`: attaching, detaching, sizing a head
+  for a detector;
+- :mod:`~iterative_reasoning.detectors.torchvision.builders`: detectors by name.
+"""
+
+from iterative_reasoning.detectors.torchvision.attach import (
+    FasterRCNNReasoning,
+    attach_reasoning_head,
+    check_head_fits,
+    detach_reasoning_head,
+    feature_strides,
+    reasoning_head_for,
+)
+from iterative_reasoning.detectors.torchvision.builders import DETECTORS, build_detector
+from iterative_reasoning.detectors.torchvision.roi_heads import (
+    DEFAULT_REASONED_BOXES,
+    TRAIN_ON,
+    ReasoningRoIHeads,
+    TrainOn,
+)
+
+__all__ = [
+    "DEFAULT_REASONED_BOXES",
+    "DETECTORS",
+    "TRAIN_ON",
+    "FasterRCNNReasoning",
+    "ReasoningRoIHeads",
+    "TrainOn",
+    "attach_reasoning_head",
+    "build_detector",
+    "check_head_fits",
+    "detach_reasoning_head",
+    "feature_strides",
+    "reasoning_head_for",
+]
