@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", FutureWarning)
+    from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
+
     try:
         if args.command == "demo":
             return _demo(args)
@@ -117,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:  # e.g. WordNet missing (WordNetNotFoundError)
         print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
         return 2
+    except (TrainingInterrupted, TrainingTerminated) as stop:  # train printed where it saved
+        return stop.exit_status
+    except KeyboardInterrupt:  # a second Ctrl-C: train printed its checkpoint, if any
+        print(f"iterative-reasoning {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _dataset_arguments(sub: argparse.ArgumentParser) -> None:

@@ -5,22 +5,26 @@ log and TensorBoard; several processes through ``torchrun`` (PyTorch DDP)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
+import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import RegionSample
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
 from iterative_reasoning.engine.model import RegionModel
+from iterative_reasoning.engine.stopping import StopSignals, TrainingInterrupted, TrainingTerminated
 
 if TYPE_CHECKING:
     from iterative_reasoning.engine.detection import DetectionModel
@@ -47,6 +51,8 @@ class TrainConfig:
         checkpoint_every: steps between checkpoints (one is also written at the end and when
             training is interrupted).
         log_every: steps averaged into one line of ``log.jsonl`` and one TensorBoard point.
+        skip_nonfinite: skip a step whose loss is not finite (logged as ``"skipped"``) instead
+            of stopping with an error.
     """
 
     steps: int = 320_000
@@ -60,6 +66,7 @@ class TrainConfig:
     seed: int = 3
     checkpoint_every: int = 10_000
     log_every: int = 20
+    skip_nonfinite: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -168,8 +175,9 @@ def train(
     """Train ``model`` (a region classifier, or a detector as a
     :class:`~iterative_reasoning.engine.DetectionModel`) on ``dataset`` for ``config.steps``
     steps, checkpointing to ``output_dir``. With ``resume``, an existing checkpoint there is
-    continued: the weights, optimiser, schedule, random state and data position are restored,
-    so a run that is killed and resumed ends with the same weights as one that was not.
+    continued: the weights, buffers, optimiser, schedule, random state, data position and the
+    loss terms not yet logged are restored, so a run that is stopped and resumed ends with the
+    same weights and the same log as one that was not.
 
     Every ``config.log_every`` steps the mean of the loss terms goes to
     ``output_dir/log.jsonl`` and, with ``tensorboard``, to ``output_dir/tensorboard``; a resumed
@@ -177,125 +185,229 @@ def train(
 
     Under ``torchrun`` (after :func:`init_distributed`) each of the ``W`` processes takes
     ``batch_size / W`` images of every step and the gradients are averaged (DDP); process 0
-    writes the checkpoints and logs. The random state of every process is checkpointed, except
-    on an interrupt, when the other processes resume from seeds.
+    writes the checkpoints and logs, with the random state of every process.
 
-    A run stopped by an exception (Ctrl-C, a corrupted image, running out of memory) writes a
-    checkpoint of its last finished step before the exception goes on.
+    Stopping: SIGINT (Ctrl-C) and SIGTERM stop the run after the step under way, checkpoint it,
+    print where, and raise :class:`~iterative_reasoning.engine.stopping.TrainingInterrupted`
+    (a ``KeyboardInterrupt``) or :class:`~iterative_reasoning.engine.stopping.
+    TrainingTerminated` (a ``SystemExit`` with status 143). Any other exception (a corrupted
+    image, running out of memory, a second Ctrl-C) checkpoints the last finished step, with the
+    buffers and random state as they were then, before it goes on. A loss that is not finite
+    raises ``FloatingPointError`` before the step changes anything (the last good step is the
+    checkpoint), or, with ``config.skip_nonfinite``, skips the step.
 
     Returns:
         the loss terms of each step run in this call (averaged over the processes).
     """
-    output_dir = Path(output_dir)
-    rank, world = process_group()
-    num_items = len(dataset)  # type: ignore[arg-type]
-    if num_items == 0:
-        raise ValueError("the training dataset is empty")
-    if config.batch_size % world:
-        raise ValueError(
-            f"batch_size ({config.batch_size}) must be a multiple of the number of processes "
-            f"({world})"
-        )
-    seed_everything(config.seed + rank)
-    model.to(device).train()
-    net: nn.Module = model
-    if world > 1:
-        device_ids = [torch.device(device)] if torch.device(device).type == "cuda" else None
-        # sparse buffers (the class graph) are built identically in every process, and DDP
-        # cannot broadcast them
-        sparse = [n for n, b in model.named_buffers() if b.layout != torch.strided]
-        DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, sparse)
-        net = DistributedDataParallel(model, device_ids=device_ids)
-    optimizer = torch.optim.SGD(
-        parameter_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum
-    )
-    schedule = lr_schedule(optimizer, config)
-    step = 0
-    state = load_checkpoint(output_dir) if resume else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        step = int(state["step"])
-        rng = state["rng"]
-        if rank < len(rng) and rng[rank] is not None:
-            torch.set_rng_state(rng[rank]["torch"])
-            random.setstate(rng[rank]["python"])
-        else:
-            seed_everything(config.seed + rank + 1_000_003 * step)
-
-    def random_state() -> dict[str, Any]:
-        return {"torch": torch.get_rng_state(), "python": random.getstate()}
-
-    def checkpoint(gather: bool = True, own: dict[str, Any] | None = None) -> None:
-        own = own or random_state()
-        rng: list[Any] = [own]
-        if world > 1:
-            rng = [None] * world
-            if gather:
-                dist.all_gather_object(rng, own)
-            else:
-                rng[rank] = own
-        if rank == 0:
-            save_checkpoint(
-                output_dir,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "step": step,
-                    "rng": rng,
-                    "config": asdict(config),
-                },
-            )
-
-    log = _Log(output_dir, step, tensorboard) if rank == 0 else None
+    run = _Run(model, dataset, config, Path(output_dir), device, resume, tensorboard)
     history: list[dict[str, float]] = []
     bar = None
-    if progress and rank == 0:
+    if progress and run.rank == 0:
         from tqdm import tqdm
 
-        bar = tqdm(total=config.steps, initial=step, desc="training", unit="step")
-    at_step_start: dict[str, Any] | None = None  # the random state while a step is under way
+        bar = tqdm(total=config.steps, initial=run.step, desc="training", unit="step")
+    snapshot = None  # the state at the start of the step under way
     try:
-        while step < config.steps:
-            at_step_start = random_state()
-            indices = data_order(num_items, step, config.batch_size, config.seed)[rank::world]
-            batch: Any = model.collate([dataset[i] for i in indices]).to(device)
-            loss, terms = model.loss_of(batch, net(batch))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            at_step_start = None
-            if world > 1:
-                terms = _mean_over_processes(terms, device)
-            terms["lr"] = optimizer.param_groups[0]["lr"]
-            history.append(terms)
-            save = step % config.checkpoint_every == 0 or step == config.steps
-            if log is not None:
-                log.add(step, terms, flush=save or step % config.log_every == 0)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{terms['loss']:.3f}")
-            if save:
-                checkpoint()
-            if callback is not None:
-                callback(step, terms)
+        with StopSignals(announce=run.rank == 0) as signals:
+            while run.step < config.steps:
+                snapshot = run.snapshot()
+                terms = run.one_step(snapshot)
+                snapshot = None
+                history.append(terms)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{terms['loss']:.3f}")
+                if run.step % config.checkpoint_every == 0 or run.step == config.steps:
+                    run.checkpoint()
+                if callback is not None:
+                    callback(run.step, terms)
+                if run.agree(signals.received is not None):
+                    run.checkpoint()
+                    stop = signals.stop(run.step, str(run.output_dir))
+                    if run.rank == 0:
+                        print(str(stop), file=sys.stderr, flush=True)
+                    raise stop
+    except (TrainingInterrupted, TrainingTerminated):
+        raise
     except BaseException:
-        # interrupted (Ctrl-C, a bad image, out of memory...): keep everything up to the last
-        # finished step, with the random state it ended with, so a resume loses nothing
-        if log is not None:
-            log.flush(step)
-        checkpoint(gather=False, own=at_step_start)
+        # a bad image, out of memory, a second Ctrl-C...: keep everything up to the last
+        # finished step, as it was at its end, so that a resume loses nothing
+        run.checkpoint(restore=snapshot, gather=False)
+        if run.rank == 0:
+            print(
+                f"training stopped by an error after step {run.step}; checkpoint in "
+                f"{run.output_dir}",
+                file=sys.stderr,
+                flush=True,
+            )
         raise
     finally:
         if bar is not None:
             bar.close()
-        if log is not None:
-            log.close()
+        if run.log is not None:
+            run.log.close()
     return history
+
+
+class _Snapshot(NamedTuple):
+    """What a step may change before it finishes: the random state and the buffers (batch-norm
+    statistics and counts); the parameters change only in the optimiser's step, at its end."""
+
+    rng: dict[str, Any]
+    buffers: dict[str, Tensor]
+
+
+class _Run:
+    """The state of a training run: model (and its DDP wrapper), optimiser, schedule, step,
+    log; one step, a checkpoint and the agreement of the processes."""
+
+    def __init__(
+        self,
+        model: RegionModel | DetectionModel,
+        dataset: Dataset[Any],
+        config: TrainConfig,
+        output_dir: Path,
+        device: str | torch.device,
+        resume: bool,
+        tensorboard: bool,
+    ) -> None:
+        self.model, self.dataset, self.config = model, dataset, config
+        self.output_dir, self.device = output_dir, device
+        self.rank, self.world = process_group()
+        self.num_items = len(dataset)  # type: ignore[arg-type]
+        if self.num_items == 0:
+            raise ValueError("the training dataset is empty")
+        if config.batch_size % self.world:
+            raise ValueError(
+                f"batch_size ({config.batch_size}) must be a multiple of the number of "
+                f"processes ({self.world})"
+            )
+        seed_everything(config.seed + self.rank)
+        model.to(device).train()
+        self.net: nn.Module = model
+        if self.world > 1:
+            cuda = torch.device(device).type == "cuda"
+            # sparse buffers (the class graph) are built identically in every process, and DDP
+            # cannot broadcast them
+            sparse = [n for n, b in model.named_buffers() if b.layout != torch.strided]
+            DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, sparse)
+            self.net = DistributedDataParallel(
+                model, device_ids=[torch.device(device)] if cuda else None
+            )
+        self.optimizer = torch.optim.SGD(
+            parameter_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum
+        )
+        self.schedule = lr_schedule(self.optimizer, config)
+        self.step, pending = 0, []
+        state = load_checkpoint(output_dir) if resume else None
+        if state is not None:
+            self._restore(state)
+            pending = list(state.get("log_pending", []))
+        self.log = _Log(output_dir, self.step, tensorboard, pending) if self.rank == 0 else None
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.step = int(state["step"])
+        rng = state["rng"]
+        if self.rank < len(rng) and rng[self.rank] is not None:
+            _set_random_state(rng[self.rank])
+        else:
+            seed_everything(self.config.seed + self.rank + 1_000_003 * self.step)
+
+    def snapshot(self) -> _Snapshot:
+        buffers = {
+            name: b.detach().clone()
+            for name, b in self.model.named_buffers()
+            if b.layout == torch.strided  # the sparse class graph does not change
+        }
+        return _Snapshot(_random_state(), buffers)
+
+    def one_step(self, snapshot: _Snapshot) -> dict[str, float]:
+        """Run step ``self.step + 1`` and return its loss terms (and ``"lr"``); ``snapshot``
+        (taken as the step began) puts the buffers back when the step is skipped."""
+        config = self.config
+        indices = data_order(self.num_items, self.step, config.batch_size, config.seed)
+        samples = [self.dataset[i] for i in indices[self.rank :: self.world]]
+        batch: Any = self.model.collate(samples).to(self.device)
+        loss, terms = self.model.loss_of(batch, self.net(batch))
+        self.optimizer.zero_grad(set_to_none=True)
+        skip = self.agree(not math.isfinite(terms["loss"]))
+        if skip and not config.skip_nonfinite:
+            raise FloatingPointError(
+                f"the loss is not finite at step {self.step + 1} ({terms}): training stops "
+                f"with the checkpoint of step {self.step}; lower the learning rate (or set "
+                "skip_nonfinite to skip such steps)"
+            )
+        loss.backward()  # also when skipped: DDP's processes must all reduce their gradients
+        if skip:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._put_back(snapshot)  # the batch norms saw the diverging batch
+        else:
+            self.optimizer.step()
+        terms["skipped"] = float(skip)
+        self.schedule.step()
+        self.step += 1
+        if self.world > 1:
+            terms = _mean_over_processes(terms, self.device)
+        terms["lr"] = self.optimizer.param_groups[0]["lr"]
+        if self.log is not None:
+            save = self.step % config.checkpoint_every == 0 or self.step == config.steps
+            self.log.add(self.step, terms, flush=save or self.step % config.log_every == 0)
+        return terms
+
+    def agree(self, flag: bool) -> bool:
+        """``flag`` in any process (all processes call this at the same point)."""
+        if self.world == 1:
+            return flag
+        value = torch.tensor([float(flag)], device=self.device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item() > 0)
+
+    def _put_back(self, snapshot: _Snapshot) -> None:
+        with torch.no_grad():
+            for name, buffer in self.model.named_buffers():
+                if name in snapshot.buffers:
+                    buffer.copy_(snapshot.buffers[name])
+
+    def checkpoint(self, restore: _Snapshot | None = None, gather: bool = True) -> None:
+        """Write the checkpoint of ``self.step`` (after putting back the buffers and random
+        state of ``restore``, taken when the unfinished step began): process 0 writes it, with
+        the random state of every process when they all take part (``gather``)."""
+        if restore is not None:
+            self._put_back(restore)
+        own = restore.rng if restore is not None else _random_state()
+        rng: list[Any] = [own]
+        if self.world > 1:
+            rng = [None] * self.world
+            if gather:
+                dist.all_gather_object(rng, own)
+            else:
+                rng[self.rank] = own
+        if self.rank != 0:
+            return
+        save_checkpoint(
+            self.output_dir,
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict(),
+                "step": self.step,
+                "rng": rng,
+                "config": asdict(self.config),
+                "log_pending": self.log.pending if self.log is not None else [],
+            },
+        )
+
+
+def _random_state() -> dict[str, Any]:
+    return {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+
+def _set_random_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
 
 
 def train_and_evaluate(
@@ -328,11 +440,18 @@ def _mean_over_processes(terms: dict[str, float], device: str | torch.device) ->
 
 
 class _Log:
-    """``log.jsonl`` (a line every ``log_every`` steps and at each checkpoint: the step and the
-    mean of each term since the last line) and TensorBoard scalars under ``tensorboard/``; on
-    resume, what came after ``step`` is dropped from both."""
+    """``log.jsonl`` (a line every ``log_every`` steps and at each periodic checkpoint: the step
+    and the mean of each term since the last line) and TensorBoard scalars under
+    ``tensorboard/``; on resume, what came after ``step`` is dropped from both, and the terms
+    not yet logged come back from the checkpoint."""
 
-    def __init__(self, output_dir: Path, step: int, tensorboard: bool) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        step: int,
+        tensorboard: bool,
+        pending: list[dict[str, float]] | None = None,
+    ) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
         self.path = output_dir / LOG
         kept = [line for line in read_log(output_dir) if line["step"] <= step]
@@ -340,7 +459,8 @@ class _Log:
         tmp.write_text("".join(json.dumps(line) + "\n" for line in kept))
         tmp.replace(self.path)
         self.file = open(self.path, "a")  # noqa: SIM115 (closed by close())
-        self.pending: list[dict[str, float]] = []
+        # the terms of the steps since the last line, carried over a stop in the checkpoint
+        self.pending: list[dict[str, float]] = [dict(t) for t in pending or []]
         self.writer = None
         if tensorboard:
             # TensorBoard orders event files by name (creation second, then pid), so a resumed
@@ -389,11 +509,15 @@ def read_log(output_dir: str | os.PathLike[str]) -> list[dict[str, float]]:
     if not path.exists():
         return []
     lines = []
-    for number, text in enumerate(path.read_text().splitlines(), 1):
+    texts = path.read_text().splitlines()
+    for number, text in enumerate(texts, 1):
         if not text.strip():
             continue
         try:
             lines.append(json.loads(text))
         except json.JSONDecodeError as error:
+            if number == len(texts):  # torn by a stop while writing: the run writes it again
+                warnings.warn(f"{path}: ignoring its torn last line {number}", stacklevel=2)
+                break
             raise ValueError(f"{path}, line {number}: not JSON ({error})") from error
     return lines
