@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-resume", action="store_true", help="start afresh even if a checkpoint exists"
     )
     train_parser.add_argument(
+        "--adopt-schedule",
+        action="store_true",
+        help="resume with the schedule given now (--lr, --lr-steps, ...) although the "
+        "checkpoint's differs",
+    )
+    train_parser.add_argument(
         "--init-convnet",
         "--init-detector",
         dest="init_convnet",
@@ -227,6 +233,7 @@ def _train(args: argparse.Namespace) -> int:
         process_group,
         train,
     )
+    from iterative_reasoning.engine.train import seed_everything
 
     device = init_distributed()
     rank, _ = process_group()
@@ -237,6 +244,7 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, field, None) is not None
     }
     config = TrainConfig(**{**config.__dict__, **overrides})
+    seed_everything(config.seed)  # model construction too: --seed makes the whole run repeat
     dataset, model = _setup(args, split="train")
     if args.init_convnet is not None:
         _load_convnet(model, args.init_convnet)
@@ -251,13 +259,16 @@ def _train(args: argparse.Namespace) -> int:
             model = RegionModel(
                 model.convnet, model.head, freeze_convnet=True, write_masks=model.write_masks
             )
-    if rank == 0:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        record = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        (args.output_dir / "run.json").write_text(
-            json.dumps({"args": record, "config": config.__dict__}, indent=2, default=str) + "\n"
-        )
-    train(
+
+    def record(start: int) -> None:
+        """``run.json``: what this command runs, written once the run is known to start."""
+        if rank != 0:
+            return
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        payload = {"args": arguments, "config": config.__dict__, "start_step": start}
+        (args.output_dir / "run.json").write_text(json.dumps(payload, indent=2, default=str))
+
+    history = train(
         model,
         dataset,
         config,
@@ -265,9 +276,20 @@ def _train(args: argparse.Namespace) -> int:
         resume=not args.no_resume,
         device=device,
         progress=not args.quiet,
+        adopt_schedule=args.adopt_schedule,
+        on_start=record,
     )
     if rank == 0:
-        print(f"trained {config.steps} steps; checkpoint in {args.output_dir}")
+        if history:
+            print(
+                f"trained {len(history)} steps, to step {config.steps}; checkpoint in "
+                f"{args.output_dir}"
+            )
+        else:
+            print(
+                f"nothing to train: the checkpoint in {args.output_dir} is at step "
+                f"{config.steps} or beyond (give a larger --steps to train on)"
+            )
     close_distributed()
     return 0
 

@@ -197,3 +197,29 @@ def test_cli_detection_errors(tmp_path, capsys):
     final = [*base[:4], "final", *base[5:], *data, "--reasoned-boxes", "0"]
     assert main(final) == 2
     assert "--reasoned-boxes must be a positive integer or 'all'" in capsys.readouterr().err
+
+
+def test_cli_runs_repeat_with_a_seed_and_refuse_a_changed_schedule(tmp_path, wordnet, capsys):
+    wn = ["--wordnet", require_wordnet()]
+    argv = ["train", "--dataset", "synthetic", "--model", "final", "--num-images", "4", *wn]
+    argv += ["--steps", "2", "--batch-size", "2", "--seed", "7", "--quiet"]
+    torch.manual_seed(123)  # whatever the process's random state, --seed decides
+    assert main([*argv, "--output-dir", str(tmp_path / "a")]) == 0
+    torch.manual_seed(456)
+    assert main([*argv, "--output-dir", str(tmp_path / "b")]) == 0
+    a, b = load_checkpoint(tmp_path / "a")["model"], load_checkpoint(tmp_path / "b")["model"]
+    for name, value in a.items():
+        assert torch.equal(b[name], value), name
+    record = (tmp_path / "a" / "run.json").read_text()
+    assert json.loads(record)["start_step"] == 0
+    capsys.readouterr()
+    assert main([*argv, "--output-dir", str(tmp_path / "a")]) == 0
+    assert "nothing to train" in capsys.readouterr().out
+    record = (tmp_path / "a" / "run.json").read_text()  # what ran last: from step 2
+    assert json.loads(record)["start_step"] == 2
+    changed = [*argv, "--steps", "3", "--lr", "0.5", "--output-dir", str(tmp_path / "a")]
+    assert main(changed) == 2
+    assert "another schedule (lr:" in capsys.readouterr().err
+    assert (tmp_path / "a" / "run.json").read_text() == record  # not rewritten by a failure
+    assert main([*changed, "--adopt-schedule"]) == 0
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["config"]["lr"] == 0.5

@@ -114,7 +114,7 @@ class COCODataset(RecordDataset):
         #: label -> the file's category id, to write detections in the file's own ids
         self.category_id_of = {label_of[c["id"]]: c["id"] for c in categories}
         self.dropped = 0
-        self._segmentations: dict[str, list[Any]] = {}
+        self._segmentations: dict[str, list[tuple[Any, Any]]] = {}  # (annotation id, mask)
         self.all_records = [
             self._record(image, self.coco.imgToAnns.get(image["id"], []), label_of)
             for image in data["images"]
@@ -144,7 +144,9 @@ class COCODataset(RecordDataset):
                 continue
             boxes.append([x1, y1, x2, y2])
             labels.append(label_of[ann["category_id"]])
-            segmentations.append(ann.get("segmentation"))
+            if self.masks:
+                _check_segmentation(ann, self.annotation_file)
+            segmentations.append((ann.get("id"), ann.get("segmentation")))
         self._segmentations[str(image["id"])] = segmentations
         return ImageRecord(
             str(image["id"]),
@@ -165,15 +167,13 @@ class COCODataset(RecordDataset):
     def region_masks(self, index: int) -> torch.Tensor:
         """``[n, P, P]``: the fraction of each bin of each region's box that its instance mask
         covers, in the record's (unflipped) orientation."""
-        from pycocotools import mask as coco_mask
-
         from iterative_reasoning.ops import box_masks
 
         record = self.records[index]
         full = np.stack(
             [
-                coco_mask.decode(_rle(segmentation, record.height, record.width))
-                for segmentation in self._segmentations[record.image_id]
+                _decode(ann_id, segmentation, record.height, record.width, self.annotation_file)
+                for ann_id, segmentation in self._segmentations[record.image_id]
             ]
         )
         return box_masks(
@@ -262,16 +262,53 @@ class COCODetection(COCODataset):
 
     def instance_masks(self, index: int) -> Tensor:
         """``[n, H, W]`` uint8: each target's instance mask at the image's size."""
-        from pycocotools import mask as coco_mask
-
         record = self.records[index]
         segmentations = self._segmentations[record.image_id]
         if not segmentations:
             return torch.zeros(0, record.height, record.width, dtype=torch.uint8)
         full = np.stack(
-            [coco_mask.decode(_rle(s, record.height, record.width)) for s in segmentations]
+            [
+                _decode(ann_id, s, record.height, record.width, self.annotation_file)
+                for ann_id, s in segmentations
+            ]
         )
         return torch.from_numpy(full)
+
+
+def _check_segmentation(ann: dict[str, Any], path: Path) -> None:
+    """A ``segmentation`` of polygons (lists of at least three x, y pairs) or an RLE (a dict
+    with ``counts`` and ``size``); otherwise an error naming the annotation."""
+    segmentation = ann.get("segmentation")
+    if isinstance(segmentation, list):
+        for polygon in segmentation:
+            if (
+                not isinstance(polygon, list)
+                or len(polygon) < 6
+                or len(polygon) % 2
+                or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in polygon)
+            ):
+                raise ValueError(
+                    f"{path}: annotation {ann.get('id')} has a malformed polygon: each must be "
+                    f"a list of at least three finite x, y pairs, got {str(polygon)[:60]}"
+                )
+        return
+    if not isinstance(segmentation, dict) or not {"counts", "size"} <= set(segmentation):
+        raise ValueError(
+            f"{path}: annotation {ann.get('id')} has a segmentation that is neither polygons "
+            f"nor an RLE with 'counts' and 'size': {str(segmentation)[:60]}"
+        )
+
+
+def _decode(ann_id: Any, segmentation: Any, height: int, width: int, path: Path) -> Any:
+    """The annotation's mask ``[H, W]`` (uint8), or an error naming it."""
+    from pycocotools import mask as coco_mask
+
+    try:
+        return coco_mask.decode(_rle(segmentation, height, width))
+    except Exception as error:  # pycocotools' bare errors on a damaged RLE
+        raise ValueError(
+            f"{path}: annotation {ann_id}'s segmentation cannot be decoded ({error})"
+        ) from error
 
 
 def _rle(segmentation: Any, height: int, width: int) -> Any:

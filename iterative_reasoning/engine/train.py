@@ -132,6 +132,35 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     ]
 
 
+#: The settings a resumed run must share with its checkpoint (unless it adopts new ones).
+SCHEDULE_FIELDS = (
+    "batch_size",
+    "lr",
+    "momentum",
+    "weight_decay",
+    "lr_steps",
+    "gamma",
+    "warmup_steps",
+    "seed",
+)
+
+
+def schedule_changes(saved: dict[str, Any], config: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """The :data:`SCHEDULE_FIELDS` whose value in ``config`` differs from the checkpoint's
+    ``saved`` config: name -> (saved, now). Fields the checkpoint lacks are not compared."""
+    now = asdict(config)
+    changed = {}
+    for name in SCHEDULE_FIELDS:
+        if name not in saved:
+            continue
+        old, new = saved[name], now[name]
+        if isinstance(old, (list, tuple)) or isinstance(new, (list, tuple)):
+            old, new = list(old), list(new)
+        if old != new:
+            changed[name] = (saved[name], now[name])
+    return changed
+
+
 def lr_schedule(
     optimizer: torch.optim.Optimizer, config: TrainConfig
 ) -> torch.optim.lr_scheduler.LRScheduler:
@@ -171,6 +200,8 @@ def train(
     progress: bool = True,
     callback: Callable[[int, dict[str, float]], None] | None = None,
     tensorboard: bool = True,
+    adopt_schedule: bool = False,
+    on_start: Callable[[int], None] | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` (a region classifier, or a detector as a
     :class:`~iterative_reasoning.engine.DetectionModel`) on ``dataset`` for ``config.steps``
@@ -196,10 +227,24 @@ def train(
     raises ``FloatingPointError`` before the step changes anything (the last good step is the
     checkpoint), or, with ``config.skip_nonfinite``, skips the step.
 
+    A resumed run refuses a schedule other than its checkpoint's (any of
+    :data:`SCHEDULE_FIELDS`; ``steps``, ``checkpoint_every`` and ``log_every`` may change)
+    unless ``adopt_schedule``, which continues from the checkpoint's weights and optimiser
+    state with the new settings, as if they had held from the first step.
+
+    Args:
+        callback: called after each step with the step and its loss terms.
+        on_start: called once the run is set up and its checkpoint (if any) accepted, with the
+            step it starts from (e.g. to record what runs).
+
     Returns:
         the loss terms of each step run in this call (averaged over the processes).
     """
-    run = _Run(model, dataset, config, Path(output_dir), device, resume, tensorboard)
+    run = _Run(
+        model, dataset, config, Path(output_dir), device, resume, tensorboard, adopt_schedule
+    )
+    if on_start is not None:
+        on_start(run.step)
     history: list[dict[str, float]] = []
     bar = None
     if progress and run.rank == 0:
@@ -270,6 +315,7 @@ class _Run:
         device: str | torch.device,
         resume: bool,
         tensorboard: bool,
+        adopt_schedule: bool = False,
     ) -> None:
         self.model, self.dataset, self.config = model, dataset, config
         self.output_dir, self.device = output_dir, device
@@ -301,7 +347,19 @@ class _Run:
         self.step, pending = 0, []
         state = load_checkpoint(output_dir) if resume else None
         if state is not None:
+            changed = schedule_changes(state.get("config", {}), config)
+            if changed and not adopt_schedule:
+                shown = "; ".join(
+                    f"{k}: {old} then, {new} now" for k, (old, new) in changed.items()
+                )
+                raise ValueError(
+                    f"the checkpoint in {output_dir} was trained with another schedule ({shown}); "
+                    "resume with the same settings, start afresh (--no-resume, or another "
+                    "output directory), or adopt the new schedule (--adopt-schedule)"
+                )
             self._restore(state)
+            if changed:
+                self._adopt_schedule()
             pending = list(state.get("log_pending", []))
         self.log = _Log(output_dir, self.step, tensorboard, pending) if self.rank == 0 else None
 
@@ -315,6 +373,20 @@ class _Run:
             _set_random_state(rng[self.rank])
         else:
             seed_everything(self.config.seed + self.rank + 1_000_003 * self.step)
+
+    def _adopt_schedule(self) -> None:
+        """The settings of ``self.config`` from now on, the optimiser's momentum kept, the
+        learning rate where the new schedule has it at this step."""
+        config = self.config
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] = config.lr
+            group["momentum"] = config.momentum
+        self.optimizer.param_groups[0]["weight_decay"] = config.weight_decay  # the decayed group
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()"
+            self.schedule = lr_schedule(self.optimizer, config)
+            for _ in range(self.step):
+                self.schedule.step()
 
     def snapshot(self) -> _Snapshot:
         buffers = {

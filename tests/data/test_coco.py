@@ -257,3 +257,23 @@ def test_malformed_files_name_the_annotation_or_image(tmp_path, change, message)
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match=message):
         COCODetection(tmp_path / "img", path)
+
+
+def test_malformed_masks_name_their_annotation(tmp_path):
+    from iterative_reasoning.data.coco import COCODetection
+
+    path = _write(tmp_path)
+    data = json.loads(path.read_text())
+    data["annotations"][0]["segmentation"] = [[5.0, 5.0, 25.0]]  # not three x, y pairs
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="annotation 10 has a malformed polygon"):
+        COCODetection(tmp_path / "img", path, masks=True)
+    data["annotations"][0]["segmentation"] = {"size": [40, 60], "counts": "###"}  # damaged RLE
+    path.write_text(json.dumps(data))
+    ds = COCODetection(tmp_path / "img", path, masks=True)
+    with pytest.raises(ValueError, match="annotation 10's segmentation cannot be decoded"):
+        ds[0]
+    data["annotations"][0]["segmentation"] = "a string"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="annotation 10 has a segmentation that is neither"):
+        COCODetection(tmp_path / "img", path, masks=True)
