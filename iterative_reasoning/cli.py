@@ -19,6 +19,7 @@ import warnings
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.error import URLError
 
 import torch
 
@@ -111,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", FutureWarning)
+    problem = _path_problem(args)
+    if problem:
+        print(f"iterative-reasoning {args.command}: {problem}", file=sys.stderr)
+        return 2
     from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
 
     try:
@@ -125,11 +130,48 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:  # e.g. WordNet missing (WordNetNotFoundError)
         print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
         return 2
+    except URLError as error:  # pretrained weights, with no network
+        print(
+            f"iterative-reasoning {args.command}: cannot download the pretrained weights "
+            f"({error.reason}); without a network, give --weights none, or put the file in "
+            "torch's cache (TORCH_HOME/hub/checkpoints) on a machine that has one",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as error:  # a file where a directory is meant, no permission, a full disk
+        where = f"{error.filename}: " if error.filename else ""
+        print(
+            f"iterative-reasoning {args.command}: {where}{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
     except (TrainingInterrupted, TrainingTerminated) as stop:  # train printed where it saved
         return stop.exit_status
     except KeyboardInterrupt:  # a second Ctrl-C: train printed its checkpoint, if any
         print(f"iterative-reasoning {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _path_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the paths given, before any work: a file where a directory is
+    meant, a missing annotation file."""
+    for name in ("output_dir", "root", "init_convnet"):
+        path = getattr(args, name, None)
+        if path is not None and path.exists() and not path.is_dir():
+            return f"--{name.replace('_', '-')} {path} is a file, not a directory"
+    annotations = getattr(args, "annotations", None)
+    if annotations is not None and not annotations.is_file():
+        return f"--annotations {annotations} is not a file"
+    weights = getattr(args, "weights", None)
+    if weights is not None and weights.lower() != "none":
+        from torchvision.models import ResNet50_Weights
+
+        try:
+            ResNet50_Weights.verify(weights)
+        except KeyError:
+            names = ", ".join(w.name for w in ResNet50_Weights)
+            return f"--weights {weights} is not a weight name; give one of {names}, or 'none'"
+    return None
 
 
 def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
@@ -296,13 +338,14 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from iterative_reasoning.engine import evaluate, evaluate_detection, load_checkpoint
+    from iterative_reasoning.engine.checkpoint import load_model_state
 
     split = args.split or TEST_SPLIT[args.dataset]
     dataset, model = _setup(args, split=split)
     state = load_checkpoint(args.output_dir)
     if state is None:
         raise FileNotFoundError(f"no checkpoint in {args.output_dir} (train first)")
-    model.load_state_dict(state["model"])
+    load_model_state(model, state, args.output_dir)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.task == "detection":
         found = evaluate_detection(

@@ -30,7 +30,7 @@ from iterative_reasoning.data.synthetic import (
     write_ade2016,
 )
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
-from iterative_reasoning.engine.checkpoint import load_checkpoint
+from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_state
 from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.train import TrainConfig, train
@@ -243,7 +243,7 @@ def train_or_resume(
     it; the seconds spent training in this call."""
     state = load_checkpoint(directory)
     if state is not None and int(state["step"]) >= config.steps:
-        model.load_state_dict(state["model"])
+        load_model_state(model, state, directory)
         return 0.0
     start = time.perf_counter()
     train(model, dataset, config, directory, progress=progress)

@@ -297,7 +297,14 @@ class ClassGraph:
                 data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as error:
             raise GraphFileError(f"{path}: not a readable class-graph file ({error})") from error
-        return cls.from_dict(data, source=str(path))
+        except RecursionError:  # JSON nested deeper than Python's parser goes
+            raise GraphFileError(
+                f"{path}: not a class-graph file (its JSON is nested too deeply to read)"
+            ) from None
+        try:
+            return cls.from_dict(data, source=str(path))
+        except RecursionError:
+            raise GraphFileError(f"{path}: not a class-graph file (nested too deeply)") from None
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> ClassGraph:

@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     except (WordNetNotFoundError, GraphFileError, FileNotFoundError, ValueError, KeyError) as e:
         print(f"knowledge-graphs: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a directory where a file is meant, no permission, a full disk...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"knowledge-graphs: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
 
 
 def _coco_categories(path: Path) -> list[str]:
@@ -106,6 +110,10 @@ def _read_classes(spec: str) -> tuple[list[str], list[int] | None, str]:
 
 def _build(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    if args.out.is_dir():
+        raise ValueError(
+            f"--out {args.out} is a directory; give a file, e.g. {args.out / 'graph.json.gz'}"
+        )
     if args.classes_from_coco is not None:
         names, counts, source = _coco_categories(args.classes_from_coco), None, "COCO categories"
         source = f"{source} of {args.classes_from_coco.name}"

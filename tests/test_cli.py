@@ -1,4 +1,6 @@
 import json
+import re
+from urllib.error import URLError
 
 import pytest
 import torch
@@ -8,6 +10,7 @@ from iterative_reasoning.cli import main
 from iterative_reasoning.data.synthetic import class_names
 from iterative_reasoning.demo import DemoConfig, format_table, run_demo
 from iterative_reasoning.engine import load_checkpoint, read_log
+from iterative_reasoning.graph import ClassRelations
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +226,81 @@ def test_cli_runs_repeat_with_a_seed_and_refuse_a_changed_schedule(tmp_path, wor
     assert (tmp_path / "a" / "run.json").read_text() == record  # not rewritten by a failure
     assert main([*changed, "--adopt-schedule"]) == 0
     assert json.loads((tmp_path / "a" / "run.json").read_text())["config"]["lr"] == 0.5
+
+
+def test_user_errors_are_one_line_and_status_2(tmp_path, wordnet, capsys, monkeypatch):
+    """Each of these once ended in a traceback."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    base = ["--dataset", "synthetic", "--model", "baseline", "--num-images", "2"]
+    for argv, message in [
+        (["train", *base, "--output-dir", str(afile)], "--output-dir .* is a file"),
+        (
+            [
+                "train",
+                "--dataset",
+                "visual_genome",
+                "--root",
+                str(afile),
+                "--model",
+                "baseline",
+                "--output-dir",
+                str(tmp_path / "vg"),
+            ],
+            "--root .* is a file",
+        ),
+        (
+            [
+                "train",
+                "--dataset",
+                "ade20k",
+                "--root",
+                str(tmp_path),
+                "--model",
+                "baseline",
+                "--weights",
+                "IMAGENET9K",
+                "--output-dir",
+                str(tmp_path / "w"),
+            ],
+            "--weights IMAGENET9K is not a weight name; give one of IMAGENET1K_V1",
+        ),
+    ]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert re.search(message, err) and "Traceback" not in err, err
+
+    # no network for the default ImageNet weights
+    from torchvision.models import ResNet50_Weights
+
+    def offline(self, *args, **kwargs):
+        raise URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(type(ResNet50_Weights.IMAGENET1K_V1), "get_state_dict", offline)
+    from iterative_reasoning.cli import _paper_model
+
+    monkeypatch.setattr(
+        "iterative_reasoning.cli._setup",
+        lambda args, split: (None, _paper_model(args, ["a", "b"], _OneRelation())),
+    )
+    ade = ["train", "--dataset", "ade20k", "--root", str(tmp_path), "--model", "baseline"]
+    assert main([*ade, "--output-dir", str(tmp_path / "net")]) == 2
+    assert "--weights none" in capsys.readouterr().err
+
+
+class _OneRelation:
+    def to_class_relations(self, background=True):
+        return ClassRelations(2, {"similar_to": torch.tensor([[0], [1]])})
+
+
+def test_evaluating_with_another_model_than_trained_says_so(tmp_path, wordnet, capsys):
+    wn = ["--wordnet", require_wordnet()]
+    base = ["--dataset", "synthetic", "--num-images", "2", "--num-test-images", "2", *wn]
+    run = ["--output-dir", str(tmp_path)]
+    steps = ["--steps", "1", "--batch-size", "1", "--lr", "0.01", "--quiet"]
+    assert main(["train", *base, "--model", "baseline", *run, *steps]) == 0
+    assert main(["evaluate", *base, "--model", "final", *run]) == 2
+    err = capsys.readouterr().err
+    assert "holds another model than this one" in err and "Traceback" not in err
+    assert main(["train", *base, "--model", "local", *run, *steps, "--steps", "2"]) == 2
+    assert "holds another model" in capsys.readouterr().err

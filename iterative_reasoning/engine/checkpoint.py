@@ -78,6 +78,20 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> dict[str, Any] | None:
     return None
 
 
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], directory: Any) -> None:
+    """Put a checkpoint's weights into ``model``; a checkpoint of another model (another
+    ``--model``, other classes or widths) is a ``ValueError`` that says so."""
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0] if lines else ""
+        raise ValueError(
+            f"the checkpoint in {directory} holds another model than this one ({detail[:300]}); "
+            "use the settings it was trained with (its run.json) or another output directory"
+        ) from None
+
+
 def _read(path: Path) -> dict[str, Any]:
     if path.is_symlink():
         raise ValueError(f"{path}: a link, not a checkpoint file; checkpoints are never links")

@@ -22,7 +22,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import RegionSample
-from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
+from iterative_reasoning.engine.checkpoint import (
+    load_checkpoint,
+    load_model_state,
+    save_checkpoint,
+)
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.stopping import StopSignals, TrainingInterrupted, TrainingTerminated
 
@@ -364,7 +368,7 @@ class _Run:
         self.log = _Log(output_dir, self.step, tensorboard, pending) if self.rank == 0 else None
 
     def _restore(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        load_model_state(self.model, state, self.output_dir)
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.step = int(state["step"])

@@ -62,6 +62,15 @@ def test_errors_exit_2_with_a_message(tmp_path, capsys):
     bad.write_text("car\t3\nwheel\tmany\n")
     assert main(["build", "--classes", str(bad), "--out", str(tmp_path / "x.json")]) == 2
     assert "line 2: the count 'many' is not an integer" in capsys.readouterr().err
+    names = tmp_path / "names.txt"
+    names.write_text("car\n")
+    assert main(["build", "--classes", str(names), "--out", str(tmp_path)]) == 2
+    assert "is a directory; give a file" in capsys.readouterr().err
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["show", str(nested)]) == 2
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "Traceback" not in err
 
 
 def test_build_from_a_coco_annotation_file(tmp_path, capsys, wordnet, monkeypatch):
