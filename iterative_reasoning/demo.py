@@ -229,10 +229,11 @@ def _data(root: Path, config: DemoConfig) -> dict[str, ADE20K]:
     if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
         write_ade2016(root, splits, seed=config.seed)
         stamp.write_text(json.dumps(wanted) + "\n")
-    size = {"min_size": IMAGE_SIZE, "max_size": IMAGE_SIZE, "classes": class_names()}
+    size: dict[str, Any] = {"min_size": IMAGE_SIZE, "max_size": IMAGE_SIZE}
+    size.update(classes=class_names(), cache_dir=root.parent / "cache")  # the demo's own
     return {
-        "train": ADE20K(root, "train", hflip_prob=0.5, **size),  # type: ignore[arg-type]
-        "test": ADE20K(root, "mtest", **size),  # type: ignore[arg-type]
+        "train": ADE20K(root, "train", hflip_prob=0.5, **size),
+        "test": ADE20K(root, "mtest", **size),
     }
 
 

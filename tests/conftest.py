@@ -14,3 +14,12 @@ def wordnet(tmp_path_factory):
     from knowledge_graphs.wordnet import load_wordnet
 
     return load_wordnet(require_wordnet(), cache_dir=tmp_path_factory.mktemp("wordnet-cache"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _user_cache(tmp_path_factory):
+    """Datasets cache their parsed annotations in a folder of the user's: in the tests (all of
+    them, module fixtures included), a temporary one."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ITER_REASONING_CACHE", str(tmp_path_factory.mktemp("user-cache")))
+        yield

@@ -16,7 +16,9 @@ from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
     RecordDataset,
+    default_cache_dir,
     inclusive_boxes_of,
+    sibling_fingerprints,
 )
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.ade_parts import instance_ranks, read_atr
@@ -92,7 +94,8 @@ class ADE20K(RecordDataset):
         min_size: short side after resizing (600).
         max_size: longest long side after resizing (1000).
         hflip_prob: probability of a horizontal flip.
-        cache_dir: where parsed annotations are kept (``root/.cache`` by default).
+        cache_dir: where parsed annotations are kept (by default a folder of the user's,
+            :func:`~iterative_reasoning.data.records.default_cache_dir`, never the dataset's).
         progress: show a progress bar while parsing.
     """
 
@@ -121,12 +124,16 @@ class ADE20K(RecordDataset):
         self.release = release if release != "auto" else _detect(images[0])
         digest = hashlib.sha256("\n".join(self.classes).encode()).hexdigest()[:12]
         name = f"ade20k_{self.release}_{Path(split).stem}_{digest}.jsonl"
-        cache = RecordCache(Path(cache_dir or self.root / ".cache") / name)
+        cache = RecordCache(Path(cache_dir or default_cache_dir(self.root)) / name)
         parse = self._parse_2016 if self.release == "2016" else self._parse_2021
         bar = _progress(f"ADE20K {split}") if progress else None
-        parsed = cache.fill([str(p) for p in images], lambda p: parse(Path(p)), bar)
+        # each record is keyed by its image and the size and time of its annotation files, so
+        # an edited annotation is parsed again
+        fingerprints = sibling_fingerprints(images)
+        keys = [f"{p}#{fingerprints[str(p)]}" for p in images]
+        parsed = cache.fill(keys, lambda key: parse(Path(key.rsplit("#", 1)[0])), bar)
         self._keep(
-            [parsed[str(p)] for p in images],
+            [parsed[key] for key in keys],
             f"ADE20K {split}",
             f"none of the {len(images)} image(s) has a region of the {len(self.classes) - 1} "
             "classes; are the classes those of this dataset?",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import hashlib
 import json
 import os
 import warnings
@@ -233,3 +235,54 @@ class RecordDataset(Dataset[RegionSample]):
             self.max_size,
             check_size=self.check_size,
         )
+
+
+def default_cache_dir(root: str | os.PathLike[str]) -> Path:
+    """Where parsed annotations of the dataset at ``root`` are kept when no ``cache_dir`` is
+    given: a folder of the user's, never the dataset's own (often shared and read-only):
+    ``$ITER_REASONING_CACHE``, else ``$XDG_CACHE_HOME/iterative-reasoning``, else
+    ``~/.cache/iterative-reasoning``; one subfolder per dataset, named by its folder and a hash
+    of its absolute path."""
+    base = os.environ.get("ITER_REASONING_CACHE")
+    if not base:
+        xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        base = str(Path(xdg) / "iterative-reasoning")
+    where = Path(root).resolve()
+    digest = hashlib.sha256(str(where).encode()).hexdigest()[:12]
+    return Path(base) / f"{where.name or 'root'}-{digest}"
+
+
+def file_fingerprint(*paths: str | os.PathLike[str]) -> str:
+    """A short digest of the size and modification time of each file: it changes when any of
+    them is edited or replaced, so a cache keyed by it is never stale."""
+    parts = []
+    for path in paths:
+        info = os.stat(path)
+        parts.append(f"{os.fspath(path)}:{info.st_size}:{info.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def sibling_fingerprints(images: Sequence[str | os.PathLike[str]]) -> dict[str, str]:
+    """For each image path, a digest of the size and modification time of every file beside
+    it that belongs to it (``<stem>``, ``<stem>.*``, ``<stem>_*``: its annotations, masks and
+    part maps), one directory listing per folder."""
+    by_folder: dict[Path, list[Path]] = {}
+    for image in images:
+        path = Path(image)
+        by_folder.setdefault(path.parent, []).append(path)
+    result = {}
+    for folder, paths in by_folder.items():
+        with os.scandir(folder) as listing:
+            entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in listing)
+        names = [e[0] for e in entries]
+        for path in paths:
+            stem = path.stem
+            start = bisect.bisect_left(names, stem)
+            mine = []
+            for name, size, mtime in entries[start:]:
+                if not name.startswith(stem):
+                    break
+                if name == stem or name[len(stem)] in "._":
+                    mine.append(f"{name}:{size}:{mtime}")
+            result[str(path)] = hashlib.sha256("\n".join(mine).encode()).hexdigest()[:16]
+    return result

@@ -15,7 +15,13 @@ from typing import Any, Literal
 import numpy as np
 
 from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.data.records import ImageRecord, RecordCache, RecordDataset
+from iterative_reasoning.data.records import (
+    ImageRecord,
+    RecordCache,
+    RecordDataset,
+    default_cache_dir,
+    file_fingerprint,
+)
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.vg_relationships import iter_json_array
 
@@ -85,7 +91,8 @@ class VisualGenome(RecordDataset):
             ``vg_splits.json``); without it the first 70 % of ``image_data.json`` is train, the
             next 10 % val and the rest test.
         min_size, max_size, hflip_prob: the resize and flip of :class:`ADE20K`.
-        cache_dir: where the vocabulary and the parsed records are kept.
+        cache_dir: where the vocabulary and the parsed records are kept (by default a folder
+            of the user's, :func:`~iterative_reasoning.data.records.default_cache_dir`).
         progress: show progress bars.
     """
 
@@ -117,7 +124,9 @@ class VisualGenome(RecordDataset):
             raise ValueError(f"label_by must be 'synset' or 'name', got {label_by!r}")
         self.label_by: LabelBy = label_by
         self.aliases = dict(aliases or {})
-        cache = Path(cache_dir or self.root / ".cache")
+        cache = Path(cache_dir or default_cache_dir(self.root))
+        # caches are keyed by the size and time of the files they summarise: never stale
+        self._fingerprint = file_fingerprint(objects, image_data)
         self.classes = list(classes) if classes is not None else self._vocabulary(cache, min_count)
         if not self.classes or self.classes[0] != BACKGROUND:
             raise ValueError(f"classes must start with {BACKGROUND!r}")
@@ -126,7 +135,9 @@ class VisualGenome(RecordDataset):
         self.flip = flip_permutation(self.classes)
         images = _image_data(image_data)
         ids = _split_ids(list(images), split, split_file)
-        key = json.dumps([label_by, sorted(self.aliases.items()), self.classes, ids[:1], len(ids)])
+        key = json.dumps(
+            [label_by, sorted(self.aliases.items()), self.classes, ids, self._fingerprint]
+        )
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
         records = RecordCache(cache / f"visual_genome_{split}_{digest}.jsonl")
         parsed = self._parse(objects, images, ids, records, progress)
@@ -137,7 +148,9 @@ class VisualGenome(RecordDataset):
         )
 
     def _vocabulary(self, cache: Path, min_count: int) -> list[str]:
-        path = cache / f"visual_genome_vocabulary_{self.label_by}_{min_count}.txt"
+        key = json.dumps([self.label_by, min_count, sorted(self.aliases.items())])
+        digest = hashlib.sha256(f"{key}{self._fingerprint}".encode()).hexdigest()[:12]
+        path = cache / f"visual_genome_vocabulary_{self.label_by}_{min_count}_{digest}.txt"
         if path.is_file():
             return path.read_text(encoding="utf-8").splitlines()
         classes = vg_vocabulary(self.root / "objects.json", min_count, self.label_by, self.aliases)

@@ -76,16 +76,43 @@ def test_flip_swaps_left_and_right(tmp_path):
     assert arm == [30.0 - 24.0, 8.0, 30.0 - 20.0, 13.0]
 
 
-def test_interrupted_parsing_resumes_from_the_cache(tmp_path):
+def test_interrupted_parsing_resumes_from_the_cache(tmp_path, monkeypatch):
     write_2016(tmp_path)
     cache = tmp_path / "cache"
     ADE20K(tmp_path, "train", cache_dir=cache)
     (cache_file,) = cache.iterdir()
     text = cache_file.read_text()
     cache_file.write_text(text + '{"key": "torn')  # a kill in the middle of a line
-    os.remove(tmp_path / "images/training/s/street/ADE_train_00000001_seg.png")
+
+    def parsed_again(self, image):
+        raise AssertionError(f"{image} was parsed again")
+
+    monkeypatch.setattr(ADE20K, "_parse_2016", parsed_again)
     ds = ADE20K(tmp_path, "train", cache_dir=cache)  # parsed records are not read again
     assert _labelled(ds, ds.records[0]) == EXPECTED
+
+
+def test_an_edited_annotation_is_parsed_again(tmp_path, monkeypatch):
+    write_2016(tmp_path)
+    cache = tmp_path / "cache"
+    first = ADE20K(tmp_path, "train", cache_dir=cache)
+    assert len(first.records[0].labels) == len(EXPECTED)
+    atr = tmp_path / "images/training/s/street/ADE_train_00000001_atr.txt"
+    lines = atr.read_text().splitlines()
+    atr.write_text(lines[0] + "\n")  # from several regions to one
+    os.utime(atr, ns=(atr.stat().st_atime_ns, atr.stat().st_mtime_ns + 10**9))
+    again = ADE20K(tmp_path, "train", cache_dir=cache)
+    assert len(again.records[0].labels) == 1
+
+
+def test_the_default_cache_is_the_user_s_not_the_dataset_s(tmp_path, monkeypatch):
+    root = tmp_path / "ade"
+    write_2016(root)
+    monkeypatch.setenv("ITER_REASONING_CACHE", str(tmp_path / "user-cache"))
+    ADE20K(root, "train")
+    assert not (root / ".cache").exists()
+    (folder,) = (tmp_path / "user-cache").iterdir()
+    assert folder.name.startswith("ade-") and list(folder.glob("ade20k_*.jsonl"))
 
 
 def test_bad_input_names_the_file(tmp_path):

@@ -166,3 +166,21 @@ def test_real_samples(tmp_path, version):
     first = ds.records[0]
     boxes = first.boxes[np.asarray(first.labels) == ds.classes.index(clock)]
     np.testing.assert_array_equal(boxes[0], [421, 91, 500, 430])  # x, y, x + w, y + h
+
+
+def test_caches_follow_the_files_they_summarise(tmp_path, monkeypatch):
+    root = _write(tmp_path / "vg")
+    monkeypatch.setenv("ITER_REASONING_CACHE", str(tmp_path / "user-cache"))
+    with pytest.warns(UserWarning):
+        before = VisualGenome(root, "all", min_count=1)
+    assert not (root / ".cache").exists()  # the dataset's folder is left alone
+    assert "man.n.01" in before.classes and len(before.records[0].labels) == 3
+    edited = json.loads(json.dumps(OBJECTS_V12))
+    edited[0]["objects"] = edited[0]["objects"][:1]  # image 1 keeps its tree only
+    (root / "objects.json").write_text(json.dumps(edited))
+    stat = (root / "objects.json").stat()
+    os.utime(root / "objects.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.warns(UserWarning):
+        after = VisualGenome(root, "all", min_count=1)
+    assert "man.n.01" not in after.classes  # the vocabulary is counted again
+    assert len(after.records[0].labels) == 1  # and the records parsed again
