@@ -3,6 +3,7 @@ and the actual value."""
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -76,9 +77,37 @@ def check_image_sizes(image_sizes: object) -> Tensor:
             f"image_sizes must have shape [B, 2] (height, width of each network input), "
             f"got {list(sizes.shape)}"
         )
+    if sizes.numel() > 0 and not bool(torch.isfinite(sizes).all()):
+        raise ValueError(f"image_sizes must be finite, got {sizes.tolist()}")
     if sizes.numel() > 0 and bool((sizes <= 0).any()):
         raise ValueError(f"image_sizes must be positive, got {sizes.tolist()}")
     return sizes
+
+
+def check_positive(name: str, value: float) -> float:
+    """A finite, positive number (a length scale, a learning rate...)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be finite and positive, got {value}")
+    return float(value)
+
+
+def check_not_normalised(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> None:
+    """Raise if boxes look normalised to ``[0, 1]`` (all within the unit square, in images of
+    more than 32 pixels): they must be in pixels of the network input."""
+    if boxes.numel() == 0:
+        return
+    hw = image_sizes.to(boxes)[batch]
+    if (
+        float(boxes.detach().max()) <= 1.0
+        and float(hw.min()) > 32
+        and bool((boxes[:, 2:] > 0).any())
+    ):
+        raise ValueError(
+            "boxes look normalised to [0, 1]; they must be xyxy in pixels of the network input "
+            "(multiply by the input's width and height)"
+        )
 
 
 def check_probabilities(name: str, probs: object, num_regions: int, num_classes: int) -> Tensor:

@@ -20,6 +20,7 @@ from iterative_reasoning._validation import (
     check_boxes,
     check_finite,
     check_image_sizes,
+    check_not_normalised,
     check_tensor,
 )
 from iterative_reasoning.ops import RegionCrop, grid_sizes_of
@@ -211,12 +212,8 @@ def check_box_frame(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> None:
     if boxes.numel() == 0:
         return
     boxes = boxes.detach()
+    check_not_normalised(boxes, batch, image_sizes)
     hw = image_sizes.to(boxes)[batch]
-    if float(boxes.max()) <= 1.0 and float(hw.min()) > 32 and bool((boxes[:, 2:] > 0).any()):
-        raise ValueError(
-            "boxes look normalised to [0, 1]; they must be xyxy in pixels of the network input "
-            "(multiply by the input's width and height)"
-        )
     limit = torch.stack([hw[:, 1], hw[:, 0]], dim=-1)
     outside = (boxes[:, 2:] > limit * 1.05 + 1).any(-1) | (boxes[:, :2] < -0.05 * limit).any(-1)
     if bool(outside.any()):

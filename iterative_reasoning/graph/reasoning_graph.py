@@ -10,6 +10,8 @@ from iterative_reasoning._validation import (
     check_batch,
     check_boxes,
     check_image_sizes,
+    check_not_normalised,
+    check_positive,
     check_probabilities,
     check_tensor,
     warn_boxes_outside,
@@ -127,8 +129,8 @@ def build_reasoning_graph(
         )
     num_classes = class_relations.num_classes
     class_probs = check_probabilities("class_probs", class_probs, boxes.size(0), num_classes)
-    if delta <= 0:
-        raise ValueError(f"delta must be positive (pixels), got {delta}")
+    check_positive("delta", delta)
+    check_not_normalised(boxes, batch, sizes)
     warn_boxes_outside(boxes, batch, sizes)
 
     graph = ReasoningGraph()

@@ -12,10 +12,11 @@ from torch import Tensor, nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import to_dense_batch
 
-from iterative_reasoning._validation import check_tensor
+from iterative_reasoning._validation import check_finite, check_tensor
 from iterative_reasoning.graph.assignment import dense_assignment
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import ReasoningGraph
+from iterative_reasoning.ops.sparse import compute_dtype, sparse_mm
 from iterative_reasoning.typing import (
     ASSIGNMENT_EDGE,
     CLASS,
@@ -221,6 +222,7 @@ class GlobalModule(nn.Module):
                 f"x must have shape [R, D_r] = [{num_regions}, {self.in_channels}] "
                 f"(R from the graph, D_r = in_channels), got {list(x.shape)}"
             )
+        check_finite("x", x)
         width = graph[REGION].class_probs.size(1)
         if width != self.num_classes:
             raise ValueError(
@@ -276,14 +278,14 @@ class SpatialPath(nn.Module):
             store = graph[region_edge(name)]
             rows.append(store.edge_index[1])
             cols.append(store.edge_index[0] + e * num_regions)
-            values.append(store.edge_weight.to(x.dtype))
+            values.append(store.edge_weight.to(compute_dtype(x.dtype)))
         adjacency = torch.sparse_coo_tensor(
             torch.stack([torch.cat(rows), torch.cat(cols)]),
             torch.cat(values),
             (num_regions, len(self.relations) * num_regions),
             check_invariants=False,
         )
-        return torch.sparse.mm(adjacency, transformed.reshape(-1, self.hidden_channels))
+        return sparse_mm(adjacency, transformed.reshape(-1, self.hidden_channels))
 
     def reference(self, x: Tensor, graph: ReasoningGraph) -> Tensor:
         """``sum_e (A_e x) W_e`` with PyG message passing, in the order of the equation."""
@@ -359,7 +361,7 @@ class SemanticPath(nn.Module):
         assignment = dense_assignment(region.class_probs.to(x.dtype), batch, num_images, self.eps)
         hidden = self.class_states(x, batch, num_images, assignment.to_class)  # [B, C, D]
         # Q_e = A_cr A_e for all relations at once: (stack_e A_e^T) A_cr^T -> [E * C, R]
-        q = self.class_adjacency_t.to(x.dtype) @ assignment.to_region.t()
+        q = sparse_mm(self.class_adjacency_t, assignment.to_region.t())
         num_rel = len(self.relations)
         q = q.reshape(num_rel, self.num_classes, -1).permute(2, 0, 1)  # [R, E, C]
         q_padded, mask = to_dense_batch(q, batch, batch_size=num_images)  # [B, R_max, E, C]

@@ -13,6 +13,8 @@ from iterative_reasoning._validation import (
     check_boxes,
     check_finite,
     check_image_sizes,
+    check_not_normalised,
+    check_positive,
     check_tensor,
     warn_boxes_outside,
 )
@@ -135,6 +137,8 @@ class IterativeReasoningHead(nn.Module):
     ) -> None:
         super().__init__()
         _check_config(num_classes, local, global_, num_iterations, feed)
+        check_positive("delta", delta)
+        check_positive("spatial_scale", spatial_scale)
         self.num_classes = num_classes
         self.local = local
         self.global_ = global_
@@ -345,6 +349,7 @@ class IterativeReasoningHead(nn.Module):
         features = check_tensor("features", features)
         if features.dim() != 4:
             raise ValueError(f"features must have shape [B, D_f, H, W], got {list(features.shape)}")
+        check_finite("features", features)
         if self.local is not None and features.size(1) != self.local.in_channels:
             raise ValueError(
                 f"features have {features.size(1)} channels but the local module was built for "
@@ -358,6 +363,7 @@ class IterativeReasoningHead(nn.Module):
                 "image(s); give one (height, width) per image"
             )
         batch = check_batch(batch, boxes.size(0), sizes.size(0))
+        check_not_normalised(boxes, batch, sizes)
         logits = check_tensor("base_logits", base_logits)
         if logits.shape != (boxes.size(0), self.num_classes):
             raise ValueError(
@@ -373,6 +379,7 @@ class IterativeReasoningHead(nn.Module):
                     f"{self.region_channels}] (D_r = global module in_channels - C), "
                     f"got {list(region_features.shape)}"
                 )
+            check_finite("region_features", region_features)
         if self.global_ is None:
             warn_boxes_outside(boxes, batch, sizes, stacklevel=4)
         return RegionGrid(

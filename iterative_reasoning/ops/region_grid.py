@@ -10,6 +10,7 @@ from torch import Tensor
 
 from iterative_reasoning._validation import check_batch, check_boxes, check_tensor
 from iterative_reasoning.ops.interpolation import CROP_MODES, CropMode, crop_kernel, paste_kernel
+from iterative_reasoning.ops.sparse import compute_dtype, sparse_mm
 
 
 def grid_sizes_of(image_sizes: Tensor, spatial_scale: float = 1 / 16) -> Tensor:
@@ -136,7 +137,7 @@ class RegionGrid:
         features = self._check_features("features", features)
         num, channels, height, width = features.shape
         flat = features.permute(0, 2, 3, 1).reshape(num * height * width, channels)
-        out = torch.sparse.mm(self._operator("crop", features.dtype), flat)
+        out = sparse_mm(self._operator("crop", compute_dtype(features.dtype)), flat)
         p = self.output_size
         return out.reshape(-1, p, p, channels).permute(0, 3, 1, 2)
 
@@ -153,7 +154,7 @@ class RegionGrid:
         if self.masks is not None:
             updates = updates * self.masks.to(updates.dtype)[:, None]
         flat = updates.permute(0, 2, 3, 1).reshape(r * p * p, channels)
-        out = torch.sparse.mm(self._operator("paste", updates.dtype), flat)
+        out = sparse_mm(self._operator("paste", compute_dtype(updates.dtype)), flat)
         height, width = self.grid_size
         return out.reshape(self.num_images, height, width, channels).permute(0, 3, 1, 2)
 

@@ -115,8 +115,14 @@ def test_a_head_trains_on_a_frozen_convnet(tmp_path):
 def test_config_errors():
     with pytest.raises(ValueError, match="batch_size must be positive"):
         TrainConfig(batch_size=0)
-    with pytest.raises(ValueError, match="lr must be positive"):
+    with pytest.raises(ValueError, match="lr must be finite and positive"):
         TrainConfig(lr=0.0)
+    with pytest.raises(ValueError, match="lr must be finite and positive, got nan"):
+        TrainConfig(lr=float("nan"))
+    with pytest.raises(ValueError, match="momentum must be finite and non-negative"):
+        TrainConfig(momentum=float("inf"))
+    with pytest.raises(ValueError, match="warmup_steps must be non-negative"):
+        TrainConfig(warmup_steps=-1)
 
 
 class _FailsOnce(torch.utils.data.Dataset):

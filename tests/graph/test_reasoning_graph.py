@@ -149,6 +149,14 @@ def _args(**over):
         ({"class_probs": random_probs(2, C)}, ValueError, r"\[R, C\] = \[3, 5\]"),
         ({"class_relations": {"a": torch.tensor([[0], [1]])}}, TypeError, "ClassRelations"),
         ({"delta": 0.0}, ValueError, "delta"),
+        ({"delta": float("nan")}, ValueError, "delta must be finite and positive, got nan"),
+        ({"delta": float("inf")}, ValueError, "delta must be finite and positive, got inf"),
+        ({"image_sizes": torch.tensor([[100.0, float("inf")], [90, 90]])}, ValueError, "finite"),
+        (
+            {"boxes": torch.tensor([[0.1, 0.1, 0.5, 0.6], [0.2, 0, 1, 1], [0, 0, 0.3, 0.3]])},
+            ValueError,
+            "look normalised to",
+        ),
         ({"region_features": torch.ones(2, 4)}, ValueError, "region_features"),
     ],
 )

@@ -201,6 +201,8 @@ def test_errors():
         module(x[:, :4], graph)
     with pytest.raises(TypeError, match="ReasoningGraph"):
         module(x, {"region": None})
+    with pytest.raises(ValueError, match="x must be finite"):
+        module(x.clone().fill_(float("nan")), graph)
     with pytest.raises(ValueError, match="implementation must be 'fast' or 'reference'"):
         module(x, graph, implementation="dense")
     lists_off = build_reasoning_graph(boxes, batch, image_sizes(1), probs, rel, edge_lists=False)

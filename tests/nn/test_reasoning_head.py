@@ -200,3 +200,45 @@ def test_errors():
         head(features[:, :, :5], boxes, batch, sizes, logits, region)
     with pytest.warns(UserWarning, match="outside their image"):
         _head("local")(features, boxes * 10, batch, sizes, logits, region)
+
+
+@pytest.mark.parametrize(
+    ("position", "value", "match"),
+    [
+        (0, float("nan"), "features must be finite"),
+        (5, float("inf"), "region_features must be finite"),
+        (3, float("inf"), "image_sizes must be finite"),
+    ],
+)
+def test_non_finite_inputs_are_refused(position, value, match):
+    inputs = list(_inputs())
+    inputs[position] = inputs[position].clone()
+    inputs[position].view(-1)[1] = value
+    with pytest.raises(ValueError, match=match):
+        _head()(*inputs)
+
+
+def test_normalised_boxes_and_bad_settings_are_refused():
+    inputs = list(_inputs())
+    inputs[1] = inputs[1] / 200  # normalised by mistake
+    with pytest.raises(ValueError, match="look normalised to"):
+        _head()(*inputs)
+    with pytest.raises(ValueError, match="delta must be finite and positive, got nan"):
+        _head(delta=float("nan"))
+    with pytest.raises(ValueError, match="spatial_scale must be finite and positive"):
+        _head(spatial_scale=0.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_runs_under_autocast_and_in_half_precision_on_the_cpu(dtype):
+    """The sparse products (crop, paste, class graph) run in float32 for half precision."""
+    head = _head().float()
+    inputs = [x.float() if x.is_floating_point() else x for x in _inputs()]
+    with torch.no_grad():
+        full = head(*inputs).logits
+        with torch.autocast("cpu", dtype=dtype):
+            mixed = head(*inputs).logits
+        half = head.to(dtype)(*[x.to(dtype) if x.is_floating_point() else x for x in inputs])
+    assert torch.isfinite(mixed).all() and half.logits.dtype == dtype
+    torch.testing.assert_close(mixed.float(), full, atol=0.15, rtol=0.1)
+    torch.testing.assert_close(half.logits.float(), full, atol=0.15, rtol=0.1)

@@ -105,3 +105,12 @@ def test_errors():
     grid = RegionGrid(boxes, batch, (9, 11))
     with pytest.raises(ValueError, match=r"features must have shape \[B, D, H, W\]"):
         grid.crop(torch.zeros(1, 3, 8, 11))
+
+
+def test_non_finite_features_pass_through_where_they_are_read():
+    """Deliberate: the ops check shapes, not values (the head checks its inputs)."""
+    features = torch.zeros(1, 1, 8, 8)
+    features[0, 0, 1, 1] = float("nan")
+    boxes = torch.tensor([[0.0, 0.0, 48.0, 48.0], [80.0, 80.0, 120.0, 120.0]])
+    crops = crop_regions(features, boxes, torch.tensor([0, 0]), spatial_scale=1 / 16)
+    assert torch.isnan(crops[0]).any() and torch.isfinite(crops[1]).all()
