@@ -90,7 +90,9 @@ def reasoning_loss(
     the logits module :math:`m` read at iteration :math:`t`, normalised per image. Every term is
     an average per image, then over the images that have regions, so a batch of one image gives
     the original's loss and a batch's loss is the mean of its images' losses. Weight decay is
-    left to the optimiser.
+    left to the optimiser. Non-finite predictions give a non-finite loss, as PyTorch's
+    cross-entropy does (a deliberate pass-through: :func:`~iterative_reasoning.engine.train`
+    stops on it, or skips the step, before it changes anything).
 
     Args:
         output: the head's output.

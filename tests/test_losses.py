@@ -143,3 +143,11 @@ def test_errors():
         reasoning_loss(out, torch.zeros(7), batch)
     with pytest.raises(TypeError, match="output must be a ReasoningOutput"):
         reasoning_loss(tuple(out), torch.zeros(7, dtype=torch.long), batch)  # type: ignore[arg-type]
+
+
+def test_non_finite_predictions_give_a_non_finite_loss():
+    """A deliberate pass-through, as PyTorch's cross-entropy: train() stops on it."""
+    out = _output()
+    nan = out._replace(logits=out.logits.detach() * float("nan"))
+    labels, batch = torch.zeros(7, dtype=torch.long), torch.zeros(7, dtype=torch.long)
+    assert torch.isnan(reasoning_loss(nan, labels, batch).total)
