@@ -358,22 +358,15 @@ class ReasoningRoIHeads(RoIHeads):
         for boxes, scores, detector, image_shape in pairs:
             boxes = box_ops.clip_boxes_to_image(boxes, image_shape)
             labels = torch.arange(num_classes, device=logits.device).view(1, -1).expand_as(scores)
-            boxes, scores = boxes[:, 1:].reshape(-1, 4), scores[:, 1:].reshape(-1)
-            labels, detector = labels[:, 1:].reshape(-1), detector[:, 1:].reshape(-1)
-            keep = torch.where(scores > self.score_thresh)[0]
-            boxes, scores, labels, detector = (
-                boxes[keep],
-                scores[keep],
-                labels[keep],
-                detector[keep],
+            candidates: tuple[Tensor, ...] = (  # every class of every box, not background
+                boxes[:, 1:].reshape(-1, 4),
+                scores[:, 1:].reshape(-1),
+                labels[:, 1:].reshape(-1),
+                detector[:, 1:].reshape(-1),
             )
-            keep = box_ops.remove_small_boxes(boxes, min_size=1e-2)
-            boxes, scores, labels, detector = (
-                boxes[keep],
-                scores[keep],
-                labels[keep],
-                detector[keep],
-            )
+            candidates = _take(candidates, torch.where(candidates[1] > self.score_thresh)[0])
+            candidates = _take(candidates, box_ops.remove_small_boxes(candidates[0], 1e-2))
+            boxes, scores, labels, detector = candidates
             keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)
             keep = keep[: self.detections_per_img]
             result.append(
@@ -389,6 +382,20 @@ class ReasoningRoIHeads(RoIHeads):
     # The mask and keypoint branches, as in torchvision's RoIHeads.forward (which does not
     # split them into methods), on the detections after reasoning.
 
+    def _branch_boxes(
+        self,
+        proposals: list[Tensor],
+        result: Detections,
+        labels: list[Tensor] | None,
+        matched_idxs: list[Tensor] | None,
+    ) -> tuple[list[Tensor], list[Tensor]]:
+        """The boxes a mask or keypoint branch reads: in training the foreground proposals and
+        the index of their ground-truth box, at inference the detections (and no index)."""
+        if self.training:
+            assert labels is not None and matched_idxs is not None
+            return _positives(proposals, labels, matched_idxs)
+        return [r["boxes"] for r in result], []
+
     def _forward_mask(
         self,
         features: dict[str, Tensor],
@@ -400,20 +407,16 @@ class ReasoningRoIHeads(RoIHeads):
         matched_idxs: list[Tensor] | None,
     ) -> dict[str, Tensor]:
         assert self.mask_roi_pool is not None
-        if self.training:
-            assert labels is not None and matched_idxs is not None and targets is not None
-            mask_proposals, positive_idxs = _positives(proposals, labels, matched_idxs)
-        else:
-            mask_proposals = [r["boxes"] for r in result]
-        mask_logits = self.mask_predictor(
-            self.mask_head(self.mask_roi_pool(features, mask_proposals, image_shapes))
-        )
+        boxes, positive_idxs = self._branch_boxes(proposals, result, labels, matched_idxs)
+        pooled = self.mask_roi_pool(features, boxes, image_shapes)
+        mask_logits = self.mask_predictor(self.mask_head(pooled))
         if self.training:
             assert targets is not None
             gt_masks = [t["masks"] for t in targets]
             gt_labels = [t["labels"] for t in targets]
-            loss = maskrcnn_loss(mask_logits, mask_proposals, gt_masks, gt_labels, positive_idxs)
-            return {"loss_mask": loss}
+            return {
+                "loss_mask": maskrcnn_loss(mask_logits, boxes, gt_masks, gt_labels, positive_idxs)
+            }
         probs = maskrcnn_inference(mask_logits, [r["labels"] for r in result])
         for prob, r in zip(probs, result, strict=True):
             r["masks"] = prob
@@ -430,22 +433,15 @@ class ReasoningRoIHeads(RoIHeads):
         matched_idxs: list[Tensor] | None,
     ) -> dict[str, Tensor]:
         assert self.keypoint_roi_pool is not None
-        if self.training:
-            assert labels is not None and matched_idxs is not None
-            keypoint_proposals, positive_idxs = _positives(proposals, labels, matched_idxs)
-        else:
-            keypoint_proposals = [r["boxes"] for r in result]
-        keypoint_logits = self.keypoint_predictor(
-            self.keypoint_head(self.keypoint_roi_pool(features, keypoint_proposals, image_shapes))
-        )
+        boxes, positive_idxs = self._branch_boxes(proposals, result, labels, matched_idxs)
+        pooled = self.keypoint_roi_pool(features, boxes, image_shapes)
+        keypoint_logits = self.keypoint_predictor(self.keypoint_head(pooled))
         if self.training:
             assert targets is not None
             gt_keypoints = [t["keypoints"] for t in targets]
-            loss = keypointrcnn_loss(
-                keypoint_logits, keypoint_proposals, gt_keypoints, positive_idxs
-            )
+            loss = keypointrcnn_loss(keypoint_logits, boxes, gt_keypoints, positive_idxs)
             return {"loss_keypoint": loss}
-        probs, scores = keypointrcnn_inference(keypoint_logits, keypoint_proposals)
+        probs, scores = keypointrcnn_inference(keypoint_logits, boxes)
         for prob, score, r in zip(probs, scores, result, strict=True):
             r["keypoints"], r["keypoints_scores"] = prob, score
         return {}
@@ -477,6 +473,10 @@ def _copy_training_parts(source: RoIHeads, target: RoIHeads) -> None:
     target.fg_bg_sampler = source.fg_bg_sampler
     target.box_coder = source.box_coder
     target.box_similarity = source.box_similarity
+
+
+def _take(tensors: tuple[Tensor, ...], index: Tensor) -> tuple[Tensor, ...]:
+    return tuple(t[index] for t in tensors)
 
 
 def _batch_of(counts: list[int], device: torch.device) -> Tensor:
