@@ -52,7 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         "scored with COCO's metrics",
     )
     demo.add_argument(
-        "--output-dir", type=Path, help="default: runs/demo (runs/demo-detection with detection)"
+        "--detector",
+        choices=("faster_rcnn", "rt_detr"),
+        default="faster_rcnn",
+        help="detection: a torchvision Faster R-CNN (default) or a transformers RT-DETR "
+        "(the [transformers] extra)",
+    )
+    demo.add_argument(
+        "--output-dir",
+        type=Path,
+        help="default: runs/demo (runs/demo-detection with detection, "
+        "runs/demo-detection-rt_detr with RT-DETR)",
     )
     demo.add_argument(
         "--scale", type=float, default=1.0, help="multiply the steps and images (e.g. 0.1)"
@@ -247,16 +257,19 @@ def _demo(args: argparse.Namespace) -> int:
     options["lexicon"] = _lexicon(args)
     result: Any
     if args.task == "detection":
-        detection = DetectionDemoConfig()
+        detection = DetectionDemoConfig.for_family(args.detector)
         detection = detection.scaled(args.scale) if args.scale != 1.0 else detection
         if args.reasoned_boxes:
             sweep = [None if k == "all" else _positive_int(k) for k in args.reasoned_boxes]
             detection = replace(detection, sweep=tuple(sweep))
-        out = args.output_dir or Path("runs/demo-detection")
+        default = "runs/demo-detection" + ("" if args.detector == "faster_rcnn" else "-rt_detr")
+        out = args.output_dir or Path(default)
         result = run_detection_demo(out, detection, **options)
     else:
         if args.reasoned_boxes:
             raise ValueError("--reasoned-boxes goes with --task detection")
+        if args.detector != "faster_rcnn":
+            raise ValueError("--detector goes with --task detection")
         config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
         result = run_demo(args.output_dir or Path("runs/demo"), config, **options)
     print(result.table)

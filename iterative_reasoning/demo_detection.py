@@ -1,5 +1,7 @@
-"""The detection benchmark: a torchvision Faster R-CNN with and without the reasoning head on the
-synthetic scenes, scored with COCO's metrics, on two CPU cores in minutes.
+"""The detection benchmark: a detector with and without the reasoning head on the synthetic
+scenes, scored with COCO's metrics, on two CPU cores in minutes. The detector is a torchvision
+Faster R-CNN (``family="faster_rcnn"``, the default) or a ``transformers`` RT-DETR
+(``family="rt_detr"``, :func:`~iterative_reasoning.detectors.transformers.small_rt_detr`).
 
 It writes the synthetic benchmark in COCO format (:func:`~iterative_reasoning.data.write_coco`)
 and reads it through :class:`~iterative_reasoning.data.COCODetection`, trains a Faster R-CNN
@@ -54,6 +56,26 @@ def _detector_schedule() -> TrainConfig:
     )
 
 
+def _rt_detr_schedule() -> TrainConfig:
+    """RT-DETR's recipe (AdamW, gradients clipped at 0.1), from scratch."""
+    return TrainConfig(
+        steps=1500,
+        batch_size=4,
+        lr=4e-4,
+        weight_decay=1e-4,
+        lr_steps=(1200,),
+        warmup_steps=100,
+        optimizer="adamw",
+        clip_grad_norm=0.1,
+        checkpoint_every=100,
+        log_every=10,
+    )
+
+
+#: The detectors the benchmark compares with and without the head.
+FAMILIES = ("faster_rcnn", "rt_detr")
+
+
 def _head_schedule() -> TrainConfig:
     return TrainConfig(
         steps=300, batch_size=4, lr=0.01, lr_steps=(240,), checkpoint_every=100, log_every=10
@@ -65,13 +87,16 @@ class DetectionDemoConfig:
     """What the detection benchmark trains, and on how much data.
 
     Attributes:
+        family: the detector, ``"faster_rcnn"`` or ``"rt_detr"`` (:meth:`for_family` gives
+            each its own schedule).
         train_images: images of the training split (seen with random flips).
         test_images: images of the test split.
         seed: the benchmark's seed.
         detector: the detector's schedule (SGD from scratch).
         head: the head's schedule, on the frozen detector.
         model: the head (``"final"``, ``"local"``, ``"global"`` or an ablation).
-        reasoned_boxes: proposals per image the head reasons over at inference.
+        reasoned_boxes: proposals per image the head reasons over at inference (Faster R-CNN;
+            RT-DETR's head reasons over all its queries).
         batch_size_per_image: proposals sampled per image for the box classifier (and the
             head) in training.
         width: the backbone's first width.
@@ -79,6 +104,7 @@ class DetectionDemoConfig:
             evaluated, for the accuracy / time trade-off (none by default).
     """
 
+    family: str = "faster_rcnn"
     train_images: int = 800
     test_images: int = 200
     seed: int = 0
@@ -89,6 +115,17 @@ class DetectionDemoConfig:
     batch_size_per_image: int = 128
     width: int = 16
     sweep: tuple[int | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+
+    @classmethod
+    def for_family(cls, family: str) -> DetectionDemoConfig:
+        """The benchmark's settings for ``family``, with its detector's own schedule."""
+        if family == "rt_detr":
+            return cls(family=family, detector=_rt_detr_schedule())
+        return cls(family=family)
 
     def scaled(self, factor: float) -> DetectionDemoConfig:
         """The same benchmark with ``factor`` times the steps (and schedule) and images."""
@@ -137,23 +174,13 @@ def run_detection_demo(
     seconds: dict[str, float] = {}
 
     torch.manual_seed(config.detector.seed)
-    detector = small_faster_rcnn(
-        num_classes, config.width, box_batch_size_per_image=config.batch_size_per_image
-    )
+    detector: Any = _build_detector(config, num_classes)
     seconds["detector"] = train_or_resume(
         DetectionModel(detector), data["train"], config.detector, out / "detector", progress
     )
     torch.manual_seed(config.head.seed)
     relations = _class_graph(out, lexicon).to_class_relations(background=True)
-    head = reasoning_head_for(
-        detector,
-        config.model,
-        class_relations=relations,
-        memory_channels=4 * config.width,
-        fc_channels=16 * config.width,
-        hidden_channels=8 * config.width,
-    )
-    attach_reasoning_head(detector, head, reasoned_boxes=config.reasoned_boxes)
+    _attach_head(detector, config, relations)
     with_head = DetectionModel(detector, freeze_detector=True)
     seconds["head"] = train_or_resume(
         with_head, data["train"], config.head, out / "with_head", progress
@@ -163,6 +190,8 @@ def run_detection_demo(
     evaluate_detection(with_head, data["test"], output_dir=out / "with_head", progress=progress)
     seconds["evaluate with head"] = time.perf_counter() - start
     sweep = {}
+    if config.sweep and config.family != "faster_rcnn":
+        raise ValueError("the sweep over reasoned boxes is Faster R-CNN's (RT-DETR has queries)")
     for boxes in config.sweep:
         detector.roi_heads.reasoned_boxes = boxes
         folder = out / "sweep" / f"reasoned_{boxes or 'all'}"
@@ -172,11 +201,15 @@ def run_detection_demo(
             "seconds": time.perf_counter() - start,
             **json.loads((folder / "metrics.json").read_text()),
         }
-    detector.roi_heads.reasoned_boxes = config.reasoned_boxes
+    if config.sweep:
+        detector.roi_heads.reasoned_boxes = config.reasoned_boxes
     if figures:
         sample = data["test"][0]
         with_head_found = with_head.predict(with_head.collate([sample]))[0]
-    detach_reasoning_head(detector)
+    if config.family == "faster_rcnn":
+        detach_reasoning_head(detector)
+    else:
+        detector.detach()
     start = time.perf_counter()
     plain = DetectionModel(detector)
     evaluate_detection(plain, data["test"], output_dir=out / "detector", progress=progress)
@@ -207,6 +240,37 @@ def run_detection_demo(
             )
         )
     return DetectionDemoResult(metrics, seconds, table, written)
+
+
+def _build_detector(config: DetectionDemoConfig, num_classes: int) -> torch.nn.Module:
+    """The benchmark's detector, untrained: ``num_classes`` with background."""
+    if config.family == "rt_detr":
+        from iterative_reasoning.detectors.transformers import small_rt_detr
+
+        return small_rt_detr(num_classes - 1, width=2 * config.width)
+    return small_faster_rcnn(
+        num_classes, config.width, box_batch_size_per_image=config.batch_size_per_image
+    )
+
+
+def _attach_head(detector: Any, config: DetectionDemoConfig, relations: Any) -> None:
+    """The benchmark's head (its widths scaled with the backbone's), sized for and attached to
+    ``detector``."""
+    widths = {
+        "memory_channels": 4 * config.width,
+        "fc_channels": 16 * config.width,
+        "hidden_channels": 8 * config.width,
+    }
+    if config.family == "rt_detr":
+        from iterative_reasoning.detectors import transformers as adapter
+
+        head = adapter.reasoning_head_for(
+            detector.model, config.model, class_relations=relations, **widths
+        )
+        detector.attach(head)
+        return
+    head = reasoning_head_for(detector, config.model, class_relations=relations, **widths)
+    attach_reasoning_head(detector, head, reasoned_boxes=config.reasoned_boxes)
 
 
 def _data(root: Path, config: DetectionDemoConfig) -> dict[str, COCODetection]:

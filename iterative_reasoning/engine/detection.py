@@ -50,30 +50,35 @@ def collate_detections(samples: Sequence[DetectionSample]) -> DetectionBatch:
 
 
 class DetectionModel(nn.Module):
-    """A torchvision two-stage detector (with the reasoning head attached by
-    :func:`~iterative_reasoning.detectors.attach_reasoning_head`, or without) in the form the
-    engine trains and evaluates.
+    """A detector (with the reasoning head or without) in the form the engine trains and
+    evaluates: a torchvision two-stage detector (the head attached by
+    :func:`~iterative_reasoning.detectors.attach_reasoning_head`), or an adapter that gives
+    another library's detector torchvision's interface
+    (:class:`~iterative_reasoning.detectors.transformers.TransformersDetector`,
+    :class:`~iterative_reasoning.detectors.ultralytics.YOLODetector`).
 
     The head never trains the detector (its inputs are stop-gradient and its loss leaves out
     the detector's own classification), so a head trained on a frozen, already trained detector
     sees the same detector as one trained with it: ``freeze_detector`` does that. The detector's
-    parameters then stay as they are, its batch norms and its region proposal network run in
-    evaluation mode (the proposals are those of inference), and its RoI heads keep sampling
-    foreground and background proposals for the head.
+    parameters then stay as they are and it runs in evaluation mode (batch norms, dropout,
+    a DETR's denoising queries, the proposals of inference), except a torchvision detector's
+    RoI heads, which keep sampling foreground and background proposals for the head.
 
     Args:
         detector: the detector.
         freeze_detector: train the head alone (the detector must have one).
     """
 
+    detector: Any  # torchvision's GeneralizedRCNN or an adapter
+
     def __init__(self, detector: nn.Module, freeze_detector: bool = False) -> None:
         super().__init__()
-        from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
-
-        if not isinstance(detector, GeneralizedRCNN):
+        self.torchvision = _is_torchvision(detector)
+        if not self.torchvision and not _is_adapter(detector):
             raise TypeError(
                 "detector must be a torchvision two-stage detector (FasterRCNN, MaskRCNN, "
-                f"KeypointRCNN), got {type(detector).__name__}"
+                "KeypointRCNN), a TransformersDetector or a YOLODetector, got "
+                f"{type(detector).__name__}"
             )
         self.detector = detector
         self.freeze_detector = freeze_detector
@@ -82,12 +87,16 @@ class DetectionModel(nn.Module):
                 raise ValueError(
                     "freeze_detector=True leaves nothing to train: attach a reasoning head first"
                 )
+            prefix = "roi_heads.head." if self.torchvision else "head."
             for name, parameter in detector.named_parameters():
-                parameter.requires_grad_(name.startswith("roi_heads.head."))
+                parameter.requires_grad_(name.startswith(prefix))
 
     @property
     def head(self) -> IterativeReasoningHead | None:
         """The reasoning head, or ``None`` for the plain detector."""
+        if not self.torchvision:
+            head: IterativeReasoningHead | None = self.detector.head
+            return head
         roi_heads = self.detector.roi_heads
         return roi_heads.head if isinstance(roi_heads, ReasoningRoIHeads) else None
 
@@ -97,7 +106,9 @@ class DetectionModel(nn.Module):
 
     def train(self, mode: bool = True) -> DetectionModel:
         super().train(mode)
-        if mode and self.freeze_detector:
+        if mode and self.freeze_detector and not self.torchvision:
+            self.detector.model.eval()
+        elif mode and self.freeze_detector:
             self.detector.backbone.eval()
             self.detector.rpn.eval()
             head = self.head
@@ -139,6 +150,20 @@ class DetectionModel(nn.Module):
         finally:
             self.train(was_training)
         return detections
+
+
+def _is_torchvision(detector: nn.Module) -> bool:
+    from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
+
+    return isinstance(detector, GeneralizedRCNN)
+
+
+def _is_adapter(detector: nn.Module) -> bool:
+    """An adapter of this package's (they import their libraries only when built)."""
+    from iterative_reasoning.detectors.transformers import TransformersDetector
+    from iterative_reasoning.detectors.ultralytics import YOLODetector
+
+    return isinstance(detector, (TransformersDetector, YOLODetector))
 
 
 def evaluate_detection(

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 LOG = "log.jsonl"
 
 
+#: The optimisers :class:`TrainConfig` offers.
+OPTIMIZERS = ("sgd", "adamw")
+
+
 @dataclass
 class TrainConfig:
     """The optimisation settings; defaults are the paper's ADE schedule (320 K images, one per
@@ -57,6 +61,10 @@ class TrainConfig:
         log_every: steps averaged into one line of ``log.jsonl`` and one TensorBoard point.
         skip_nonfinite: skip a step whose loss is not finite (logged as ``"skipped"``) instead
             of stopping with an error.
+        optimizer: ``"sgd"`` (SGD with ``momentum``, the paper's) or ``"adamw"`` (AdamW with
+            decoupled ``weight_decay``, as the DETR family trains).
+        clip_grad_norm: the largest norm of the gradients of all parameters together (0: no
+            clipping; the DETR family clips at 0.1).
     """
 
     steps: int = 320_000
@@ -71,6 +79,8 @@ class TrainConfig:
     checkpoint_every: int = 10_000
     log_every: int = 20
     skip_nonfinite: bool = False
+    optimizer: str = "sgd"
+    clip_grad_norm: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,7 +91,9 @@ class TrainConfig:
             value = float(getattr(self, name))
             if not math.isfinite(value) or value <= 0:
                 raise ValueError(f"{name} must be finite and positive, got {value}")
-        for name in ("momentum", "weight_decay"):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name in ("momentum", "weight_decay", "clip_grad_norm"):
             value = float(getattr(self, name))
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be finite and non-negative, got {value}")
@@ -142,6 +154,15 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
     ]
 
 
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``config`` over the trainable parameters of ``model`` (weight decay
+    on weights only, :func:`parameter_groups`)."""
+    groups = parameter_groups(model, config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum)
+
+
 #: The settings a resumed run must share with its checkpoint (unless it adopts new ones).
 SCHEDULE_FIELDS = (
     "batch_size",
@@ -152,6 +173,8 @@ SCHEDULE_FIELDS = (
     "gamma",
     "warmup_steps",
     "seed",
+    "optimizer",
+    "clip_grad_norm",
 )
 
 
@@ -350,14 +373,19 @@ class _Run:
             self.net = DistributedDataParallel(
                 model, device_ids=[torch.device(device)] if cuda else None
             )
-        self.optimizer = torch.optim.SGD(
-            parameter_groups(model, config.weight_decay), lr=config.lr, momentum=config.momentum
-        )
+        self.optimizer = make_optimizer(model, config)
         self.schedule = lr_schedule(self.optimizer, config)
         self.step, pending = 0, []
         state = load_checkpoint(output_dir) if resume else None
         if state is not None:
             changed = schedule_changes(state.get("config", {}), config)
+            if "optimizer" in changed:
+                old, new = changed["optimizer"]
+                raise ValueError(
+                    f"the checkpoint in {output_dir} was trained with optimizer {old!r}, not "
+                    f"{new!r}; an optimiser's state does not carry over to another: resume "
+                    "with the same optimiser or start afresh"
+                )
             if changed and not adopt_schedule:
                 shown = "; ".join(
                     f"{k}: {old} then, {new} now" for k, (old, new) in changed.items()
@@ -390,7 +418,8 @@ class _Run:
         config = self.config
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] = config.lr
-            group["momentum"] = config.momentum
+            if "momentum" in group:
+                group["momentum"] = config.momentum
         self.optimizer.param_groups[0]["weight_decay"] = config.weight_decay  # the decayed group
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "step() before optimizer.step()"
@@ -427,6 +456,8 @@ class _Run:
             self.optimizer.zero_grad(set_to_none=True)
             self._put_back(snapshot)  # the batch norms saw the diverging batch
         else:
+            if config.clip_grad_norm > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad_norm)
             self.optimizer.step()
         terms["skipped"] = float(skip)
         self.schedule.step()

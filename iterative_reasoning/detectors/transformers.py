@@ -1,0 +1,584 @@
+"""The reasoning head on the DETR family of Hugging Face ``transformers``: RT-DETR, DETR,
+Conditional DETR and Deformable DETR (install the ``transformers`` extra:
+``pip install 'iterative-reasoning[transformers]'``; it is imported only when used).
+
+A DETR-family detector has no proposals and no RoI features: its decoder's queries are the
+regions. The head re-classifies them: the region features are the decoder's last states, the
+boxes its ``pred_boxes`` in input pixels, ``f_0`` its class logits, and the local module reads
+a stride-16 map (RT-DETR: that level of the hybrid encoder's output; DETR, Conditional and
+Deformable DETR: that stage of the backbone).
+
+Class logits come in two forms, both mapped to the head's convention (``C = K + 1`` classes,
+background at index 0) and back, exactly:
+
+- **softmax with a no-object class** (DETR): ``K + 1`` logits, no-object last. The head's
+  ``f_0`` is the same logits with no-object moved to the front; the head's logits go back by
+  moving it to the end.
+- **one sigmoid per class** (RT-DETR, Conditional and Deformable DETR): ``K`` logits
+  :math:`l_k`. The head's ``f_0`` is :math:`[0, l_1, \\dots, l_K]` (background the reference
+  logit, so :math:`\\sigma(l_k)` is the probability of class ``k`` against background); the
+  head's logits :math:`z` go back as :math:`l'_k = z_k - z_0`.
+
+Shapes, per batch of ``B`` images: ``Q`` queries per image, ``K`` object classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops import clip_boxes_to_image
+
+from iterative_reasoning.detectors._common import check_images, check_targets, device_of
+from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.losses import reasoning_loss
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
+
+EXTRA = "pip install 'iterative-reasoning[transformers]'"
+
+Detections = list[dict[str, Tensor]]
+
+
+def _require_transformers() -> Any:
+    try:
+        import transformers
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"the DETR-family adapter needs Hugging Face transformers (and scipy): {EXTRA}"
+        ) from error
+    return transformers
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one DETR-family model gives what the head needs.
+
+    Attributes:
+        sigmoid: its class logits are one sigmoid per class (else softmax with no-object last).
+        matcher: the Hungarian matcher its loss uses (``"detr"``, ``"deformable"``,
+            ``"rt_detr"``).
+        encoder_levels: its stride-16 map is a level of the encoder's output (RT-DETR's hybrid
+            encoder) rather than a stage of the backbone.
+        processor: the name of its image processor class in ``transformers``.
+    """
+
+    sigmoid: bool
+    matcher: str
+    encoder_levels: bool
+    processor: str
+
+
+#: The detectors the adapter serves, by class name.
+FAMILIES: dict[str, Family] = {
+    "RTDetrForObjectDetection": Family(True, "rt_detr", True, "RTDetrImageProcessor"),
+    "RTDetrV2ForObjectDetection": Family(True, "rt_detr", True, "RTDetrImageProcessor"),
+    "DetrForObjectDetection": Family(False, "detr", False, "DetrImageProcessor"),
+    "ConditionalDetrForObjectDetection": Family(
+        True, "deformable", False, "ConditionalDetrImageProcessor"
+    ),
+    "DeformableDetrForObjectDetection": Family(
+        True, "deformable", False, "DeformableDetrImageProcessor"
+    ),
+}
+
+
+def family_of(model: nn.Module) -> Family:
+    """The :class:`Family` of ``model``; a clear error for any other model."""
+    name = type(model).__name__
+    if name not in FAMILIES or not hasattr(model, "config"):
+        raise TypeError(
+            f"model must be a transformers DETR-family detector ({', '.join(FAMILIES)}), got {name}"
+        )
+    return FAMILIES[name]
+
+
+class TransformersDetector(nn.Module):
+    r"""A DETR-family detector of ``transformers`` with torchvision's detector interface, and
+    with the reasoning head of `Iterative Visual Reasoning Beyond Convolutions
+    <https://arxiv.org/abs/1803.11189>`_ re-classifying its queries (or without it:
+    ``head=None`` gives the plain detector through the same pre- and post-processing, which
+    is the baseline the head is compared with).
+
+    - **Input** as torchvision's detectors take it: a list of ``[3, H_i, W_i]`` RGB images in
+      ``[0, 1]`` at their own sizes and, in training, targets with ``"boxes"`` (``xyxy``,
+      pixels of the image) and ``"labels"`` (``1..K``, background 0 as torchvision's). The
+      model's image processor resizes, normalises and pads them and converts the targets.
+    - **Training** returns ``{"loss_detector": ..., "loss_reasoning": ...}``: the detector's
+      own loss (with its denoising and auxiliary terms), and the paper's loss of the head
+      (:func:`~iterative_reasoning.losses.reasoning_loss` without its :math:`f_0` term, which
+      the detector's loss already holds) on every query, labelled by the detector's own
+      Hungarian matching on its final predictions: a matched query takes its object's class,
+      the others background. With the model in evaluation mode (a frozen detector:
+      ``model.eval()`` while this module trains) only the head's loss is given.
+    - **Inference**: the head's fused prediction replaces the detector's class logits, and
+      the image processor's ``post_process_object_detection`` gives the detections (boxes in
+      pixels of each image, labels ``1..K``, scores above ``score_thresh``).
+
+    The head never trains the detector: its inputs are stop-gradient.
+
+    Args:
+        model: ``RTDetrForObjectDetection``, ``DetrForObjectDetection`` (and the other
+            :data:`FAMILIES`), built from a config or loaded with ``from_pretrained``.
+        processor: its image processor; by default the family's processor with its default
+            settings (RT-DETR: 640 x 640; DETR: short side 800, long side at most 1333).
+        head: the reasoning head (:func:`reasoning_head_for` sizes one), or ``None``.
+        score_thresh: the post-processing's score threshold.
+        loss_weight: weight of ``"loss_reasoning"``.
+    """
+
+    model: Any  # a transformers model (untyped attributes: config, ...)
+
+    def __init__(
+        self,
+        model: nn.Module,
+        processor: Any = None,
+        head: IterativeReasoningHead | None = None,
+        *,
+        score_thresh: float = 0.05,
+        loss_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        transformers = _require_transformers()
+        self.family = family_of(model)
+        config = _config(model)
+        if int(config.num_queries) < 1:
+            raise ValueError(f"the model has {config.num_queries} queries; it needs some")
+        if processor is None:
+            processor = getattr(transformers, self.family.processor)()
+        if not callable(getattr(processor, "post_process_object_detection", None)):
+            raise TypeError(
+                "processor must be a transformers image processor with "
+                f"post_process_object_detection, got {type(processor).__name__}"
+            )
+        if not 0 <= score_thresh < 1:
+            raise ValueError(f"score_thresh must be in [0, 1), got {score_thresh}")
+        if not math.isfinite(loss_weight) or loss_weight < 0:
+            raise ValueError(f"loss_weight must be finite and non-negative, got {loss_weight}")
+        self.model = model
+        self.processor = processor
+        self.score_thresh = score_thresh
+        self.loss_weight = loss_weight
+        self.num_classes = int(config.num_labels)
+        self.strides, self.channels = _feature_levels(model, self.family)
+        self.head: IterativeReasoningHead | None = None
+        if head is not None:
+            self.attach(head)
+        self._captured: list[Tensor] = []
+
+    @property
+    def num_queries(self) -> int:
+        return int(self.model.config.num_queries)
+
+    def attach(self, head: IterativeReasoningHead) -> TransformersDetector:
+        """Give the detector ``head`` (checked to fit); returns the detector itself."""
+        if self.head is not None:
+            raise ValueError("the detector already has a reasoning head (detach() first)")
+        check_head_fits(self, head)
+        self.head = head
+        return self
+
+    def detach(self) -> IterativeReasoningHead:
+        """Take the head out (the detector then gives its own detections) and return it."""
+        if self.head is None:
+            raise ValueError("the detector has no reasoning head (attach() adds one)")
+        head, self.head = self.head, None
+        return head
+
+    # -- forward ---------------------------------------------------------------------------
+
+    def forward(
+        self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None
+    ) -> Detections | dict[str, Tensor]:
+        """Losses in training mode (``targets`` needed), detections in evaluation mode."""
+        check_images(images)
+        if self.training and targets is None:
+            raise ValueError("in training mode targets are needed")
+        if targets is not None:
+            check_targets(targets, len(images))
+        inputs = self._encode(images, targets if self.training else None)
+        labels = inputs.get("labels")
+        outputs = self._run_model(inputs, labels if self.model.training else None)
+        logits, boxes, states = (
+            outputs.logits[:, -self.num_queries :],
+            outputs.pred_boxes[:, -self.num_queries :],
+            outputs.last_hidden_state[:, -self.num_queries :],
+        )
+        if self.training:
+            losses: dict[str, Tensor] = {}
+            if outputs.loss is not None:
+                losses["loss_detector"] = outputs.loss
+            if self.head is not None:
+                assert labels is not None
+                losses["loss_reasoning"] = self.loss_weight * self._reasoning_loss(
+                    inputs, logits, boxes, states, labels
+                )
+            return losses
+        if self.head is not None:
+            logits = self.reason(inputs, logits, boxes, states)
+        return self._postprocess(inputs, outputs, logits, boxes, images)
+
+    def reason(
+        self, inputs: dict[str, Any], logits: Tensor, boxes: Tensor, states: Tensor
+    ) -> Tensor:
+        """The detector's class logits of the queries, ``[B, Q, K]`` or ``[B, Q, K + 1]``
+        (its own form), after reasoning: the head's fused prediction mapped back."""
+        assert self.head is not None
+        output = self._run_head(inputs, logits, boxes, states)
+        fused = output.logits.to(logits.dtype).view(*logits.shape[:2], -1)
+        return self.from_head_logits(fused)
+
+    def to_head_logits(self, logits: Tensor) -> Tensor:
+        """The detector's class logits (``[..., K]`` or ``[..., K + 1]``) as the head's ``f_0``
+        (``[..., K + 1]``, background first)."""
+        if self.family.sigmoid:
+            return torch.cat([torch.zeros_like(logits[..., :1]), logits], dim=-1)
+        return torch.cat([logits[..., -1:], logits[..., :-1]], dim=-1)
+
+    def from_head_logits(self, logits: Tensor) -> Tensor:
+        """The head's logits (``[..., K + 1]``, background first) in the detector's form; the
+        inverse of :meth:`to_head_logits` on its image."""
+        if self.family.sigmoid:
+            return logits[..., 1:] - logits[..., :1]
+        return torch.cat([logits[..., 1:], logits[..., :1]], dim=-1)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _encode(
+        self, images: list[Tensor], targets: list[dict[str, Tensor]] | None
+    ) -> dict[str, Any]:
+        """The processor's pixel values (and mask, and labels), on the model's device, with
+        the size of each image before padding (``"input_sizes"``)."""
+        annotations = None
+        if targets is not None:
+            annotations = [_coco_annotation(i, t) for i, t in enumerate(targets)]
+        encoded = self.processor(
+            images=[image.detach().cpu() for image in images],
+            annotations=annotations,
+            return_tensors="pt",
+            do_rescale=False,
+        )
+        device = device_of(self.model)
+        pixel_values = encoded["pixel_values"].to(device)
+        mask = encoded.get("pixel_mask")
+        if mask is not None:
+            mask = mask.to(device)
+            sizes = torch.stack([mask.any(2).sum(1), mask.any(1).sum(1)], dim=1).float()
+        else:
+            sizes = pixel_values.new_tensor([list(pixel_values.shape[-2:])]).expand(len(images), 2)
+        inputs: dict[str, Any] = {
+            "pixel_values": pixel_values,
+            "pixel_mask": mask,
+            "input_sizes": sizes.float(),
+        }
+        if targets is not None:
+            inputs["labels"] = [
+                {k: v.to(device) for k, v in label.items()} for label in encoded["labels"]
+            ]
+        return inputs
+
+    def _run_model(self, inputs: dict[str, Any], labels: list[dict[str, Tensor]] | None) -> Any:
+        """The model's outputs; the stride-16 backbone stage is kept for the head on the way."""
+        kwargs: dict[str, Any] = {"pixel_values": inputs["pixel_values"], "labels": labels}
+        if inputs["pixel_mask"] is not None:
+            kwargs["pixel_mask"] = inputs["pixel_mask"]
+        if self.head is None or self.family.encoder_levels:
+            outputs = self.model(**kwargs)
+        else:
+            hook = _backbone(self.model).register_forward_hook(self._capture)
+            try:
+                outputs = self.model(**kwargs)
+            finally:
+                hook.remove()
+        if self.head is not None:
+            inputs["feature_map"] = self._feature_map(outputs)
+        return outputs
+
+    def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
+        self._captured = [feature_map for feature_map, _ in output]
+
+    def _feature_map(self, outputs: Any) -> Tensor:
+        assert self.head is not None
+        level = self.strides.index(round(1 / self.head.spatial_scale))
+        if self.family.encoder_levels:
+            return outputs.encoder_last_hidden_state[level]
+        captured, self._captured = self._captured, []
+        return captured[level]
+
+    def _run_head(
+        self, inputs: dict[str, Any], logits: Tensor, boxes: Tensor, states: Tensor
+    ) -> ReasoningOutput:
+        assert self.head is not None
+        batch_size, queries = logits.shape[:2]
+        pixel_values = inputs["pixel_values"]
+        height, width = pixel_values.shape[-2:]
+        xyxy = _xyxy(boxes.detach()) * boxes.new_tensor([width, height, width, height])
+        sizes = inputs["input_sizes"]
+        batch = torch.arange(batch_size, device=logits.device).repeat_interleave(queries)
+        limits = sizes.flip(-1).repeat(1, 2)[batch]
+        xyxy = torch.minimum(xyxy.reshape(-1, 4).clamp(min=0), limits)
+        return self.head(
+            inputs["feature_map"],
+            xyxy,
+            batch,
+            sizes,
+            self.to_head_logits(logits.detach()).flatten(0, 1),
+            states.detach().flatten(0, 1),
+        )
+
+    def _reasoning_loss(
+        self,
+        inputs: dict[str, Any],
+        logits: Tensor,
+        boxes: Tensor,
+        states: Tensor,
+        labels: list[dict[str, Tensor]],
+    ) -> Tensor:
+        """The paper's loss of the head (without ``f_0``) on every query, labelled by the
+        detector's Hungarian matching (unmatched queries are background)."""
+        matcher = _matcher(self.model, self.family)
+        with torch.no_grad():
+            indices = matcher({"logits": logits.detach(), "pred_boxes": boxes.detach()}, labels)
+        classes = torch.zeros(logits.shape[:2], dtype=torch.long, device=logits.device)
+        for image, (query, target) in enumerate(indices):
+            image_labels = labels[image]["class_labels"]
+            classes[image, query.to(logits.device)] = image_labels[target.to(logits.device)] + 1
+        output = self._run_head(inputs, logits, boxes, states)
+        batch = torch.arange(logits.size(0), device=logits.device)
+        batch = batch.repeat_interleave(logits.size(1))
+        return reasoning_loss(output, classes.flatten(), batch, base_weight=0.0).total
+
+    def _postprocess(
+        self,
+        inputs: dict[str, Any],
+        outputs: Any,
+        logits: Tensor,
+        boxes: Tensor,
+        images: list[Tensor],
+    ) -> Detections:
+        """The processor's post-processing of ``logits`` and the predicted boxes, in pixels of
+        each image (labels ``1..K``)."""
+        sizes = [(int(image.shape[-2]), int(image.shape[-1])) for image in images]
+        frame = _frames(inputs, sizes)
+        post = type(outputs)(logits=logits, pred_boxes=boxes)
+        found = self.processor.post_process_object_detection(
+            post, threshold=self.score_thresh, target_sizes=frame
+        )
+        result = []
+        for detections, size in zip(found, sizes, strict=True):
+            result.append(
+                {
+                    "boxes": clip_boxes_to_image(detections["boxes"], size),
+                    "labels": detections["labels"].long() + 1,
+                    "scores": detections["scores"],
+                }
+            )
+        return result
+
+    def extra_repr(self) -> str:
+        return (
+            f"family={type(self.model).__name__}, num_classes={self.num_classes}, "
+            f"num_queries={self.num_queries}, strides={self.strides}, "
+            f"score_thresh={self.score_thresh}, loss_weight={self.loss_weight}"
+        )
+
+
+def check_head_fits(detector: TransformersDetector, head: IterativeReasoningHead) -> None:
+    """Raise when ``head`` was built for other classes, widths or a stride than the detector
+    gives."""
+    if not isinstance(head, IterativeReasoningHead):
+        raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
+    if head.num_classes != detector.num_classes + 1:
+        raise ValueError(
+            f"the head has num_classes = {head.num_classes} but the detector has "
+            f"{detector.num_classes} classes: the head needs {detector.num_classes + 1} "
+            "(background first)"
+        )
+    d_model = int(detector.model.config.d_model)
+    if head.region_channels is not None and head.region_channels != d_model:
+        raise ValueError(
+            f"the head's global module takes region features of {head.region_channels} "
+            f"channels but the detector's decoder states have d_model = {d_model}"
+        )
+    stride = round(1 / head.spatial_scale)
+    if stride not in detector.strides:
+        raise ValueError(
+            f"the detector has no feature map at the head's stride {stride}; its strides: "
+            f"{detector.strides}. "
+            + (
+                "Give the config feat_strides with 16"
+                if detector.family.encoder_levels
+                else "Build its backbone with the stride-16 stage among its outputs (e.g. "
+                "backbone_kwargs={'out_indices': (1, 2, 3, 4)} or out_features with 'stage3')"
+            )
+        )
+    channels = detector.channels[detector.strides.index(stride)]
+    if head.local is not None and head.local.in_channels != channels:
+        raise ValueError(
+            f"the head's local module takes feature maps of {head.local.in_channels} channels "
+            f"but the detector's stride-{stride} map has {channels}"
+        )
+
+
+def reasoning_head_for(
+    model: nn.Module,
+    head_model: str = "final",
+    *,
+    class_relations: ClassRelations | None = None,
+    **kwargs: Any,
+) -> IterativeReasoningHead:
+    """A head of :meth:`IterativeReasoningHead.paper
+    <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``head_model``: ``"local"``,
+    ``"global"``, ``"final"`` or an ablation) sized for a DETR-family ``model``: its ``K``
+    classes plus background, its stride-16 map's channels and its decoder's ``d_model``.
+    ``kwargs`` go to ``paper`` (e.g. ``fc_channels``, ``memory_channels``)."""
+    _require_transformers()
+    family = family_of(model)
+    strides, channels = _feature_levels(model, family)
+    if 16 not in strides:
+        raise ValueError(f"the model has no stride-16 feature map; its strides: {strides}")
+    options: dict[str, Any] = {"spatial_scale": 1 / 16, **kwargs}
+    return IterativeReasoningHead.paper(
+        head_model,
+        num_classes=int(_config(model).num_labels) + 1,
+        class_relations=class_relations,
+        feature_channels=channels[strides.index(16)],
+        region_channels=int(_config(model).d_model),
+        **options,
+    )
+
+
+def small_rt_detr(
+    num_classes: int, size: int = 384, width: int = 32, num_queries: int = 100
+) -> TransformersDetector:
+    """A real ``RTDetrForObjectDetection`` small enough to train from scratch on a CPU (random
+    weights, nothing downloaded): a four-stage basic-block ResNet of ``width`` to ``8 width``
+    channels, the hybrid encoder and a two-layer decoder of ``2 width`` channels, ``num_queries``
+    queries, 20 denoising queries; its image processor resizes to ``size x size`` and keeps
+    ``[0, 1]`` pixels as they are.
+
+    Args:
+        num_classes: ``K``, the object classes (no background).
+        size: the input size (a multiple of 32).
+        width: the backbone's first width.
+        num_queries: the decoder's queries.
+    """
+    transformers = _require_transformers()
+    if size % 32:
+        raise ValueError(f"size must be a multiple of 32, got {size}")
+    widths = [width, 2 * width, 4 * width, 8 * width]
+    backbone = transformers.RTDetrResNetConfig(
+        depths=[1, 1, 1, 1],
+        hidden_sizes=widths,
+        embedding_size=width,
+        layer_type="basic",
+        downsample_in_first_stage=False,
+        out_features=["stage2", "stage3", "stage4"],
+    )
+    hidden = 2 * width
+    config = transformers.RTDetrConfig(
+        backbone_config=backbone,
+        encoder_in_channels=widths[1:],
+        encoder_hidden_dim=hidden,
+        encoder_ffn_dim=2 * hidden,
+        encoder_attention_heads=4,
+        d_model=hidden,
+        decoder_in_channels=[hidden] * 3,
+        decoder_ffn_dim=2 * hidden,
+        decoder_attention_heads=4,
+        decoder_layers=2,
+        num_queries=num_queries,
+        num_denoising=20,
+        num_labels=num_classes,
+        anchor_image_size=None,
+    )
+    model = transformers.RTDetrForObjectDetection(config)
+    processor = transformers.RTDetrImageProcessor(size={"height": size, "width": size})
+    return TransformersDetector(model, processor)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _feature_levels(model: nn.Module, family: Family) -> tuple[list[int], list[int]]:
+    """The stride and channels of each map the head could read."""
+    config = _config(model)
+    if family.encoder_levels:
+        strides = [int(s) for s in config.feat_strides]
+        return strides, [int(config.encoder_hidden_dim)] * len(strides)
+    backbone = _backbone(model)
+    size = 256
+    parameter = next(model.parameters())
+    training = backbone.training
+    try:
+        with torch.no_grad():
+            maps = backbone.eval()(
+                torch.zeros(1, 3, size, size, device=parameter.device),
+                torch.ones(1, size, size, dtype=torch.long, device=parameter.device),
+            )
+    finally:
+        backbone.train(training)
+    return [round(size / f.shape[-2]) for f, _ in maps], [int(f.shape[1]) for f, _ in maps]
+
+
+def _config(model: Any) -> Any:
+    return model.config
+
+
+def _backbone(model: nn.Module) -> nn.Module:
+    backbone = getattr(getattr(model, "model", None), "backbone", None)
+    if not isinstance(backbone, nn.Module):
+        raise TypeError(f"{type(model).__name__} has no model.backbone to read a feature map from")
+    return backbone
+
+
+def _matcher(model: nn.Module, family: Family) -> nn.Module:
+    """The Hungarian matcher the model's loss builds, with the model's costs."""
+    config = _config(model)
+    if family.matcher == "rt_detr":
+        from transformers.loss.loss_rt_detr import RTDetrHungarianMatcher
+
+        return RTDetrHungarianMatcher(config)
+    costs = {"class_cost": config.class_cost, "bbox_cost": config.bbox_cost}
+    costs["giou_cost"] = config.giou_cost
+    if family.matcher == "deformable":
+        from transformers.loss.loss_deformable_detr import DeformableDetrHungarianMatcher
+
+        return DeformableDetrHungarianMatcher(**costs)
+    from transformers.loss.loss_for_object_detection import HungarianMatcher
+
+    return HungarianMatcher(**costs)
+
+
+def _coco_annotation(image_id: int, target: dict[str, Tensor]) -> dict[str, Any]:
+    """A torchvision target (``xyxy`` boxes, labels ``1..K``) as the COCO annotation the image
+    processors convert (``xywh``, category ids ``0..K-1``)."""
+    if "boxes" not in target or "labels" not in target:
+        raise ValueError(f"targets[{image_id}] needs 'boxes' and 'labels'")
+    boxes, labels = target["boxes"].detach().cpu(), target["labels"].detach().cpu()
+    if bool((labels < 1).any()):
+        raise ValueError(
+            f"targets[{image_id}]['labels'] must be 1..K (0 is background), got {labels.tolist()}"
+        )
+    annotations = []
+    for (x0, y0, x1, y1), label in zip(boxes.tolist(), labels.tolist(), strict=True):
+        w, h = x1 - x0, y1 - y0
+        annotations.append(
+            {"bbox": [x0, y0, w, h], "category_id": label - 1, "area": w * h, "iscrowd": 0}
+        )
+    return {"image_id": image_id, "annotations": annotations}
+
+
+def _frames(inputs: dict[str, Any], sizes: list[tuple[int, int]]) -> Tensor:
+    """The size, in pixels of each image, of the frame its normalised boxes refer to: the
+    padded input scaled back to the image (the image itself when nothing is padded)."""
+    padded = torch.tensor(list(inputs["pixel_values"].shape[-2:]), dtype=torch.float)
+    original = torch.tensor([list(size) for size in sizes], dtype=torch.float)
+    return original * padded / inputs["input_sizes"].cpu()
+
+
+def _xyxy(boxes: Tensor) -> Tensor:
+    cx, cy, w, h = boxes.unbind(-1)
+    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)
