@@ -19,6 +19,30 @@ RELATIONS = ClassRelations(K + 1, {"similar_to": torch.tensor([[1, 2], [2, 1]])}
 SMALL = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
 
 
+def _resnet(out_features):
+    return transformers.ResNetConfig(
+        depths=[1, 1, 1, 1],
+        hidden_sizes=[16, 32, 64, 128],
+        embedding_size=16,
+        layer_type="basic",
+        out_features=list(out_features),
+    )
+
+
+TINY = {
+    "use_timm_backbone": False,
+    "d_model": 32,
+    "encoder_layers": 1,
+    "decoder_layers": 2,
+    "encoder_ffn_dim": 64,
+    "decoder_ffn_dim": 64,
+    "encoder_attention_heads": 4,
+    "decoder_attention_heads": 4,
+    "num_queries": 10,
+    "num_labels": K,
+}
+
+
 def _rt_detr(seed=0):
     torch.manual_seed(seed)
     return small_rt_detr(K, size=128, width=16, num_queries=12)
@@ -26,32 +50,44 @@ def _rt_detr(seed=0):
 
 def _detr(seed=0, out_features=("stage3", "stage4")):
     torch.manual_seed(seed)
-    backbone = transformers.ResNetConfig(
-        depths=[1, 1, 1, 1],
-        hidden_sizes=[16, 32, 64, 128],
-        embedding_size=16,
-        layer_type="basic",
-        out_features=list(out_features),
-    )
-    config = transformers.DetrConfig(
-        use_timm_backbone=False,
-        backbone_config=backbone,
-        d_model=32,
-        encoder_layers=1,
-        decoder_layers=2,
-        encoder_ffn_dim=64,
-        decoder_ffn_dim=64,
-        encoder_attention_heads=4,
-        decoder_attention_heads=4,
-        num_queries=10,
-        num_labels=K,
-    )
+    config = transformers.DetrConfig(backbone_config=_resnet(out_features), **TINY)
     model = transformers.DetrForObjectDetection(config)
     processor = transformers.DetrImageProcessor(size={"shortest_edge": 128, "longest_edge": 160})
     return TransformersDetector(model, processor)
 
 
-FAMILIES = {"rt_detr": _rt_detr, "detr": _detr}
+def _conditional_detr(seed=0):
+    torch.manual_seed(seed)
+    config = transformers.ConditionalDetrConfig(
+        backbone_config=_resnet(["stage3", "stage4"]), **TINY
+    )
+    processor = transformers.ConditionalDetrImageProcessor(
+        size={"shortest_edge": 128, "longest_edge": 160}
+    )
+    return TransformersDetector(transformers.ConditionalDetrForObjectDetection(config), processor)
+
+
+def _deformable_detr(seed=0):
+    torch.manual_seed(seed)
+    config = transformers.DeformableDetrConfig(
+        backbone_config=_resnet(["stage2", "stage3", "stage4"]),
+        encoder_n_points=2,
+        decoder_n_points=2,
+        num_feature_levels=3,
+        **TINY,
+    )
+    processor = transformers.DeformableDetrImageProcessor(
+        size={"shortest_edge": 128, "longest_edge": 160}
+    )
+    return TransformersDetector(transformers.DeformableDetrForObjectDetection(config), processor)
+
+
+FAMILIES = {
+    "rt_detr": _rt_detr,
+    "detr": _detr,
+    "conditional_detr": _conditional_detr,
+    "deformable_detr": _deformable_detr,
+}
 
 
 def _data():

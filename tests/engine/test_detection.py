@@ -147,3 +147,60 @@ def test_mask_rcnn_is_scored_for_boxes_and_masks(tmp_path):
     metrics = evaluate_detection(DetectionModel(detector), data)
     assert set(metrics) == {"bbox", "segm"}
     assert 0 <= metrics["segm"].ap <= 1
+
+
+def _adapters():
+    """The other libraries' detectors, small, with the head, for the engine's tests."""
+    found = {}
+    small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
+    try:
+        from iterative_reasoning.detectors import transformers as detr
+
+        torch.manual_seed(0)
+        detector = detr.small_rt_detr(NUM_CLASSES - 1, size=128, width=16, num_queries=12)
+        head = detr.reasoning_head_for(detector.model, "final", class_relations=RELATIONS, **small)
+        found["rt_detr"] = detector.attach(head)
+    except ImportError:
+        pass
+    try:
+        import os
+
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+        from ultralytics.nn.tasks import DetectionModel as YOLONetwork
+
+        from iterative_reasoning.detectors import ultralytics as yolo
+
+        torch.manual_seed(0)
+        network = YOLONetwork("yolov8n.yaml", nc=NUM_CLASSES - 1, verbose=False)
+        head = yolo.reasoning_head_for(network, "final", class_relations=RELATIONS, **small)
+        found["yolo"] = yolo.YOLODetector(network, head, imgsz=128, conf=0.0)
+    except ImportError:
+        pass
+    return found
+
+
+@pytest.mark.parametrize("family", ["rt_detr", "yolo"])
+def test_other_libraries_detectors_train_frozen_and_evaluate_through_the_engine(
+    family, coco, tmp_path
+):
+    adapters = _adapters()
+    if family not in adapters:
+        pytest.skip(f"the {family} adapter's library is not installed")
+    detector = adapters[family]
+    joint = DetectionModel(detector)
+    history = _train(joint, coco["train"], tmp_path / "joint")
+    assert {"loss", "loss_detector", "loss_reasoning"} <= set(history[0])
+    frozen = DetectionModel(detector, freeze_detector=True)
+    frozen.train()
+    assert not detector.model.training and detector.head.training
+    before = {k: v.clone() for k, v in frozen.state_dict().items()}
+    history = _train(frozen, coco["train"], tmp_path / "frozen")
+    assert history[-1]["loss"] == history[-1]["loss_reasoning"]
+    after = frozen.state_dict()
+    for name, value in after.items():
+        if not name.startswith("detector.head."):
+            assert torch.equal(before[name], value), name
+    assert any(not torch.equal(before[n], v) for n, v in after.items() if ".head." in n)
+    metrics = evaluate_detection(frozen, coco["test"], batch_size=2, output_dir=tmp_path)
+    assert 0.0 <= metrics["bbox"].ap <= 1.0
+    assert json.loads((tmp_path / "metrics.json").read_text())["images"] == 2

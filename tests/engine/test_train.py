@@ -242,3 +242,30 @@ def test_a_changed_schedule_is_refused_on_resume_unless_adopted(tmp_path):
     # the new schedule from step 3 on, as if it had held from the start: 0.02, dropped at 3
     assert [h["lr"] for h in history] == pytest.approx([0.002, 0.002, 0.002])
     assert load_checkpoint(tmp_path)["config"]["lr"] == 0.02
+
+
+def test_adamw_with_clipped_gradients(tmp_path, monkeypatch):
+    data = SyntheticScenes(4, seed=0)
+    config = TrainConfig(
+        steps=2, batch_size=2, lr=1e-3, optimizer="adamw", clip_grad_norm=0.1, checkpoint_every=2
+    )
+    norms = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+
+    def recording_clip(parameters, max_norm):
+        norms.append(max_norm)
+        return real_clip(parameters, max_norm)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
+    model = _model(head=False)
+    train(model, data, config, tmp_path, progress=False, tensorboard=False)
+    assert norms == [0.1, 0.1]
+    state = load_checkpoint(tmp_path)["optimizer"]["state"]
+    assert all("exp_avg" in s for s in state.values())  # AdamW's moments, not SGD's momentum
+    sgd = TrainConfig(steps=3, batch_size=2, lr=1e-3, checkpoint_every=2)
+    with pytest.raises(ValueError, match="optimizer 'adamw', not 'sgd'"):
+        train(_model(head=False), data, sgd, tmp_path, progress=False, tensorboard=False)
+    with pytest.raises(ValueError, match="optimizer must be one of"):
+        TrainConfig(optimizer="adam")
+    with pytest.raises(ValueError, match="clip_grad_norm"):
+        TrainConfig(clip_grad_norm=-1.0)
