@@ -220,13 +220,14 @@ class YOLODetector(nn.Module):
             iou_thres=self.iou,
             max_det=self.max_det,
             nc=self.num_classes,
+            max_time_img=math.inf,  # never drop an image's detections for time
             return_idxs=True,
         )
         found = [
             {"boxes": o[:, :4], "scores": o[:, 4], "labels": o[:, 5].long(), "detector": o[:, 4]}
             for o in output
         ]
-        return [k.long() for k in kept], found
+        return [k.view(-1).long() for k in kept], found
 
     def _run_head(
         self, raw: dict[str, Any], kept: list[Tensor], found: Detections, sizes: Tensor

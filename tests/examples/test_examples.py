@@ -1,6 +1,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
@@ -32,6 +34,28 @@ def test_torchvision_faster_rcnn_trains_and_detects_with_the_head(capsys):
     assert result["detections"] > 0
     assert result["loss_reasoning"] > 0
     assert "scored by the head after reasoning" in capsys.readouterr().out
+
+
+def test_transformers_rt_detr_trains_and_detects_with_the_head(capsys):
+    pytest.importorskip("transformers")
+    argv = ["--steps", "1", "--size", "128", "--queries", "20"]
+    result = load("transformers_rt_detr").main(argv)
+    assert result["detections"] > 0
+    assert result["loss_reasoning"] > 0
+    assert "scored by the head after reasoning" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_ultralytics_yolo_trains_and_detects_with_the_head(frozen, capsys, tmp_path, monkeypatch):
+    pytest.importorskip("ultralytics")
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path))
+    argv = ["--steps", "1", "--imgsz", "128"] + (["--frozen"] if frozen else [])
+    result = load("ultralytics_yolo").main(argv)
+    assert result["detections"] > 0
+    assert result["loss_reasoning"] > 0
+    out = capsys.readouterr().out
+    assert "re-scored by the head" in out
+    assert ("loss_detector" in out) != frozen
 
 
 def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, capsys):
