@@ -53,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     demo.add_argument(
         "--detector",
-        choices=("faster_rcnn", "rt_detr"),
+        choices=("faster_rcnn", "rt_detr", "yolo"),
         default="faster_rcnn",
-        help="detection: a torchvision Faster R-CNN (default) or a transformers RT-DETR "
-        "(the [transformers] extra)",
+        help="detection: a torchvision Faster R-CNN (default), a transformers RT-DETR (the "
+        "[transformers] extra) or an ultralytics YOLOv8n (AGPL-3.0, installed by you)",
     )
     demo.add_argument(
         "--output-dir",
         type=Path,
         help="default: runs/demo (runs/demo-detection with detection, "
-        "runs/demo-detection-rt_detr with RT-DETR)",
+        "runs/demo-detection-DETECTOR with another --detector)",
     )
     demo.add_argument(
         "--scale", type=float, default=1.0, help="multiply the steps and images (e.g. 0.1)"
@@ -262,7 +262,8 @@ def _demo(args: argparse.Namespace) -> int:
         if args.reasoned_boxes:
             sweep = [None if k == "all" else _positive_int(k) for k in args.reasoned_boxes]
             detection = replace(detection, sweep=tuple(sweep))
-        default = "runs/demo-detection" + ("" if args.detector == "faster_rcnn" else "-rt_detr")
+        default = "runs/demo-detection"
+        default += "" if args.detector == "faster_rcnn" else f"-{args.detector}"
         out = args.output_dir or Path(default)
         result = run_detection_demo(out, detection, **options)
     else:

@@ -1,7 +1,9 @@
 """The detection benchmark: a detector with and without the reasoning head on the synthetic
 scenes, scored with COCO's metrics, on two CPU cores in minutes. The detector is a torchvision
-Faster R-CNN (``family="faster_rcnn"``, the default) or a ``transformers`` RT-DETR
-(``family="rt_detr"``, :func:`~iterative_reasoning.detectors.transformers.small_rt_detr`).
+Faster R-CNN (``family="faster_rcnn"``, the default), a ``transformers`` RT-DETR
+(``family="rt_detr"``, :func:`~iterative_reasoning.detectors.transformers.small_rt_detr`) or an
+``ultralytics`` YOLOv8n (``family="yolo"``,
+:func:`~iterative_reasoning.detectors.ultralytics.small_yolo`).
 
 It writes the synthetic benchmark in COCO format (:func:`~iterative_reasoning.data.write_coco`)
 and reads it through :class:`~iterative_reasoning.data.COCODetection`, trains a Faster R-CNN
@@ -72,8 +74,25 @@ def _rt_detr_schedule() -> TrainConfig:
     )
 
 
+def _yolo_schedule() -> TrainConfig:
+    """What ultralytics' trainer picks for a run this short (``optimizer="auto"``: AdamW at
+    ``0.002 * 5 / (4 + K)``), gradients clipped at 10 as its trainer does."""
+    return TrainConfig(
+        steps=1500,
+        batch_size=4,
+        lr=6e-4,
+        weight_decay=5e-4,
+        lr_steps=(1200,),
+        warmup_steps=100,
+        optimizer="adamw",
+        clip_grad_norm=10.0,
+        checkpoint_every=100,
+        log_every=10,
+    )
+
+
 #: The detectors the benchmark compares with and without the head.
-FAMILIES = ("faster_rcnn", "rt_detr")
+FAMILIES = ("faster_rcnn", "rt_detr", "yolo")
 
 
 def _head_schedule() -> TrainConfig:
@@ -87,8 +106,9 @@ class DetectionDemoConfig:
     """What the detection benchmark trains, and on how much data.
 
     Attributes:
-        family: the detector, ``"faster_rcnn"`` or ``"rt_detr"`` (:meth:`for_family` gives
-            each its own schedule).
+        family: the detector, ``"faster_rcnn"``, ``"rt_detr"`` or ``"yolo"`` (a YOLOv8n of
+            ultralytics, AGPL-3.0, installed by the user); :meth:`for_family` gives each its
+            own schedule.
         train_images: images of the training split (seen with random flips).
         test_images: images of the test split.
         seed: the benchmark's seed.
@@ -96,7 +116,7 @@ class DetectionDemoConfig:
         head: the head's schedule, on the frozen detector.
         model: the head (``"final"``, ``"local"``, ``"global"`` or an ablation).
         reasoned_boxes: proposals per image the head reasons over at inference (Faster R-CNN;
-            RT-DETR's head reasons over all its queries).
+            RT-DETR's head reasons over all its queries, YOLO's over its detections).
         batch_size_per_image: proposals sampled per image for the box classifier (and the
             head) in training.
         width: the backbone's first width.
@@ -125,6 +145,8 @@ class DetectionDemoConfig:
         """The benchmark's settings for ``family``, with its detector's own schedule."""
         if family == "rt_detr":
             return cls(family=family, detector=_rt_detr_schedule())
+        if family == "yolo":
+            return cls(family=family, detector=_yolo_schedule())
         return cls(family=family)
 
     def scaled(self, factor: float) -> DetectionDemoConfig:
@@ -191,7 +213,7 @@ def run_detection_demo(
     seconds["evaluate with head"] = time.perf_counter() - start
     sweep = {}
     if config.sweep and config.family != "faster_rcnn":
-        raise ValueError("the sweep over reasoned boxes is Faster R-CNN's (RT-DETR has queries)")
+        raise ValueError("the sweep over reasoned boxes is Faster R-CNN's")
     for boxes in config.sweep:
         detector.roi_heads.reasoned_boxes = boxes
         folder = out / "sweep" / f"reasoned_{boxes or 'all'}"
@@ -248,6 +270,10 @@ def _build_detector(config: DetectionDemoConfig, num_classes: int) -> torch.nn.M
         from iterative_reasoning.detectors.transformers import small_rt_detr
 
         return small_rt_detr(num_classes - 1, width=2 * config.width)
+    if config.family == "yolo":
+        from iterative_reasoning.detectors.ultralytics import small_yolo
+
+        return small_yolo(num_classes - 1)
     return small_faster_rcnn(
         num_classes, config.width, box_batch_size_per_image=config.batch_size_per_image
     )
@@ -261,9 +287,10 @@ def _attach_head(detector: Any, config: DetectionDemoConfig, relations: Any) -> 
         "fc_channels": 16 * config.width,
         "hidden_channels": 8 * config.width,
     }
-    if config.family == "rt_detr":
-        from iterative_reasoning.detectors import transformers as adapter
+    if config.family in ("rt_detr", "yolo"):
+        from iterative_reasoning.detectors import transformers, ultralytics
 
+        adapter: Any = transformers if config.family == "rt_detr" else ultralytics
         head = adapter.reasoning_head_for(
             detector.model, config.model, class_relations=relations, **widths
         )

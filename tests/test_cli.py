@@ -200,6 +200,8 @@ def test_cli_detection_errors(tmp_path, capsys):
     final = [*base[:4], "final", *base[5:], *data, "--reasoned-boxes", "0"]
     assert main(final) == 2
     assert "--reasoned-boxes must be a positive integer or 'all'" in capsys.readouterr().err
+    assert main(["demo", "--detector", "yolo", "--output-dir", str(tmp_path)]) == 2
+    assert "--detector goes with --task detection" in capsys.readouterr().err
 
 
 def test_cli_runs_repeat_with_a_seed_and_refuse_a_changed_schedule(tmp_path, wordnet, capsys):

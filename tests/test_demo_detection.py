@@ -53,3 +53,23 @@ def test_the_table_compares_look_alike_and_other_categories():
     )
     assert "look-alike categories +25.0, others -0.5" in table
     assert table.splitlines()[0].split()[:5] == ["model", "mAP", "AP50", "look-alike", "others"]
+
+
+@pytest.mark.parametrize("family", ["rt_detr", "yolo"])
+def test_the_benchmark_runs_other_libraries_detectors(family, tmp_path, wordnet):
+    pytest.importorskip("transformers" if family == "rt_detr" else "ultralytics")
+    config = replace(DetectionDemoConfig.for_family(family).scaled(0.005), width=4)
+    assert config.detector.optimizer == "adamw"  # the family's own recipe, scaled
+    result = run_detection_demo(tmp_path, config, progress=False, figures=False, lexicon=wordnet)
+    assert list(result.metrics) == ["detector", "with head"]
+    assert load_checkpoint(tmp_path / "with_head")["step"] == config.head.steps
+    assert "with the head: mAP" in result.table
+    with pytest.raises(ValueError, match="sweep over reasoned boxes"):
+        run_detection_demo(
+            tmp_path, replace(config, sweep=(10,)), progress=False, figures=False, lexicon=wordnet
+        )
+
+
+def test_unknown_family():
+    with pytest.raises(ValueError, match="family must be one of"):
+        DetectionDemoConfig(family="ssd")

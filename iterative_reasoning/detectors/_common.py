@@ -43,3 +43,26 @@ def device_of(model: nn.Module) -> torch.device:
     """The device of ``model``'s parameters (the CPU for a model without any)."""
     parameter = next(model.parameters(), None)
     return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def odds_update(detector_logits: Tensor, head_logits: Tensor, head_base: Tensor) -> Tensor:
+    r"""The per-class logits of a detector with one sigmoid per class (:math:`l_k`, ``[..., K]``)
+    moved by the head's change of belief: :math:`l'_k = l_k + \operatorname{logit} q_k -
+    \operatorname{logit} q^0_k`, with :math:`q` the head's softmax probabilities
+    (``head_logits``, ``[..., K + 1]``, background first) and :math:`q^0` those of its input
+    ``head_base`` (the detector's logits as the head's :math:`f_0`). The detector's odds of each
+    class are multiplied by the odds ratio the head gives it, so classes compete (a look-alike
+    the head rules out loses its score), and a head that returns its input returns the
+    detector's logits exactly.
+    """
+    return detector_logits + (_log_odds(head_logits) - _log_odds(head_base))
+
+
+def _log_odds(logits: Tensor) -> Tensor:
+    """:math:`\\log p_k - \\log(1 - p_k)` of the softmax of ``logits`` for every class but the
+    first (background), computed in log space."""
+    log_p = torch.log_softmax(logits, dim=-1)[..., 1:].clamp(max=-1e-6)
+    log_not = torch.where(
+        log_p > -0.6931, torch.log(-torch.expm1(log_p)), torch.log1p(-torch.exp(log_p))
+    )
+    return log_p - log_not

@@ -16,8 +16,12 @@ background at index 0) and back, exactly:
   moving it to the end.
 - **one sigmoid per class** (RT-DETR, Conditional and Deformable DETR): ``K`` logits
   :math:`l_k`. The head's ``f_0`` is :math:`[0, l_1, \\dots, l_K]` (background the reference
-  logit, so :math:`\\sigma(l_k)` is the probability of class ``k`` against background); the
-  head's logits :math:`z` go back as :math:`l'_k = z_k - z_0`.
+  logit, so :math:`\\sigma(l_k)` is the probability of class ``k`` against background). The
+  head's softmax probabilities :math:`q` (and :math:`q^0` of its ``f_0``) go back as an update
+  of the detector's odds, :math:`l'_k = l_k + \\operatorname{logit} q_k -
+  \\operatorname{logit} q^0_k`, so that classes compete as they do in the head (mapping
+  :math:`z_k - z_0` back instead would give every class the head thinks unlikely but not
+  background a high score).
 
 Shapes, per batch of ``B`` images: ``Q`` queries per image, ``K`` object classes.
 """
@@ -32,7 +36,12 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import clip_boxes_to_image
 
-from iterative_reasoning.detectors._common import check_images, check_targets, device_of
+from iterative_reasoning.detectors._common import (
+    check_images,
+    check_targets,
+    device_of,
+    odds_update,
+)
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
@@ -228,7 +237,7 @@ class TransformersDetector(nn.Module):
         assert self.head is not None
         output = self._run_head(inputs, logits, boxes, states)
         fused = output.logits.to(logits.dtype).view(*logits.shape[:2], -1)
-        return self.from_head_logits(fused)
+        return self.from_head_logits(fused, logits)
 
     def to_head_logits(self, logits: Tensor) -> Tensor:
         """The detector's class logits (``[..., K]`` or ``[..., K + 1]``) as the head's ``f_0``
@@ -237,11 +246,17 @@ class TransformersDetector(nn.Module):
             return torch.cat([torch.zeros_like(logits[..., :1]), logits], dim=-1)
         return torch.cat([logits[..., -1:], logits[..., :-1]], dim=-1)
 
-    def from_head_logits(self, logits: Tensor) -> Tensor:
-        """The head's logits (``[..., K + 1]``, background first) in the detector's form; the
-        inverse of :meth:`to_head_logits` on its image."""
+    def from_head_logits(self, logits: Tensor, detector_logits: Tensor) -> Tensor:
+        """The head's logits (``[..., K + 1]``, background first) in the detector's form, for
+        the queries whose detector logits are ``detector_logits``: reordered (softmax form), or
+        the detector's logits moved by the head's odds ratios (sigmoid form,
+        :func:`~iterative_reasoning.detectors._common.odds_update`). The head's own input
+        (:meth:`to_head_logits` of ``detector_logits``) gives ``detector_logits`` back
+        exactly."""
         if self.family.sigmoid:
-            return logits[..., 1:] - logits[..., :1]
+            return odds_update(
+                detector_logits, logits, self.to_head_logits(detector_logits.detach())
+            )
         return torch.cat([logits[..., 1:], logits[..., :1]], dim=-1)
 
     # -- steps -----------------------------------------------------------------------------

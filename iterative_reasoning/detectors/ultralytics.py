@@ -9,9 +9,11 @@ raw class logits of the anchor that gave each one, and both the local module and
 features read the neck's stride-16 map (the map the ``Detect`` head takes at stride 16),
 cropped by the package's own crop (the global module's region feature is the mean of a
 region's crop). YOLO's class scores are one sigmoid per class, mapped to the head's
-convention (background at index 0) as :math:`[0, l_1, \\dots, l_K]` and back as
-:math:`l'_k = z_k - z_0`; each detection then takes the class of its highest re-scored
-probability, and a class-wise NMS at the same IoU removes what became duplicates.
+convention (background at index 0) as :math:`[0, l_1, \\dots, l_K]` and back as an update of
+YOLO's odds by the head's (:func:`~iterative_reasoning.detectors._common.odds_update`: the head
+returning its input gives YOLO's scores exactly); each detection then takes the class of its
+highest re-scored probability, and a class-wise NMS at the same IoU removes what became
+duplicates.
 
 Shapes, per batch of ``B`` images: ``K`` object classes; ``A`` anchors.
 """
@@ -27,7 +29,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
 
-from iterative_reasoning.detectors._common import check_images, check_targets, device_of
+from iterative_reasoning.detectors._common import (
+    check_images,
+    check_targets,
+    device_of,
+    odds_update,
+)
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
@@ -235,13 +242,11 @@ class YOLODetector(nn.Module):
         assert self.head is not None
         level = self.strides.index(round(1 / self.head.spatial_scale))
         feature_map = raw["feats"][level].detach()
-        logits = torch.cat([raw["scores"][b].detach().t()[k] for b, k in enumerate(kept)])  # [R, K]
+        logits = _anchor_logits(raw, kept)
         boxes = torch.cat([f["boxes"] for f in found])
-        batch = torch.cat(
-            [
-                torch.full((len(k),), b, dtype=torch.long, device=boxes.device)
-                for b, k in enumerate(kept)
-            ]
+        batch = torch.repeat_interleave(
+            torch.arange(len(kept), device=boxes.device),
+            torch.tensor([len(k) for k in kept], device=boxes.device),
         )
         limits = sizes.flip(-1).repeat(1, 2)[batch]
         boxes = torch.minimum(boxes.clamp(min=0), limits)
@@ -255,14 +260,14 @@ class YOLODetector(nn.Module):
         if sum(len(k) for k in kept) == 0:
             return found
         output, batch = self._run_head(raw, kept, found, sizes)
-        logits = output.logits
-        probabilities = torch.sigmoid(logits[:, 1:] - logits[:, :1])
+        detector_logits = _anchor_logits(raw, kept)
+        base = torch.cat([torch.zeros_like(detector_logits[:, :1]), detector_logits], dim=-1)
+        probabilities = torch.sigmoid(odds_update(detector_logits, output.logits, base))
+        detector_probabilities = torch.sigmoid(detector_logits)
         rescored = []
         for b, f in enumerate(found):
             scores, labels = probabilities[batch == b].max(-1)
-            detector = torch.cat([raw["scores"][b].detach().t()[kept[b]].sigmoid()], dim=0).gather(
-                1, labels[:, None]
-            )[:, 0]
+            detector = detector_probabilities[batch == b].gather(1, labels[:, None])[:, 0]
             keep = batched_nms(f["boxes"], scores, labels, self.iou)
             rescored.append(
                 {
@@ -371,6 +376,15 @@ def reasoning_head_for(
         region_channels=channels,
         **options,
     )
+
+
+def small_yolo(num_classes: int, yaml: str = "yolov8n.yaml", imgsz: int = 384) -> YOLODetector:
+    """A YOLO built from ultralytics' ``yaml`` (YOLOv8n by default) with random weights and
+    ``num_classes`` classes (nothing downloaded), as a :class:`YOLODetector` at ``imgsz``."""
+    _require_ultralytics()
+    from ultralytics.nn.tasks import DetectionModel
+
+    return YOLODetector(DetectionModel(yaml, nc=num_classes, verbose=False), imgsz=imgsz)
 
 
 # -- helpers -------------------------------------------------------------------------------

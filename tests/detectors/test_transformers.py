@@ -168,7 +168,7 @@ def test_the_logit_forms_map_to_the_head_and_back_exactly(family):
     logits = torch.randn(2, 5, width)
     head_logits = detector.to_head_logits(logits)
     assert head_logits.shape == (2, 5, K + 1)
-    assert torch.equal(detector.from_head_logits(head_logits), logits)
+    assert torch.equal(detector.from_head_logits(head_logits, logits), logits)
     if detector.family.sigmoid:  # background is the reference: sigma(l_k) = p(k) against it
         pair = torch.softmax(head_logits[..., [0, 1]], -1)[..., 1]
         torch.testing.assert_close(pair, torch.sigmoid(logits[..., 0]))
@@ -176,6 +176,26 @@ def test_the_logit_forms_map_to_the_head_and_back_exactly(family):
         torch.testing.assert_close(
             torch.softmax(head_logits, -1)[..., 0], torch.softmax(logits, -1)[..., -1]
         )
+
+
+def test_a_sigmoid_detectors_odds_move_by_the_heads_odds_ratio():
+    detector = _rt_detr()
+    logits = torch.tensor([[[0.0, 0.0, -3.0, -3.0]]])  # unsure between classes 1 and 2
+    base = detector.to_head_logits(logits).double()
+    # the head is sure of class 1 and rules class 2 out; background as likely as before
+    head = base.clone()
+    head[..., 1] += 4.0
+    head[..., 2] -= 4.0
+    moved = detector.from_head_logits(head, logits.double())
+
+    def log_odds(z):  # the naive reference, in float64
+        p = torch.softmax(z, -1)[..., 1:]
+        return torch.log(p / (1 - p))
+
+    torch.testing.assert_close(moved, logits.double() + log_odds(head) - log_odds(base))
+    assert moved[..., 0] > logits[..., 0] + 3 and moved[..., 1] < logits[..., 1] - 3
+    # classes compete: the class ruled out falls below where z_k - z_0 would put it
+    assert moved[..., 1] < (head[..., 2] - head[..., 0])
 
 
 @pytest.mark.parametrize("family", FAMILIES)

@@ -73,6 +73,25 @@ def test_plumbing_the_detector_comes_back_exactly():
         assert torch.equal(g["boxes"], torch.minimum((w[:, :4] / scale).clamp(min=0), bounds))
 
 
+def test_the_head_moves_yolos_odds_by_its_own():
+    detector, head = _with_head(_detector())
+    images, _ = _data()
+    shift = torch.zeros(K + 1)
+    shift[1] = 3.0  # the head's fused prediction: class 1 far likelier than YOLO thought
+
+    def favour_class_1(module, args, out):
+        return out._replace(logits=args[4] + shift)
+
+    head.register_forward_hook(favour_class_1)
+    with torch.no_grad():
+        found = detector.eval()(images)
+    for detections in found:
+        assert (detections["labels"] == 1).float().mean() > 0.9
+        raised = detections["scores"][detections["labels"] == 1]
+        yolos = detections["detector_scores"][detections["labels"] == 1]
+        assert (raised > yolos).all()
+
+
 def test_the_head_rescores_and_keeps_yolos_scores():
     detector, head = _with_head(_detector())
     images, _ = _data()
