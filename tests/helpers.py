@@ -79,3 +79,17 @@ def naive_spatial(boxes, batch, delta=50.0):
             if inter > 0:
                 dense["overlaps"][j, i] = inter / (area(boxes[i]) + area(boxes[j]) - inter)
     return {k: a / a.sum(1, keepdim=True).clamp_min(1e-14) for k, a in dense.items()}
+
+
+def two_images() -> tuple[list[Tensor], list[dict[str, Tensor]]]:
+    """Two images of different sizes and their torchvision detection targets (labels 1..3)."""
+    gen = torch.Generator().manual_seed(0)
+    images = [torch.rand(3, 120, 150, generator=gen), torch.rand(3, 100, 140, generator=gen)]
+    targets = [
+        {
+            "boxes": torch.tensor([[10.0, 10.0, 80.0, 90.0], [50.0, 20.0, 140.0, 100.0]]),
+            "labels": torch.tensor([1, 2]),
+        },
+        {"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([3])},
+    ]
+    return images, targets

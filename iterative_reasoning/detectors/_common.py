@@ -1,9 +1,86 @@
-"""What the adapters of other libraries' detectors share: the torchvision-style input checks."""
+"""What the adapters of other libraries' detectors share: the head that attaches and detaches,
+the torchvision-style input checks, and the update of a sigmoid detector's scores."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
+
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+
+
+class HeadAdapter(nn.Module):
+    """A host library's detector (``model``) with torchvision's detector interface and a
+    reasoning head (``head``, or ``None``) that :meth:`attach` checks and adds and
+    :meth:`detach` takes out. Subclasses define :meth:`check_head` and ``forward``."""
+
+    model: Any  # the host's network (its attributes are the host library's, untyped)
+    head: IterativeReasoningHead | None
+    num_classes: int  # K, the object classes (the head has K + 1)
+    strides: list[int]  # the strides of the maps the head's local module could read
+    channels: list[int]  # and their channels
+    region_channels: int  # the width of the region features the detector gives the head
+    stride_hint: str = ""  # how to give the detector a map at another stride
+
+    def check_head(self, head: IterativeReasoningHead) -> None:
+        """Raise when ``head`` was built for other classes, widths or a stride than the
+        detector gives."""
+        if head.num_classes != self.num_classes + 1:
+            raise ValueError(
+                f"the head has num_classes = {head.num_classes} but the detector has "
+                f"{self.num_classes} classes: the head needs {self.num_classes + 1} "
+                "(background first)"
+            )
+        stride = round(1 / head.spatial_scale)
+        if stride not in self.strides:
+            raise ValueError(
+                f"the detector has no feature map at the head's stride {stride}; its "
+                f"strides: {self.strides}. {self.stride_hint}".rstrip(". ")
+            )
+        channels = self.channels[self.strides.index(stride)]
+        if head.local is not None and head.local.in_channels != channels:
+            raise ValueError(
+                f"the head's local module takes feature maps of {head.local.in_channels} "
+                f"channels but the detector's stride-{stride} map has {channels}"
+            )
+        given = self.region_channels_at(stride)
+        if head.region_channels is not None and head.region_channels != given:
+            raise ValueError(
+                f"the head's global module takes region features of {head.region_channels} "
+                f"channels but the detector gives {given}"
+            )
+
+    def region_channels_at(self, stride: int) -> int:
+        """The width of the region features the detector gives a head at ``stride``."""
+        return self.region_channels
+
+    def attach(self, head: IterativeReasoningHead) -> HeadAdapter:
+        """Give the detector ``head`` (checked to fit); returns the detector itself."""
+        if self.head is not None:
+            raise ValueError("the detector already has a reasoning head (detach() first)")
+        if not isinstance(head, IterativeReasoningHead):
+            raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
+        self.check_head(head)
+        self.head = head
+        return self
+
+    def detach(self) -> IterativeReasoningHead:
+        """Take the head out (the detector then gives its own detections) and return it."""
+        if self.head is None:
+            raise ValueError("the detector has no reasoning head (attach() adds one)")
+        head, self.head = self.head, None
+        return head
+
+    def check_input(self, images: object, targets: object) -> None:
+        """torchvision's detector input: images, and targets in training mode."""
+        check_images(images)
+        assert isinstance(images, (list, tuple))
+        if self.training and targets is None:
+            raise ValueError("in training mode targets are needed")
+        if targets is not None:
+            check_targets(targets, len(images))
 
 
 def check_images(images: object) -> None:

@@ -37,8 +37,7 @@ from torch import Tensor, nn
 from torchvision.ops import clip_boxes_to_image
 
 from iterative_reasoning.detectors._common import (
-    check_images,
-    check_targets,
+    HeadAdapter,
     device_of,
     odds_update,
 )
@@ -104,7 +103,7 @@ def family_of(model: nn.Module) -> Family:
     return FAMILIES[name]
 
 
-class TransformersDetector(nn.Module):
+class TransformersDetector(HeadAdapter):
     r"""A DETR-family detector of ``transformers`` with torchvision's detector interface, and
     with the reasoning head of `Iterative Visual Reasoning Beyond Convolutions
     <https://arxiv.org/abs/1803.11189>`_ re-classifying its queries (or without it:
@@ -138,8 +137,6 @@ class TransformersDetector(nn.Module):
         loss_weight: weight of ``"loss_reasoning"``.
     """
 
-    model: Any  # a transformers model (untyped attributes: config, ...)
-
     def __init__(
         self,
         model: nn.Module,
@@ -172,7 +169,14 @@ class TransformersDetector(nn.Module):
         self.loss_weight = loss_weight
         self.num_classes = int(config.num_labels)
         self.strides, self.channels = _feature_levels(model, self.family)
-        self.head: IterativeReasoningHead | None = None
+        self.region_channels = int(config.d_model)  # the decoder's states
+        self.stride_hint = (
+            "Give the config feat_strides with 16"
+            if self.family.encoder_levels
+            else "Build its backbone with the stride-16 stage among its outputs (e.g. "
+            "out_features with 'stage3', or backbone_kwargs={'out_indices': (1, 2, 3, 4)})"
+        )
+        self.head = None
         if head is not None:
             self.attach(head)
         self._captured: list[Tensor] = []
@@ -181,32 +185,13 @@ class TransformersDetector(nn.Module):
     def num_queries(self) -> int:
         return int(self.model.config.num_queries)
 
-    def attach(self, head: IterativeReasoningHead) -> TransformersDetector:
-        """Give the detector ``head`` (checked to fit); returns the detector itself."""
-        if self.head is not None:
-            raise ValueError("the detector already has a reasoning head (detach() first)")
-        check_head_fits(self, head)
-        self.head = head
-        return self
-
-    def detach(self) -> IterativeReasoningHead:
-        """Take the head out (the detector then gives its own detections) and return it."""
-        if self.head is None:
-            raise ValueError("the detector has no reasoning head (attach() adds one)")
-        head, self.head = self.head, None
-        return head
-
     # -- forward ---------------------------------------------------------------------------
 
     def forward(
         self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None
     ) -> Detections | dict[str, Tensor]:
         """Losses in training mode (``targets`` needed), detections in evaluation mode."""
-        check_images(images)
-        if self.training and targets is None:
-            raise ValueError("in training mode targets are needed")
-        if targets is not None:
-            check_targets(targets, len(images))
+        self.check_input(images, targets)
         inputs = self._encode(images, targets if self.training else None)
         labels = inputs.get("labels")
         outputs = self._run_model(inputs, labels if self.model.training else None)
@@ -397,43 +382,6 @@ class TransformersDetector(nn.Module):
             f"family={type(self.model).__name__}, num_classes={self.num_classes}, "
             f"num_queries={self.num_queries}, strides={self.strides}, "
             f"score_thresh={self.score_thresh}, loss_weight={self.loss_weight}"
-        )
-
-
-def check_head_fits(detector: TransformersDetector, head: IterativeReasoningHead) -> None:
-    """Raise when ``head`` was built for other classes, widths or a stride than the detector
-    gives."""
-    if not isinstance(head, IterativeReasoningHead):
-        raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
-    if head.num_classes != detector.num_classes + 1:
-        raise ValueError(
-            f"the head has num_classes = {head.num_classes} but the detector has "
-            f"{detector.num_classes} classes: the head needs {detector.num_classes + 1} "
-            "(background first)"
-        )
-    d_model = int(detector.model.config.d_model)
-    if head.region_channels is not None and head.region_channels != d_model:
-        raise ValueError(
-            f"the head's global module takes region features of {head.region_channels} "
-            f"channels but the detector's decoder states have d_model = {d_model}"
-        )
-    stride = round(1 / head.spatial_scale)
-    if stride not in detector.strides:
-        raise ValueError(
-            f"the detector has no feature map at the head's stride {stride}; its strides: "
-            f"{detector.strides}. "
-            + (
-                "Give the config feat_strides with 16"
-                if detector.family.encoder_levels
-                else "Build its backbone with the stride-16 stage among its outputs (e.g. "
-                "backbone_kwargs={'out_indices': (1, 2, 3, 4)} or out_features with 'stage3')"
-            )
-        )
-    channels = detector.channels[detector.strides.index(stride)]
-    if head.local is not None and head.local.in_channels != channels:
-        raise ValueError(
-            f"the head's local module takes feature maps of {head.local.in_channels} channels "
-            f"but the detector's stride-{stride} map has {channels}"
         )
 
 

@@ -30,8 +30,7 @@ from torch import Tensor, nn
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
 
 from iterative_reasoning.detectors._common import (
-    check_images,
-    check_targets,
+    HeadAdapter,
     device_of,
     odds_update,
 )
@@ -77,7 +76,7 @@ def detection_model_of(model: Any) -> Any:
     return model
 
 
-class YOLODetector(nn.Module):
+class YOLODetector(HeadAdapter):
     r"""An ``ultralytics`` YOLO detector with torchvision's detector interface, and with the
     reasoning head of `Iterative Visual Reasoning Beyond Convolutions
     <https://arxiv.org/abs/1803.11189>`_ re-scoring its detections (or without it: ``head=None``
@@ -111,8 +110,6 @@ class YOLODetector(nn.Module):
         loss_weight: weight of ``"loss_reasoning"``.
     """
 
-    model: Any  # ultralytics' DetectionModel (untyped attributes: model, args, loss, ...)
-
     def __init__(
         self,
         model: nn.Module,
@@ -144,24 +141,13 @@ class YOLODetector(nn.Module):
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.fg_iou, self.loss_weight = fg_iou, loss_weight
         self.channels = _level_channels(self.model, self.strides)
-        self.head: IterativeReasoningHead | None = None
+        self.head = None
         if head is not None:
             self.attach(head)
 
-    def attach(self, head: IterativeReasoningHead) -> YOLODetector:
-        """Give the detector ``head`` (checked to fit); returns the detector itself."""
-        if self.head is not None:
-            raise ValueError("the detector already has a reasoning head (detach() first)")
-        check_head_fits(self, head)
-        self.head = head
-        return self
-
-    def detach(self) -> IterativeReasoningHead:
-        """Take the head out (the detector then gives YOLO's detections) and return it."""
-        if self.head is None:
-            raise ValueError("the detector has no reasoning head (attach() adds one)")
-        head, self.head = self.head, None
-        return head
+    def region_channels_at(self, stride: int) -> int:
+        """YOLO's region features are crops of the map the head reads: its channels."""
+        return self.channels[self.strides.index(stride)]
 
     # -- forward ---------------------------------------------------------------------------
 
@@ -169,11 +155,7 @@ class YOLODetector(nn.Module):
         self, images: list[Tensor], targets: list[dict[str, Tensor]] | None = None
     ) -> Detections | dict[str, Tensor]:
         """Losses in training mode (``targets`` needed), detections in evaluation mode."""
-        check_images(images)
-        if self.training and targets is None:
-            raise ValueError("in training mode targets are needed")
-        if targets is not None:
-            check_targets(targets, len(images))
+        self.check_input(images, targets)
         pixels, scales, sizes = self._encode(images)
         raw = self.model(pixels)
         if self.training:
@@ -318,36 +300,6 @@ class YOLODetector(nn.Module):
         return (
             f"num_classes={self.num_classes}, strides={self.strides}, imgsz={self.imgsz}, "
             f"conf={self.conf}, iou={self.iou}, max_det={self.max_det}, fg_iou={self.fg_iou}"
-        )
-
-
-def check_head_fits(detector: YOLODetector, head: IterativeReasoningHead) -> None:
-    """Raise when ``head`` was built for other classes, widths or a stride than the detector
-    gives."""
-    if not isinstance(head, IterativeReasoningHead):
-        raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
-    if head.num_classes != detector.num_classes + 1:
-        raise ValueError(
-            f"the head has num_classes = {head.num_classes} but the detector has "
-            f"{detector.num_classes} classes: the head needs {detector.num_classes + 1} "
-            "(background first)"
-        )
-    stride = round(1 / head.spatial_scale)
-    if stride not in detector.strides:
-        raise ValueError(
-            f"the detector's Detect head reads no map at the head's stride {stride}; its "
-            f"strides: {detector.strides}"
-        )
-    channels = detector.channels[detector.strides.index(stride)]
-    if head.local is not None and head.local.in_channels != channels:
-        raise ValueError(
-            f"the head's local module takes feature maps of {head.local.in_channels} channels "
-            f"but the detector's stride-{stride} map has {channels}"
-        )
-    if head.region_channels is not None and head.region_channels != channels:
-        raise ValueError(
-            f"the head's global module takes region features of {head.region_channels} "
-            f"channels, but YOLO's regions are crops of the stride-{stride} map of {channels}"
         )
 
 

@@ -159,11 +159,10 @@ def _is_torchvision(detector: nn.Module) -> bool:
 
 
 def _is_adapter(detector: nn.Module) -> bool:
-    """An adapter of this package's (they import their libraries only when built)."""
-    from iterative_reasoning.detectors.transformers import TransformersDetector
-    from iterative_reasoning.detectors.ultralytics import YOLODetector
+    """An adapter of this package's for another library's detector."""
+    from iterative_reasoning.detectors._common import HeadAdapter
 
-    return isinstance(detector, (TransformersDetector, YOLODetector))
+    return isinstance(detector, HeadAdapter)
 
 
 def evaluate_detection(

@@ -2,6 +2,7 @@ import copy
 
 import pytest
 import torch
+from helpers import two_images
 from torchvision.models.detection import (
     FasterRCNN,
     fasterrcnn_mobilenet_v3_large_fpn,
@@ -53,15 +54,7 @@ def _build(name):
 
 
 def _data(masks=False):
-    gen = torch.Generator().manual_seed(0)
-    images = [torch.rand(3, 120, 150, generator=gen), torch.rand(3, 100, 140, generator=gen)]
-    targets = [
-        {
-            "boxes": torch.tensor([[10.0, 10.0, 80.0, 90.0], [50.0, 20.0, 140.0, 100.0]]),
-            "labels": torch.tensor([1, 2]),
-        },
-        {"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([3])},
-    ]
+    images, targets = two_images()
     if masks:
         for image, target in zip(images, targets, strict=True):
             mask = torch.zeros(len(target["boxes"]), *image.shape[1:], dtype=torch.uint8)

@@ -2,6 +2,7 @@ import sys
 
 import pytest
 import torch
+from helpers import two_images
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("scipy")
@@ -91,16 +92,7 @@ FAMILIES = {
 
 
 def _data():
-    gen = torch.Generator().manual_seed(0)
-    images = [torch.rand(3, 120, 150, generator=gen), torch.rand(3, 100, 140, generator=gen)]
-    targets = [
-        {
-            "boxes": torch.tensor([[10.0, 10.0, 80.0, 90.0], [50.0, 20.0, 140.0, 100.0]]),
-            "labels": torch.tensor([1, 2]),
-        },
-        {"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([3])},
-    ]
-    return images, targets
+    return two_images()
 
 
 def _with_head(detector, model="final"):

@@ -4,6 +4,7 @@ import tempfile
 
 import pytest
 import torch
+from helpers import two_images
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp())  # not the user's settings
@@ -39,16 +40,7 @@ def _with_head(detector, model="final"):
 
 
 def _data():
-    gen = torch.Generator().manual_seed(0)
-    images = [torch.rand(3, 120, 150, generator=gen), torch.rand(3, 100, 140, generator=gen)]
-    targets = [
-        {
-            "boxes": torch.tensor([[10.0, 10.0, 80.0, 90.0], [50.0, 20.0, 140.0, 100.0]]),
-            "labels": torch.tensor([1, 2]),
-        },
-        {"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([3])},
-    ]
-    return images, targets
+    return two_images()
 
 
 def test_plumbing_the_detector_comes_back_exactly():
