@@ -14,19 +14,19 @@ together in one loop: YOLO's own loss and the head's. The user code is between t
 from __future__ import annotations
 
 import argparse
-import os
 
 import torch
 
-os.environ.setdefault("YOLO_OFFLINE", "1")  # build from the YAML without reaching the network
-
-from ultralytics import YOLO  # noqa: E402
-
-from iterative_reasoning import ClassRelations  # noqa: E402
-from iterative_reasoning.detectors.ultralytics import (  # noqa: E402
+from iterative_reasoning import ClassRelations
+from iterative_reasoning.detectors.ultralytics import (
     YOLODetector,
+    import_ultralytics,
     reasoning_head_for,
 )
+
+# ultralytics through the adapter: importing it changes process-wide settings (threads of child
+# processes, PIL.Image.open, torch.save, ...), which this undoes; offline while importing.
+YOLO = import_ultralytics().YOLO
 
 # COCO's 80 classes as the head numbers them (background 0, YOLO's 0..79 as 1..80).
 COCO_RELATIONS = {

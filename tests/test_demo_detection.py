@@ -57,7 +57,15 @@ def test_the_table_compares_look_alike_and_other_categories():
 
 @pytest.mark.parametrize("family", ["rt_detr", "yolo"])
 def test_the_benchmark_runs_other_libraries_detectors(family, tmp_path, wordnet):
-    pytest.importorskip("transformers" if family == "rt_detr" else "ultralytics")
+    if family == "rt_detr":
+        pytest.importorskip("transformers")
+    else:  # through the adapter: importing ultralytics directly changes process-wide settings
+        from iterative_reasoning.detectors.ultralytics import import_ultralytics
+
+        try:
+            import_ultralytics()
+        except ImportError:
+            pytest.skip("ultralytics is not installed")
     config = replace(DetectionDemoConfig.for_family(family).scaled(0.005), width=4)
     assert config.detector.optimizer == "adamw"  # the family's own recipe, scaled
     result = run_detection_demo(tmp_path, config, progress=False, figures=False, lexicon=wordnet)

@@ -222,7 +222,13 @@ class TransformersDetector(HeadAdapter):
         assert self.head is not None
         output = self._run_head(inputs, logits, boxes, states)
         fused = output.logits.to(logits.dtype).view(*logits.shape[:2], -1)
-        return self.from_head_logits(fused, logits)
+        reasoned = self.from_head_logits(fused, logits)
+        # in the memory layout of the detector's logits (often a view of every decoder layer's),
+        # so that the post-processing runs the same kernels on them, to the last bit
+        laid_out = torch.empty_strided(
+            logits.shape, logits.stride(), dtype=logits.dtype, device=logits.device
+        )
+        return laid_out.copy_(reasoned)
 
     def to_head_logits(self, logits: Tensor) -> Tensor:
         """The detector's class logits (``[..., K]`` or ``[..., K + 1]``) as the head's ``f_0``

@@ -1,7 +1,8 @@
 """The reasoning head on YOLO detectors of ``ultralytics`` (YOLOv8, YOLO11 and the other
 anchor-free ``Detect`` heads). ``ultralytics`` is AGPL-3.0: this package (MIT) never requires
 it; install it yourself (``pip install ultralytics``) to use this adapter, which imports it
-only when used.
+only when used, and then with the process-wide changes that importing it makes undone
+(:func:`import_ultralytics`).
 
 A one-stage detector has no proposals and no RoI features: the head re-scores YOLO's
 detections after its non-maximum suppression. The regions are the kept detections, ``f_0`` the
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import warnings
 from typing import Any
 
 import torch
@@ -43,19 +46,55 @@ INSTALL = "pip install ultralytics (AGPL-3.0; this package never requires it)"
 Detections = list[dict[str, Tensor]]
 
 
-def _require_ultralytics() -> Any:
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # never reach for the network on import
+def import_ultralytics() -> Any:
+    """``import ultralytics``, leaving the process as it was.
+
+    Importing ultralytics changes process-wide state: it sets ``OMP_NUM_THREADS=1`` and other
+    variables in the environment (every process started afterwards then runs PyTorch on one
+    thread), replaces
+    ``PIL.Image.open`` (an unreadable image then tries to install ``pi-heif`` instead of raising
+    ``UnidentifiedImageError``) and ``torch.save``, and changes PyTorch's and NumPy's print
+    options, OpenCV's threads and the warnings filters. The adapter imports it (and the
+    submodules it uses) through this function, which puts all of that back; import it through
+    this function too (``YOLO = import_ultralytics().YOLO``) before anything else imports it.
+    """
+    if sys.modules.get("ultralytics") is not None:  # imported already (None: blocked)
+        return sys.modules["ultralytics"]
+    environment = dict(os.environ)
+    os.environ.setdefault("YOLO_OFFLINE", "1")  # no reaching for the network on import
     try:
-        import ultralytics
-    except ImportError as error:  # pragma: no cover - depends on the environment
+        with warnings.catch_warnings():  # puts the warnings filters back on the way out
+            import cv2
+            import numpy as np
+            from PIL import Image
+
+            image_open, torch_save, cv2_threads = Image.open, torch.save, cv2.getNumThreads()
+            torch_print = dict(vars(torch._tensor_str.PRINT_OPTS))
+            numpy_print = np.get_printoptions()
+            try:
+                import ultralytics
+                import ultralytics.cfg
+                import ultralytics.nn.modules.head
+                import ultralytics.nn.tasks
+                import ultralytics.utils.nms
+                import ultralytics.utils.patches  # noqa: F401
+            finally:
+                Image.open, torch.save = image_open, torch_save
+                cv2.setNumThreads(cv2_threads)
+                torch.set_printoptions(**torch_print)
+                np.set_printoptions(**numpy_print)
+    except ImportError as error:
         raise ImportError(f"the YOLO adapter needs ultralytics: {INSTALL}") from error
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
     return ultralytics
 
 
 def detection_model_of(model: Any) -> Any:
     """The ``ultralytics`` detection network of ``model`` (a ``YOLO`` object or its
     ``DetectionModel``); a clear error for anything else."""
-    _require_ultralytics()
+    import_ultralytics()
     from ultralytics.nn.modules.head import Detect
     from ultralytics.nn.tasks import DetectionModel
 
@@ -333,7 +372,7 @@ def reasoning_head_for(
 def small_yolo(num_classes: int, yaml: str = "yolov8n.yaml", imgsz: int = 384) -> YOLODetector:
     """A YOLO built from ultralytics' ``yaml`` (YOLOv8n by default) with random weights and
     ``num_classes`` classes (nothing downloaded), as a :class:`YOLODetector` at ``imgsz``."""
-    _require_ultralytics()
+    import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 
     return YOLODetector(DetectionModel(yaml, nc=num_classes, verbose=False), imgsz=imgsz)

@@ -57,6 +57,29 @@ def _detr(seed=0, out_features=("stage3", "stage4")):
     return TransformersDetector(model, processor)
 
 
+def _rt_detr_v2(seed=0):
+    torch.manual_seed(seed)
+    backbone = _rt_detr().model.config.backbone_config
+    config = transformers.RTDetrV2Config(
+        backbone_config=backbone,
+        encoder_in_channels=[32, 64, 128],
+        encoder_hidden_dim=32,
+        encoder_ffn_dim=64,
+        encoder_attention_heads=4,
+        d_model=32,
+        decoder_in_channels=[32] * 3,
+        decoder_ffn_dim=64,
+        decoder_attention_heads=4,
+        decoder_layers=2,
+        num_queries=12,
+        num_denoising=10,
+        num_labels=K,
+        anchor_image_size=None,
+    )
+    processor = transformers.RTDetrImageProcessor(size={"height": 128, "width": 128})
+    return TransformersDetector(transformers.RTDetrV2ForObjectDetection(config), processor)
+
+
 def _conditional_detr(seed=0):
     torch.manual_seed(seed)
     config = transformers.ConditionalDetrConfig(
@@ -85,6 +108,7 @@ def _deformable_detr(seed=0):
 
 FAMILIES = {
     "rt_detr": _rt_detr,
+    "rt_detr_v2": _rt_detr_v2,
     "detr": _detr,
     "conditional_detr": _conditional_detr,
     "deformable_detr": _deformable_detr,

@@ -163,12 +163,9 @@ def _adapters():
     except ImportError:
         pass
     try:
-        import os
-
-        os.environ.setdefault("YOLO_OFFLINE", "1")
-        from ultralytics.nn.tasks import DetectionModel as YOLONetwork
-
         from iterative_reasoning.detectors import ultralytics as yolo
+
+        YOLONetwork = yolo.import_ultralytics().nn.tasks.DetectionModel  # noqa: N806
 
         torch.manual_seed(0)
         network = YOLONetwork("yolov8n.yaml", nc=NUM_CLASSES - 1, verbose=False)
