@@ -116,6 +116,13 @@ def check_targets(targets: object, num_images: int) -> None:
             )
 
 
+def clip_to_inputs(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> Tensor:
+    """``xyxy`` boxes ``[R, 4]`` clipped to their network input (``image_sizes`` ``[B, 2]``,
+    ``(height, width)``; ``batch`` ``[R]`` the image of each box)."""
+    limits = image_sizes.flip(-1).repeat(1, 2)[batch]
+    return torch.minimum(boxes.clamp(min=0), limits)
+
+
 def device_of(model: nn.Module) -> torch.device:
     """The device of ``model``'s parameters (the CPU for a model without any)."""
     parameter = next(model.parameters(), None)

@@ -34,10 +34,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torchvision.ops import clip_boxes_to_image
+from torchvision.ops import box_convert, clip_boxes_to_image
 
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
+    clip_to_inputs,
     device_of,
     odds_update,
 )
@@ -179,7 +180,6 @@ class TransformersDetector(HeadAdapter):
         self.head = None
         if head is not None:
             self.attach(head)
-        self._captured: list[Tensor] = []
 
     @property
     def num_queries(self) -> int:
@@ -220,7 +220,7 @@ class TransformersDetector(HeadAdapter):
         """The detector's class logits of the queries, ``[B, Q, K]`` or ``[B, Q, K + 1]``
         (its own form), after reasoning: the head's fused prediction mapped back."""
         assert self.head is not None
-        output = self._run_head(inputs, logits, boxes, states)
+        output, _ = self._run_head(inputs, logits, boxes, states)
         fused = output.logits.to(logits.dtype).view(*logits.shape[:2], -1)
         reasoned = self.from_head_logits(fused, logits)
         # in the memory layout of the detector's logits (often a view of every decoder layer's),
@@ -286,53 +286,48 @@ class TransformersDetector(HeadAdapter):
         return inputs
 
     def _run_model(self, inputs: dict[str, Any], labels: list[dict[str, Tensor]] | None) -> Any:
-        """The model's outputs; the stride-16 backbone stage is kept for the head on the way."""
+        """The model's outputs; the feature map the head reads is kept in ``inputs``."""
         kwargs: dict[str, Any] = {"pixel_values": inputs["pixel_values"], "labels": labels}
         if inputs["pixel_mask"] is not None:
             kwargs["pixel_mask"] = inputs["pixel_mask"]
-        if self.head is None or self.family.encoder_levels:
-            outputs = self.model(**kwargs)
-        else:
-            hook = _backbone(self.model).register_forward_hook(self._capture)
-            try:
-                outputs = self.model(**kwargs)
-            finally:
-                hook.remove()
-        if self.head is not None:
-            inputs["feature_map"] = self._feature_map(outputs)
-        return outputs
-
-    def _capture(self, module: nn.Module, args: Any, output: Any) -> None:
-        self._captured = [feature_map for feature_map, _ in output]
-
-    def _feature_map(self, outputs: Any) -> Tensor:
-        assert self.head is not None
+        if self.head is None:
+            return self.model(**kwargs)
         level = self.strides.index(round(1 / self.head.spatial_scale))
         if self.family.encoder_levels:
-            return outputs.encoder_last_hidden_state[level]
-        captured, self._captured = self._captured, []
-        return captured[level]
+            outputs = self.model(**kwargs)
+            inputs["feature_map"] = outputs.encoder_last_hidden_state[level]
+            return outputs
+        captured: list[Tensor] = []  # the backbone's stages, on the way through the model
+        hook = _backbone(self.model).register_forward_hook(
+            lambda module, args, output: captured.extend(f for f, _ in output)
+        )
+        try:
+            outputs = self.model(**kwargs)
+        finally:
+            hook.remove()
+        inputs["feature_map"] = captured[level]
+        return outputs
 
     def _run_head(
         self, inputs: dict[str, Any], logits: Tensor, boxes: Tensor, states: Tensor
-    ) -> ReasoningOutput:
+    ) -> tuple[ReasoningOutput, Tensor]:
+        """The head's output on every query, and the image of each query."""
         assert self.head is not None
         batch_size, queries = logits.shape[:2]
-        pixel_values = inputs["pixel_values"]
-        height, width = pixel_values.shape[-2:]
-        xyxy = _xyxy(boxes.detach()) * boxes.new_tensor([width, height, width, height])
+        height, width = inputs["pixel_values"].shape[-2:]
+        xyxy = box_convert(boxes.detach().flatten(0, 1), "cxcywh", "xyxy")
+        xyxy = xyxy * boxes.new_tensor([width, height, width, height])
         sizes = inputs["input_sizes"]
         batch = torch.arange(batch_size, device=logits.device).repeat_interleave(queries)
-        limits = sizes.flip(-1).repeat(1, 2)[batch]
-        xyxy = torch.minimum(xyxy.reshape(-1, 4).clamp(min=0), limits)
-        return self.head(
+        output = self.head(
             inputs["feature_map"],
-            xyxy,
+            clip_to_inputs(xyxy, batch, sizes),
             batch,
             sizes,
             self.to_head_logits(logits.detach()).flatten(0, 1),
             states.detach().flatten(0, 1),
         )
+        return output, batch
 
     def _reasoning_loss(
         self,
@@ -351,9 +346,7 @@ class TransformersDetector(HeadAdapter):
         for image, (query, target) in enumerate(indices):
             image_labels = labels[image]["class_labels"]
             classes[image, query.to(logits.device)] = image_labels[target.to(logits.device)] + 1
-        output = self._run_head(inputs, logits, boxes, states)
-        batch = torch.arange(logits.size(0), device=logits.device)
-        batch = batch.repeat_interleave(logits.size(1))
+        output, batch = self._run_head(inputs, logits, boxes, states)
         return reasoning_loss(output, classes.flatten(), batch, base_weight=0.0).total
 
     def _postprocess(
@@ -546,8 +539,3 @@ def _frames(inputs: dict[str, Any], sizes: list[tuple[int, int]]) -> Tensor:
     padded = torch.tensor(list(inputs["pixel_values"].shape[-2:]), dtype=torch.float)
     original = torch.tensor([list(size) for size in sizes], dtype=torch.float)
     return original * padded / inputs["input_sizes"].cpu()
-
-
-def _xyxy(boxes: Tensor) -> Tensor:
-    cx, cy, w, h = boxes.unbind(-1)
-    return torch.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], dim=-1)

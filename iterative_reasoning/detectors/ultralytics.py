@@ -30,10 +30,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image
+from torchvision.ops import batched_nms, box_convert, box_iou, clip_boxes_to_image
 
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
+    clip_to_inputs,
     device_of,
     odds_update,
 )
@@ -259,7 +260,9 @@ class YOLODetector(HeadAdapter):
 
     def _run_head(
         self, raw: dict[str, Any], kept: list[Tensor], found: Detections, sizes: Tensor
-    ) -> tuple[ReasoningOutput, Tensor]:
+    ) -> tuple[ReasoningOutput, Tensor, Tensor]:
+        """The head's output on the kept detections, the image of each, and YOLO's logits
+        of each (``[R, K]``)."""
         assert self.head is not None
         level = self.strides.index(round(1 / self.head.spatial_scale))
         feature_map = raw["feats"][level].detach()
@@ -269,10 +272,9 @@ class YOLODetector(HeadAdapter):
             torch.arange(len(kept), device=boxes.device),
             torch.tensor([len(k) for k in kept], device=boxes.device),
         )
-        limits = sizes.flip(-1).repeat(1, 2)[batch]
-        boxes = torch.minimum(boxes.clamp(min=0), limits)
         base = torch.cat([torch.zeros_like(logits[:, :1]), logits], dim=-1)
-        return self.head(feature_map, boxes, batch, sizes, base), batch
+        output = self.head(feature_map, clip_to_inputs(boxes, batch, sizes), batch, sizes, base)
+        return output, batch, logits
 
     def _rescore(
         self, raw: dict[str, Any], kept: list[Tensor], found: Detections, sizes: Tensor
@@ -280,8 +282,7 @@ class YOLODetector(HeadAdapter):
         """The detections re-scored by the head, with a class-wise NMS after."""
         if sum(len(k) for k in kept) == 0:
             return found
-        output, batch = self._run_head(raw, kept, found, sizes)
-        detector_logits = _anchor_logits(raw, kept)
+        output, batch, detector_logits = self._run_head(raw, kept, found, sizes)
         base = torch.cat([torch.zeros_like(detector_logits[:, :1]), detector_logits], dim=-1)
         probabilities = torch.sigmoid(odds_update(detector_logits, output.logits, base))
         detector_probabilities = torch.sigmoid(detector_logits)
@@ -330,7 +331,7 @@ class YOLODetector(HeadAdapter):
                 ).sum()
                 return losses
             labels = _match(found, targets, scales, self.fg_iou)
-            output, batch_of = self._run_head(raw, kept, found, sizes)
+            output, batch_of, _ = self._run_head(raw, kept, found, sizes)
             loss = reasoning_loss(output, labels, batch_of, base_weight=0.0).total
             losses["loss_reasoning"] = self.loss_weight * loss
         return losses
@@ -407,15 +408,7 @@ def _yolo_batch(
     for i, (target, scale) in enumerate(zip(targets, scales, strict=True)):
         labels = target["labels"].to(pixels.device)
         xyxy = target["boxes"].to(pixels.device, torch.float) * scale
-        cxcywh = torch.stack(
-            [
-                (xyxy[:, 0] + xyxy[:, 2]) / 2 / width,
-                (xyxy[:, 1] + xyxy[:, 3]) / 2 / height,
-                (xyxy[:, 2] - xyxy[:, 0]) / width,
-                (xyxy[:, 3] - xyxy[:, 1]) / height,
-            ],
-            dim=-1,
-        )
+        cxcywh = box_convert(xyxy, "xyxy", "cxcywh") / xyxy.new_tensor([width, height] * 2)
         index.append(torch.full((len(labels),), float(i), device=pixels.device))
         classes.append((labels - 1).float())
         boxes.append(cxcywh)
