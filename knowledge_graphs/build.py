@@ -8,7 +8,7 @@ from typing import Any
 
 from knowledge_graphs.builders.kind import is_kind_of
 from knowledge_graphs.builders.left_right import left_right_of
-from knowledge_graphs.builders.part import is_part_of
+from knowledge_graphs.builders.part import part_senses
 from knowledge_graphs.builders.plural import plural_of
 from knowledge_graphs.builders.similarity import similar_to
 from knowledge_graphs.class_graph import ClassGraph, warn_unresolved
@@ -20,7 +20,7 @@ from knowledge_graphs.relations import (
     PLURAL_OF,
     SIMILAR_TO,
 )
-from knowledge_graphs.resolution import resolve_classes
+from knowledge_graphs.resolution import Resolution, resolve_classes
 
 #: The relations :func:`build_class_graph` knows how to build (each adds its inverse).
 BUILDABLE: tuple[str, ...] = (IS_KIND_OF, IS_PART_OF, PLURAL_OF, LEFT_RIGHT_OF, SIMILAR_TO)
@@ -98,7 +98,10 @@ def build_class_graph(
     graph = ClassGraph(names, synsets, provenance)
     for relation in relations:
         graph.add_relation(
-            relation, _edges(relation, names, synsets, lexicon, counts, similar_k, measure)
+            relation,
+            _edges(
+                relation, names, resolution, lexicon, counts, similar_k, measure, graph.provenance
+            ),
         )
     for name, edges in (dataset_relations or {}).items():
         graph.add_relation(name, edges)
@@ -108,21 +111,30 @@ def build_class_graph(
 def _edges(
     relation: str,
     names: Sequence[str],
-    synsets: Sequence[str | None],
+    resolution: Resolution | None,
     lexicon: Lexicon | None,
     counts: Sequence[float] | None,
     k: int,
     measure: str,
+    provenance: dict[str, Any],
 ) -> list[tuple[int, int, float]]:
     if relation == PLURAL_OF:
         return plural_of(names, lexicon)
     if relation == LEFT_RIGHT_OF:
         return left_right_of(names)
-    assert lexicon is not None
+    assert lexicon is not None and resolution is not None
+    synsets = resolution.synsets
     if relation == IS_KIND_OF:
-        return is_kind_of(synsets, lexicon)
+        return is_kind_of(synsets, lexicon, resolution.kinds)
     if relation == IS_PART_OF:
-        return is_part_of(synsets, lexicon)
+        found = part_senses(synsets, lexicon, resolution.senses, resolution.kinds)
+        # the senses beyond a class's synset that part-of used, for the provenance
+        extra: dict[str, set[str]] = {}
+        for (a, _), (part, _) in found.items():
+            if part != synsets[a]:
+                extra.setdefault(names[a], set()).add(part)
+        provenance["part_of_senses"] = {n: sorted(s) for n, s in sorted(extra.items())}
+        return sorted((a, b, 1.0) for a, b in found)
     return similar_to(synsets, lexicon, k, measure, counts if measure == "lin" else None)
 
 

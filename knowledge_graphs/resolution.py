@@ -12,7 +12,15 @@ from dataclasses import dataclass
 from knowledge_graphs.lexicon import Lexicon, ancestors
 
 #: How a name resolved, in the order they are tried.
-ROUTES: tuple[str, ...] = ("override", "synset", "exact", "lemma", "head", "unresolved")
+ROUTES: tuple[str, ...] = (
+    "override",
+    "synset",
+    "exact",
+    "lemma",
+    "compound",
+    "head",
+    "unresolved",
+)
 _SYNSET_NAME = re.compile(r"^[^\s.]+(?:\.[^\s.]+)*\.n\.\d{2}$")
 
 
@@ -25,14 +33,25 @@ class Resolved:
         synset: the synset, or ``None``.
         route: ``"override"`` (the user's table), ``"synset"`` (the name is a synset),
             ``"exact"`` (the name is a lemma), ``"lemma"`` (its base form is, e.g. a plural),
-            ``"head"`` (the last word of a multi-word name is), or ``"unresolved"``.
+            ``"compound"`` (a possessive or closed form of a multi-word name is:
+            ``potters_wheel`` -> ``potter's_wheel``, ``paint_brush`` -> ``paintbrush``),
+            ``"head"`` (the last word of a multi-word name is: the class is a *kind of* that
+            synset, not the synset itself), or ``"unresolved"``.
         lemma: the lemma looked up.
+        senses: every sense the name may carry, :attr:`synset` first: for a name resolved
+            through a lemma, the lemma's senses under the preferred synset (``leg``: the body
+            part, and the support of a piece of furniture), which part-of may use to connect
+            the class to the rest of its vocabulary; else just :attr:`synset`.
+        is_kind: the class is a kind of its synset, not the synset itself (resolved by its
+            head word: ``desk_lamp`` is a kind of ``lamp.n.02``).
     """
 
     name: str
     synset: str | None
     route: str
     lemma: str | None = None
+    senses: tuple[str, ...] = ()
+    is_kind: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,16 @@ class Resolution:
     @property
     def synsets(self) -> list[str | None]:
         return [r.synset for r in self.items]
+
+    @property
+    def senses(self) -> list[tuple[str, ...]]:
+        """Every sense each name may carry (:attr:`Resolved.senses`)."""
+        return [r.senses for r in self.items]
+
+    @property
+    def kinds(self) -> list[bool]:
+        """Whether each class is a kind of its synset (:attr:`Resolved.is_kind`)."""
+        return [r.is_kind for r in self.items]
 
     @property
     def unresolved(self) -> list[str]:
@@ -92,8 +121,10 @@ def resolve_classes(
     Each name is tried, in order: the ``overrides`` table (a synset, or ``None`` to leave the
     name unresolved); the name as a synset (``"tree.n.01"``, as in Visual Genome); the name
     as a lemma (spaces and underscores alike, most frequent sense); its base form (plurals:
-    ``"trees"``); the last word of a multi-word name (``"street lamp"`` -> ``lamp``) as a lemma
-    or base form. Names in ``skip`` (background) are left unresolved without a warning.
+    ``"trees"``); the possessive and closed forms of a multi-word name (``"potters wheel"`` ->
+    ``potter's_wheel``, ``"paint brush"`` -> ``paintbrush``); the last word of a multi-word
+    name (``"street lamp"`` -> ``lamp``) as a lemma or base form, which makes the class a kind
+    of the head word's synset. Names in ``skip`` (background) are left unresolved without a warning.
 
     Among a lemma's senses (most frequent first), the first one under ``prefer`` is taken: by
     default a physical entity, since dataset classes are things one can draw a box around
@@ -142,17 +173,20 @@ def resolve_classes(
 
 
 class _Chooser:
-    """The first sense under ``prefer`` (memoised closures), else the first sense."""
+    """The senses of a lemma under ``prefer``, else its most frequent sense."""
 
     def __init__(self, lexicon: Lexicon, prefer: str | None, senses: Mapping[str, str]) -> None:
         self.lexicon, self.prefer, self.senses = lexicon, prefer, senses
 
-    def __call__(self, synsets: Sequence[str]) -> str:
+    def __call__(self, synsets: Sequence[str]) -> tuple[str, ...]:
+        """The senses under ``prefer`` (frequency order), or the most frequent sense alone."""
         if self.prefer is not None:
-            for s in synsets:
-                if s == self.prefer or self.prefer in ancestors(self.lexicon, s):
-                    return s
-        return synsets[0]
+            preferred = tuple(
+                s for s in synsets if s == self.prefer or self.prefer in ancestors(self.lexicon, s)
+            )
+            if preferred:
+                return preferred
+        return (synsets[0],)
 
 
 def _resolve(
@@ -164,43 +198,74 @@ def _resolve(
 ) -> Resolved:
     if name in overrides:
         synset = overrides[name]
-        return Resolved(name, synset, "override" if synset else "unresolved")
+        if synset is None:
+            return Resolved(name, None, "unresolved")
+        return Resolved(name, synset, "override", senses=(synset,))
     if name in skip:
         return Resolved(name, None, "unresolved")
     stripped = name.strip()
     if _SYNSET_NAME.match(stripped) and lexicon.has_synset(stripped):
-        return Resolved(name, stripped, "synset", stripped.split(".")[0])
+        return Resolved(name, stripped, "synset", stripped.split(".")[0], (stripped,))
     lemma = normalize(name)
     if not lemma:
         return Resolved(name, None, "unresolved")
     found = _lookup(lemma, lexicon, choose)
-    if found is not None and found[1] in choose.senses:
-        return Resolved(name, found[0], "override", found[1])
     if found is not None:
-        exact = found[1] in (lemma, lemma.replace("-", "_"), lemma.replace("-", ""))
-        return Resolved(name, found[0], "exact" if exact else "lemma", found[1])
+        senses, used = found
+        if used in choose.senses:
+            route = "override"
+        elif used in (lemma, lemma.replace("-", "_"), lemma.replace("-", "")):
+            route = "exact"
+        else:
+            route = "lemma"
+        return Resolved(name, senses[0], route, used, senses)
     words = lemma.split("_")
     if len(words) > 1:
+        for form in compound_forms(words):
+            found = _lookup(form, lexicon, choose)
+            if found is not None:
+                senses, used = found
+                route = "override" if used in choose.senses else "compound"
+                return Resolved(name, senses[0], route, used, senses)
         found = _lookup(words[-1], lexicon, choose)
-        if found is not None and found[1] in choose.senses:
-            return Resolved(name, found[0], "override", found[1])
         if found is not None:
-            return Resolved(name, found[0], "head", found[1])
+            senses, used = found
+            # a kind of the head word's thing: only the head's most likely sense
+            route = "override" if used in choose.senses else "head"
+            return Resolved(name, senses[0], route, used, senses[:1], is_kind=True)
     return Resolved(name, None, "unresolved")
 
 
-def _lookup(lemma: str, lexicon: Lexicon, choose: _Chooser) -> tuple[str, str] | None:
-    """(synset, lemma used) for a lemma or its base form, trying hyphens as word breaks and
-    as nothing (``"hobby-horse"`` -> ``hobby_horse``, ``hobbyhorse``)."""
+def compound_forms(words: Sequence[str]) -> list[str]:
+    """Lemma forms of a multi-word name that WordNet may list whole: possessives of the words
+    before the last (``potters wheel`` -> ``potter's_wheel``), and the last two words closed
+    up (``paint brush`` -> ``paintbrush``).
+
+    Example:
+        >>> compound_forms(["potters", "wheel"])
+        ["potter's_wheel", 'potterswheel']
+    """
+    forms = []
+    for i, word in enumerate(words[:-1]):
+        if len(word) > 2 and word.endswith("s") and not word.endswith("ss"):
+            forms.append("_".join([*words[:i], word[:-1] + "'s", *words[i + 1 :]]))
+    forms.append("_".join([*words[:-2], words[-2] + words[-1]]))
+    return forms
+
+
+def _lookup(lemma: str, lexicon: Lexicon, choose: _Chooser) -> tuple[tuple[str, ...], str] | None:
+    """(senses, lemma used) for a lemma or its base form, trying hyphens as word breaks and
+    as nothing (``"hobby-horse"`` -> ``hobby_horse``, ``hobbyhorse``). A lemma in the sense
+    table has that one sense."""
     variants = [lemma]
     if "-" in lemma:
         variants += [lemma.replace("-", "_"), lemma.replace("-", "")]
     for variant in variants:
         if variant in choose.senses:
-            return choose.senses[variant], variant
+            return (choose.senses[variant],), variant
         base = lexicon.morphy(variant)
         if base is not None and base in choose.senses:
-            return choose.senses[base], base
+            return (choose.senses[base],), base
         if base is not None:
             synsets = lexicon.synsets(base)
             if synsets:

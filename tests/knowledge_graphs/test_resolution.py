@@ -22,11 +22,48 @@ def test_each_route(lexicon):
         "synset": 1,
         "exact": 2,
         "lemma": 2,
+        "compound": 0,
         "head": 1,
         "unresolved": 1,
     }
     assert list(r.counts()) == list(ROUTES)
     assert "unresolved: flux capacitor" in r.report()
+
+
+def test_senses_compounds_and_kinds():
+    from knowledge_graphs.lexicon import MemoryLexicon
+
+    lex = MemoryLexicon(
+        {
+            "entity.n.01": {"lemmas": ["entity"]},
+            "physical_entity.n.01": {"lemmas": ["physical_entity"], "hypernyms": ["entity.n.01"]},
+            "abstraction.n.06": {"lemmas": ["abstraction"], "hypernyms": ["entity.n.01"]},
+            "leg.n.01": {"lemmas": ["leg"], "hypernyms": ["physical_entity.n.01"]},
+            "leg.n.02": {"lemmas": ["leg"], "hypernyms": ["abstraction.n.06"]},
+            "leg.n.03": {"lemmas": ["leg"], "hypernyms": ["physical_entity.n.01"]},
+            "wheel.n.01": {"lemmas": ["wheel"], "hypernyms": ["physical_entity.n.01"]},
+            "potter's_wheel.n.01": {
+                "lemmas": ["potter's_wheel"],
+                "hypernyms": ["wheel.n.01"],
+            },
+            "paintbrush.n.01": {"lemmas": ["paintbrush"], "hypernyms": ["physical_entity.n.01"]},
+            "brush.n.01": {"lemmas": ["brush"], "hypernyms": ["physical_entity.n.01"]},
+        }
+    )
+    names = ["legs", "potters_wheel", "paint_brush", "toilet_brush", "leg"]
+    r = resolve_classes(names, lex)
+    got = {x.name: (x.synset, x.route, x.senses, x.is_kind) for x in r.items}
+    assert got == {
+        # every physical sense, the most frequent first; the abstract one is left out
+        "legs": ("leg.n.01", "lemma", ("leg.n.01", "leg.n.03"), False),
+        "potters_wheel": ("potter's_wheel.n.01", "compound", ("potter's_wheel.n.01",), False),
+        "paint_brush": ("paintbrush.n.01", "compound", ("paintbrush.n.01",), False),
+        # by its head word: a kind of brush, with that one sense
+        "toilet_brush": ("brush.n.01", "head", ("brush.n.01",), True),
+        "leg": ("leg.n.01", "exact", ("leg.n.01", "leg.n.03"), False),
+    }
+    assert r.kinds == [False, False, False, True, False]
+    assert r.counts()["compound"] == 2
 
 
 def test_most_frequent_sense_without_preference_and_the_sense_table(lexicon):
@@ -67,6 +104,13 @@ def test_real_vocabularies_resolve(wordnet):
     by_name = dict(zip(r.names, r.synsets, strict=True))
     assert by_name["table"] == "table.n.02" and by_name["plants"] == "plant.n.02"
     assert by_name["left_arm"] == "arm.n.01"
+    # possessive and closed compounds before the head word
+    assert by_name["potters_wheel"] == "potter's_wheel.n.01"
+    assert by_name["paint_brush"] == "paintbrush.n.01"
+    assert by_name["van"] == "van.n.05"  # the truck, not the British railway wagon
+    kinds = dict(zip(r.names, r.kinds, strict=True))
+    assert kinds["desk_lamp"] and not kinds["lamp"]
+    assert "leg.n.03" in dict(zip(r.names, r.senses, strict=True))["leg"]
     names, _ = vocabulary("visual_genome")
     r = resolve_classes(names, wordnet, senses=senses())
     assert (
