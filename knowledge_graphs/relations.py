@@ -19,6 +19,18 @@ SIMILAR_TO = "similar_to"
 #: Part-of mined from a dataset's part annotations (ADE20K), kept apart from WordNet's.
 ANNOTATED_PART_OF = "annotated_part_of"
 ANNOTATED_HAS_PART = "annotated_has_part"
+#: Statistics of box annotations (:mod:`~knowledge_graphs.builders.statistics`): classes that
+#: occur in the same images, and where one class's boxes usually sit relative to another's.
+CO_OCCURS_WITH = "co_occurs_with"
+BOX_ABOVE = "box_above"
+BOX_BELOW = "box_below"
+BOX_LEFT_OF = "box_left_of"
+BOX_RIGHT_OF = "box_right_of"
+BOX_INSIDE = "box_inside"
+BOX_CONTAINS = "box_contains"
+#: Classes whose objects have similar attributes (Visual Genome,
+#: :mod:`~knowledge_graphs.builders.attributes`).
+ATTRIBUTE_SIMILAR_TO = "attribute_similar_to"
 
 #: Each directed relation and its inverse; symmetric relations are their own inverse.
 INVERSE_RELATIONS: dict[str, str] = {
@@ -32,6 +44,14 @@ INVERSE_RELATIONS: dict[str, str] = {
     SIMILAR_TO: SIMILAR_TO,
     ANNOTATED_PART_OF: ANNOTATED_HAS_PART,
     ANNOTATED_HAS_PART: ANNOTATED_PART_OF,
+    CO_OCCURS_WITH: CO_OCCURS_WITH,
+    BOX_ABOVE: BOX_BELOW,
+    BOX_BELOW: BOX_ABOVE,
+    BOX_LEFT_OF: BOX_RIGHT_OF,
+    BOX_RIGHT_OF: BOX_LEFT_OF,
+    BOX_INSIDE: BOX_CONTAINS,
+    BOX_CONTAINS: BOX_INSIDE,
+    ATTRIBUTE_SIMILAR_TO: ATTRIBUTE_SIMILAR_TO,
 }
 
 #: The WordNet and string relations, in the order of the original's ADE edge types.

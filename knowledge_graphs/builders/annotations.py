@@ -1,0 +1,132 @@
+"""Annotated images as ``(labels, boxes)`` pairs for :func:`~knowledge_graphs.builders.
+statistics.count_boxes`: from a COCO-format file, from ADE20K (either release) or any dataset of
+:class:`~iterative_reasoning.data.records.ImageRecord`, and from Visual Genome's
+``objects.json`` (streamed)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from knowledge_graphs.builders.vg_relationships import iter_json_array
+
+Images = Iterator[tuple[np.ndarray, np.ndarray]]
+
+
+def coco_images(path: str | os.PathLike[str]) -> tuple[list[str], Images]:
+    """The category names of a COCO-format file (in category-id order, the classes' order) and
+    its images: the labels (index in that order) and ``xyxy`` boxes of each image's non-crowd
+    annotations, read with pycocotools.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a COCO annotation file (the file is named).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such COCO annotation file")
+    from pycocotools.coco import COCO
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it loads
+            coco = COCO(str(path))
+        categories = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c["id"])
+        names = [str(c["name"]) for c in categories]
+    except (json.JSONDecodeError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a COCO annotation file ({type(e).__name__}: {e})") from e
+    if not names:
+        raise ValueError(f"{path}: has no categories")
+    index = {c["id"]: i for i, c in enumerate(categories)}
+
+    def images() -> Images:
+        for image_id in sorted(coco.getImgIds()):
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=False))
+            labels, boxes = [], []
+            for ann in anns:
+                try:
+                    x, y, w, h = (float(v) for v in ann["bbox"])
+                    labels.append(index[ann["category_id"]])
+                except (KeyError, TypeError, ValueError) as e:
+                    raise ValueError(
+                        f"{path}: annotation {ann.get('id')!r} has no valid bbox and category "
+                        f"({type(e).__name__}: {e})"
+                    ) from e
+                boxes.append((x, y, x + w, y + h))
+            yield np.asarray(labels, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4)
+
+    return names, images()
+
+
+def record_images(records: Sequence[Any]) -> Images:
+    """The images of a dataset's :class:`~iterative_reasoning.data.records.ImageRecord` (ADE20K,
+    Visual Genome, COCO-format datasets of this package), with the background-first labels of
+    the records shifted to ``0..C-1``."""
+    for record in records:
+        yield np.asarray(record.labels, np.int64) - 1, np.asarray(record.boxes, np.float64)
+
+
+def ade_images(
+    root: str | os.PathLike[str],
+    names: Sequence[str],
+    split: str = "train",
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> Images:
+    """The images of an ADE20K split (2016 or 2021 release, as
+    :class:`~iterative_reasoning.data.ADE20K` reads them: objects and parts, boxes from the
+    masks) with the regions of the classes ``names``."""
+    from iterative_reasoning.data import ADE20K
+    from iterative_reasoning.data.ade20k import BACKGROUND
+
+    dataset = ADE20K(
+        root, split, classes=[BACKGROUND, *names], cache_dir=cache_dir, progress=progress
+    )
+    return record_images(dataset.records)
+
+
+def vg_images(
+    objects: str | os.PathLike[str],
+    classes: Sequence[str],
+    aliases: Mapping[str, str] | None = None,
+) -> Images:
+    """The images of Visual Genome's ``objects.json`` (v1.0, v1.2 or v1.4), streamed: each
+    object's box once per class it names. When ``classes`` are synsets (``tree.n.01``), an
+    object names the classes of its synsets; otherwise the class of its first name (stripped,
+    lower-cased, aliased)."""
+    by_synset = all(_is_synset(c) for c in classes)
+    index = {c.strip() if by_synset else c.strip().lower(): i for i, c in enumerate(classes)}
+    aliases = dict(aliases or {})
+    for image in iter_json_array(objects):
+        labels, boxes = [], []
+        for obj in image.get("objects", ()):
+            for key in object_keys(obj, by_synset, aliases):
+                if key in index:
+                    x, y = float(obj.get("x", 0)), float(obj.get("y", 0))
+                    w, h = float(obj.get("w", 0)), float(obj.get("h", 0))
+                    labels.append(index[key])
+                    boxes.append((x, y, x + w, y + h))
+        yield np.asarray(labels, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4)
+
+
+def object_keys(obj: Mapping[str, Any], by_synset: bool, aliases: Mapping[str, str]) -> list[str]:
+    """The class keys of a Visual Genome object: its synsets, or its first name aliased
+    (``names``, ``object_names`` in v1.0's attributes, or ``name``)."""
+    if by_synset:
+        return list(dict.fromkeys(obj.get("synsets") or ()))
+    names = obj.get("names") or obj.get("object_names") or ([obj["name"]] if "name" in obj else [])
+    if not names:
+        return []
+    name = str(names[0]).strip().lower()
+    return [aliases.get(name, name)]
+
+
+def _is_synset(name: str) -> bool:
+    parts = name.strip().rsplit(".", 2)
+    return len(parts) == 3 and parts[1] == "n" and parts[2].isdigit()

@@ -1,0 +1,266 @@
+"""Relations mined from box annotations, as HKRM and Reasoning-RCNN build their graphs: which
+classes occur in the same image (``co_occurs_with``), and where one class's boxes sit relative
+to another's (``box_above``, ``box_left_of``, ``box_inside`` and their inverses).
+
+The counts come from any source of annotated images (``annotations.py`` reads COCO files,
+ADE20K and Visual Genome); each image is a pair ``(labels, boxes)``: class indices ``0..C-1``
+and ``xyxy`` boxes. Counting is vectorised per image and accumulated in chunks, so a stream of
+100,000 Visual Genome images is counted without holding its annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from knowledge_graphs.relations import BOX_ABOVE, BOX_INSIDE, BOX_LEFT_OF, CO_OCCURS_WITH
+
+#: The place of one box relative to another, per ordered pair of boxes in an image: the first
+#: box lies inside the second, contains it, or (neither) its centre is above, below, left or
+#: right of the second's (by the larger of the vertical and horizontal offsets). Coincident
+#: boxes and boxes with the same centre count towards the pair but in no place.
+PLACES: tuple[str, ...] = ("inside", "contains", "above", "below", "left_of", "right_of")
+_NONE = len(PLACES)
+#: The defaults of :func:`co_occurs_with` and :func:`box_places`.
+COOCCURRENCE_DEFAULTS: dict[str, Any] = {"threshold": 0.1, "top_k": 10, "min_images": 2}
+PLACE_DEFAULTS: dict[str, Any] = {"min_frequency": 0.5, "min_pairs": 10}
+_CHUNK = 1 << 20
+
+Image = tuple[Any, Any]  # (labels [n] ints in 0..C-1, boxes [n, 4] xyxy)
+
+
+class _CodeCounter:
+    """Counts of non-negative integer codes, accumulated in chunks (np.unique on merge)."""
+
+    def __init__(self) -> None:
+        self.codes = np.zeros(0, np.int64)
+        self.counts = np.zeros(0, np.int64)
+        self._pending: list[np.ndarray] = []
+        self._size = 0
+
+    def add(self, codes: np.ndarray) -> None:
+        if codes.size:
+            self._pending.append(codes.astype(np.int64, copy=False))
+            self._size += codes.size
+            if self._size >= _CHUNK:
+                self._merge()
+
+    def _merge(self) -> None:
+        if not self._pending:
+            return
+        new, n = np.unique(np.concatenate(self._pending), return_counts=True)
+        codes = np.concatenate([self.codes, new])
+        counts = np.concatenate([self.counts, n])
+        self.codes, inverse = np.unique(codes, return_inverse=True)
+        self.counts = np.bincount(inverse, weights=counts, minlength=len(self.codes)).astype(
+            np.int64
+        )
+        self._pending, self._size = [], 0
+
+    def items(self) -> tuple[np.ndarray, np.ndarray]:
+        self._merge()
+        return self.codes, self.counts
+
+
+@dataclass
+class BoxStatistics:
+    """Per-class and per-pair counts over a set of annotated images.
+
+    Attributes:
+        num_classes: ``C``.
+        images: images counted.
+        image_counts: ``[C]``: images in which each class occurs (``r_ii``).
+        cooccurrence: ``(i, j) -> r_ij`` for ``i < j``: images in which both occur.
+        pair_counts: ``(i, j) -> n``: ordered pairs of boxes of classes ``i != j`` in the same
+            image.
+        place_counts: ``place -> {(i, j) -> n}`` for each of :data:`PLACES`.
+    """
+
+    num_classes: int
+    images: int = 0
+    image_counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    cooccurrence: dict[tuple[int, int], int] = field(default_factory=dict)
+    pair_counts: dict[tuple[int, int], int] = field(default_factory=dict)
+    place_counts: dict[str, dict[tuple[int, int], int]] = field(default_factory=dict)
+
+
+def count_boxes(
+    images: Iterable[Image], num_classes: int, progress: str | None = None
+) -> BoxStatistics:
+    """Count co-occurrences and relative places over ``images`` (see :class:`BoxStatistics`).
+
+    Args:
+        images: ``(labels, boxes)`` per image; labels in ``0..num_classes-1``; an image with no
+            box counts as an image.
+        num_classes: ``C``.
+        progress: a progress-bar description, or ``None`` for none.
+
+    Raises:
+        ValueError: a label outside ``0..C-1``, or boxes not ``[n, 4]`` beside ``n`` labels.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be positive, got {num_classes}")
+    c = num_classes
+    occurrence = np.zeros(c, np.int64)
+    together, places = _CodeCounter(), _CodeCounter()
+    if progress is not None:
+        from tqdm import tqdm
+
+        images = tqdm(images, desc=progress, unit="image")
+    total = 0
+    for number, (labels, boxes) in enumerate(images):
+        labels = np.asarray(labels, np.int64).reshape(-1)
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4) if len(labels) else np.zeros((0, 4))
+        if boxes.shape != (len(labels), 4):
+            raise ValueError(
+                f"image {number}: {len(labels)} labels but boxes of shape {tuple(boxes.shape)}; "
+                "expected [n, 4] xyxy"
+            )
+        if labels.size and (labels.min() < 0 or labels.max() >= c):
+            raise ValueError(
+                f"image {number}: label {int(labels.min() if labels.min() < 0 else labels.max())}"
+                f" is outside 0..{c - 1}"
+            )
+        total += 1
+        present = np.unique(labels)
+        occurrence[present] += 1
+        i, j = np.triu_indices(len(present), k=1)
+        together.add(present[i] * c + present[j])
+        places.add(_place_codes(labels, boxes, c))
+    stats = BoxStatistics(c, total, occurrence)
+    codes, counts = together.items()
+    stats.cooccurrence = {
+        (int(k // c), int(k % c)): int(n) for k, n in zip(codes, counts, strict=True)
+    }
+    codes, counts = places.items()
+    stats.place_counts = {place: {} for place in PLACES}
+    for k, n in zip(codes.tolist(), counts.tolist(), strict=True):
+        pair, place = divmod(k, _NONE + 1)
+        key = divmod(pair, c)
+        stats.pair_counts[key] = stats.pair_counts.get(key, 0) + n
+        if place < _NONE:
+            stats.place_counts[PLACES[place]][key] = n
+    return stats
+
+
+def _place_codes(labels: np.ndarray, boxes: np.ndarray, c: int) -> np.ndarray:
+    """``(label_a * C + label_b) * 7 + place`` for every ordered pair of boxes of different
+    classes (place :data:`_NONE` where none applies)."""
+    n = len(labels)
+    if n < 2:
+        return np.zeros(0, np.int64)
+    a, b = np.nonzero(~np.eye(n, dtype=bool))
+    keep = labels[a] != labels[b]
+    a, b = a[keep], b[keep]
+    p, q = boxes[a], boxes[b]
+    inside = (
+        (p[:, 0] >= q[:, 0]) & (p[:, 1] >= q[:, 1]) & (p[:, 2] <= q[:, 2]) & (p[:, 3] <= q[:, 3])
+    )
+    contains = (
+        (q[:, 0] >= p[:, 0]) & (q[:, 1] >= p[:, 1]) & (q[:, 2] <= p[:, 2]) & (q[:, 3] <= p[:, 3])
+    )
+    dx = (p[:, 0] + p[:, 2] - q[:, 0] - q[:, 2]) / 2
+    dy = (p[:, 1] + p[:, 3] - q[:, 1] - q[:, 3]) / 2
+    place = np.full(len(a), _NONE, np.int64)
+    vertical = (np.abs(dy) >= np.abs(dx)) & (dy != 0)
+    horizontal = np.abs(dx) > np.abs(dy)
+    place[vertical & (dy < 0)] = PLACES.index("above")
+    place[vertical & (dy > 0)] = PLACES.index("below")
+    place[horizontal & (dx < 0)] = PLACES.index("left_of")
+    place[horizontal & (dx > 0)] = PLACES.index("right_of")
+    place[inside & ~contains] = PLACES.index("inside")
+    place[contains & ~inside] = PLACES.index("contains")
+    place[inside & contains] = _NONE
+    return (labels[a] * c + labels[b]) * (_NONE + 1) + place
+
+
+def co_occurs_with(
+    stats: BoxStatistics, threshold: float = 0.1, top_k: int = 10, min_images: int = 2
+) -> list[tuple[int, int, float]]:
+    r"""Edges ``(j, i, w)`` into each class ``i`` from its ``top_k`` most co-occurring classes,
+    weighted as HKRM normalises its co-occurrence counts,
+    :math:`w_{ij} = r_{ij} / \sqrt{r_{ii}\, r_{jj}}` (1 when two classes always occur
+    together), kept where ``w >= threshold`` and ``r_ij >= min_images`` (ties to the lower
+    index). The relation is symmetric: its inverse is itself.
+
+    Example:
+        >>> stats = count_boxes([([0, 1], [[0, 0, 1, 1], [2, 2, 3, 3]]), ([0], [[0, 0, 1, 1]])], 3)
+        >>> co_occurs_with(stats, min_images=1)
+        [(0, 1, 0.7071067811865475), (1, 0, 0.7071067811865475)]
+    """
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    if top_k < 1 or min_images < 1:
+        raise ValueError(f"top_k and min_images must be positive, got {top_k}, {min_images}")
+    r = stats.image_counts.astype(np.float64)
+    partners: dict[int, list[tuple[float, int]]] = {}
+    for (i, j), n in stats.cooccurrence.items():
+        if n < min_images:
+            continue
+        w = n / float(np.sqrt(r[i] * r[j]))
+        if w >= threshold:
+            partners.setdefault(i, []).append((w, j))
+            partners.setdefault(j, []).append((w, i))
+    edges = []
+    for i, found in partners.items():
+        for w, j in sorted(found, key=lambda x: (-x[0], x[1]))[:top_k]:
+            edges.append((j, i, w))
+    return sorted(edges)
+
+
+def box_places(
+    stats: BoxStatistics, min_frequency: float = 0.5, min_pairs: int = 10
+) -> dict[str, list[tuple[int, int, float]]]:
+    """The frequent relative places: for each ordered pair of classes ``(i, j)`` with at least
+    ``min_pairs`` box pairs in the same images, an edge ``(i, j, f)`` of ``box_above``,
+    ``box_left_of`` or ``box_inside`` where a box of ``i`` is above, left of or inside one of
+    ``j`` in a share ``f >= min_frequency`` of those pairs. Their inverses (``box_below``,
+    ``box_right_of``, ``box_contains``) hold the same edges reversed, which are the frequencies
+    of the reverse places (a box above another makes the other below it).
+
+    Example:
+        >>> stats = count_boxes([([0, 1], [[0, 0, 2, 2], [0, 5, 2, 7]])], 2)
+        >>> box_places(stats, min_pairs=1)["box_above"]
+        [(0, 1, 1.0)]
+    """
+    if not 0 < min_frequency <= 1:
+        raise ValueError(f"min_frequency must be in (0, 1], got {min_frequency}")
+    if min_pairs < 1:
+        raise ValueError(f"min_pairs must be positive, got {min_pairs}")
+    out: dict[str, list[tuple[int, int, float]]] = {}
+    for relation, place in ((BOX_ABOVE, "above"), (BOX_LEFT_OF, "left_of"), (BOX_INSIDE, "inside")):
+        edges = []
+        for (i, j), n in stats.place_counts[place].items():
+            total = stats.pair_counts[(i, j)]
+            if total >= min_pairs and n / total >= min_frequency:
+                edges.append((i, j, n / total))
+        out[relation] = sorted(edges)
+    return out
+
+
+def statistics_relations(
+    stats: BoxStatistics,
+    source: str,
+    cooccurrence: dict[str, Any] | None = None,
+    places: dict[str, Any] | None = None,
+) -> tuple[dict[str, list[tuple[int, int, float]]], dict[str, Any]]:
+    """``co_occurs_with`` and the ``box_*`` relations of ``stats`` (keyword arguments of
+    :func:`co_occurs_with` and :func:`box_places`), and their provenance: the source, the
+    images counted, the thresholds and the edges kept per relation."""
+    cooccurrence = {**COOCCURRENCE_DEFAULTS, **(cooccurrence or {})}
+    places = {**PLACE_DEFAULTS, **(places or {})}
+    relations = {CO_OCCURS_WITH: co_occurs_with(stats, **cooccurrence)}
+    relations.update(box_places(stats, **places))
+    provenance = {
+        "source": source,
+        "images": stats.images,
+        "classes_seen": int((stats.image_counts > 0).sum()),
+        "class_pairs_together": len(stats.cooccurrence),
+        "box_pairs": int(sum(stats.pair_counts.values())),
+        "parameters": {CO_OCCURS_WITH: cooccurrence, "box_places": places},
+        "edges": {name: len(edges) for name, edges in relations.items()},
+    }
+    return relations, provenance
