@@ -113,7 +113,7 @@ def attribute_similar_to(
     if len(kept) < 2:
         return []
     h = matrix[kept] / mass[kept, None]
-    edges = []
+    edges: list[tuple[int, int, float]] = []
     for row in range(len(kept)):
         similarity = 1.0 - jensen_shannon(h[row], h)
         similarity[row] = -np.inf
