@@ -229,6 +229,20 @@ def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
         help="a class graph file (knowledge-graphs build); default: the shipped ADE20K graph, "
         "or one built from WordNet for the dataset's classes",
     )
+    sub.add_argument(
+        "--graph-relations",
+        choices=("wordnet", "mined", "both"),
+        default="both",
+        help="the relations of the run's class graph, built once into the run directory: "
+        "WordNet's, those mined from the training annotations (box co-occurrence and places; "
+        "ADE20K's annotated part-of; Visual Genome's predicates and attributes), or both "
+        "(default)",
+    )
+    sub.add_argument(
+        "--shipped-graph",
+        action="store_true",
+        help="ADE20K, COCO's 80 categories: the shipped WordNet-only graph instead",
+    )
     sub.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
     sub.add_argument(
         "--write-masks",
@@ -438,17 +452,38 @@ def _setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         raise ValueError(f"--root is needed for --dataset {args.dataset}")
     from iterative_reasoning.data import ADE20K, VisualGenome
     from iterative_reasoning.data.ade20k import BACKGROUND
+    from iterative_reasoning.data.graphs import ade20k_class_graph
     from iterative_reasoning.data.visual_genome import vg_class_graph
     from knowledge_graphs.ready_made import load_ready_made
 
     if args.dataset == "coco":
         return _coco(args, split)
+    cache = args.output_dir / "cache"
     if args.dataset == "ade20k":
-        graph = _graph(args, None, lambda: load_ready_made("ade20k"))
+        build: Any = lambda: ade20k_class_graph(  # noqa: E731
+            args.root, args.graph_relations, lexicon=_lexicon(args), cache_dir=cache, progress=True
+        )
+        if args.shipped_graph:
+            build = lambda: load_ready_made("ade20k")  # noqa: E731
+        graph = _graph(args, None, build)
         loader: Any = ADE20K
     else:
+        if args.shipped_graph:
+            raise ValueError(
+                "--shipped-graph: no graph is shipped for a Visual Genome run's vocabulary "
+                "(its synsets with --min-count objects); use --graph-relations wordnet"
+            )
         graph = _graph(
-            args, None, lambda: vg_class_graph(args.root, args.min_count, _lexicon(args))
+            args,
+            None,
+            lambda: vg_class_graph(
+                args.root,
+                args.min_count,
+                _lexicon(args),
+                progress=True,
+                relations=args.graph_relations,
+                cache_dir=cache,
+            ),
         )
         loader = VisualGenome
     classes = [BACKGROUND, *graph.classes]
@@ -486,7 +521,7 @@ def _coco(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
         raise ValueError("--annotations (the COCO annotation file of the split) is needed")
     names = coco_categories(args.annotations)
 
-    graph = _graph(args, [BACKGROUND, *names], lambda: _coco_graph(args, names))
+    graph = _graph(args, [BACKGROUND, *names], lambda: _coco_graph(args, names, split))
     classes = [BACKGROUND, *graph.classes]
     if args.write_masks and args.model == "baseline":
         raise ValueError("--write-masks needs a model with a head, not the baseline")
@@ -547,7 +582,7 @@ def _detection_setup(args: argparse.Namespace, split: str) -> tuple[Any, Any]:
     detector = build_detector(detector_name, len(classes), weights_backbone=weights)
     if args.model != "baseline":
         if build_graph is None:
-            build_graph = lambda: _coco_graph(args, names)  # noqa: E731
+            build_graph = lambda: _coco_graph(args, names, split)  # noqa: E731
         graph = _graph(args, classes, build_graph)
         sizes: dict[str, int] = {}
         if detector_name == "small":
@@ -573,14 +608,27 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _coco_graph(args: argparse.Namespace, names: list[str]) -> Any:
-    """The shipped COCO-80 graph for COCO's categories, else one built from WordNet."""
-    from knowledge_graphs.build import build_class_graph
+def _coco_graph(args: argparse.Namespace, names: list[str], split: str) -> Any:
+    """The graph of a COCO-format run, built from WordNet and the training file's boxes
+    (:func:`~iterative_reasoning.data.graphs.coco_class_graph`), or with ``--shipped-graph`` the
+    shipped COCO-80 graph."""
+    from iterative_reasoning.data.graphs import coco_class_graph
     from knowledge_graphs.ready_made import load_ready_made, vocabulary
 
-    if names == vocabulary("coco")[0]:
+    if args.shipped_graph:
+        if names != vocabulary("coco")[0]:
+            raise ValueError(
+                "--shipped-graph: the shipped COCO graph is for COCO's 80 categories; "
+                f"{args.annotations} has {len(names)} others"
+            )
         return load_ready_made("coco")
-    return build_class_graph(names, lexicon=_lexicon(args), source="COCO categories")
+    if split != "train" and args.graph_relations != "wordnet":
+        raise ValueError(
+            f"the run's class graph is mined from the training annotations, and "
+            f"{args.output_dir / 'class_graph.json.gz'} is not there: train first, or give "
+            "--graph, or --graph-relations wordnet"
+        )
+    return coco_class_graph(args.annotations, args.graph_relations, lexicon=_lexicon(args))
 
 
 def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
@@ -591,12 +639,23 @@ def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
         graph = ClassGraph.load(args.graph)
     else:
         cached = args.output_dir / "class_graph.json.gz"
+        recipe = {
+            "graph_relations": getattr(args, "graph_relations", "both"),
+            "shipped_graph": getattr(args, "shipped_graph", False),
+        }
         if cached.exists():
             graph = ClassGraph.load(cached)
+            built = graph.provenance.get("run", recipe)
+            if built != recipe:
+                raise ValueError(
+                    f"{cached} was built with {_recipe_options(built)}, not "
+                    f"{_recipe_options(recipe)}: give the same options, or another --output-dir"
+                )
         else:
             from iterative_reasoning.engine import process_group
 
             graph = build()  # every process builds the same graph; the first one keeps it
+            graph.provenance["run"] = recipe
             if process_group()[0] == 0:
                 cached.parent.mkdir(parents=True, exist_ok=True)
                 graph.save(cached)
@@ -606,6 +665,11 @@ def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
             f"{len(classes) - 1} (in order)"
         )
     return graph
+
+
+def _recipe_options(recipe: dict[str, Any]) -> str:
+    shipped = " --shipped-graph" if recipe.get("shipped_graph") else ""
+    return f"--graph-relations {recipe.get('graph_relations')}{shipped}"
 
 
 def _load_convnet(model: Any, run_dir: Path) -> None:

@@ -39,6 +39,7 @@ def build_class_graph(
     similarity: str | None = None,
     dataset_relations: Mapping[str, Sequence[tuple[int, int, float]]] | None = None,
     source: str = "class names",
+    dataset_provenance: Mapping[str, Any] | None = None,
 ) -> ClassGraph:
     """A :class:`~knowledge_graphs.class_graph.ClassGraph` for ``names``.
 
@@ -59,6 +60,8 @@ def build_class_graph(
             (for example from :func:`~knowledge_graphs.builders.ade_parts.ade_part_of` or
             :func:`~knowledge_graphs.builders.vg_relationships.vg_relations`).
         source: a description of where the names came from, for the provenance.
+        dataset_provenance: where the dataset relations came from (files, counts, thresholds),
+            kept under the provenance's ``"mined"`` key.
 
     Raises:
         ValueError: empty or duplicated names, an unknown relation, bad counts.
@@ -90,6 +93,8 @@ def build_class_graph(
             "senses": len(senses or {}),
         },
     }
+    if dataset_provenance:
+        provenance["mined"] = dict(dataset_provenance)
     if resolution is not None:
         provenance["resolution"] = resolution.counts()
         provenance["unresolved"] = resolution.unresolved

@@ -3,6 +3,7 @@
 knowledge-graphs build --classes classes.txt --out graph.json.gz
 knowledge-graphs build --classes ade20k --relations is_kind_of is_part_of --out ade.json
 knowledge-graphs build --classes-from-coco instances_train.json --out my_graph.json.gz
+knowledge-graphs build --classes-from-coco train.json --cooccurrence-from-coco train.json --out g.gz
 knowledge-graphs show graph.json.gz --class car [--plot car.png]
 knowledge-graphs show visual_genome
 """
@@ -15,6 +16,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.class_graph import ClassGraph, GraphFileError
@@ -40,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         help="a COCO annotation file: its categories, in category-id order",
     )
     build.add_argument("--out", required=True, type=Path, help="the graph file (.json or .json.gz)")
-    build.add_argument("--relations", nargs="+", default=list(BUILDABLE), choices=BUILDABLE)
+    build.add_argument(
+        "--relations",
+        nargs="*",
+        default=list(BUILDABLE),
+        choices=BUILDABLE,
+        help="the WordNet and name relations to build (none: give the option alone)",
+    )
     build.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
     build.add_argument("--overrides", type=Path, help="JSON: class name -> synset (or null)")
     build.add_argument("--no-senses", action="store_true", help="without the shipped sense table")
@@ -53,6 +61,48 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--vg-object-aliases", type=Path, help="VG object_alias.txt")
     build.add_argument("--vg-predicate-aliases", type=Path, help="VG relationship_alias.txt")
     build.add_argument("--vg-top", type=int, default=10, help="most frequent predicates to keep")
+    mined = build.add_argument_group(
+        "statistics from box annotations (co_occurs_with, box_above / left_of / inside)"
+    )
+    sources = mined.add_mutually_exclusive_group()
+    sources.add_argument(
+        "--cooccurrence-from-coco",
+        "--statistics-from-coco",
+        dest="coco_statistics",
+        type=Path,
+        metavar="FILE",
+        help="a COCO-format annotation file (categories matched to the classes by name)",
+    )
+    sources.add_argument(
+        "--cooccurrence-from-ade",
+        "--statistics-from-ade",
+        dest="ade_statistics",
+        type=Path,
+        metavar="ROOT",
+        help="an ADE20K root (2016 or 2021 release); the split is --ade-split",
+    )
+    sources.add_argument(
+        "--cooccurrence-from-vg",
+        "--statistics-from-vg",
+        dest="vg_statistics",
+        type=Path,
+        metavar="FILE",
+        help="Visual Genome objects.json (streamed)",
+    )
+    mined.add_argument("--ade-split", default="train", help="ADE20K split to count (train)")
+    mined.add_argument("--cooccurrence-threshold", type=float, default=0.1)
+    mined.add_argument("--cooccurrence-top-k", type=int, default=10)
+    mined.add_argument("--cooccurrence-min-images", type=int, default=2)
+    mined.add_argument("--place-min-frequency", type=float, default=0.5)
+    mined.add_argument("--place-min-pairs", type=int, default=10)
+    mined.add_argument(
+        "--vg-attributes",
+        type=Path,
+        metavar="FILE",
+        help="Visual Genome attributes.json: attribute_similar_to (streamed)",
+    )
+    mined.add_argument("--attribute-top-k", type=int, default=5)
+    mined.add_argument("--attribute-threshold", type=float, default=0.5)
     show = commands.add_parser("show", help="summarise a graph, or a class's neighbours")
     show.add_argument("graph", help=f"a graph file, or a shipped graph: {', '.join(READY_MADE)}")
     show.add_argument("--class", dest="name", help="list this class's neighbours by relation")
@@ -119,14 +169,14 @@ def _build(args: argparse.Namespace) -> int:
         source = f"{source} of {args.classes_from_coco.name}"
     else:
         names, counts, source = _read_classes(args.classes)
-    lexicon = load_wordnet(args.wordnet)
+    lexicon = load_wordnet(args.wordnet) if args.relations else None
     table = dict(overrides(names))
     if args.overrides:
         table.update(json.loads(args.overrides.read_text(encoding="utf-8")))
     sense_table = {} if args.no_senses else senses()
-    resolution = resolve_classes(names, lexicon, table, senses=sense_table)
-    print(resolution.report())
-    dataset = {}
+    if lexicon is not None:
+        print(resolve_classes(names, lexicon, table, senses=sense_table).report())
+    dataset, mined = _mined_statistics(args, names)
     if args.ade_parts:
         from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
 
@@ -160,11 +210,72 @@ def _build(args: argparse.Namespace) -> int:
             similarity=args.similarity,
             dataset_relations=dataset,
             source=source,
+            dataset_provenance=mined,
         )
     graph.save(args.out)
     print(graph.summary())
     print(f"wrote {args.out} in {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _mined_statistics(
+    args: argparse.Namespace, names: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The statistics relations the options ask for, and their provenance."""
+    from knowledge_graphs.builders import annotations as read
+    from knowledge_graphs.builders.statistics import mine_statistics
+
+    relations: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}
+    images, source = None, None
+    if args.coco_statistics is not None:
+        categories, found = read.coco_images(args.coco_statistics)
+        images, source = read.remap_images(found, categories, names), str(args.coco_statistics)
+    elif args.ade_statistics is not None:
+        images = read.ade_images(args.ade_statistics, names, args.ade_split, progress=True)
+        source = f"{args.ade_statistics} ({args.ade_split})"
+    elif args.vg_statistics is not None:
+        aliases = None
+        if args.vg_object_aliases:
+            from knowledge_graphs.builders.vg_relationships import load_aliases
+
+            aliases = load_aliases(args.vg_object_aliases)
+        images, source = read.vg_images(args.vg_statistics, names, aliases), str(args.vg_statistics)
+    if images is not None and source is not None:
+        found_relations, found_provenance = mine_statistics(
+            images,
+            len(names),
+            source,
+            cooccurrence={
+                "threshold": args.cooccurrence_threshold,
+                "top_k": args.cooccurrence_top_k,
+                "min_images": args.cooccurrence_min_images,
+            },
+            places={"min_frequency": args.place_min_frequency, "min_pairs": args.place_min_pairs},
+            progress="box statistics",
+        )
+        relations.update(found_relations)
+        provenance["statistics"] = found_provenance
+    if args.vg_attributes is not None:
+        from knowledge_graphs.builders.attributes import (
+            attribute_similar_to,
+            vg_attribute_counts,
+        )
+        from knowledge_graphs.relations import ATTRIBUTE_SIMILAR_TO
+
+        if not args.vg_attributes.is_file():
+            raise FileNotFoundError(f"--vg-attributes: {args.vg_attributes} is missing")
+        counts = vg_attribute_counts(args.vg_attributes, names, progress=True)
+        parameters = {"top_k": args.attribute_top_k, "threshold": args.attribute_threshold}
+        edges = attribute_similar_to(counts, len(names), **parameters)
+        relations[ATTRIBUTE_SIMILAR_TO] = edges
+        provenance[ATTRIBUTE_SIMILAR_TO] = {
+            "source": str(args.vg_attributes),
+            "classes_described": len(counts),
+            "parameters": parameters,
+            "edges": len(edges),
+        }
+    return relations, provenance
 
 
 def _show(args: argparse.Namespace) -> int:

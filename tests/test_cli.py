@@ -162,8 +162,25 @@ def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsy
 
     graph = ClassGraph.load(run / "class_graph.json.gz")  # built from the categories
     assert graph.classes[:3] == ["keyboard", "monitor", "computer_mouse"]
+    # with WordNet's relations and the statistics of the training file's boxes
+    assert {"is_kind_of", "co_occurs_with"} <= set(graph.relations)
+    assert graph.provenance["mined"]["statistics"]["source"] == "COCO-format instances_train.json"
     assert main(["train", *common, "--steps", "1"]) == 2
     assert "--annotations" in capsys.readouterr().err
+    # a graph mined from annotations is never built from a test file
+    fresh = ["--output-dir", str(tmp_path / "fresh"), "--annotations", test_file]
+    assert main(["evaluate", *common, *fresh]) == 2
+    assert "mined from the training annotations" in capsys.readouterr().err
+    # the run's graph is built once, with the options it was built with
+    again = ["train", *common, "--annotations", train_file, "--steps", "1"]
+    assert main([*again, "--graph-relations", "wordnet"]) == 2
+    assert "was built with --graph-relations both, not --graph-relations wordnet" in (
+        capsys.readouterr().err
+    )
+    # the shipped graph is COCO-80's
+    fresh = ["--output-dir", str(tmp_path / "fresh"), "--annotations", train_file]
+    assert main(["train", *common, *fresh, "--steps", "1", "--shipped-graph"]) == 2
+    assert "the shipped COCO graph is for COCO's 80 categories" in capsys.readouterr().err
 
 
 def test_cli_trains_and_evaluates_a_detector_with_and_without_the_head(tmp_path, wordnet):

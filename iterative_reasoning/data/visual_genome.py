@@ -50,23 +50,69 @@ def vg_class_graph(
     lexicon: Any = None,
     top_relationships: int = 10,
     progress: bool = False,
+    relations: str = "both",
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The class graph of the synsets with at least ``min_count`` objects in
-    ``root/objects.json``: WordNet's relations between them (offline) and, when
-    ``root/relationships.json`` is there, its ``top_relationships`` most frequent predicates
-    between them, as the paper's VG graph (a
-    :class:`~knowledge_graphs.class_graph.ClassGraph`)."""
-    from knowledge_graphs.build import build_class_graph
-    from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
+    ``root/objects.json``: WordNet's relations between them (offline) and what the annotations
+    give: the box statistics of the training split (co-occurrence and relative places), the
+    ``top_relationships`` most frequent predicates of ``root/relationships.json`` as the
+    paper's VG graph, and the attribute similarity of ``root/attributes.json``, each where the
+    file is there (a :class:`~knowledge_graphs.class_graph.ClassGraph`). What is mined comes
+    from the training split alone (the first 70 % of ``image_data.json``) when
+    ``image_data.json`` is there, else from every image.
+
+    Args:
+        relations: ``"wordnet"``, ``"mined"`` or ``"both"``
+            (:data:`~iterative_reasoning.data.graphs.GRAPH_RELATIONS`).
+        cache_dir: where the training split's parsed records are kept.
+    """
+    from iterative_reasoning.data.graphs import dataset_class_graph
+    from knowledge_graphs.builders.annotations import record_images
 
     root = Path(root)
     synsets = vg_vocabulary(root / "objects.json", min_count)[1:]
-    mined = None
-    if (root / "relationships.json").exists():
-        counts = vg_predicate_counts(root / "relationships.json", synsets, progress=progress)
-        mined = vg_relations(counts, top=top_relationships)
-    return build_class_graph(
-        synsets, lexicon=lexicon, dataset_relations=mined, source=f"Visual Genome ({root.name})"
+
+    def training_images() -> Any:
+        dataset = VisualGenome(
+            root, "train", classes=[BACKGROUND, *synsets], cache_dir=cache_dir, progress=progress
+        )
+        return record_images(dataset.records)
+
+    def mined() -> tuple[dict[str, Any], dict[str, Any]]:
+        from knowledge_graphs.builders.attributes import attribute_similar_to, vg_attribute_counts
+        from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
+
+        found: dict[str, Any] = {}
+        about: dict[str, Any] = {}
+        train = None
+        if has_images:
+            train = set(_split_ids(list(_image_data(root / "image_data.json")), "train", None))
+        if (root / "relationships.json").exists():
+            counts = vg_predicate_counts(
+                root / "relationships.json", synsets, progress=progress, image_ids=train
+            )
+            predicates = vg_relations(counts, top=top_relationships)
+            found.update(predicates)
+            about["predicates"] = {"source": "relationships.json", "top": top_relationships}
+        if (root / "attributes.json").exists():
+            described = vg_attribute_counts(
+                root / "attributes.json", synsets, progress=progress, image_ids=train
+            )
+            edges = attribute_similar_to(described, len(synsets))
+            found["attribute_similar_to"] = edges
+            about["attribute_similar_to"] = {"source": "attributes.json", "edges": len(edges)}
+        return found, about
+
+    has_images = (root / "image_data.json").exists()
+    return dataset_class_graph(
+        synsets,
+        training_images if has_images else None,
+        f"Visual Genome ({root.name})",
+        relations,  # type: ignore[arg-type]
+        lexicon=lexicon,
+        mined=mined,
+        progress=progress,
     )
 
 

@@ -130,3 +130,26 @@ def object_keys(obj: Mapping[str, Any], by_synset: bool, aliases: Mapping[str, s
 def _is_synset(name: str) -> bool:
     parts = name.strip().rsplit(".", 2)
     return len(parts) == 3 and parts[1] == "n" and parts[2].isdigit()
+
+
+def remap_images(images: Images, names: Sequence[str], classes: Sequence[str]) -> Images:
+    """``images`` labelled by ``names`` (a COCO file's categories) relabelled by ``classes``
+    (a graph's), matching names in lemma form (``Traffic light`` = ``traffic_light``); boxes of
+    names that are not classes are left out.
+
+    Raises:
+        ValueError: no name is a class.
+    """
+    from knowledge_graphs.resolution import normalize
+
+    where = {normalize(c): i for i, c in enumerate(classes)}
+    table = np.asarray([where.get(normalize(n), -1) for n in names], np.int64)
+    if not (table >= 0).any():
+        raise ValueError(
+            f"none of the {len(names)} annotated class names ({', '.join(names[:5])}, ...) is "
+            f"one of the {len(classes)} classes"
+        )
+    for labels, boxes in images:
+        mapped = table[labels] if len(labels) else labels
+        keep = mapped >= 0
+        yield mapped[keep], boxes[keep]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,11 +27,13 @@ def vg_attribute_counts(
     classes: Sequence[str],
     aliases: Mapping[str, str] | None = None,
     progress: bool = False,
+    image_ids: Collection[int] | None = None,
 ) -> dict[int, Counter[str]]:
     """Per class, how often each attribute describes one of its objects in
     ``attributes.json`` (v1.0, v1.2 or v1.4), streamed. Objects map to classes as in
     :func:`~knowledge_graphs.builders.annotations.vg_images`; attributes are stripped and
-    lower-cased, and counted once per object."""
+    lower-cased, and counted once per object. With ``image_ids`` (a training split's), only
+    those images count."""
     by_synset = all(_is_synset(c) for c in classes)
     index = {c.strip() if by_synset else c.strip().lower(): i for i, c in enumerate(classes)}
     aliases = dict(aliases or {})
@@ -41,7 +43,10 @@ def vg_attribute_counts(
         from tqdm import tqdm
 
         images = tqdm(images, desc="VG attributes", unit="image")
+    wanted = set(image_ids) if image_ids is not None else None
     for image in images:
+        if wanted is not None and image.get("image_id", image.get("id")) not in wanted:
+            continue
         for obj in image.get("attributes", ()) or ():
             described = {str(a).strip().lower() for a in obj.get("attributes", ()) or ()}
             described.discard("")

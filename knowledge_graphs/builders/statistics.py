@@ -264,3 +264,18 @@ def statistics_relations(
         "edges": {name: len(edges) for name, edges in relations.items()},
     }
     return relations, provenance
+
+
+def mine_statistics(
+    images: Iterable[Image],
+    num_classes: int,
+    source: str,
+    cooccurrence: dict[str, Any] | None = None,
+    places: dict[str, Any] | None = None,
+    progress: str | None = None,
+) -> tuple[dict[str, list[tuple[int, int, float]]], dict[str, Any]]:
+    """:func:`count_boxes` then :func:`statistics_relations`: the relations and their
+    provenance, ready for :func:`~knowledge_graphs.build.build_class_graph`'s
+    ``dataset_relations`` and ``dataset_provenance``."""
+    stats = count_boxes(images, num_classes, progress)
+    return statistics_relations(stats, source, cooccurrence, places)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,7 @@ def vg_predicate_counts(
     object_aliases: Mapping[str, str] | None = None,
     predicate_aliases: Mapping[str, str] | None = None,
     progress: bool = False,
+    image_ids: Collection[int] | None = None,
 ) -> PredicateCounts:
     """Count ``(subject class, object class)`` pairs per predicate in ``relationships.json``
     (v1.0, v1.2 or v1.4), streamed.
@@ -101,7 +102,8 @@ def vg_predicate_counts(
     A subject or object maps to a class by its first synset when ``classes`` are synsets
     (``tree.n.01``), otherwise by its name (``name`` or ``names[0]``), stripped, lower-cased
     and aliased. Predicates are stripped, lower-cased and aliased. Pairs with an end outside the
-    vocabulary are not counted.
+    vocabulary are not counted. With ``image_ids`` (a training split's), only those images
+    count.
     """
     index = {c.strip().lower(): i for i, c in enumerate(classes)}
     objects = dict(object_aliases or {})
@@ -112,7 +114,10 @@ def vg_predicate_counts(
         from tqdm import tqdm
 
         images = tqdm(images, desc="VG relationships", unit="image")
+    wanted = set(image_ids) if image_ids is not None else None
     for image in images:
+        if wanted is not None and image.get("image_id", image.get("id")) not in wanted:
+            continue
         for rel in image.get("relationships", ()):
             s = _class_of(rel.get("subject", {}), index, objects)
             o = _class_of(rel.get("object", {}), index, objects)

@@ -93,3 +93,39 @@ def test_build_from_a_coco_annotation_file(tmp_path, capsys, wordnet, monkeypatc
         main(["build", "--classes-from-coco", str(tmp_path / "bad.json"), "--out", str(out)]) == 2
     )
     assert "not a COCO annotation file" in capsys.readouterr().err
+
+
+def test_build_with_statistics_from_annotations(tmp_path, capsys, wordnet, monkeypatch):
+    from ade_fixtures import write_2016
+
+    from iterative_reasoning.data.synthetic import write_coco
+
+    monkeypatch.setattr("knowledge_graphs.cli.load_wordnet", lambda path=None: wordnet)
+    coco = write_coco(tmp_path / "coco", {"train": 12}, seed=0) / "annotations"
+    train = str(coco / "instances_train.json")
+    out = tmp_path / "g.json.gz"
+    argv = ["build", "--classes-from-coco", train, "--cooccurrence-from-coco", train]
+    assert main([*argv, "--out", str(out), "--place-min-pairs", "3"]) == 0
+    g = ClassGraph.load(out)
+    assert {"is_kind_of", "co_occurs_with", "box_inside", "box_contains"} <= set(g.relations)
+    statistics = g.provenance["mined"]["statistics"]
+    assert statistics["images"] == 12 and statistics["source"] == train
+    assert statistics["parameters"]["box_places"] == {"min_frequency": 0.5, "min_pairs": 3}
+    # the statistics alone (no WordNet relation, no WordNet needed)
+    assert main([*argv, "--relations", "--out", str(out)]) == 0
+    assert not {"is_kind_of", "similar_to"} & set(ClassGraph.load(out).relations)
+    # from an ADE20K root: its regions' boxes
+    ade = tmp_path / "ade"
+    write_2016(ade)
+    classes = tmp_path / "classes.txt"
+    classes.write_text("sky\ncar\nwheel\nbuilding\n")
+    argv = ["build", "--classes", str(classes), "--statistics-from-ade", str(ade)]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert ClassGraph.load(out).provenance["mined"]["statistics"]["images"] == 1
+    # bad input names the file
+    assert main(["build", "--classes", str(classes), "--cooccurrence-from-coco", "no.json"]
+                + ["--out", str(out)]) == 2  # fmt: skip
+    assert "no.json: no such COCO annotation file" in capsys.readouterr().err
+    assert main(["build", "--classes", str(classes), "--vg-attributes", "no.json"]
+                + ["--out", str(out), "--relations"]) == 2  # fmt: skip
+    assert "--vg-attributes: no.json is missing" in capsys.readouterr().err
