@@ -5,11 +5,15 @@
 
 ``--root`` (``ADE`` above) holds the 2016_07_26 release (``images/``) with the paper's split files
 (``train.txt``, ``mval.txt``, ``mtest.txt``) and ``objectnames.txt`` / ``objectcounts.txt``.
-The classes are the paper's 1,484 raw names (and background) of the shipped ADE20K class graph,
-the ConvNet is ResNet-50 from ImageNet weights (downloaded by torchvision on first use), one
-image a step, 320 K steps with lr 5e-4 dropped tenfold at 280 K (``--steps`` to shorten). The
-run resumes where it stopped when started again with the same ``--output-dir``; under
-``torchrun --nproc_per_node N`` it trains on N processes (``--batch-size`` a multiple of N).
+The classes are the paper's 1,484 raw names (and background). Their class graph is built once
+into the run directory from WordNet (the shipped graph's relations) and from the training
+split's annotations: the part-of pairs its part masks annotate, as the original code mined
+them, and the statistics of its boxes (co-occurrence and relative places); ``--shipped-graph``
+takes the shipped WordNet-only graph instead. The ConvNet is ResNet-50 from ImageNet weights
+(downloaded by torchvision on first use), one image a step, 320 K steps with lr 5e-4 dropped
+tenfold at 280 K (``--steps`` to shorten). The run resumes where it stopped when started again
+with the same ``--output-dir``; under ``torchrun --nproc_per_node N`` it trains on N processes
+(``--batch-size`` a multiple of N).
 It ends by evaluating on ``mtest`` (test-1k) and writing ``metrics.json``.
 """
 
@@ -20,13 +24,14 @@ from pathlib import Path
 
 from iterative_reasoning.data import ADE20K
 from iterative_reasoning.data.ade20k import BACKGROUND
+from iterative_reasoning.data.graphs import ade20k_class_graph
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
     init_distributed,
     train_and_evaluate,
 )
-from knowledge_graphs import load_ready_made
+from knowledge_graphs import ClassGraph, load_ready_made
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -38,12 +43,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--min-size", type=int, default=600, help="short side after resizing")
     parser.add_argument("--weights", default="IMAGENET1K_V1", help="ResNet-50 weights, or none")
+    parser.add_argument("--shipped-graph", action="store_true", help="the WordNet-only graph")
     args = parser.parse_args(argv)
 
     device = init_distributed()
-    graph = load_ready_made("ade20k")  # the paper's 1,484 classes, with WordNet relations
-    classes = [BACKGROUND, *graph.classes]
     cache = args.output_dir / "cache"
+    graph_file = args.output_dir / "class_graph.json.gz"
+    if args.shipped_graph:
+        graph = load_ready_made("ade20k")  # the paper's 1,484 classes, WordNet relations only
+    elif graph_file.exists():
+        graph = ClassGraph.load(graph_file)
+    else:
+        graph = ade20k_class_graph(args.root, cache_dir=cache, progress=True)
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        graph.save(graph_file)
+    classes = [BACKGROUND, *graph.classes]
     size = {"min_size": args.min_size, "max_size": max(1000, args.min_size)}
     train_set = ADE20K(args.root, "train", classes=classes, hflip_prob=0.5, cache_dir=cache, **size)
     test_set = ADE20K(args.root, "mtest", classes=classes, cache_dir=cache, **size)

@@ -4,9 +4,10 @@
         --test instances_val.json --model final --output-dir runs/mine
 
 ``--images`` is the folder the annotations' ``file_name`` is relative to. The classes are the
-annotation file's categories, in category-id order; their class graph is the shipped COCO-80
-one when they are COCO's categories, and is otherwise built from WordNet, offline, and kept in
-the run directory (the same as ``knowledge-graphs build --classes-from-coco FILE``). Crowd
+annotation file's categories, in category-id order; their class graph is built from WordNet,
+offline, and from the statistics of the training file's boxes (which classes share images, where
+their boxes sit relative to each other), and kept in the run directory (the same as
+``knowledge-graphs build --classes-from-coco FILE --cooccurrence-from-coco FILE``). Crowd
 annotations are not regions; degenerate boxes are dropped and counted. With ``--write-masks``
 the spatial memory writes through the instance masks (``segmentation``) instead of the boxes.
 ResNet-50 from ImageNet weights and the paper's optimiser; ``--steps`` sets the schedule (the
@@ -20,23 +21,22 @@ from pathlib import Path
 
 from iterative_reasoning.data import COCODataset, coco_categories
 from iterative_reasoning.data.ade20k import BACKGROUND
+from iterative_reasoning.data.graphs import coco_class_graph
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
     init_distributed,
     train_and_evaluate,
 )
-from knowledge_graphs import ClassGraph, build_class_graph, load_ready_made, vocabulary
+from knowledge_graphs import ClassGraph
 
 
-def class_graph(categories: list[str], output_dir: Path) -> ClassGraph:
-    """The shipped COCO graph for COCO's categories, else one built from WordNet (kept)."""
-    if categories == vocabulary("coco")[0]:
-        return load_ready_made("coco")
+def class_graph(train: Path, output_dir: Path) -> ClassGraph:
+    """WordNet's relations and the training boxes' statistics, built once into the run."""
     path = output_dir / "class_graph.json.gz"
     if path.exists():
         return ClassGraph.load(path)
-    graph = build_class_graph(categories, source="my COCO-format dataset")
+    graph = coco_class_graph(train)
     output_dir.mkdir(parents=True, exist_ok=True)
     graph.save(path)
     return graph
@@ -57,7 +57,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
 
     device = init_distributed()
-    graph = class_graph(coco_categories(args.train), args.output_dir)
+    graph = class_graph(args.train, args.output_dir)
+    if graph.classes != coco_categories(args.train):
+        raise ValueError(f"{args.output_dir} holds the class graph of other categories")
     classes = [BACKGROUND, *graph.classes]
     common = {
         "classes": classes,

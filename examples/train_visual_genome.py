@@ -46,9 +46,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     graph_file = args.output_dir / "class_graph.json.gz"
     if graph_file.exists():
         graph = ClassGraph.load(graph_file)
-    else:  # WordNet's relations between the synsets (offline) and the 10 most frequent
-        # relationships of relationships.json between them, as the paper's VG graph
-        graph = vg_class_graph(args.root, args.min_count, progress=True)
+    else:  # WordNet's relations between the synsets (offline), the 10 most frequent
+        # relationships of relationships.json between them, as the paper's VG graph, and the
+        # statistics of the training split's boxes and attributes
+        graph = vg_class_graph(
+            args.root,
+            args.min_count,
+            progress=True,
+            cache_dir=args.output_dir / "cache",
+            split_file=args.split_file,
+        )
         args.output_dir.mkdir(parents=True, exist_ok=True)
         graph.save(graph_file)
     classes = ["__background__", *graph.classes]

@@ -52,6 +52,7 @@ def vg_class_graph(
     progress: bool = False,
     relations: str = "both",
     cache_dir: str | os.PathLike[str] | None = None,
+    split_file: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The class graph of the synsets with at least ``min_count`` objects in
     ``root/objects.json``: WordNet's relations between them (offline) and what the annotations
@@ -66,6 +67,7 @@ def vg_class_graph(
         relations: ``"wordnet"``, ``"mined"`` or ``"both"``
             (:data:`~iterative_reasoning.data.graphs.GRAPH_RELATIONS`).
         cache_dir: where the training split's parsed records are kept.
+        split_file: the split file of :class:`VisualGenome`, whose ``train`` images are mined.
     """
     from iterative_reasoning.data.graphs import dataset_class_graph
     from knowledge_graphs.builders.annotations import record_images
@@ -75,7 +77,12 @@ def vg_class_graph(
 
     def training_images() -> Any:
         dataset = VisualGenome(
-            root, "train", classes=[BACKGROUND, *synsets], cache_dir=cache_dir, progress=progress
+            root,
+            "train",
+            classes=[BACKGROUND, *synsets],
+            split_file=split_file,
+            cache_dir=cache_dir,
+            progress=progress,
         )
         return record_images(dataset.records)
 
@@ -87,7 +94,8 @@ def vg_class_graph(
         about: dict[str, Any] = {}
         train = None
         if has_images:
-            train = set(_split_ids(list(_image_data(root / "image_data.json")), "train", None))
+            ordered = list(_image_data(root / "image_data.json"))
+            train = set(_split_ids(ordered, "train", split_file))
         if (root / "relationships.json").exists():
             counts = vg_predicate_counts(
                 root / "relationships.json", synsets, progress=progress, image_ids=train

@@ -68,7 +68,7 @@ def _import_ultralytics_or_skip():
         pytest.skip("ultralytics is not installed")
 
 
-def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, capsys):
+def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, wordnet, capsys):
     from iterative_reasoning.data.synthetic import write_ade2016
 
     root = write_ade2016(tmp_path / "ade", {"train": 2, "mtest": 2}, seed=0)
@@ -78,6 +78,12 @@ def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, capsys):
     assert set(metrics) == {"instance_ap", "instance_ac", "class_ap", "class_ac"}
     assert (tmp_path / "run" / "metrics.json").exists()
     assert (tmp_path / "run" / "checkpoint.pt").exists()
+    from knowledge_graphs import ClassGraph
+
+    # the run's graph: WordNet's and what the two training images give
+    graph = ClassGraph.load(tmp_path / "run" / "class_graph.json.gz")
+    assert {"is_part_of", "annotated_part_of", "co_occurs_with"} <= set(graph.relations)
+    assert graph.provenance["mined"]["statistics"]["images"] == 2
 
 
 def test_train_visual_genome_builds_its_graph_and_runs(tmp_path, wordnet, capsys):
@@ -150,4 +156,7 @@ def test_train_coco_runs_on_a_coco_format_dataset_of_one_s_own(tmp_path, wordnet
     argv += ["--min-size", "64"]
     metrics = load("train_coco").main(argv)
     assert set(metrics) == {"instance_ap", "instance_ac", "class_ap", "class_ac"}
-    assert (tmp_path / "run" / "class_graph.json.gz").exists()  # not COCO's 80: built
+    from knowledge_graphs import ClassGraph
+
+    graph = ClassGraph.load(tmp_path / "run" / "class_graph.json.gz")
+    assert {"is_kind_of", "co_occurs_with"} <= set(graph.relations)
