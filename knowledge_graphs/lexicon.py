@@ -53,8 +53,9 @@ class MemoryLexicon:
     """A lexicon held in memory.
 
     Args:
-        entries: synset name -> ``{"lemmas": [...], "hypernyms": [...], "parts": [...]}``;
-            the first lemma of an entry names it in :meth:`synsets` order of insertion.
+        entries: synset name -> ``{"lemmas": [...], "hypernyms": [...], "parts": [...]}``
+            (and optionally ``"wnid": "n02084071"``); the first lemma of an entry names it in
+            :meth:`synsets` order of insertion.
         exceptions: irregular plurals, plural -> singular (``{"feet": "foot"}``).
         name: the version string recorded in provenance.
 
@@ -105,6 +106,13 @@ class MemoryLexicon:
                 base = word[: len(word) - len(suffix)] + replacement
                 if base in self._by_lemma:
                     return base
+        return None
+
+    def synset_of_wnid(self, wnid: str) -> str | None:
+        """The synset whose entry has this ``"wnid"``, or ``None``."""
+        for synset, entry in self.entries.items():
+            if entry.get("wnid") == wnid:
+                return synset
         return None
 
     def hypernyms(self, synset: str) -> list[str]:

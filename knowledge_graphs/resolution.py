@@ -22,6 +22,7 @@ ROUTES: tuple[str, ...] = (
     "unresolved",
 )
 _SYNSET_NAME = re.compile(r"^[^\s.]+(?:\.[^\s.]+)*\.n\.\d{2}$")
+_WNID = re.compile(r"^n\d{8}$")
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,8 @@ class Resolved:
     Attributes:
         name: the class name as given.
         synset: the synset, or ``None``.
-        route: ``"override"`` (the user's table), ``"synset"`` (the name is a synset),
+        route: ``"override"`` (the user's table), ``"synset"`` (the name is a synset, or a
+            WordNet id as ImageNet names its classes: ``n02084071``),
             ``"exact"`` (the name is a lemma), ``"lemma"`` (its base form is, e.g. a plural),
             ``"compound"`` (a possessive or closed form of a multi-word name is:
             ``potters_wheel`` -> ``potter's_wheel``, ``paint_brush`` -> ``paintbrush``),
@@ -119,7 +121,8 @@ def resolve_classes(
     """Resolve class names to noun synsets.
 
     Each name is tried, in order: the ``overrides`` table (a synset, or ``None`` to leave the
-    name unresolved); the name as a synset (``"tree.n.01"``, as in Visual Genome); the name
+    name unresolved); the name as a synset (``"tree.n.01"``, as in Visual Genome) or a WordNet
+    id (``"n02084071"``, as in ImageNet); the name
     as a lemma (spaces and underscores alike, most frequent sense); its base form (plurals:
     ``"trees"``); the possessive and closed forms of a multi-word name (``"potters wheel"`` ->
     ``potter's_wheel``, ``"paint brush"`` -> ``paintbrush``); the last word of a multi-word
@@ -142,7 +145,8 @@ def resolve_classes(
             ``potted_plant`` too); such names count as ``"override"``.
 
     Raises:
-        ValueError: an empty list, duplicated names, or an override naming an unknown synset.
+        ValueError: an empty list, duplicated names, an override naming an unknown synset, or a
+            WordNet id (``n02084071``) that the lexicon does not have.
     """
     if len(names) == 0:
         raise ValueError("names is empty: give at least one class name")
@@ -206,6 +210,15 @@ def _resolve(
     stripped = name.strip()
     if _SYNSET_NAME.match(stripped) and lexicon.has_synset(stripped):
         return Resolved(name, stripped, "synset", stripped.split(".")[0], (stripped,))
+    if _WNID.match(stripped):
+        of_wnid = getattr(lexicon, "synset_of_wnid", None)
+        synset = of_wnid(stripped) if of_wnid is not None else None
+        if synset is None:
+            raise ValueError(
+                f"{name!r} looks like a WordNet id, but {lexicon.version} has no noun synset "
+                "at that offset (ImageNet's ids are WordNet 3.0's)"
+            )
+        return Resolved(name, synset, "synset", synset.split(".")[0], (synset,))
     lemma = normalize(name)
     if not lemma:
         return Resolved(name, None, "unresolved")

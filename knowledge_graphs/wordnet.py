@@ -73,6 +73,19 @@ class WordNetLexicon:
     def morphy(self, word: str) -> str | None:
         return self.reader.morphy(word, "n")  # type: ignore[attr-defined]
 
+    def synset_of_wnid(self, wnid: str) -> str | None:
+        """The noun synset of a WordNet id (ImageNet's ``n02084071``: ``n`` and the synset's
+        offset in WordNet 3.0's ``data.noun``), or ``None`` where there is none."""
+        if len(wnid) != 9 or wnid[0] != "n" or not wnid[1:].isdigit():
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # nltk warns, then returns None
+                synset = self.reader.synset_from_pos_and_offset("n", int(wnid[1:]))  # type: ignore[attr-defined]
+        except Exception:  # or raises WordNetError, for an offset that is no synset
+            return None
+        return synset.name() if synset is not None else None
+
     @cache  # noqa: B019 - one lexicon per process, the cache is the point
     def hypernyms(self, synset: str) -> list[str]:
         s = self.reader.synset(synset)  # type: ignore[attr-defined]

@@ -2,16 +2,21 @@
 
     python scripts/build_ready_made_graphs.py                       # graphs from the vocabularies
     python scripts/build_ready_made_graphs.py --samples ../shared/real_samples   # vocabularies too
+    python scripts/build_ready_made_graphs.py --only imagenet21k      # one graph
+    python scripts/build_ready_made_graphs.py --timm-info DIR         # ImageNet id lists too
 
 The vocabularies come from the real dataset files: ADE's iter-reason objectnames.txt and
 objectcounts.txt (the 1,484 names with count >= 5, spaces as underscores) and VG150's
-object_list.txt with counts from VG-SGG-dicts-with-attri.json. The graphs are built offline
-from WordNet 3.0 with knowledge_graphs.ready_made.build_ready_made.
+object_list.txt with counts from VG-SGG-dicts-with-attri.json; ImageNet's WordNet id lists
+from timm's timm/data/_info (imagenet_synsets.txt, imagenet12k_synsets.txt,
+imagenet21k_goog_synsets.txt). The graphs are built offline from WordNet 3.0 with
+knowledge_graphs.ready_made.build_ready_made.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import time
 from pathlib import Path
@@ -46,15 +51,35 @@ def write_vocabularies(samples: Path) -> None:
     )
 
 
+TIMM_LISTS = {
+    "imagenet1k": "imagenet_synsets.txt",
+    "imagenet12k": "imagenet12k_synsets.txt",
+    "imagenet21k": "imagenet21k_goog_synsets.txt",
+}
+
+
+def write_imagenet_lists(info: Path) -> None:
+    """The WordNet id lists of timm's ``timm/data/_info``, gzipped (no timestamp)."""
+    for name, source in TIMM_LISTS.items():
+        text = (info / source).read_bytes()
+        (DATA / f"{name}_wnids.txt.gz").write_bytes(gzip.compress(text, 9, mtime=0))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, help="shared/real_samples, to redo vocabularies")
+    parser.add_argument("--timm-info", type=Path, help="timm/data/_info, to redo ImageNet's ids")
+    parser.add_argument("--only", nargs="+", choices=list(READY_MADE), help="these graphs only")
     parser.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
     args = parser.parse_args(argv)
     if args.samples:
         write_vocabularies(args.samples)
+    if args.timm_info:
+        write_imagenet_lists(args.timm_info)
     lexicon = load_wordnet(args.wordnet)
     for name, (_, graph_file, _) in READY_MADE.items():
+        if args.only and name not in args.only:
+            continue
         start = time.perf_counter()
         graph = build_ready_made(name, lexicon)
         graph.save(DATA / graph_file)

@@ -28,41 +28,61 @@ def similarity_matrix(
       from a dataset) under ``s``, add-one smoothed.
 
     Computed through an inverted index from ancestors to synsets, so the cost grows with the
-    ancestors of each synset, not with the square of the vocabulary times the hierarchy.
+    ancestors of each synset, not with the square of the vocabulary times the hierarchy. Each
+    row on its own is :meth:`SimilarityIndex.row`, which large vocabularies use instead of the
+    whole matrix (ImageNet-21k's would take 3.8 GB).
     """
-    if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
-    if measure == "lin" and counts is None:
-        raise ValueError(
-            "measure 'lin' needs counts (instances per synset) for its information content"
-        )
-    closure = [{s} | ancestors(lexicon, s) for s in synsets]
-    if measure == "wup":
-        depth = Depths(lexicon)
-        score = {a: float(depth(a)) for c in closure for a in c}
-    else:
-        assert counts is not None
-        under: dict[str, float] = {}
-        for s, c in zip(synsets, closure, strict=True):
+    index = SimilarityIndex(synsets, lexicon, measure, counts)
+    return np.stack([index.row(i) for i in range(len(synsets))]) if synsets else np.zeros((0, 0))
+
+
+class SimilarityIndex:
+    """The rows of :func:`similarity_matrix`, one at a time."""
+
+    def __init__(
+        self,
+        synsets: Sequence[str],
+        lexicon: Lexicon,
+        measure: str = "wup",
+        counts: Mapping[str, float] | None = None,
+    ) -> None:
+        if measure not in MEASURES:
+            raise ValueError(f"measure must be one of {MEASURES}, got {measure!r}")
+        if measure == "lin" and counts is None:
+            raise ValueError(
+                "measure 'lin' needs counts (instances per synset) for its information content"
+            )
+        closure = [{s} | ancestors(lexicon, s) for s in synsets]
+        if measure == "wup":
+            depth = Depths(lexicon)
+            score = {a: float(depth(a)) for c in closure for a in c}
+        else:
+            assert counts is not None
+            under: dict[str, float] = {}
+            for s, c in zip(synsets, closure, strict=True):
+                for a in c:
+                    under[a] = under.get(a, 0.0) + float(counts.get(s, 0.0)) + 1.0
+            total = sum(float(counts.get(s, 0.0)) + 1.0 for s in synsets)
+            score = {a: -math.log(min(n / total, 1.0)) for a, n in under.items()}
+        holders: dict[str, list[int]] = {}
+        for i, c in enumerate(closure):
             for a in c:
-                under[a] = under.get(a, 0.0) + float(counts.get(s, 0.0)) + 1.0
-        total = sum(float(counts.get(s, 0.0)) + 1.0 for s in synsets)
-        score = {a: -math.log(min(n / total, 1.0)) for a, n in under.items()}
-    holders: dict[str, list[int]] = {}
-    for i, c in enumerate(closure):
-        for a in c:
-            holders.setdefault(a, []).append(i)
-    inverted = {a: np.asarray(v) for a, v in holders.items()}
-    own = np.array([score[s] for s in synsets])
-    out = np.zeros((len(synsets), len(synsets)))
-    for i, c in enumerate(closure):
-        best = np.zeros(len(synsets))
-        for a in sorted(c, key=score.__getitem__):  # ascending, so the largest wins
-            best[inverted[a]] = score[a]
-        denominator = own[i] + own
-        out[i] = np.divide(2 * best, denominator, out=np.zeros_like(best), where=denominator > 0)
-    np.fill_diagonal(out, 1.0)
-    return out
+                holders.setdefault(a, []).append(i)
+        self._inverted = {a: np.asarray(v) for a, v in holders.items()}
+        # each synset's ancestors-or-self, ascending by score, so the largest is written last
+        self._closure = [sorted(c, key=lambda a: (score[a], a)) for c in closure]
+        self._score = score
+        self._own = np.array([score[s] for s in synsets])
+
+    def row(self, i: int) -> np.ndarray:
+        """The similarity of synset ``i`` to every synset ``[S]`` (1 to itself)."""
+        best = np.zeros(len(self._own))
+        for a in self._closure[i]:
+            best[self._inverted[a]] = self._score[a]
+        denominator = self._own[i] + self._own
+        out = np.divide(2 * best, denominator, out=np.zeros_like(best), where=denominator > 0)
+        out[i] = 1.0
+        return out
 
 
 def similar_to(
@@ -107,11 +127,14 @@ def similar_to(
         for s, n in zip(synsets, counts, strict=True):
             if s is not None:
                 per_synset[s] = per_synset.get(s, 0.0) + float(n)
-    matrix = similarity_matrix(distinct, lexicon, measure, per_synset)
+    index = SimilarityIndex(distinct, lexicon, measure, per_synset)
     cols = np.array([position[synsets[i]] for i in resolved])  # type: ignore[index]
+    rows: dict[int, np.ndarray] = {}
     edges: list[tuple[int, int, float]] = []
     for row, i in enumerate(resolved):
-        sims = matrix[cols[row], cols].copy()
+        if cols[row] not in rows:
+            rows = {cols[row]: index.row(cols[row])}  # classes sharing a synset come together
+        sims = rows[cols[row]][cols].copy()
         sims[row] = -np.inf  # not itself
         order = np.lexsort((np.arange(len(resolved)), -sims))[:k]
         edges.extend((resolved[j], i, float(sims[j])) for j in order if sims[j] > 0)

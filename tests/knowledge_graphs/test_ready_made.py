@@ -9,13 +9,23 @@ from knowledge_graphs.ready_made import (
     vocabulary,
 )
 
+SIZES = [
+    ("ade20k", 1484),
+    ("visual_genome", 150),
+    ("coco", 80),
+    ("imagenet1k", 1000),
+    ("imagenet12k", 11821),
+    ("imagenet21k", 21843),
+]
 
-@pytest.mark.parametrize("name, size", [("ade20k", 1484), ("visual_genome", 150), ("coco", 80)])
+
+@pytest.mark.parametrize("name, size", SIZES)
 def test_shipped_graphs_load_without_wordnet(name, size):
     g = load_ready_made(name)
     names, counts = vocabulary(name)
     assert g.classes == names and len(names) == size
-    assert counts is None if name == "coco" else len(counts) == size
+    shipped_without_counts = name == "coco" or name.startswith("imagenet")
+    assert counts is None if shipped_without_counts else len(counts) == size
     assert g.provenance["lexicon"] == "WordNet 3.0"
     assert g.provenance["source"] == READY_MADE[name][2]
     rel = g.to_class_relations(background=True)
@@ -32,7 +42,14 @@ def test_the_papers_ade_vocabulary():
     assert ("car", 1.0) in g.neighbours("wheel")["is_part_of"]
 
 
-@pytest.mark.parametrize("name", list(READY_MADE))
+@pytest.mark.parametrize(
+    "name",
+    [
+        *(n for n in READY_MADE if n not in ("imagenet12k", "imagenet21k")),
+        pytest.param("imagenet12k", marks=pytest.mark.slow),
+        pytest.param("imagenet21k", marks=pytest.mark.slow),  # 30 s and 330 MB on 2 cores
+    ],
+)
 def test_building_from_scratch_reproduces_the_shipped_graph(name, wordnet):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ADE's 12 unresolved names, listed in the docs
@@ -102,3 +119,36 @@ def test_the_annotated_pairs_are_those_of_the_real_samples():
         pytest.skip("ITER_REASONING_REAL_SAMPLES is not set")
     samples = sorted((Path(root) / "ade20k" / "CSAILVision_ADE20K").rglob("ADE_train_*.json"))
     assert set(ade_part_counts(samples)) == ANNOTATED_ADE_PAIRS
+
+
+def test_imagenet_vocabularies_are_timms_lists():
+    import hashlib
+
+    from knowledge_graphs.ready_made import _data
+
+    # the sha256 of timm's imagenet_synsets.txt, imagenet12k_synsets.txt and
+    # imagenet21k_goog_synsets.txt (timm 1.0.31, timm/data/_info), as shipped (gzipped)
+    digests = {
+        "imagenet1k": "70002b0ff5de60a3a17a82dbfcff291931f96225ddf941ad2e182fc39e183d15",
+        "imagenet12k": "f6483e79f18a9b670d43d915ddba40bbcaf82cfc4e92a07bd44057b9d44935f3",
+        "imagenet21k": "66362bdedf36d933382edca5493fc562dcc17128ce36403c9e730a75f48cb2f2",
+    }
+    import gzip
+
+    for name, digest in digests.items():
+        text = gzip.decompress(_data(READY_MADE[name][0]).read_bytes())
+        assert hashlib.sha256(text).hexdigest() == digest
+    names = vocabulary("imagenet1k")[0]
+    assert names[:2] == ["n01440764", "n01443537"] and len(set(names)) == 1000
+
+
+def test_imagenet_graph_resolves_by_offset():
+    g = load_ready_made("imagenet21k")
+    assert g.provenance["resolution"]["synset"] == 21843  # every id, exactly
+    dog = g.index("n02084071")
+    assert g.synsets[dog] == "dog.n.01"
+    kinds = g.neighbours("n02085620")["is_kind_of"]  # Chihuahua
+    assert [g.synsets[g.index(k)] for k, _ in kinds] == ["toy_dog.n.01"]
+    assert g.num_edges("similar_to") == {"similar_to": 109215}
+    # ImageNet-1k's classes are leaves: none is a kind of another
+    assert load_ready_made("imagenet1k").num_edges("is_kind_of") == {"is_kind_of": 0}

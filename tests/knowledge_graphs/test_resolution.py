@@ -116,3 +116,27 @@ def test_real_vocabularies_resolve(wordnet):
     assert (
         r.unresolved == [] and dict(zip(r.names, r.synsets, strict=True))["pant"] == "trouser.n.01"
     )
+
+
+def test_wordnet_ids():
+    from knowledge_graphs.lexicon import MemoryLexicon
+
+    lex = MemoryLexicon(
+        {
+            "entity.n.01": {"lemmas": ["entity"], "wnid": "n00001740"},
+            "dog.n.01": {"lemmas": ["dog"], "hypernyms": ["entity.n.01"], "wnid": "n02084071"},
+        }
+    )
+    r = resolve_classes(["n02084071", "n00001740"], lex, prefer=None)
+    assert r.synsets == ["dog.n.01", "entity.n.01"] and r.counts()["synset"] == 2
+    with pytest.raises(ValueError, match="'n09999999' looks like a WordNet id, but"):
+        resolve_classes(["n02084071", "n09999999"], lex, prefer=None)
+    with pytest.raises(ValueError, match=r"duplicated: \['n02084071'\]"):
+        resolve_classes(["n02084071", "n02084071"], lex, prefer=None)
+
+
+def test_wordnet_ids_on_wordnet(wordnet):
+    r = resolve_classes(["n01440764", "n02084071"], wordnet)
+    assert r.synsets == ["tench.n.01", "dog.n.01"]
+    with pytest.raises(ValueError, match="'n00000001' looks like a WordNet id"):
+        resolve_classes(["n00000001"], wordnet)
