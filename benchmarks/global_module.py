@@ -8,6 +8,11 @@ GPU). The printed ratios, not the absolute times, are the result.
 
     python benchmarks/global_module.py                    # R=100, C=3000 and C=20000
     python benchmarks/global_module.py --json out.json    # also write the figures
+    python benchmarks/global_module.py --real-graph imagenet21k --regions 100 300
+
+``--real-graph`` runs the fast path on a shipped class graph (ImageNet-21k: 21,843 classes and
+background, its five WordNet relations with their real degrees) beside the random graph of
+``--classes`` (20,000 by default there), at each of ``--regions``, and prints the ratios.
 """
 
 from __future__ import annotations
@@ -31,21 +36,34 @@ from iterative_reasoning.typing import SPATIAL_RELATIONS, region_edge  # noqa: E
 
 
 def make_problem(
-    regions: int, classes: int, relations: int, edges_per_class: int, channels: int, seed: int
+    regions: int,
+    classes: int,
+    relations: int,
+    edges_per_class: int,
+    channels: int,
+    seed: int,
+    real_graph: str | None = None,
 ) -> tuple[GlobalModule, Tensor, Any]:
-    """A random module, region features and reasoning graph of one image."""
+    """A random module, region features and reasoning graph of one image; the class relations
+    are random, or those of the shipped graph ``real_graph`` (classes and background)."""
     gen = torch.Generator().manual_seed(seed)
-    num_edges = classes * edges_per_class
-    rel = ClassRelations(
-        classes,
-        {
-            f"relation_{k}": (
-                _distinct_pairs(classes, num_edges, gen),
-                torch.rand(num_edges, generator=gen),
-            )
-            for k in range(relations)
-        },
-    )
+    if real_graph is not None:
+        from knowledge_graphs.ready_made import load_ready_made
+
+        rel = load_ready_made(real_graph).to_class_relations(background=True)
+        classes = rel.num_classes
+    else:
+        num_edges = classes * edges_per_class
+        rel = ClassRelations(
+            classes,
+            {
+                f"relation_{k}": (
+                    _distinct_pairs(classes, num_edges, gen),
+                    torch.rand(num_edges, generator=gen),
+                )
+                for k in range(relations)
+            },
+        )
     xy = torch.rand(regions, 2, generator=gen) * torch.tensor([700.0, 500.0])
     wh = torch.rand(regions, 2, generator=gen) * 200 + 8
     boxes = torch.cat([xy, xy + wh], dim=1)
@@ -143,7 +161,9 @@ def _time_backward(step: Callable[[], Tensor], repeats: int, device: str) -> flo
     return time_call(lambda: step().sum().backward(), repeats, device)
 
 
-def _problem_args(args: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
+def _problem_args(
+    args: dict[str, Any],
+) -> tuple[int, int, int, int, int, int, str | None]:
     return (
         args["regions"],
         args["classes"],
@@ -151,6 +171,7 @@ def _problem_args(args: dict[str, Any]) -> tuple[int, int, int, int, int, int]:
         args["edges_per_class"],
         args["channels"],
         args["seed"],
+        args.get("real_graph"),
     )
 
 
@@ -162,9 +183,15 @@ def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         k: args[k] for k in ("regions", "classes", "relations", "edges_per_class", "channels")
     }
+    result["graph"] = args.get("real_graph") or "random"
+    if args.get("real_graph"):
+        rel = module.semantic_path.relations if module.semantic_path is not None else []
+        result["classes"] = module.num_classes
+        result["relations"] = len(rel)
+        result["class_edges"] = int(module.semantic_path.class_adjacency_t._nnz())  # type: ignore[union-attr]
     result["fast_s"] = _time_backward(_step(module, x, graph, "fast"), args["repeats"], device)
     result["fast_peak_mib"] = peak_memory_mib(_child_step, args, "fast")
-    dense_bytes = 4 * args["relations"] * args["classes"] ** 2
+    dense_bytes = 4 * result["relations"] * result["classes"] ** 2
     result["dense_adjacency_mib"] = dense_bytes / 2**20
     if with_dense:
         dense_step = _step(module, x, graph, "dense")
@@ -179,8 +206,12 @@ def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--regions", type=int, default=100)
-    parser.add_argument("--classes", type=int, nargs="+", default=[3000, 20000])
+    parser.add_argument("--regions", type=int, nargs="+", default=[100])
+    parser.add_argument("--classes", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--real-graph",
+        help="a shipped class graph (imagenet21k) to run beside the random graph of --classes",
+    )
     parser.add_argument("--relations", type=int, default=10)
     parser.add_argument("--edges-per-class", type=int, default=10)
     parser.add_argument("--channels", type=int, default=512)
@@ -192,13 +223,42 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )
     add_run_arguments(parser, repeats=5)
     opts = parse_run_arguments(parser, argv)
+    if opts.classes is None:
+        opts.classes = [20000] if opts.real_graph else [3000, 20000]
     results = []
-    for classes in opts.classes:
-        args = {**vars(opts), "classes": classes}
-        results.append(run_case(args, with_dense=classes <= opts.dense_max_classes))
+    for regions in opts.regions:
+        for classes in opts.classes:
+            args = {**vars(opts), "regions": regions, "classes": classes, "real_graph": None}
+            results.append(run_case(args, with_dense=classes <= opts.dense_max_classes))
+        if opts.real_graph:
+            args = {**vars(opts), "regions": regions, "classes": 0}
+            results.append(run_case(args, with_dense=False))
     print_table(results, opts)
+    if opts.real_graph:
+        print_real_graph(results)
     write_json(opts, results=results)
     return results
+
+
+def print_real_graph(results: list[dict[str, Any]]) -> None:
+    """Each real-graph case against the random case of the same R (the last one run)."""
+    print("real graph against the random graph, fast path, forward + backward:")
+    print(f"{'R':>5} {'graph':>12} {'C':>7} {'class edges':>12} {'s':>8} {'MiB':>7} "
+          f"{'time ratio':>11} {'memory ratio':>13}")  # fmt: skip
+    random = {}
+    for r in results:
+        if r["graph"] == "random":
+            random[r["regions"]] = r
+            edges = r["relations"] * r["classes"] * r["edges_per_class"]
+        else:
+            edges = r["class_edges"]
+        base = random.get(r["regions"])
+        ratio = f"{r['fast_s'] / base['fast_s']:.2f}" if base else "-"
+        memory = f"{r['fast_peak_mib'] / base['fast_peak_mib']:.2f}" if base else "-"
+        print(
+            f"{r['regions']:>5} {r['graph']:>12} {r['classes']:>7} {edges:>12} "
+            f"{r['fast_s']:>8.3f} {r['fast_peak_mib']:>7.0f} {ratio:>11} {memory:>13}"
+        )
 
 
 def print_table(results: list[dict[str, Any]], opts: argparse.Namespace) -> None:
@@ -208,14 +268,15 @@ def print_table(results: list[dict[str, Any]], opts: argparse.Namespace) -> None
         f"device={opts.device}, threads={opts.threads}"
     )
     header = (
-        f"{'C':>7} {'fast s':>9} {'dense s':>9} {'speedup':>8} {'fast MiB':>9} "
-        f"{'dense MiB':>10} {'dense A MiB':>12} {'max |diff|':>11}"
+        f"{'R':>5} {'graph':>12} {'C':>7} {'fast s':>9} {'dense s':>9} {'speedup':>8} "
+        f"{'fast MiB':>9} {'dense MiB':>10} {'dense A MiB':>12} {'max |diff|':>11}"
     )
     print(header)
     for r in results:
         speedup = r.get("speedup")
         print(
-            f"{r['classes']:>7} {r['fast_s']:>9.3f} {_fmt(r.get('dense_s'), '.3f'):>9} "
+            f"{r['regions']:>5} {r['graph']:>12} {r['classes']:>7} {r['fast_s']:>9.3f} "
+            f"{_fmt(r.get('dense_s'), '.3f'):>9} "
             f"{_fmt(speedup, '.1f') + ('x' if speedup else ''):>8} "
             f"{r['fast_peak_mib']:>9.0f} {_fmt(r.get('dense_peak_mib'), '.0f'):>10} "
             f"{r['dense_adjacency_mib']:>12.0f} {_fmt(r.get('max_abs_difference'), '.2e'):>11}"

@@ -41,6 +41,20 @@ def test_global_module_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypa
     assert "speedup" in capsys.readouterr().out
 
 
+def test_global_module_benchmark_on_a_shipped_graph(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "figures.json"
+    bench = load("global_module", monkeypatch)
+    argv = ["--real-graph", "imagenet1k", "--regions", "6", "--classes", "50"]
+    bench.main([*argv, "--channels", "8", "--repeats", "1", "--json", str(out)])
+    figures = json.loads(out.read_text())["results"]
+    assert [(r["regions"], r["graph"], r["classes"]) for r in figures] == [
+        (6, "random", 50),
+        (6, "imagenet1k", 1001),  # its classes and background
+    ]
+    assert figures[1]["relations"] == 5 and figures[1]["class_edges"] == 5000 + 2 * 88
+    assert "time ratio" in capsys.readouterr().out
+
+
 def test_spatial_memory_benchmark_runs_and_writes_json(tmp_path, capsys, monkeypatch):
     out = tmp_path / "figures.json"
     bench = load("spatial_memory", monkeypatch)
