@@ -273,13 +273,14 @@ class ClassGraph:
         }
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the versioned file (gzip when the name ends in ``.gz``), atomically."""
+        """Write the versioned file (gzip when the name ends in ``.gz``), atomically; the same
+        graph always gives the same bytes."""
         path = Path(path)
         text = json.dumps(self.to_dict(), separators=(",", ":"))
         tmp = path.with_name(path.name + ".partial")
-        if path.suffix == ".gz":
-            with gzip.open(tmp, "wt", encoding="utf-8") as f:
-                f.write(text)
+        if path.suffix == ".gz":  # no time or name in the header: same graph, same bytes
+            with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as f:
+                f.write(text.encode("utf-8"))
         else:
             tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)

@@ -148,3 +148,14 @@ def test_errors():
         g.add_relation("is_kind_of", [(0, 1, 0.0)])
     with pytest.raises(KeyError, match="no relation"):
         g.to_class_relations(relations=["is_kind_of"])
+
+
+def test_the_same_graph_gives_the_same_bytes(tmp_path):
+    import time
+
+    g = ClassGraph(["car", "wheel"])
+    g.add_relation("is_part_of", [(1, 0, 1.0)])
+    g.save(tmp_path / "a.json.gz")
+    time.sleep(1.1)  # a gzip header would carry the time of writing
+    g.save(tmp_path / "b.json.gz")
+    assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
