@@ -23,6 +23,7 @@ from iterative_reasoning.data.records import (
     file_fingerprint,
 )
 from iterative_reasoning.data.transforms import flip_permutation
+from knowledge_graphs.builders.annotations import object_keys
 from knowledge_graphs.builders.vg_relationships import iter_json_array
 
 LabelBy = Literal["synset", "name"]
@@ -284,13 +285,7 @@ class VisualGenome(RecordDataset):
 
 
 def _keys(obj: Mapping[str, Any], label_by: LabelBy, aliases: Mapping[str, str]) -> list[str]:
-    if label_by == "synset":
-        return list(dict.fromkeys(obj.get("synsets") or ()))
-    names = obj.get("names") or ([obj["name"]] if "name" in obj else [])
-    if not names:
-        return []
-    name = str(names[0]).strip().lower()
-    return [aliases.get(name, name)]
+    return object_keys(obj, label_by == "synset", aliases)
 
 
 def _image_data(path: Path) -> dict[int, dict[str, Any]]:
