@@ -34,6 +34,15 @@ TEST_SPLIT = {"synthetic": "test", "ade20k": "mtest", "visual_genome": "test", "
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``iterative-reasoning`` command; returns its exit status. Deprecation notices of
+    the libraries it drives (FutureWarning) are silenced while it runs, and only then: the
+    process's warning filters are as they were when it returns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="iterative-reasoning", description=__doc__.splitlines()[0]
     )
@@ -121,7 +130,6 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     args = parser.parse_args(argv)
-    warnings.simplefilter("ignore", FutureWarning)
     problem = _path_problem(args)
     if problem:
         print(f"iterative-reasoning {args.command}: {problem}", file=sys.stderr)

@@ -42,10 +42,9 @@ def plot_iterations(
     """Draw ``sample`` with its numbered boxes and, per region, the class predicted at each
     iteration (green when right) with its probability and attention weight, and the fused
     prediction. ``model`` needs a head."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
 
     if model.head is None:
         raise ValueError("plot_iterations needs a model with a reasoning head")
@@ -57,13 +56,14 @@ def plot_iterations(
     attention = output.attention if output.attention is not None else None
     labels = sample.labels.tolist()
 
-    figure = plt.figure(figsize=(6 + 1.6 * len(steps), 6))
+    figure = Figure(figsize=(6 + 1.6 * len(steps), 6))  # not pyplot: the backend is the user's
+    FigureCanvasAgg(figure)
     grid = figure.add_gridspec(1, 2, width_ratios=[5, 1.6 * len(steps) + 2])
     ax = figure.add_subplot(grid[0])
     ax.imshow(sample.image.permute(1, 2, 0).clamp(0, 1).numpy())
     for i, box in enumerate(sample.boxes.tolist()):
         x1, y1, x2, y2 = box
-        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color="yellow", lw=1))
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, color="yellow", lw=1))
         ax.text(x1, y1 - 2, str(i + 1), color="yellow", fontsize=8, va="bottom")
     ax.set_axis_off()
     ax.set_title(sample.image_id, fontsize=9)
@@ -96,7 +96,6 @@ def plot_iterations(
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 
@@ -105,12 +104,12 @@ def plot_training_curves(
 ) -> Path:
     """The loss terms of each model's ``log.jsonl`` under ``run_dir/<model>``, one panel per
     model."""
-    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.2), squeeze=False)
+    figure = Figure(figsize=(4 * len(models), 3.2))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, len(models), squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         log = read_log(Path(run_dir) / model)
         if not log:
@@ -129,7 +128,6 @@ def plot_training_curves(
     figure.tight_layout()
     path = Path(path)
     figure.savefig(path, dpi=110)
-    plt.close(figure)
     return path
 
 

@@ -17,17 +17,19 @@ def plot_neighbourhood(
 ) -> None:
     """Draw ``name`` in the centre and its neighbours around it, one colour per relation, edge
     labels with the weights; at most ``limit`` neighbours per relation. Saved to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
     neighbours = graph.neighbours(name, relation)
     items = [(rel, n, w) for rel, ns in neighbours.items() for n, w in ns[:limit]]
-    fig, ax = plt.subplots(figsize=(9, 9))
+    fig = Figure(figsize=(9, 9))  # not pyplot: the user's backend is left as it is
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
     ax.set_axis_off()
     ax.set_title(f"{name} ({graph.synsets[graph.index(name)]}): {len(items)} neighbours")
-    colours = plt.get_cmap("tab10")
+    colours = colormaps["tab10"]
     relations = list(neighbours)
     ax.text(
         0,
@@ -59,10 +61,9 @@ def plot_neighbourhood(
             bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": colour},
         )
         ax.text(0.5 * x, 0.5 * y, f"{weight:.2g}", fontsize=7, color=colour)
-    handles = [plt.Line2D([], [], color=colours(i % 10), label=r) for i, r in enumerate(relations)]
+    handles = [Line2D([], [], color=colours(i % 10), label=r) for i, r in enumerate(relations)]
     if handles:
         ax.legend(handles=handles, loc="lower left", fontsize=8)
     ax.set_xlim(-1.3, 1.3)
     ax.set_ylim(-1.3, 1.3)
     fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)

@@ -106,6 +106,14 @@ def test_cli_train_then_evaluate_on_the_synthetic_benchmark(tmp_path, wordnet, c
     assert all(torch.equal(after[k], v) for k, v in convnet.items())
 
 
+def test_cli_leaves_the_warning_filters_as_they_were(tmp_path):
+    import warnings
+
+    before = list(warnings.filters)
+    main(["train", "--dataset", "ade20k", "--model", "final", "--output-dir", str(tmp_path)])
+    assert warnings.filters == before
+
+
 def test_cli_errors(tmp_path, capsys):
     assert (
         main(["train", "--dataset", "ade20k", "--model", "final", "--output-dir", str(tmp_path)])

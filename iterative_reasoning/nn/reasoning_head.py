@@ -24,7 +24,7 @@ from iterative_reasoning.nn.attention import AttentionFusion
 from iterative_reasoning.nn.global_module import GlobalModule
 from iterative_reasoning.nn.local_module import LocalModule
 from iterative_reasoning.ops import CropMode, RegionGrid, grid_sizes_of
-from iterative_reasoning.typing import REGION
+from iterative_reasoning.typing import OVERLAPS, REGION, SPATIAL_RELATIONS
 
 FeedMode = Literal["cross", "self", "mean"]
 FEED_MODES: tuple[str, ...] = ("cross", "self", "mean")
@@ -96,7 +96,8 @@ class IterativeReasoningHead(nn.Module):
         sampling_ratio: samples per bin and axis for ``"roi_align"``.
         aligned: the half-pixel offset of ``"roi_align"``.
         delta: length scale of the spatial edges, pixels (50).
-        overlaps: add the IoU ``overlaps`` region relation to the graph.
+        overlaps: add the IoU ``overlaps`` region relation to the graph; by default, whether
+            the global module reads it (a value that contradicts the module is an error).
 
     Shapes:
         - **features:** ``[B, D_f, H, W]`` at ``spatial_scale``; **boxes:** ``[R, 4]`` in
@@ -133,10 +134,18 @@ class IterativeReasoningHead(nn.Module):
         sampling_ratio: int = 2,
         aligned: bool = True,
         delta: float = 50.0,
-        overlaps: bool = False,
+        overlaps: bool | None = None,
     ) -> None:
         super().__init__()
         _check_config(num_classes, local, global_, num_iterations, feed)
+        reads = global_ is not None and global_.spatial_path is not None
+        reads = reads and OVERLAPS in global_.spatial_path.relations  # type: ignore[union-attr]
+        if overlaps is not None and overlaps != reads:
+            raise ValueError(
+                f"overlaps={overlaps}, but the global module "
+                + ("reads" if reads else "does not read")
+                + " the 'overlaps' relation; leave overlaps out to follow the module"
+            )
         check_positive("delta", delta)
         check_positive("spatial_scale", spatial_scale)
         self.num_classes = num_classes
@@ -149,7 +158,7 @@ class IterativeReasoningHead(nn.Module):
         self.sampling_ratio = sampling_ratio
         self.aligned = aligned
         self.delta = delta
-        self.overlaps = overlaps
+        self.overlaps = reads
         self.region_channels = global_.in_channels - num_classes if global_ is not None else None
         self.fusion = AttentionFusion() if attention else None
         # a_0 of a head without a local module: one learned logit, as the local module's a_0 (its
@@ -190,7 +199,8 @@ class IterativeReasoningHead(nn.Module):
             hidden_channels: ``D`` of the global module.
             class_embedding: initial class embeddings ``[C, D_c]`` (e.g. word vectors).
             num_iterations: ``T``.
-            kwargs: further arguments of :class:`IterativeReasoningHead`.
+            kwargs: further arguments of :class:`IterativeReasoningHead`; ``overlaps=True``
+                also gives the global module the ``overlaps`` relation.
         """
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -201,6 +211,7 @@ class IterativeReasoningHead(nn.Module):
         if model != "local":
             if class_relations is None:
                 raise ValueError(f"model {model!r} has a global module and needs class_relations")
+            overlaps = (OVERLAPS,) if kwargs.get("overlaps") else ()
             global_ = GlobalModule(
                 region_channels + num_classes,
                 num_classes,
@@ -209,6 +220,7 @@ class IterativeReasoningHead(nn.Module):
                 class_embedding=class_embedding,
                 spatial=model != "no_spatial",
                 semantic=model != "no_semantic",
+                spatial_relations=(*SPATIAL_RELATIONS, *overlaps),
             )
         options: dict[str, object] = {"feed": "self" if model == "no_cross_feed" else "cross"}
         options["attention"] = model != "no_attention"

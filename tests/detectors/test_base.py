@@ -52,7 +52,9 @@ def test_wrong_coordinate_frames_are_caught():
     with pytest.raises(ValueError, match="rescale_boxes"):
         region_batch(features, original, [(600, 800)], base_logits=torch.zeros(1, 3))
     rescaled = rescale_boxes(original, (1200, 1600), (600, 800))
-    assert region_batch(features, rescaled, [(600, 800)], base_logits=torch.zeros(1, 3))
+    packed = region_batch(features, rescaled, [(600, 800)], base_logits=torch.zeros(1, 3))
+    torch.testing.assert_close(packed.boxes, torch.tensor([[50.0, 50.0, 750.0, 550.0]]))
+    assert packed.batch.tolist() == [0] and packed.image_sizes.tolist() == [[600, 800]]
 
 
 def test_feature_stride_is_checked():
@@ -63,13 +65,15 @@ def test_feature_stride_is_checked():
             [(600, 800)],
             base_logits=torch.zeros(0, 3),
         )
-    assert region_batch(
+    packed = region_batch(
         torch.zeros(1, 4, 19, 25),
         torch.zeros(0, 4),
         [(600, 800)],
         base_logits=torch.zeros(0, 3),
         spatial_scale=1 / 32,
     )
+    assert packed.boxes.shape == (0, 4) and packed.batch.shape == (0,)
+    assert packed.base_logits.shape == (0, 3) and packed.features.shape == (1, 4, 19, 25)
 
 
 def test_errors():

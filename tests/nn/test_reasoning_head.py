@@ -129,7 +129,18 @@ def test_zero_regions(model):
         torch.zeros(0, C, dtype=torch.float64),
         torch.zeros(0, D_R, dtype=torch.float64),
     )
-    assert out.logits.shape == (0, C)
+    assert out.logits.shape == (0, C) and out.base_logits.shape == (0, C)
+    n = len(head.prediction_names())
+    assert out.attention is not None and out.attention.shape == (n, 0)
+    for stacked in (out.local_logits, out.global_logits, out.local_inputs, out.global_inputs):
+        assert stacked is None or stacked.shape == (2, 0, C)
+    assert (out.local_logits is None) == (model == "global")
+    assert (out.global_logits is None) == (model == "local")
+    # an empty batch trains: the loss is zero and every gradient is zero, none NaN
+    loss = sum(t.sum() for t in out if t is not None)
+    loss.backward()
+    grads = [p.grad for p in head.parameters() if p.grad is not None]
+    assert all(torch.equal(g, torch.zeros_like(g)) for g in grads)
 
 
 def test_trains_every_parameter_and_the_loss_decreases():
@@ -242,3 +253,86 @@ def test_runs_under_autocast_and_in_half_precision_on_the_cpu(dtype):
     assert torch.isfinite(mixed).all() and half.logits.dtype == dtype
     torch.testing.assert_close(mixed.float(), full, atol=0.15, rtol=0.1)
     torch.testing.assert_close(half.logits.float(), full, atol=0.15, rtol=0.1)
+
+
+def test_no_gradient_reaches_the_convnet():
+    head = _head("final")
+    features, boxes, batch, sizes, logits, region = _inputs()
+    for t in (features, logits, region):
+        t.requires_grad_(True)
+    out = head(features, boxes, batch, sizes, logits, region)
+    made = (out.logits, out.local_logits, out.global_logits, out.attention)  # not base_logits
+    loss = sum(t.square().sum() for t in made if t is not None)
+    loss.backward()
+    # the head's inputs are stop-gradient: the ConvNet's map, logits and features get nothing
+    assert features.grad is None and logits.grad is None and region.grad is None
+    assert all(p.grad is not None for p in head.parameters())
+
+
+@pytest.mark.parametrize("fast", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_whole_head_gradcheck(fast):
+    """The gradient of every parameter of the whole head (local and global modules, attention)
+    against finite differences, in float64, on a tiny head. One iteration (T = 2): the
+    predictions fed to the next iteration are stop-gradient, so later predictions depend on
+    the parameters also through values that autograd treats as constants, and the fused
+    logits only through the attention (tested in test_attention.py). Parameters are drawn
+    away from zero so that no ReLU sits on its kink (a zero bias puts padded cells there).
+    The fast mode checks random projections of the Jacobian; the slow set checks all of it."""
+    from torch.func import functional_call
+
+    torch.manual_seed(0)
+    head = IterativeReasoningHead.paper(
+        "final",
+        num_classes=4,
+        class_relations=random_relations(4, edges=4),
+        feature_channels=2,
+        region_channels=3,
+        memory_channels=2,
+        fc_channels=4,
+        hidden_channels=3,
+        num_iterations=2,
+    ).double()
+    with torch.no_grad():
+        for p in head.parameters():
+            p.normal_(std=0.3)
+    gen = torch.Generator().manual_seed(0)
+    boxes, batch = random_boxes([2, 2], seed=0, size=90.0)
+    boxes[:, 2:] += 16
+    inputs = (
+        torch.randn(2, 2, 10, 9, generator=gen, dtype=torch.float64),
+        boxes,
+        batch,
+        SIZES,
+        torch.randn(4, 4, generator=gen, dtype=torch.float64),
+        torch.randn(4, 3, generator=gen, dtype=torch.float64),
+    )
+    names = [n for n, _ in head.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_(True) for p in head.parameters())
+
+    def predictions(*values):
+        out = functional_call(head, dict(zip(names, values, strict=True)), args=inputs)
+        return out.local_logits, out.global_logits, out.attention
+
+    assert torch.autograd.gradcheck(predictions, params, eps=1e-6, atol=1e-6, fast_mode=fast)
+
+
+def test_overlaps_follow_the_global_module():
+    from iterative_reasoning.nn import GlobalModule
+    from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
+
+    torch.manual_seed(0)
+    relations = random_relations(C, edges=10)
+    module = GlobalModule(
+        D_R + C, C, relations, hidden_channels=8, spatial_relations=(*SPATIAL_RELATIONS, OVERLAPS)
+    ).double()
+    head = IterativeReasoningHead(C, global_=module)
+    assert head.overlaps  # taken from the module: its graph has the relation it reads
+    features, boxes, batch, sizes, logits, region = _inputs()
+    assert head(features, boxes, batch, sizes, logits, region).logits.shape == (7, C)
+    with pytest.raises(ValueError, match="overlaps=False, but the global module reads"):
+        IterativeReasoningHead(C, global_=module, overlaps=False)
+    plain = GlobalModule(D_R + C, C, relations, hidden_channels=8)
+    with pytest.raises(ValueError, match="overlaps=True, but the global module does not read"):
+        IterativeReasoningHead(C, global_=plain, overlaps=True)
+    # the paper's constructor gives its global module the relation too
+    assert _head("final", overlaps=True).global_.spatial_path.relations[-1] == OVERLAPS
