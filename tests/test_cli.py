@@ -166,6 +166,18 @@ def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsy
     assert main(["evaluate", *common, "--annotations", test_file, "--write-masks"]) == 0
     written = json.loads((run / "metrics.json").read_text())
     assert written["images"] == 1 and written["regions"] == 8
+    # the head on the frozen ConvNet of that run keeps writing through the masks
+    import iterative_reasoning.engine as engine
+
+    trained = []
+    real_train = engine.train
+    engine.train = lambda model, *a, **k: trained.append(model) or real_train(model, *a, **k)
+    try:
+        frozen = ["--output-dir", str(tmp_path / "frozen"), "--init-convnet", str(run)]
+        assert main([*argv, *frozen, "--freeze-convnet"]) == 0
+    finally:
+        engine.train = real_train
+    assert trained[0].write_masks and trained[0].freeze_convnet
     from knowledge_graphs import ClassGraph
 
     graph = ClassGraph.load(run / "class_graph.json.gz")  # built from the categories
