@@ -1,14 +1,12 @@
 """Co-occurrence and relative-place statistics: a hand-computed fixture, a naive double loop on
 random annotations, the readers, and bad input."""
 
-import json
 import math
 from collections import Counter
 
 import numpy as np
 import pytest
 
-from knowledge_graphs.builders.annotations import coco_images, vg_images
 from knowledge_graphs.builders.statistics import (
     BoxStatistics,
     box_places,
@@ -174,62 +172,3 @@ def test_bad_and_degenerate_input():
         co_occurs_with(apart, threshold=2)
     with pytest.raises(ValueError, match="min_frequency must be in"):
         box_places(apart, min_frequency=0)
-
-
-def _coco_file(tmp_path, categories, annotations, images=(1, 2)):
-    data = {
-        "images": [{"id": i, "file_name": f"{i}.jpg", "height": 50, "width": 50} for i in images],
-        "categories": [{"id": k, "name": n} for k, n in categories],
-        "annotations": [
-            {"id": n, "image_id": i, "category_id": k, "bbox": b, "iscrowd": crowd, "area": 1}
-            for n, (i, k, b, crowd) in enumerate(annotations, 1)
-        ],
-    }
-    path = tmp_path / "instances.json"
-    path.write_text(json.dumps(data))
-    return path
-
-
-def test_coco_reader(tmp_path):
-    # categories in id order whatever their order in the file; crowd boxes left out; xywh
-    path = _coco_file(
-        tmp_path,
-        [(7, "cup"), (3, "table")],
-        [(1, 3, [0, 0, 10, 10], 0), (1, 7, [2, 2, 2, 2], 0), (1, 7, [0, 0, 50, 50], 1)],
-    )
-    names, images = coco_images(path)
-    assert names == ["table", "cup"]
-    got = [(labels.tolist(), boxes.tolist()) for labels, boxes in images]
-    assert got == [([0, 1], [[0, 0, 10, 10], [2, 2, 4, 4]]), ([], [])]
-    stats = count_boxes(coco_images(path)[1], 2)
-    assert stats.place_counts["inside"] == {(1, 0): 1}
-    # a file with one category gives an empty (but valid) relation
-    path = _coco_file(tmp_path, [(1, "cup")], [(1, 1, [0, 0, 1, 1], 0), (2, 1, [0, 0, 2, 2], 0)])
-    names, images = coco_images(path)
-    assert names == ["cup"] and co_occurs_with(count_boxes(images, 1)) == []
-    with pytest.raises(FileNotFoundError, match="nope.json: no such COCO annotation file"):
-        coco_images(tmp_path / "nope.json")
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"images": []}')
-    with pytest.raises(ValueError, match="bad.json: not a COCO annotation file"):
-        coco_images(bad)
-
-
-def test_visual_genome_reader(tmp_path):
-    objects = [
-        {
-            "image_id": 1,
-            "objects": [
-                {"synsets": ["tree.n.01"], "names": ["trees"], "x": 0, "y": 0, "w": 10, "h": 5},
-                {"synsets": ["man.n.01"], "names": ["Man"], "x": 2, "y": 6, "w": 1, "h": 1},
-                {"synsets": [], "names": ["blob"], "x": 0, "y": 0, "w": 1, "h": 1},
-            ],
-        },
-        {"image_id": 2, "objects": []},
-    ]
-    path = tmp_path / "objects.json"
-    path.write_text(json.dumps(objects))
-    by_synset = [(la.tolist(), b.tolist()) for la, b in vg_images(path, ["man.n.01", "tree.n.01"])]
-    assert by_synset == [([1, 0], [[0, 0, 10, 5], [2, 6, 3, 7]]), ([], [])]
-    by_name = [la.tolist() for la, _ in vg_images(path, ["guy", "trees"], {"man": "guy"})]
-    assert by_name == [[1, 0], []]

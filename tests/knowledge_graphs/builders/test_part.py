@@ -1,20 +1,11 @@
-"""is_kind_of, is_part_of, plural_of, left_right_of on the tiny lexicon and on WordNet."""
+"""is_part_of: inherited through the whole's is-a, a part's other senses within reach, kinds by
+the head word, on WordNet."""
 
 import pytest
 
 from knowledge_graphs.builders.kind import is_kind_of
-from knowledge_graphs.builders.left_right import left_right_of
 from knowledge_graphs.builders.part import is_part_of, part_senses
-from knowledge_graphs.builders.plural import plural_forms, plural_of
 from knowledge_graphs.lexicon import MemoryLexicon
-
-
-def test_kind_of_stops_at_the_nearest_vocabulary_ancestors(lexicon):
-    synsets = ["car.n.01", "vehicle.n.01", "artifact.n.01", "car.n.01", "bicycle.n.01", None]
-    edges = is_kind_of(synsets, lexicon)
-    # car -> vehicle (not artifact: vehicle is nearer); vehicle -> artifact; classes 0 and 3
-    # share a synset and are not kinds of each other; unresolved class 5 has no edges
-    assert edges == [(0, 1, 1.0), (1, 2, 1.0), (3, 1, 1.0), (4, 1, 1.0)]
 
 
 def test_part_of_is_inherited_through_is_a(lexicon):
@@ -73,20 +64,6 @@ def test_other_senses_of_a_part_within_reach_of_the_whole():
     assert found == {(0, 1): ("leg.n.03", "chair.n.01"), (0, 2): ("leg.n.01", "person.n.01")}
     with pytest.raises(ValueError, match="reach must be >= 0"):
         is_part_of(synsets, lex, senses, reach=-1)
-
-
-def test_plural_rules_and_irregular_forms(lexicon):
-    assert plural_forms("box") == {"boxs", "boxes"}
-    assert plural_forms("city") == {"citys", "cities"}
-    assert plural_forms("street_lamp") == {"street_lamps"}
-    names = ["foot", "feet", "city", "cities", "street lamp", "street_lamps", "leaf", "leaves"]
-    assert plural_of(names) == [(3, 2, 1.0), (5, 4, 1.0), (7, 6, 1.0)]
-    assert plural_of(names, lexicon) == [(1, 0, 1.0), (3, 2, 1.0), (5, 4, 1.0), (7, 6, 1.0)]
-
-
-def test_left_right_pairs():
-    names = ["left_arm", "right arm", "left_leg", "right_foot", "left_foot"]
-    assert left_right_of(names) == [(0, 1, 1.0), (1, 0, 1.0), (3, 4, 1.0), (4, 3, 1.0)]
 
 
 def test_on_wordnet(wordnet):
