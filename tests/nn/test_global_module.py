@@ -164,7 +164,10 @@ def test_zero_regions():
     module, x, graph, _ = setup([0, 0])
     out = module(x, graph)
     assert out.logits.shape == (0, C) and out.attention.shape == (0,)
-    out.logits.sum().backward()  # backward through an empty batch works
+    (out.logits.sum() + out.attention.sum()).backward()  # through an empty batch
+    # ... which gives every parameter a zero gradient, none NaN
+    grads = [p.grad for p in module.parameters()]
+    assert grads and all(g is not None and torch.equal(g, torch.zeros_like(g)) for g in grads)
 
 
 def test_class_embedding_initialisation_and_repr():
