@@ -27,17 +27,25 @@ _NONE = len(PLACES)
 #: The defaults of :func:`co_occurs_with` and :func:`box_places`.
 COOCCURRENCE_DEFAULTS: dict[str, Any] = {"threshold": 0.1, "top_k": 10, "min_images": 2}
 PLACE_DEFAULTS: dict[str, Any] = {"min_frequency": 0.5, "min_pairs": 10}
-_CHUNK = 1 << 20
+_CHUNK = 1 << 22
+#: Codes counted in a dense array up to this many (256 MiB of counts): the relative places of
+#: up to 2,190 classes, their co-occurrences up to 5,792.
+_DENSE_LIMIT = 1 << 25
 
 Image = tuple[Any, Any]  # (labels [n] ints in 0..C-1, boxes [n, 4] xyxy)
 
 
 class _CodeCounter:
-    """Counts of non-negative integer codes, accumulated in chunks (np.unique on merge)."""
+    """Counts of integer codes in ``0..size-1``: a dense array of counts where it fits in
+    :data:`_DENSE_LIMIT` entries, else sorted runs of (code, count) merged as they grow (each
+    code is sorted about log times, never once per chunk)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
+        self.dense = np.zeros(size, np.int64) if size <= _DENSE_LIMIT else None
         self.codes = np.zeros(0, np.int64)
         self.counts = np.zeros(0, np.int64)
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._in_runs = 0
         self._pending: list[np.ndarray] = []
         self._size = 0
 
@@ -46,21 +54,36 @@ class _CodeCounter:
             self._pending.append(codes.astype(np.int64, copy=False))
             self._size += codes.size
             if self._size >= _CHUNK:
-                self._merge()
+                self._flush()
 
-    def _merge(self) -> None:
+    def _flush(self) -> None:
         if not self._pending:
             return
-        new, n = np.unique(np.concatenate(self._pending), return_counts=True)
-        codes = np.concatenate([self.codes, new])
-        counts = np.concatenate([self.counts, n])
+        chunk = np.concatenate(self._pending)
+        self._pending, self._size = [], 0
+        if self.dense is not None:
+            self.dense += np.bincount(chunk, minlength=len(self.dense))
+            return
+        self._runs.append(np.unique(chunk, return_counts=True))
+        self._in_runs += len(self._runs[-1][0])
+        if self._in_runs > max(len(self.codes), _CHUNK):
+            self._merge()
+
+    def _merge(self) -> None:
+        codes = np.concatenate([self.codes, *(c for c, _ in self._runs)])
+        counts = np.concatenate([self.counts, *(n for _, n in self._runs)])
         self.codes, inverse = np.unique(codes, return_inverse=True)
         self.counts = np.bincount(inverse, weights=counts, minlength=len(self.codes)).astype(
             np.int64
         )
-        self._pending, self._size = [], 0
+        self._runs, self._in_runs = [], 0
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
+        """The codes seen (ascending) and their counts."""
+        self._flush()
+        if self.dense is not None:
+            codes = np.flatnonzero(self.dense)
+            return codes, self.dense[codes]
         self._merge()
         return self.codes, self.counts
 
@@ -105,7 +128,7 @@ def count_boxes(
         raise ValueError(f"num_classes must be positive, got {num_classes}")
     c = num_classes
     occurrence = np.zeros(c, np.int64)
-    together, places = _CodeCounter(), _CodeCounter()
+    together, places = _CodeCounter(c * c), _CodeCounter(c * c * (_NONE + 1))
     if progress is not None:
         from tqdm import tqdm
 
@@ -133,7 +156,7 @@ def count_boxes(
     stats = BoxStatistics(c, total, occurrence)
     codes, counts = together.items()
     stats.cooccurrence = {
-        (int(k // c), int(k % c)): int(n) for k, n in zip(codes, counts, strict=True)
+        divmod(k, c): n for k, n in zip(codes.tolist(), counts.tolist(), strict=True)
     }
     codes, counts = places.items()
     stats.place_counts = {place: {} for place in PLACES}

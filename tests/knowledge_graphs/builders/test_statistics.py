@@ -151,6 +151,27 @@ def test_against_a_naive_double_loop():
         assert w == pytest.approx(together[(i, j)] / math.sqrt(occurrence[i] * occurrence[j]))
 
 
+def test_sparse_counting_equals_dense(monkeypatch):
+    """Vocabularies too large for dense counts are counted in sorted runs, merged as they
+    grow: forced here with tiny limits, the counts are the same."""
+    import knowledge_graphs.builders.statistics as statistics
+
+    rng = np.random.default_rng(3)
+    images = []
+    for _ in range(40):
+        n = int(rng.integers(0, 12))
+        xy = rng.integers(0, 30, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.integers(1, 9, (n, 2))], 1).astype(float)
+        images.append((rng.integers(0, 9, n), boxes))
+    dense = count_boxes(images, 9)
+    monkeypatch.setattr(statistics, "_DENSE_LIMIT", 0)
+    monkeypatch.setattr(statistics, "_CHUNK", 16)  # a run every few images, many merges
+    sparse = count_boxes(images, 9)
+    assert sparse.image_counts.tolist() == dense.image_counts.tolist()
+    assert sparse.cooccurrence == dense.cooccurrence and sparse.pair_counts == dense.pair_counts
+    assert sparse.place_counts == dense.place_counts and len(dense.place_counts["above"]) > 10
+
+
 def test_bad_and_degenerate_input():
     with pytest.raises(ValueError, match="image 1: label 3 is outside 0..2"):
         count_boxes([([0], [[0, 0, 1, 1]]), ([3], [[0, 0, 1, 1]])], 3)
