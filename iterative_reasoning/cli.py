@@ -661,8 +661,15 @@ def _graph(args: argparse.Namespace, classes: Any, build: Any) -> Any:
                 )
         else:
             from iterative_reasoning.engine import process_group
+            from knowledge_graphs.wordnet import WordNetNotFoundError
 
-            graph = build()  # every process builds the same graph; the first one keeps it
+            try:
+                graph = build()  # every process builds the same graph; the first one keeps it
+            except WordNetNotFoundError as error:
+                raise WordNetNotFoundError(
+                    f"{error} Or build the run's graph without WordNet: --graph-relations mined "
+                    "(ADE20K and COCO's 80 categories also have --shipped-graph)."
+                ) from error
             graph.provenance["run"] = recipe
             if process_group()[0] == 0:
                 cached.parent.mkdir(parents=True, exist_ok=True)

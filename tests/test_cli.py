@@ -343,3 +343,26 @@ def test_evaluating_with_another_model_than_trained_says_so(tmp_path, wordnet, c
     assert "holds another model than this one" in err and "Traceback" not in err
     assert main(["train", *base, "--model", "local", *run, *steps, "--steps", "2"]) == 2
     assert "holds another model" in capsys.readouterr().err
+
+
+def test_a_run_without_wordnet_builds_its_graph_from_the_annotations(tmp_path, capsys, monkeypatch):
+    from iterative_reasoning.data.synthetic import write_coco
+    from knowledge_graphs import ClassGraph
+    from knowledge_graphs.wordnet import WordNetNotFoundError
+
+    def no_wordnet(*args, **kwargs):
+        raise WordNetNotFoundError("No WordNet found.")
+
+    monkeypatch.setattr("knowledge_graphs.wordnet.load_wordnet", no_wordnet)
+    root = write_coco(tmp_path / "coco", {"train": 2}, seed=0)
+    argv = ["train", "--dataset", "coco", "--root", str(root / "images"), "--model", "local"]
+    argv += ["--annotations", str(root / "annotations" / "instances_train.json")]
+    argv += ["--weights", "none", "--steps", "1", "--quiet"]
+    assert main([*argv, "--output-dir", str(tmp_path / "a")]) == 2
+    assert "Or build the run's graph without WordNet: --graph-relations mined" in (
+        capsys.readouterr().err
+    )
+    run = tmp_path / "b"
+    assert main([*argv, "--output-dir", str(run), "--graph-relations", "mined"]) == 0
+    graph = ClassGraph.load(run / "class_graph.json.gz")
+    assert set(graph.relations) >= {"co_occurs_with"} and "is_kind_of" not in graph.relations
