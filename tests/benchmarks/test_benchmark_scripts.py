@@ -114,3 +114,22 @@ def test_detection_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, mon
     assert result["plain_s"] > 0 and all(r["overhead"] > 0 for r in result["rows"])
     assert result["proposals"] > 5
     assert "with the head, k = all" in capsys.readouterr().out
+
+
+def test_head_syncs_counts_and_restores(tmp_path, capsys, monkeypatch):
+    import torch
+
+    item, nonzero = torch.Tensor.item, torch.nonzero
+    bench = load("head_syncs", monkeypatch)
+    out = tmp_path / "syncs.json"
+    result = bench.main(["--regions", "12", "--images", "2", "--json", str(out)])
+    assert result == json.loads(out.read_text())
+    assert result["total"] == sum(result["by_kind"].values()) == sum(result["by_line"].values())
+    # the input checks read values on the host; every line named is the package's
+    assert result["by_kind"]["__bool__"] > 0
+    assert all(line.startswith("iterative_reasoning/") for line in result["by_line"])
+    assert torch.Tensor.item is item and torch.nonzero is nonzero  # unwrapped again
+    with bench.counting() as counts:
+        torch.tensor([1.0]).item()
+        bool(torch.tensor(True))
+    assert sum(counts.values()) == 2
