@@ -100,8 +100,7 @@ def vg_images(
     object's box once per class it names. When ``classes`` are synsets (``tree.n.01``), an
     object names the classes of its synsets; otherwise the class of its first name (stripped,
     lower-cased, aliased)."""
-    by_synset = all(_is_synset(c) for c in classes)
-    index = {c.strip() if by_synset else c.strip().lower(): i for i, c in enumerate(classes)}
+    by_synset, index = vg_class_index(classes)
     aliases = dict(aliases or {})
     for image in iter_json_array(objects):
         labels, boxes = [], []
@@ -125,6 +124,16 @@ def object_keys(obj: Mapping[str, Any], by_synset: bool, aliases: Mapping[str, s
         return []
     name = str(names[0]).strip().lower()
     return [aliases.get(name, name)]
+
+
+def vg_class_index(classes: Sequence[str]) -> tuple[bool, dict[str, int]]:
+    """Whether ``classes`` are synsets (``tree.n.01``, then objects name classes by their
+    synsets; otherwise by their first name), and the class of each key of
+    :func:`object_keys`."""
+    by_synset = all(_is_synset(c) for c in classes)
+    return by_synset, {
+        c.strip() if by_synset else c.strip().lower(): i for i, c in enumerate(classes)
+    }
 
 
 def _is_synset(name: str) -> bool:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from knowledge_graphs.builders.annotations import _is_synset, object_keys
-from knowledge_graphs.builders.vg_relationships import iter_json_array
+from knowledge_graphs.builders.annotations import object_keys, vg_class_index
+from knowledge_graphs.builders.vg_relationships import iter_vg_images
 
 #: The defaults of :func:`attribute_similar_to`.
 ATTRIBUTE_DEFAULTS: dict[str, Any] = {
@@ -34,19 +34,10 @@ def vg_attribute_counts(
     :func:`~knowledge_graphs.builders.annotations.vg_images`; attributes are stripped and
     lower-cased, and counted once per object. With ``image_ids`` (a training split's), only
     those images count."""
-    by_synset = all(_is_synset(c) for c in classes)
-    index = {c.strip() if by_synset else c.strip().lower(): i for i, c in enumerate(classes)}
+    by_synset, index = vg_class_index(classes)
     aliases = dict(aliases or {})
     counts: dict[int, Counter[str]] = {}
-    images: Iterator[Any] = iter_json_array(attributes)
-    if progress:
-        from tqdm import tqdm
-
-        images = tqdm(images, desc="VG attributes", unit="image")
-    wanted = set(image_ids) if image_ids is not None else None
-    for image in images:
-        if wanted is not None and image.get("image_id", image.get("id")) not in wanted:
-            continue
+    for image in iter_vg_images(attributes, "VG attributes", progress, image_ids):
         for obj in image.get("attributes", ()) or ():
             described = {str(a).strip().lower() for a in obj.get("attributes", ()) or ()}
             described.discard("")

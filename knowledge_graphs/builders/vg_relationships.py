@@ -82,6 +82,26 @@ def iter_json_array(path: str | os.PathLike[str], chunk_size: int = 1 << 22) -> 
             buffer, position = buffer[end:], 0
 
 
+def iter_vg_images(
+    path: str | os.PathLike[str],
+    description: str,
+    progress: bool = False,
+    image_ids: Collection[int] | None = None,
+) -> Iterator[Any]:
+    """The images of one of Visual Genome's per-image files (``relationships.json``,
+    ``attributes.json``, ...), streamed: those of ``image_ids`` only when given (v1.0 names the
+    id ``id``, later versions ``image_id``), with a progress bar of ``description``."""
+    images: Iterator[Any] = iter_json_array(path)
+    if progress:
+        from tqdm import tqdm
+
+        images = tqdm(images, desc=description, unit="image")
+    wanted = set(image_ids) if image_ids is not None else None
+    for image in images:
+        if wanted is None or image.get("image_id", image.get("id")) in wanted:
+            yield image
+
+
 def _skip(buffer: str, position: int) -> int:
     while position < len(buffer) and buffer[position] in " \t\r\n":
         position += 1
@@ -109,15 +129,7 @@ def vg_predicate_counts(
     objects = dict(object_aliases or {})
     predicates = dict(predicate_aliases or {})
     counts: PredicateCounts = {}
-    images: Iterator[Any] = iter_json_array(relationships)
-    if progress:
-        from tqdm import tqdm
-
-        images = tqdm(images, desc="VG relationships", unit="image")
-    wanted = set(image_ids) if image_ids is not None else None
-    for image in images:
-        if wanted is not None and image.get("image_id", image.get("id")) not in wanted:
-            continue
+    for image in iter_vg_images(relationships, "VG relationships", progress, image_ids):
         for rel in image.get("relationships", ()):
             s = _class_of(rel.get("subject", {}), index, objects)
             o = _class_of(rel.get("object", {}), index, objects)
