@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_graphs.build import BUILDABLE, build_class_graph
+from knowledge_graphs.builders.attributes import ATTRIBUTE_DEFAULTS
+from knowledge_graphs.builders.statistics import COOCCURRENCE_DEFAULTS, PLACE_DEFAULTS
 from knowledge_graphs.class_graph import ClassGraph, GraphFileError
 from knowledge_graphs.ready_made import READY_MADE, load_ready_made, overrides, senses, vocabulary
 from knowledge_graphs.resolution import resolve_classes
@@ -90,19 +92,20 @@ def main(argv: list[str] | None = None) -> int:
         help="Visual Genome objects.json (streamed)",
     )
     mined.add_argument("--ade-split", default="train", help="ADE20K split to count (train)")
-    mined.add_argument("--cooccurrence-threshold", type=float, default=0.1)
-    mined.add_argument("--cooccurrence-top-k", type=int, default=10)
-    mined.add_argument("--cooccurrence-min-images", type=int, default=2)
-    mined.add_argument("--place-min-frequency", type=float, default=0.5)
-    mined.add_argument("--place-min-pairs", type=int, default=10)
+    together, places = COOCCURRENCE_DEFAULTS, PLACE_DEFAULTS
+    mined.add_argument("--cooccurrence-threshold", type=float, default=together["threshold"])
+    mined.add_argument("--cooccurrence-top-k", type=int, default=together["top_k"])
+    mined.add_argument("--cooccurrence-min-images", type=int, default=together["min_images"])
+    mined.add_argument("--place-min-frequency", type=float, default=places["min_frequency"])
+    mined.add_argument("--place-min-pairs", type=int, default=places["min_pairs"])
     mined.add_argument(
         "--vg-attributes",
         type=Path,
         metavar="FILE",
         help="Visual Genome attributes.json: attribute_similar_to (streamed)",
     )
-    mined.add_argument("--attribute-top-k", type=int, default=5)
-    mined.add_argument("--attribute-threshold", type=float, default=0.5)
+    mined.add_argument("--attribute-top-k", type=int, default=ATTRIBUTE_DEFAULTS["top_k"])
+    mined.add_argument("--attribute-threshold", type=float, default=ATTRIBUTE_DEFAULTS["threshold"])
     show = commands.add_parser("show", help="summarise a graph, or a class's neighbours")
     show.add_argument("graph", help=f"a graph file, or a shipped graph: {', '.join(READY_MADE)}")
     show.add_argument("--class", dest="name", help="list this class's neighbours by relation")
@@ -266,7 +269,11 @@ def _mined_statistics(
         if not args.vg_attributes.is_file():
             raise FileNotFoundError(f"--vg-attributes: {args.vg_attributes} is missing")
         counts = vg_attribute_counts(args.vg_attributes, names, progress=True)
-        parameters = {"top_k": args.attribute_top_k, "threshold": args.attribute_threshold}
+        parameters = {
+            **ATTRIBUTE_DEFAULTS,
+            "top_k": args.attribute_top_k,
+            "threshold": args.attribute_threshold,
+        }
         edges = attribute_similar_to(counts, len(names), **parameters)
         relations[ATTRIBUTE_SIMILAR_TO] = edges
         provenance[ATTRIBUTE_SIMILAR_TO] = {

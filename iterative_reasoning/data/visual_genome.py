@@ -88,7 +88,11 @@ def vg_class_graph(
         return record_images(dataset.records)
 
     def mined() -> tuple[dict[str, Any], dict[str, Any]]:
-        from knowledge_graphs.builders.attributes import attribute_similar_to, vg_attribute_counts
+        from knowledge_graphs.builders.attributes import (
+            ATTRIBUTE_DEFAULTS,
+            attribute_similar_to,
+            vg_attribute_counts,
+        )
         from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
 
         found: dict[str, Any] = {}
@@ -110,7 +114,11 @@ def vg_class_graph(
             )
             edges = attribute_similar_to(described, len(synsets))
             found["attribute_similar_to"] = edges
-            about["attribute_similar_to"] = {"source": "attributes.json", "edges": len(edges)}
+            about["attribute_similar_to"] = {
+                "source": "attributes.json",
+                "parameters": ATTRIBUTE_DEFAULTS,
+                "edges": len(edges),
+            }
         return found, about
 
     has_images = (root / "image_data.json").exists()

@@ -11,15 +11,8 @@ from typing import Any
 import numpy as np
 
 from knowledge_graphs.builders.annotations import object_keys, vg_class_index
+from knowledge_graphs.builders.statistics import keyword_defaults
 from knowledge_graphs.builders.vg_relationships import iter_vg_images
-
-#: The defaults of :func:`attribute_similar_to`.
-ATTRIBUTE_DEFAULTS: dict[str, Any] = {
-    "top_attributes": 100,
-    "top_k": 5,
-    "threshold": 0.5,
-    "min_objects": 5,
-}
 
 
 def vg_attribute_counts(
@@ -121,3 +114,7 @@ def attribute_similar_to(
             if similarity[j] >= threshold and similarity[j] > 0
         )
     return sorted(edges)
+
+
+#: The defaults of :func:`attribute_similar_to` (the command line's too).
+ATTRIBUTE_DEFAULTS: dict[str, Any] = keyword_defaults(attribute_similar_to)

@@ -24,9 +24,6 @@ from knowledge_graphs.relations import BOX_ABOVE, BOX_INSIDE, BOX_LEFT_OF, CO_OC
 #: boxes and boxes with the same centre count towards the pair but in no place.
 PLACES: tuple[str, ...] = ("inside", "contains", "above", "below", "left_of", "right_of")
 _NONE = len(PLACES)
-#: The defaults of :func:`co_occurs_with` and :func:`box_places`.
-COOCCURRENCE_DEFAULTS: dict[str, Any] = {"threshold": 0.1, "top_k": 10, "min_images": 2}
-PLACE_DEFAULTS: dict[str, Any] = {"min_frequency": 0.5, "min_pairs": 10}
 _CHUNK = 1 << 22
 #: Codes counted in a dense array up to this many (256 MiB of counts): the relative places of
 #: up to 2,190 classes, their co-occurrences up to 5,792.
@@ -262,6 +259,19 @@ def box_places(
                 edges.append((i, j, n / total))
         out[relation] = sorted(edges)
     return out
+
+
+def keyword_defaults(function: Any) -> dict[str, Any]:
+    """The parameters of ``function`` that have defaults, with their defaults."""
+    import inspect
+
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+#: The defaults of :func:`co_occurs_with` and :func:`box_places` (the command line's too).
+COOCCURRENCE_DEFAULTS: dict[str, Any] = keyword_defaults(co_occurs_with)
+PLACE_DEFAULTS: dict[str, Any] = keyword_defaults(box_places)
 
 
 def statistics_relations(
