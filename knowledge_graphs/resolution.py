@@ -122,12 +122,12 @@ def resolve_classes(
 
     Each name is tried, in order: the ``overrides`` table (a synset, or ``None`` to leave the
     name unresolved); the name as a synset (``"tree.n.01"``, as in Visual Genome) or a WordNet
-    id (``"n02084071"``, as in ImageNet); the name
-    as a lemma (spaces and underscores alike, most frequent sense); its base form (plurals:
-    ``"trees"``); the possessive and closed forms of a multi-word name (``"potters wheel"`` ->
-    ``potter's_wheel``, ``"paint brush"`` -> ``paintbrush``); the last word of a multi-word
-    name (``"street lamp"`` -> ``lamp``) as a lemma or base form, which makes the class a kind
-    of the head word's synset. Names in ``skip`` (background) are left unresolved without a warning.
+    id (``"n02084071"``, as in ImageNet); the name as a lemma (spaces and underscores alike,
+    most frequent sense); its base form (plurals: ``"trees"``); the possessive and closed forms
+    of a multi-word name (``"potters wheel"`` -> ``potter's_wheel``, ``"paint brush"`` ->
+    ``paintbrush``); the last word of a multi-word name (``"street lamp"`` -> ``lamp``) as a
+    lemma or base form, which makes the class a kind of the head word's synset. Names in
+    ``skip`` (background) are left unresolved without a warning.
 
     Among a lemma's senses (most frequent first), the first one under ``prefer`` is taken: by
     default a physical entity, since dataset classes are things one can draw a box around

@@ -145,10 +145,10 @@ def coco_class_graph(
     from knowledge_graphs.builders.annotations import coco_images
     from knowledge_graphs.ready_made import overrides, senses
 
-    names, _ = coco_images(annotations)
+    names, images = coco_images(annotations)  # the file is read once, for both
     return dataset_class_graph(
         names,
-        lambda: coco_images(annotations)[1],
+        lambda: images,
         f"COCO-format {Path(annotations).name}",
         relations,
         lexicon=lexicon,

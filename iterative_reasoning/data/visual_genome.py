@@ -10,7 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from iterative_reasoning.data.records import (
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.annotations import object_keys
 from knowledge_graphs.builders.vg_relationships import iter_json_array
+
+if TYPE_CHECKING:
+    from iterative_reasoning.data.graphs import GraphRelations
 
 LabelBy = Literal["synset", "name"]
 SPLITS: tuple[str, ...] = ("train", "val", "test", "all")
@@ -51,7 +54,7 @@ def vg_class_graph(
     lexicon: Any = None,
     top_relationships: int = 10,
     progress: bool = False,
-    relations: str = "both",
+    relations: GraphRelations = "both",
     cache_dir: str | os.PathLike[str] | None = None,
     split_file: str | os.PathLike[str] | None = None,
 ) -> Any:
@@ -75,6 +78,7 @@ def vg_class_graph(
 
     root = Path(root)
     synsets = vg_vocabulary(root / "objects.json", min_count)[1:]
+    has_images = (root / "image_data.json").exists()
 
     def training_images() -> Any:
         dataset = VisualGenome(
@@ -121,12 +125,11 @@ def vg_class_graph(
             }
         return found, about
 
-    has_images = (root / "image_data.json").exists()
     return dataset_class_graph(
         synsets,
         training_images if has_images else None,
         f"Visual Genome ({root.name})",
-        relations,  # type: ignore[arg-type]
+        relations,
         lexicon=lexicon,
         mined=mined,
         progress=progress,

@@ -129,12 +129,9 @@ def similar_to(
                 per_synset[s] = per_synset.get(s, 0.0) + float(n)
     index = SimilarityIndex(distinct, lexicon, measure, per_synset)
     cols = np.array([position[synsets[i]] for i in resolved])  # type: ignore[index]
-    rows: dict[int, np.ndarray] = {}
     edges: list[tuple[int, int, float]] = []
     for row, i in enumerate(resolved):
-        if cols[row] not in rows:
-            rows = {cols[row]: index.row(cols[row])}  # classes sharing a synset come together
-        sims = rows[cols[row]][cols].copy()
+        sims = index.row(cols[row])[cols]
         sims[row] = -np.inf  # not itself
         order = np.lexsort((np.arange(len(resolved)), -sims))[:k]
         edges.extend((resolved[j], i, float(sims[j])) for j in order if sims[j] > 0)
