@@ -84,6 +84,16 @@ def _main(argv: list[str] | None) -> int:
         help="detection: also evaluate the head reasoning over K proposals per image (or "
         "'all'), for the accuracy / time trade-off",
     )
+    demo.add_argument(
+        "--benchmark",
+        choices=("easy", "hard"),
+        default="easy",
+        help="classification: the synthetic benchmark's tier; 'hard' prints the main and "
+        "ablation tables over --seeds seeds beside the ceiling (runs/demo-hard)",
+    )
+    demo.add_argument(
+        "--seeds", type=int, default=3, help="with --benchmark hard: seeds to average (3)"
+    )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
 
@@ -270,6 +280,22 @@ def _dataset_arguments(sub: argparse.ArgumentParser) -> None:
 # -- commands ------------------------------------------------------------------------------
 
 
+def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
+    from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be positive, got {args.seeds}")
+    config = HardBenchmarkConfig(seeds=args.seeds)
+    if args.scale != 1.0:
+        config = replace(config, demo=config.demo.scaled(args.scale))
+    result = run_hard_benchmark(args.output_dir or Path("runs/demo-hard"), config, **options)
+    print("\n\n".join(result.tables))
+    for figure in result.figures:
+        print(f"wrote {figure}")
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from iterative_reasoning.demo import DemoConfig, run_demo
     from iterative_reasoning.demo_detection import DetectionDemoConfig, run_detection_demo
@@ -279,6 +305,8 @@ def _demo(args: argparse.Namespace) -> int:
     options["lexicon"] = _lexicon(args)
     result: Any
     if args.task == "detection":
+        if args.benchmark != "easy":
+            raise ValueError("--benchmark goes with --task classification")
         detection = DetectionDemoConfig.for_family(args.detector)
         detection = detection.scaled(args.scale) if args.scale != 1.0 else detection
         if args.reasoned_boxes:
@@ -293,6 +321,8 @@ def _demo(args: argparse.Namespace) -> int:
             raise ValueError("--reasoned-boxes goes with --task detection")
         if args.detector != "faster_rcnn":
             raise ValueError("--detector goes with --task detection")
+        if args.benchmark == "hard":
+            return _hard_demo(args, options, start)
         config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
         result = run_demo(args.output_dir or Path("runs/demo"), config, **options)
     print(result.table)

@@ -175,3 +175,36 @@ def plot_detections(
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)
     return path
+
+
+def plot_class_ap_by_model(
+    per_class: dict[str, dict[str, tuple[float, float]]],
+    path: str | os.PathLike[str],
+) -> Path:
+    """Draw each class's AP (percent) by model, as grouped bars with the standard deviation over
+    seeds as error bars: ``per_class`` maps model -> class -> ``(mean, std)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not per_class:
+        raise ValueError("per_class must hold at least one model")
+    models = list(per_class)
+    classes = list(per_class[models[0]])
+    width = 0.8 / len(models)
+    figure = Figure(figsize=(max(8.0, 0.55 * len(classes) * max(1, len(models) / 3)), 4.5))
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for k, model in enumerate(models):
+        means = [per_class[model][c][0] for c in classes]
+        stds = [per_class[model][c][1] for c in classes]
+        xs = [i + (k - (len(models) - 1) / 2) * width for i in range(len(classes))]
+        axes.bar(xs, means, width, yerr=stds, label=model, capsize=1.5)
+    axes.set_xticks(range(len(classes)), classes, rotation=60, ha="right", fontsize=8)
+    axes.set_ylabel("per-class AP (%)")
+    axes.set_ylim(0, 105)
+    axes.legend(fontsize=7, ncol=min(len(models), 4), loc="lower left")
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    return path

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -143,6 +144,25 @@ def record_of(image_id: str, path: str, instances: list[Instance], names: list[s
     return ImageRecord(image_id, path, height, width, boxes, labels)
 
 
+#: The tiers of the benchmark: ``easy`` (this module: three pairs, perfect context) and
+#: ``hard`` (:mod:`iterative_reasoning.data.synthetic_hard`: groups of three and four, imperfect
+#: context, a known ceiling).
+BENCHMARKS: tuple[str, ...] = ("easy", "hard")
+
+
+def tier(
+    benchmark: str,
+) -> tuple[Callable[[int, int], tuple[np.ndarray, list[Instance]]], dict[str, str]]:
+    """The renderer of a tier and its classes (name -> WordNet synset, in label order)."""
+    if benchmark == "easy":
+        return render, {name: synset for name, (synset, _) in CLASSES.items()}
+    if benchmark == "hard":
+        from iterative_reasoning.data import synthetic_hard
+
+        return synthetic_hard.render, dict(synthetic_hard.CLASSES)
+    raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
+
+
 class SyntheticScenes(Dataset[RegionSample]):
     """The benchmark as a dataset, rendered on the fly: ``num_images`` images of ``seed``.
 
@@ -150,25 +170,29 @@ class SyntheticScenes(Dataset[RegionSample]):
         num_images: images in the split.
         seed: the split's seed (use different seeds for training and testing).
         hflip_prob: probability of a horizontal flip (no class is left/right here).
+        benchmark: the tier, ``"easy"`` or ``"hard"`` (:data:`BENCHMARKS`).
     """
 
-    def __init__(self, num_images: int, seed: int = 0, hflip_prob: float = 0.0) -> None:
+    def __init__(
+        self, num_images: int, seed: int = 0, hflip_prob: float = 0.0, benchmark: str = "easy"
+    ) -> None:
         if num_images < 1:
             raise ValueError(f"num_images must be positive, got {num_images}")
         self.num_images, self.seed, self.hflip_prob = num_images, seed, hflip_prob
-        self.classes = class_names()
+        self._render, synsets = tier(benchmark)
+        self.classes = [BACKGROUND, *synsets]
 
     def __len__(self) -> int:
         return self.num_images
 
     def record(self, index: int) -> ImageRecord:
-        _, instances = render(self.seed, index)
+        _, instances = self._render(self.seed, index)
         return record_of(f"synthetic_{self.seed}_{index:06d}", "", instances, self.classes)
 
     def __getitem__(self, index: int) -> RegionSample:
         if not 0 <= index < self.num_images:
             raise IndexError(f"index {index} out of range for {self.num_images} images")
-        pixels, instances = render(self.seed, index)
+        pixels, instances = self._render(self.seed, index)
         record = record_of(f"synthetic_{self.seed}_{index:06d}", "", instances, self.classes)
         image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
         boxes = torch.from_numpy(record.boxes.copy())
@@ -186,17 +210,20 @@ def write_ade2016(
     root: str | os.PathLike[str],
     splits: dict[str, int] | None = None,
     seed: int = 0,
+    benchmark: str = "easy",
 ) -> Path:
-    """Write the benchmark in the ADE20K 2016 layout: ``images/{training,validation}/s/
-    synthetic_scene/ADE_{train,val}_NNNNNNNN{.jpg,_seg.png,_parts_1.png,_atr.txt}``, the split
+    """Write the benchmark (its tier ``benchmark``) in the ADE20K 2016 layout:
+    ``images/{training,validation}/s/synthetic_scene/ADE_{train,val}_NNNNNNNN{.jpg,_seg.png,
+    _parts_1.png,_atr.txt}``, the split
     files (``train.txt``, ``mval.txt``, ``mtest.txt`` by default) and ``objectnames.txt`` /
     ``objectcounts.txt``; :class:`~iterative_reasoning.data.ADE20K` then loads it like real ADE.
     Each split uses its own seed (``seed`` + its position). Returns ``root``."""
     from PIL import Image
 
+    draw, synsets = tier(benchmark)
     root = Path(root)
     splits = splits or {"train": 800, "mval": 100, "mtest": 200}
-    names = list(CLASSES)
+    names = list(synsets)
     code = {n: i + 1 for i, n in enumerate(names)}  # ADE class codes, 1-based
     counts = dict.fromkeys(names, 0)
     val_number = 0
@@ -208,7 +235,7 @@ def write_ade2016(
         for index in range(count):
             number = index + 1 if split == "train" else (val_number := val_number + 1)
             stem = folder / f"ADE_{prefix}_{number:08d}"
-            pixels, instances = render(seed + position, index)
+            pixels, instances = draw(seed + position, index)
             Image.fromarray(pixels).save(stem.with_suffix(".jpg"), quality=95)
             atr = []
             for level in (0, 1):
@@ -221,7 +248,7 @@ def write_ade2016(
                         min(255, 4 * rank),
                     )
                     atr.append(
-                        f"{rank:03d} # {level} # 0 # {CLASSES[instance.name][0]} # "
+                        f"{rank:03d} # {level} # 0 # {synsets[instance.name]} # "
                         f'{instance.name.replace("_", " ")} # ""'
                     )
                     counts[instance.name] += 1
@@ -242,19 +269,22 @@ def write_coco(
     root: str | os.PathLike[str],
     splits: dict[str, int] | None = None,
     seed: int = 0,
+    benchmark: str = "easy",
 ) -> Path:
-    """Write the benchmark in COCO format: ``images/<split>/<index>.png`` (lossless, so the
-    pixels are those :class:`SyntheticScenes` renders) and ``annotations/instances_<split>.json``
-    with one category per class (ids in :data:`CLASSES` order), each region's ``bbox`` and its
-    visible pixels as an RLE ``segmentation``. Each split uses its own seed (``seed`` + its
+    """Write the benchmark (its tier ``benchmark``) in COCO format:
+    ``images/<split>/<index>.png`` (lossless, so the pixels are those :class:`SyntheticScenes`
+    renders) and ``annotations/instances_<split>.json`` with one category per class (ids in the
+    tier's class order), each region's ``bbox`` and its visible pixels as an RLE
+    ``segmentation``. Each split uses its own seed (``seed`` + its
     position), as :func:`write_ade2016`. Returns ``root``."""
     from PIL import Image
     from pycocotools import mask as coco_mask
 
+    draw, synsets = tier(benchmark)
     root = Path(root)
     splits = splits or {"train": 800, "test": 200}
     categories = [
-        {"id": i + 1, "name": n, "supercategory": "synthetic"} for i, n in enumerate(CLASSES)
+        {"id": i + 1, "name": n, "supercategory": "synthetic"} for i, n in enumerate(synsets)
     ]
     ids = {c["name"]: c["id"] for c in categories}
     (root / "annotations").mkdir(parents=True, exist_ok=True)
@@ -264,7 +294,7 @@ def write_coco(
         folder.mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
         for index in range(count):
-            pixels, instances = render(seed + position, index)
+            pixels, instances = draw(seed + position, index)
             name = f"{index:06d}.png"
             Image.fromarray(pixels).save(folder / name)
             images.append(
