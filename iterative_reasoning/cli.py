@@ -292,7 +292,8 @@ def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) 
     print("\n\n".join(result.tables))
     for figure in result.figures:
         print(f"wrote {figure}")
-    print(f"total {time.perf_counter() - start:.0f} s")
+    timed = ", ".join(f"seed {k} {v:.0f} s" for k, v in result.wall_seconds.items())
+    print(f"{timed}; total {time.perf_counter() - start:.0f} s")
     return 0
 
 

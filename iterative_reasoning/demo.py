@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -105,6 +107,17 @@ def scaled_schedule(config: TrainConfig, factor: float) -> TrainConfig:
 def synthetic_convnet(num_classes: int, width: int = 16) -> SmallConvNetClassifier:
     """The demo's ConvNet."""
     return SmallConvNetClassifier(num_classes, width=width, region_channels=8 * width)
+
+
+class HeadFactory(Protocol):
+    """What builds a head for the demo: ``(num_classes, class_relations, width)`` -> a module
+    with :class:`~iterative_reasoning.nn.IterativeReasoningHead`'s ``forward`` and output, for
+    the ConvNet of :func:`synthetic_convnet` of that ``width`` (features of ``4 * width``
+    channels at stride 16, region features of ``8 * width``)."""
+
+    def __call__(
+        self, num_classes: int, class_relations: ClassRelations, width: int
+    ) -> torch.nn.Module: ...
 
 
 def synthetic_head(
@@ -196,10 +209,19 @@ def run_demo(
     progress: bool = True,
     figures: bool = True,
     lexicon: Any = None,
+    heads: Mapping[str, HeadFactory] | None = None,
 ) -> DemoResult:
     """Run the demo into ``output_dir`` (data, class graph, one folder per model with its
-    checkpoint, logs and ``metrics.json``, ``table.txt``, ``results.json`` and the pictures)."""
+    checkpoint, logs and ``metrics.json``, ``table.txt``, ``results.json`` and the pictures).
+
+    ``heads`` adds models of your own: name -> a function of ``(num_classes, class_relations,
+    width)`` that returns a head for the demo's ConvNet (see :class:`HeadFactory`); each is
+    trained and scored like the paper's heads, on the same frozen ConvNet, under its name."""
     config = config or DemoConfig()
+    heads = dict(heads or {})
+    clash = set(heads) & {"baseline", *config.models}
+    if clash:
+        raise ValueError(f"heads must not reuse the names of the demo's models: {sorted(clash)}")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = _data(out / "data", config)
@@ -223,11 +245,15 @@ def run_demo(
         baseline, data["train"], config.baseline, out / "baseline", progress
     )
     models["baseline"] = baseline
-    for kind in config.models:
+    factories: dict[str, HeadFactory] = {
+        kind: partial(synthetic_head, kind) for kind in config.models
+    }
+    factories.update(heads)
+    for kind, factory in factories.items():
         torch.manual_seed(config.head.seed)
         convnet = synthetic_convnet(num_classes, config.width)
         convnet.load_state_dict(baseline.convnet.state_dict())
-        head = synthetic_head(kind, num_classes, relations, config.width)
+        head = factory(num_classes, relations, config.width)
         model = RegionModel(convnet, head, freeze_convnet=True)
         seconds[kind] = train_or_resume(model, data["train"], config.head, out / kind, progress)
         models[kind] = model

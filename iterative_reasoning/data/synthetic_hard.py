@@ -5,22 +5,26 @@ ceiling known from the generator.
 Each ``384 x 384`` image holds four cells, in random order, drawn with the easy tier's
 primitives (:mod:`iterative_reasoning.data.synthetic`):
 
-- a **panel** (``door`` / ``car_door`` / ``hatch``, priors 0.5 / 0.3 / 0.2) in the middle of an
-  unannotated body, with a roof above it, wheels below it or a mast above it: **near** context,
-  36-40 pixels from the panel, beyond a ConvNet crop's reach and within the local module's. The
-  body and its marks are not regions, so the global module never sees them;
+- a **panel** (``door`` / ``car_door`` / ``hatch``, priors 0.5 / 0.3 / 0.2) with a ``lantern``
+  straight above it, diagonally above it, or above it and nearly level: **near** context, 38-56
+  pixels away, beyond a ConvNet crop's reach and within the local module's;
 - a **small oval** (``computer_mouse`` / ``mouse`` / ``egg``, 0.5 / 0.3 / 0.2) at its cell's
   centre, told apart by a cue object in the cue cell (``keyboard`` / ``cheese`` / ``nest``):
   **far** context, at least :data:`FAR_CUE_DISTANCE` pixels away, which only the global module
   reaches;
 - a **band** (``ceiling`` / ``floor`` / ``sky`` / ``grass``, 0.4 / 0.3 / 0.2 / 0.1) that needs
-  **both**: an unannotated block 36-40 pixels below it (an upper band: ceiling, sky) or above it
-  (a lower band: floor, grass), and a ``lamp`` (indoors: ceiling, floor) or a ``tree``
-  (outdoors: sky, grass) in the cue cell;
+  **both**: a ``table`` straight below it (ceiling, sky) or diagonally below it (floor, grass),
+  and a ``lamp`` (ceiling, floor) or a ``tree`` (sky, grass) in the cue cell;
 - the **cue cell** with the oval's and the band's cue objects.
 
+The near cues are placed so that the global module cannot read them: its region-region edges
+(:mod:`iterative_reasoning.graph.spatial`) carry the sign of each centre offset and a weight of
+the centre distance, and a near cue of every member lies in the same quadrant (above and to a
+random side of the panel; below and to a random side of the band) at a centre distance drawn
+from the same range. Only the angle differs, which the local module's memory keeps.
+
 Every cue is independently **absent** with probability :data:`ABSENT` and **misleading** (the cue
-of another member, uniformly) with probability :data:`MISLEADING`; a drawn cue object is half
+of another member, uniformly) with probability :data:`MISLEADING`; a far cue object is half
 hidden by an unannotated occluder with probability :data:`OCCLUDED`. One to three **clutter**
 objects of six unrelated classes, with long-tailed (``1/k``) frequencies, lie at random free
 places. Cue objects follow their members' priors, so their classes are long-tailed too.
@@ -57,8 +61,16 @@ ABSENT, MISLEADING, OCCLUDED = 0.15, 0.10, 0.25
 #: module's reach (a crop's 31 pixels plus the context convolutions' 48).
 FAR_CUE_DISTANCE = 80
 #: Near cues lie this far from their ambiguous box, in pixels: beyond a crop, within the local
-#: module's reach.
-NEAR_CUE_RANGE = (MIN_CUE_DISTANCE, 44)
+#: module's reach (its memory crop's 16 pixels plus the context convolutions' 48).
+NEAR_CUE_RANGE = (MIN_CUE_DISTANCE, 60)
+#: A near cue's angle from the vertical through its ambiguous object, degrees, by value.
+NEAR_ANGLES: dict[str, tuple[float, float]] = {
+    "lantern_above": (2.0, 6.0),
+    "lantern_diagonal": (40.0, 50.0),
+    "lantern_level": (80.0, 86.0),
+    "table_below": (2.0, 6.0),
+    "table_diagonal": (40.0, 50.0),
+}
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ GROUPS: tuple[Group, ...] = (
         "panel",
         ("door", "car_door", "hatch"),
         (0.5, 0.3, 0.2),
-        (Cue("near", ("roof", "wheels", "mast"), (0, 1, 2)),),
+        (Cue("near", ("lantern_above", "lantern_diagonal", "lantern_level"), (0, 1, 2)),),
     ),
     Group(
         "oval",
@@ -109,7 +121,7 @@ GROUPS: tuple[Group, ...] = (
         ("ceiling", "floor", "sky", "grass"),
         (0.4, 0.3, 0.2, 0.1),
         (
-            Cue("near", ("block_below", "block_above"), (0, 1, 0, 1)),
+            Cue("near", ("table_below", "table_diagonal"), (0, 1, 0, 1)),
             Cue("far", ("lamp", "tree"), (0, 0, 1, 1)),
         ),
     ),
@@ -124,6 +136,8 @@ CLASSES: dict[str, str] = {
     "computer_mouse": "mouse.n.04",
     "mouse": "mouse.n.01",
     "egg": "egg.n.02",
+    "lantern": "lantern.n.01",
+    "table": "table.n.02",
     "keyboard": "keyboard.n.01",
     "cheese": "cheese.n.01",
     "nest": "nest.n.01",
@@ -144,11 +158,8 @@ APPEARANCES: dict[str, Appearance] = {
     "panel": Appearance("rect", (0.3, 0.55, 0.35), 4.0, 2.4),
     "small_oval": Appearance("ellipse", (0.6, 0.6, 0.62), 3.0, 0.8),
     "band": Appearance("rect", (0.75, 0.75, 0.7), 5.0, 1.2),
-    "body": Appearance("rect", (0.55, 0.5, 0.45), 8.0, 1.57),
-    "roof": Appearance("triangle", (0.6, 0.15, 0.1), 5.0, 0.6),
-    "wheels": Appearance("ellipse", (0.08, 0.08, 0.08), 3.0, 0.0),
-    "mast": Appearance("rect", (0.2, 0.3, 0.6), 3.0, 0.0),
-    "block": Appearance("rect", (0.5, 0.3, 0.1), 7.0, 0.0),
+    "lantern": Appearance("ellipse", (0.95, 0.6, 0.2), 3.0, 0.0),
+    "table": Appearance("rect", (0.5, 0.3, 0.1), 7.0, 0.0),
     "occluder": Appearance("rect", (0.45, 0.45, 0.45), 11.0, 0.9),
     "keyboard": Appearance("rect", (0.25, 0.25, 0.3), 4.0, 1.57),
     "cheese": Appearance("triangle", (0.95, 0.85, 0.2), 5.0, 2.0),
@@ -261,10 +272,12 @@ def plan(seed: int, index: int) -> Plan:
     drawn: list[Drawn] = []
     footprints: list[_Box] = []
     own: dict[str, int] = {}  # group -> position in drawn of its ambiguous object
-    # the panel: a door-like panel in an unannotated body, a mark at the body's far edge
-    panel, mark = groups["panel"], observed["panel"][0]
-    own["panel"] = len(drawn) + 1
-    drawn += _panel_scene(rng, origin["panel"], panel.members[members["panel"]], mark, footprints)
+    # the panel and its lantern
+    panel, lantern = groups["panel"], observed["panel"][0]
+    own["panel"] = len(drawn)
+    drawn += _panel_scene(
+        rng, origin["panel"], panel.members[members["panel"]], lantern, footprints
+    )
     # the oval at its cell's centre
     y0, x0 = origin["oval"]
     h, w = _uniform(rng, 15, 18), _uniform(rng, 18, 23)
@@ -276,7 +289,7 @@ def plan(seed: int, index: int) -> Plan:
     own["oval"] = len(drawn)
     drawn.append(Drawn(groups["oval"].members[members["oval"]], (("small_oval", oval_box),)))
     footprints.append(oval_box)
-    # the band at its cell's centre, the block above or below it
+    # the band and its table
     band = groups["band"]
     own["band"] = len(drawn)
     drawn += _band_scene(
@@ -370,61 +383,73 @@ def _rect(y: int, x: int, height: int, width: int) -> _Box:
     return (y, x, y + height - 1, x + width - 1)
 
 
+def _near_cue(
+    rng: np.random.Generator,
+    value: str,
+    centre: tuple[float, float],
+    radius: tuple[int, int],
+    height: int,
+    width: int,
+    below: bool,
+) -> Drawn:
+    """The near cue ``value`` (``"<class>_<where>"``) of a given size, at a centre distance drawn
+    from ``radius`` and an angle from :data:`NEAR_ANGLES`, above (or ``below``) ``centre`` and to
+    a random side."""
+    r = rng.uniform(*radius)
+    angle = np.deg2rad(rng.uniform(*NEAR_ANGLES[value]))
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    cy = centre[0] + (1.0 if below else -1.0) * r * np.cos(angle)
+    cx = centre[1] + side * r * np.sin(angle)
+    y, x = round(cy - (height - 1) / 2), round(cx - (width - 1) / 2)
+    name = value.split("_")[0]
+    return Drawn(name, ((name, _rect(y, x, height, width)),))
+
+
+def _centre(box: _Box) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
 def _panel_scene(
     rng: np.random.Generator,
     origin: tuple[int, int],
     member: str,
-    mark: str | None,
+    lantern: str | None,
     footprints: list[_Box],
 ) -> list[Drawn]:
-    """The body (unannotated, with its mark) and the panel in its middle. The body's place does
-    not depend on the mark: the room for a mark above (14 pixels) and below (17) is kept."""
-    door_h, door_w = _uniform(rng, 24, 28), _uniform(rng, 14, 18)
-    top_m, bottom_m, side_m = _uniform(rng, 36, 38), _uniform(rng, 37, 39), _uniform(rng, 36, 40)
-    body_h, body_w = top_m + door_h + bottom_m, door_w + 2 * side_m
-    above, below = 14, 17
-    room_y, room_x = _INNER - (above + body_h + below), _INNER - body_w - 12
-    y = origin[0] + above + _uniform(rng, 0, room_y)
-    x = origin[1] + 6 + _uniform(rng, 0, room_x)
-    body = _rect(y, x, body_h, body_w)
-    shapes: list[tuple[str, _Box]] = [("body", body)]
-    if mark == "roof":
-        overhang = _uniform(rng, 0, 6)
-        shapes.append(
-            ("roof", (y - _uniform(rng, 10, 14), x - overhang, y - 1, x + body_w - 1 + overhang))
-        )
-    elif mark == "mast":
-        mx = x + _uniform(rng, 8, body_w - 12)
-        shapes.append(("mast", (y - 14, mx, y - 1, mx + 3)))
-    elif mark == "wheels":
-        radius, wheel_top = _uniform(rng, 7, 8), y + body_h - 2  # top: 36-38 below the panel
-        for cx in (x + _uniform(rng, 12, 20), x + body_w - 1 - _uniform(rng, 12, 20)):
-            shapes.append(("wheels", (wheel_top, cx - radius, wheel_top + 2 * radius, cx + radius)))
-    dy, dx = y + top_m, x + side_m + _uniform(rng, -2, 2)
-    footprints.append((y - above, x - 6, y + body_h - 1 + below, x + body_w + 5))
-    return [Drawn(None, tuple(shapes)), Drawn(member, (("panel", _rect(dy, dx, door_h, door_w)),))]
+    """The panel near its cell's centre (12 pixels low) and the lantern 60-64 pixels from it,
+    centre to centre, above it."""
+    h, w = _uniform(rng, 22, 26), _uniform(rng, 14, 16)
+    y = origin[0] + (_INNER - h) // 2 + 12 + _uniform(rng, -4, 4)
+    x = origin[1] + (_INNER - w) // 2 + _uniform(rng, -4, 4)
+    panel = _rect(y, x, h, w)
+    size = _uniform(rng, 11, 13)
+    out = [Drawn(member, (("panel", panel),))]
+    if lantern is not None:
+        out.append(_near_cue(rng, lantern, _centre(panel), (60, 64), size, size, below=False))
+    cy, cx = _centre(panel)
+    footprints.append((int(cy) - 72, int(cx) - 72, y + h - 1, int(cx) + 72))
+    return out
 
 
 def _band_scene(
     rng: np.random.Generator,
     origin: tuple[int, int],
     member: str,
-    block: str | None,
+    table: str | None,
     footprints: list[_Box],
 ) -> list[Drawn]:
-    """The band at the cell's centre, and the unannotated block 36-40 pixels above or below."""
-    h, w = _uniform(rng, 8, 10), _uniform(rng, 32, 40)
-    y = origin[0] + (_INNER - h) // 2 + _uniform(rng, -8, 8)
+    """The band near its cell's centre (12 pixels high) and the table 62-66 pixels from it,
+    centre to centre, below it."""
+    h, w = _uniform(rng, 8, 10), _uniform(rng, 24, 30)
+    y = origin[0] + (_INNER - h) // 2 - 12 + _uniform(rng, -8, 8)
     x = origin[1] + (_INNER - w) // 2 + _uniform(rng, -8, 8)
     band = _rect(y, x, h, w)
-    gap, bh, bw = _uniform(rng, 36, 40), _uniform(rng, 10, 12), _uniform(rng, 40, 56)
-    bx = x + (w - bw) // 2 + _uniform(rng, -4, 4)
     out = [Drawn(member, (("band", band),))]
-    if block == "block_below":
-        out.append(Drawn(None, (("block", _rect(y + h - 1 + gap + 1, bx, bh, bw)),)))
-    elif block == "block_above":
-        out.append(Drawn(None, (("block", _rect(y - gap - bh, bx, bh, bw)),)))
-    footprints.append((y - 40 - 12, x - 12, y + h - 1 + 40 + 12, x + w - 1 + 12))
+    th, tw = _uniform(rng, 12, 14), _uniform(rng, 14, 16)
+    if table is not None:
+        out.append(_near_cue(rng, table, _centre(band), (62, 66), th, tw, below=True))
+    cy, cx = _centre(band)
+    footprints.append((y, int(cx) - 62, int(cy) + 76, int(cx) + 62))
     return out
 
 
@@ -463,8 +488,8 @@ def _cue_scene(
         cy, cx = sy + _uniform(rng, 0, slot_h - h), sx + _uniform(rng, 0, slot_w - w)
         out.append(Drawn(name, ((name, _rect(cy, cx, h, w)),)))
         if hidden:  # an occluder over one half: the top of a triangle (whose base stays), the
-            # top or bottom of a narrow object, any side of a wide one
-            sides = 1 if APPEARANCES[name].shape == "triangle" else 4 if w >= 32 else 2
+            # top or bottom of a narrow object, any side of a wide one (36 pixels or more)
+            sides = 1 if APPEARANCES[name].shape == "triangle" else 4 if w >= 36 else 2
             side = int(rng.integers(sides)) ^ 2  # 2 (top), 3 (bottom), 0 (left), 1 (right)
             y1, x1, y2, x2 = cy - 2, cx - 2, cy + h + 1, cx + w + 1
             if side == 0:

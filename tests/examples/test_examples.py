@@ -160,3 +160,14 @@ def test_train_coco_runs_on_a_coco_format_dataset_of_one_s_own(tmp_path, wordnet
 
     graph = ClassGraph.load(tmp_path / "run" / "class_graph.json.gz")
     assert {"is_kind_of", "co_occurs_with"} <= set(graph.relations)
+
+
+def test_compare_on_hard_benchmark_scores_one_s_own_head_beside_the_paper_s(
+    tmp_path, wordnet, capsys
+):
+    argv = ["--seeds", "1", "--scale", "0.02", "--models", "final", "--quiet"]
+    mine = load("compare_on_hard_benchmark").main([*argv, "--output-dir", str(tmp_path)])
+    assert set(mine) >= {"class_ap", "instance_ac", "panel", "oval", "band"}
+    out = capsys.readouterr().out
+    assert "final_overlaps" in out and "ceiling" in out
+    assert (tmp_path / "seed-0" / "final_overlaps" / "metrics.json").exists()
