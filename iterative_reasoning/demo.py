@@ -172,7 +172,13 @@ def _tier_class_graph(root: str | os.PathLike[str] | None, lexicon: Any, benchma
     names = list(synsets)
 
     def train_images() -> Any:
-        dataset = ADE20K(root, "train", classes=[BACKGROUND, *names], progress=False)
+        dataset = ADE20K(
+            root,
+            "train",
+            classes=[BACKGROUND, *names],
+            cache_dir=Path(root).parent / "cache",
+            progress=False,
+        )
         return record_images(dataset.records)
 
     return dataset_class_graph(
