@@ -80,3 +80,11 @@ def test_cli_hard_benchmark_errors(tmp_path, capsys):
     argv = ["demo", "--task", "detection", "--benchmark", "hard", "--output-dir", str(tmp_path)]
     assert main(argv) == 2
     assert "--benchmark goes with --task classification" in capsys.readouterr().err
+
+
+def test_a_head_of_one_s_own_must_not_take_a_demo_model_s_name(tmp_path):
+    from iterative_reasoning.demo import DemoConfig, run_demo
+
+    with pytest.raises(ValueError, match=r"must not reuse the names.*'final'"):
+        run_demo(tmp_path, DemoConfig(), heads={"final": partial(synthetic_head, "final")})
+    assert not any(tmp_path.iterdir())  # refused before writing anything
