@@ -38,6 +38,7 @@ def test_summarize_gives_the_mean_and_sample_std_over_seeds():
         summary, {"instance_ac": 90.0, "groups": {g.name: 80.0 for g in GROUPS}}, 3
     )
     assert "64.0 ± 4.0" in main_table and "ceiling" in main_table and "final +12.0" in main_table
+    assert "the final model's inst AC is 26.0 below the ceiling" in main_table
     assert ablations.splitlines()[3].startswith("final")  # title, header, rule, final
 
 
