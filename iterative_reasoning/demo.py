@@ -368,9 +368,10 @@ def format_group_table(metrics: dict[str, dict[str, Any]]) -> str:
 
 
 def group_ap(metrics: dict[str, Any], members: tuple[str, ...] | list[str]) -> float:
-    """The mean per-class AP of ``members`` (percent) in a ``metrics.json``."""
-    values = [metrics["class_ap_of"].get(name, float("nan")) for name in members]
-    return sum(values) / len(values)
+    """The mean per-class AP of ``members`` (percent) in a ``metrics.json``, over those with
+    test regions (NaN when none has)."""
+    values = [metrics["class_ap_of"][name] for name in members if name in metrics["class_ap_of"]]
+    return sum(values) / len(values) if values else float("nan")
 
 
 def aligned(rows: list[list[str]]) -> list[str]:

@@ -41,6 +41,7 @@ ceiling costs no rendering.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -332,7 +333,7 @@ def render(seed: int, index: int) -> tuple[np.ndarray, list[Instance]]:
     return image, [Instance(name, 0, mask) for name, mask in masks]
 
 
-def ceiling(seed: int, count: int) -> dict[str, object]:
+def ceiling(seed: int, count: int) -> dict[str, Any]:
     """The ceiling of the split ``seed`` of ``count`` images: the share of regions whose label
     is the most probable given the image (``instance_ac``, percent), the same per group, and the
     regions counted."""
