@@ -2,8 +2,8 @@
 benchmark: the same data, ConvNet, class graph, schedule and seeds, scored beside the ceiling.
 
 Here the head of your own is the paper's final model whose global module also reads the IoU
-``overlaps`` relation between regions; replace ``my_head`` with any module that has
-``IterativeReasoningHead``'s ``forward`` and output.
+``overlaps`` relation between regions; replace ``my_head`` with any function that builds an
+``IterativeReasoningHead`` (from local and global modules of your own, or a subclass).
 
     python examples/compare_on_hard_benchmark.py                     # 3 seeds, the full tables
     python examples/compare_on_hard_benchmark.py --scale 0.05 --seeds 2 --models final

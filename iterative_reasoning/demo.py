@@ -110,14 +110,14 @@ def synthetic_convnet(num_classes: int, width: int = 16) -> SmallConvNetClassifi
 
 
 class HeadFactory(Protocol):
-    """What builds a head for the demo: ``(num_classes, class_relations, width)`` -> a module
-    with :class:`~iterative_reasoning.nn.IterativeReasoningHead`'s ``forward`` and output, for
-    the ConvNet of :func:`synthetic_convnet` of that ``width`` (features of ``4 * width``
-    channels at stride 16, region features of ``8 * width``)."""
+    """What builds a head for the demo: ``(num_classes, class_relations, width)`` -> an
+    :class:`~iterative_reasoning.nn.IterativeReasoningHead` (with local and global modules of
+    one's own, or a subclass) for the ConvNet of :func:`synthetic_convnet` of that ``width``
+    (features of ``4 * width`` channels at stride 16, region features of ``8 * width``)."""
 
     def __call__(
         self, num_classes: int, class_relations: ClassRelations, width: int
-    ) -> torch.nn.Module: ...
+    ) -> IterativeReasoningHead: ...
 
 
 def synthetic_head(
@@ -170,20 +170,22 @@ def _tier_class_graph(root: str | os.PathLike[str] | None, lexicon: Any, benchma
 
     _, synsets = tier(benchmark)
     names = list(synsets)
+    where = None if root is None else Path(root)
 
     def train_images() -> Any:
+        assert where is not None
         dataset = ADE20K(
-            root,
+            where,
             "train",
             classes=[BACKGROUND, *names],
-            cache_dir=Path(root).parent / "cache",
+            cache_dir=where.parent / "cache",
             progress=False,
         )
         return record_images(dataset.records)
 
     return dataset_class_graph(
         names,
-        train_images if root is not None else None,
+        train_images if where is not None else None,
         f"the synthetic benchmark's {benchmark} tier",
         "both",
         lexicon=lexicon,
