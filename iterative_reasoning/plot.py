@@ -191,7 +191,7 @@ def plot_class_ap_by_model(
     models = list(per_class)
     classes = list(per_class[models[0]])
     width = 0.8 / len(models)
-    figure = Figure(figsize=(max(8.0, 0.55 * len(classes) * max(1, len(models) / 3)), 4.5))
+    figure = Figure(figsize=(max(8.0, 0.5 * len(classes) + 2.0), 4.5))
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for k, model in enumerate(models):
