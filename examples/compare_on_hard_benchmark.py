@@ -15,6 +15,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
+from iterative_reasoning.demo import synthetic_head
 from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn import IterativeReasoningHead
@@ -25,17 +26,7 @@ def my_head(
 ) -> IterativeReasoningHead:
     """The final model with the ``overlaps`` relation, sized for the benchmark's ConvNet
     (features of ``4 * width`` channels at stride 16, region features of ``8 * width``)."""
-    return IterativeReasoningHead.paper(
-        "final",
-        num_classes=num_classes,
-        class_relations=class_relations,
-        feature_channels=4 * width,
-        region_channels=8 * width,
-        memory_channels=4 * width,
-        fc_channels=16 * width,
-        hidden_channels=8 * width,
-        overlaps=True,
-    )
+    return synthetic_head("final", num_classes, class_relations, width, overlaps=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:

@@ -121,9 +121,14 @@ class HeadFactory(Protocol):
 
 
 def synthetic_head(
-    model: str, num_classes: int, class_relations: ClassRelations, width: int = 16
+    model: str,
+    num_classes: int,
+    class_relations: ClassRelations,
+    width: int = 16,
+    **options: Any,
 ) -> IterativeReasoningHead:
-    """A head of the paper's design with widths for the demo's ConvNet."""
+    """A head of the paper's design with widths for the demo's ConvNet; ``options`` go to
+    :meth:`~iterative_reasoning.nn.IterativeReasoningHead.paper` (e.g. ``overlaps=True``)."""
     return IterativeReasoningHead.paper(
         model,
         num_classes=num_classes,
@@ -133,6 +138,7 @@ def synthetic_head(
         memory_channels=4 * width,
         fc_channels=16 * width,
         hidden_channels=8 * width,
+        **options,
     )
 
 

@@ -46,6 +46,9 @@ from typing import Any
 import numpy as np
 
 from iterative_reasoning.data.synthetic import (
+    _CELL,
+    _FRAME,
+    _PAD,
     IMAGE_SIZE,
     MIN_CUE_DISTANCE,
     Appearance,
@@ -53,6 +56,7 @@ from iterative_reasoning.data.synthetic import (
     _background,
     _paint,
     _shape_mask,
+    _uniform,
 )
 
 #: Probability that a cue is absent, that it is misleading, and that a drawn cue object is half
@@ -174,7 +178,6 @@ APPEARANCES: dict[str, Appearance] = {
     "bottle": Appearance("rect", (0.1, 0.45, 0.2), 5.0, 0.4),
     "vase": Appearance("triangle", (0.55, 0.2, 0.55), 4.0, 2.8),
 }
-_FRAME, _CELL, _PAD = 16, 176, 20
 _INNER = _CELL - 2 * _PAD  # 136: the drawable side of a cell
 
 _Box = tuple[int, int, int, int]  # (y1, x1, y2, x2), inclusive, image pixels
@@ -354,10 +357,6 @@ def ceiling(seed: int, count: int) -> dict[str, Any]:
 
 
 # -- planning ------------------------------------------------------------------------------
-
-
-def _uniform(rng: np.random.Generator, low: int, high: int) -> int:
-    return int(rng.integers(low, high + 1))
 
 
 def _choice(rng: np.random.Generator, weights: tuple[float, ...] | np.ndarray) -> int:
