@@ -108,12 +108,12 @@ class DenseGlobal:
             )
             for r in SPATIAL_RELATIONS
         ]
-        path = module.semantic_path
-        assert path is not None
-        adjacency_t = path.class_adjacency_t.to_dense()  # [E * C, C]
+        conv = module.conv
+        adjacency_t = conv.class_adjacency_t.to_dense()  # [E * C, C]
         c = module.num_classes
         self.relations = [
-            adjacency_t[e * c : (e + 1) * c].t().contiguous() for e in range(len(path.relations))
+            adjacency_t[e * c : (e + 1) * c].t().contiguous()
+            for e in range(len(conv.class_relations))
         ]
         probs = region.class_probs
         self.to_class = (probs / probs.sum(0, keepdim=True).clamp_min(1e-14)).t().contiguous()
@@ -121,17 +121,13 @@ class DenseGlobal:
 
     def __call__(self, x: Tensor) -> Tensor:
         m = self.module
-        spatial, semantic = m.spatial_path, m.semantic_path
-        assert spatial is not None and semantic is not None
-        g_sp = sum(a @ x @ w for a, w in zip(self.spatial, spatial.weight, strict=True))
+        conv = m.conv
+        g_sp = sum(a @ x @ w for a, w in zip(self.spatial, conv.spatial_weight, strict=True))
         hidden = torch.relu(
-            self.to_class @ x @ semantic.assign_weight
-            + semantic.class_embedding @ semantic.class_weight
+            self.to_class @ x @ conv.assign_weight + conv.class_embedding @ conv.class_weight
         )
-        g_c = sum(
-            a @ hidden @ w for a, w in zip(self.relations, semantic.relation_weight, strict=True)
-        )
-        g_r = torch.relu(g_sp + torch.relu(self.to_region @ g_c @ semantic.rev_assign_weight))
+        g_c = sum(a @ hidden @ w for a, w in zip(self.relations, conv.relation_weight, strict=True))
+        g_r = torch.relu(g_sp + torch.relu(self.to_region @ g_c @ conv.rev_assign_weight))
         return m.classifier(g_r)
 
 
@@ -185,10 +181,9 @@ def run_case(args: dict[str, Any], with_dense: bool) -> dict[str, Any]:
     }
     result["graph"] = args.get("real_graph") or "random"
     if args.get("real_graph"):
-        rel = module.semantic_path.relations if module.semantic_path is not None else []
         result["classes"] = module.num_classes
-        result["relations"] = len(rel)
-        result["class_edges"] = int(module.semantic_path.class_adjacency_t._nnz())  # type: ignore[union-attr]
+        result["relations"] = len(module.conv.class_relations)
+        result["class_edges"] = int(module.conv.class_adjacency_t._nnz())
     result["fast_s"] = _time_backward(_step(module, x, graph, "fast"), args["repeats"], device)
     result["fast_peak_mib"] = peak_memory_mib(_child_step, args, "fast")
     dense_bytes = 4 * result["relations"] * result["classes"] ** 2

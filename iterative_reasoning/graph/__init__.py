@@ -6,16 +6,23 @@ from iterative_reasoning.graph.assignment import (
     dense_assignment,
 )
 from iterative_reasoning.graph.class_relations import ClassRelations, row_normalize
-from iterative_reasoning.graph.reasoning_graph import ReasoningGraph, build_reasoning_graph
+from iterative_reasoning.graph.reasoning_graph import (
+    ReasoningGraph,
+    assemble_reasoning_graph,
+    build_reasoning_graph,
+    reasoning_metadata,
+)
 from iterative_reasoning.graph.spatial import same_image_pairs, spatial_edges
 
 __all__ = [
     "ClassRelations",
     "DenseAssignment",
     "ReasoningGraph",
+    "assemble_reasoning_graph",
     "assignment_edges",
     "build_reasoning_graph",
     "dense_assignment",
+    "reasoning_metadata",
     "row_normalize",
     "same_image_pairs",
     "spatial_edges",

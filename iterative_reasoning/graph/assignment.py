@@ -38,7 +38,11 @@ class DenseAssignment(NamedTuple):
 
 
 def dense_assignment(
-    class_probs: Tensor, batch: Tensor, num_images: int, eps: float = 1e-14
+    class_probs: Tensor,
+    batch: Tensor,
+    num_images: int,
+    eps: float = 1e-14,
+    max_regions: int | None = None,
 ) -> DenseAssignment:
     """The two row-normalised assignment matrices as dense per-image blocks.
 
@@ -47,11 +51,15 @@ def dense_assignment(
         batch: image index of each region, sorted.
         num_images: ``B``.
         eps: floor of the row sums.
+        max_regions: ``R_max``, the most regions of an image, when known (otherwise it is
+            read from ``batch``, a host synchronisation on a GPU).
 
     Shapes:
         class_probs: ``[R, C]``; batch: ``[R]``
     """
-    padded, mask = to_dense_batch(class_probs, batch, batch_size=num_images)  # [B, R_max, C]
+    padded, mask = to_dense_batch(
+        class_probs, batch, batch_size=num_images, max_num_nodes=max_regions
+    )  # [B, R_max, C]
     per_class = padded.sum(dim=1, keepdim=True).clamp_min(eps)
     to_class = (padded / per_class).transpose(1, 2)
     to_region = class_probs / class_probs.sum(dim=-1, keepdim=True).clamp_min(eps)
@@ -59,12 +67,12 @@ def dense_assignment(
 
 
 def assignment_edges(
-    class_probs: Tensor, batch: Tensor, eps: float = 1e-14
+    class_probs: Tensor, batch: Tensor, eps: float = 1e-14, num_images: int | None = None
 ) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
     """The assignment as two weighted edge lists over per-image class nodes.
 
     Class node ``b * C + c`` is class ``c`` of image ``b``. Pairs with ``p[r, c] = 0`` get no
-    edge.
+    edge. ``num_images`` (``B``) defaults to ``max(batch) + 1``.
 
     Returns:
         ``((edge_index, edge_weight)`` of ``assigned_to`` (region -> class node),
@@ -77,7 +85,8 @@ def assignment_edges(
     region, cls = (class_probs > 0).nonzero(as_tuple=True)
     prob = class_probs[region, cls]
     class_node = batch[region] * num_classes + cls
-    num_images = int(batch.max()) + 1 if num_regions else 0
+    if num_images is None:
+        num_images = int(batch.max()) + 1 if num_regions else 0
     forward = row_normalize(class_node, prob, num_images * num_classes, eps)
     backward = row_normalize(region, prob, num_regions, eps)
     return (

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.typing import Metadata
 
 from iterative_reasoning._validation import (
+    ValueChecks,
     check_batch,
     check_boxes,
     check_image_sizes,
@@ -24,6 +28,7 @@ from iterative_reasoning.typing import (
     CLASS,
     REGION,
     REV_ASSIGNMENT_EDGE,
+    SPATIAL_RELATIONS,
     class_edge,
     region_edge,
 )
@@ -118,41 +123,81 @@ def build_reasoning_graph(
         >>> graph["region", "left_of", "region"].edge_index.tolist()
         [[0], [1]]
     """
-    boxes = check_boxes("boxes", boxes)
-    sizes = check_image_sizes(image_sizes)
+    checks = ValueChecks()
+    boxes = check_boxes("boxes", boxes, checks)
+    sizes = check_image_sizes(image_sizes, checks)
     num_images = sizes.size(0)
-    batch = check_batch(batch, boxes.size(0), num_images)
+    batch = check_batch(batch, boxes.size(0), num_images, checks)
     if not isinstance(class_relations, ClassRelations):
         raise TypeError(
             "class_relations must be an iterative_reasoning.graph.ClassRelations, "
             f"got {type(class_relations).__name__}"
         )
     num_classes = class_relations.num_classes
-    class_probs = check_probabilities("class_probs", class_probs, boxes.size(0), num_classes)
+    class_probs = check_probabilities(
+        "class_probs", class_probs, boxes.size(0), num_classes, checks
+    )
     check_positive("delta", delta)
-    check_not_normalised(boxes, batch, sizes)
-    warn_boxes_outside(boxes, batch, sizes)
+    check_not_normalised(boxes, batch, sizes, checks)
+    warn_boxes_outside(boxes, batch, sizes, checks=checks)
+    checks.run()
+    if region_features is not None:
+        region_features = check_tensor("region_features", region_features)
+        if region_features.dim() != 2 or region_features.size(0) != boxes.size(0):
+            raise ValueError(
+                f"region_features must have shape [R, D_r] with R = {boxes.size(0)}, "
+                f"got {list(region_features.shape)}"
+            )
+    return assemble_reasoning_graph(
+        boxes,
+        batch,
+        sizes,
+        class_relations,
+        class_probs,
+        delta=delta,
+        overlaps=overlaps,
+        edge_lists=edge_lists,
+        region_features=region_features,
+    )
 
+
+def assemble_reasoning_graph(
+    boxes: Tensor,
+    batch: Tensor,
+    image_sizes: Tensor,
+    class_relations: ClassRelations,
+    class_probs: Tensor | None = None,
+    *,
+    delta: float = 50.0,
+    overlaps: bool = False,
+    edge_lists: bool = True,
+    region_features: Tensor | None = None,
+) -> ReasoningGraph:
+    """:func:`build_reasoning_graph` without its input checks, for callers that checked them
+    (the head checks its inputs once, at its boundary). Without ``class_probs`` the graph
+    holds no assignment (its edge types are present and empty): the global module takes the
+    probabilities of every iteration as an input of its own.
+
+    Shapes:
+        as :func:`build_reasoning_graph`; image_sizes: ``[B, 2]``
+    """
+    num_images, num_classes = image_sizes.size(0), class_relations.num_classes
     graph = ReasoningGraph()
-    graph.image_sizes = sizes
+    graph.image_sizes = image_sizes
     graph.edge_lists_flag = torch.tensor([edge_lists])
     region = graph[REGION]
     region.num_nodes = boxes.size(0)
     region.box = boxes
     region.batch = batch
-    region.class_probs = class_probs
+    if class_probs is not None:
+        region.class_probs = class_probs
     if region_features is not None:
-        features = check_tensor("region_features", region_features)
-        if features.dim() != 2 or features.size(0) != boxes.size(0):
-            raise ValueError(
-                f"region_features must have shape [R, D_r] with R = {boxes.size(0)}, "
-                f"got {list(features.shape)}"
-            )
-        region.x = features
+        region.x = region_features
     cls = graph[CLASS]
     cls.num_nodes = num_images * num_classes
-    cls.class_id = torch.arange(num_classes, device=boxes.device).repeat(num_images)
-    cls.batch = torch.arange(num_images, device=boxes.device).repeat_interleave(num_classes)
+    node = torch.arange(num_images * num_classes, device=boxes.device)
+    cls.class_id = node % num_classes
+    cls.batch = torch.div(node, num_classes, rounding_mode="floor")
 
     for name, (index, weight) in spatial_edges(boxes, batch, delta, overlaps).items():
         graph[region_edge(name)].edge_index = index
@@ -161,17 +206,44 @@ def build_reasoning_graph(
     return graph
 
 
+def reasoning_metadata(
+    class_relations: Sequence[str] = (),
+    spatial_relations: Sequence[str] = SPATIAL_RELATIONS,
+) -> Metadata:
+    """The ``(node_types, edge_types)`` of a reasoning graph with these relations, as
+    :meth:`~torch_geometric.data.HeteroData.metadata` gives them, without building one: what
+    :class:`~iterative_reasoning.nn.GlobalReasoningConv` is sized by. The assignment edge types
+    come with the class relations.
+
+    Example:
+        >>> reasoning_metadata(["is_part_of"], ["left_of"])
+        (['region', 'class'], [('region', 'left_of', 'region'), \
+('region', 'assigned_to', 'class'), ('class', 'rev_assigned_to', 'region'), \
+('class', 'is_part_of', 'class')])
+    """
+    edge_types = [region_edge(r) for r in spatial_relations]
+    if class_relations:
+        edge_types += [ASSIGNMENT_EDGE, REV_ASSIGNMENT_EDGE]
+        edge_types += [class_edge(r) for r in class_relations]
+    return [REGION, CLASS], edge_types
+
+
 def _add_semantic_edges(
     graph: HeteroData,
-    class_probs: Tensor,
+    class_probs: Tensor | None,
     batch: Tensor,
     class_relations: ClassRelations,
     num_images: int,
     edge_lists: bool,
 ) -> None:
-    device, dtype = class_probs.device, class_probs.dtype
-    empty = (torch.zeros(2, 0, dtype=torch.long, device=device), class_probs.new_zeros(0))
-    forward, backward = assignment_edges(class_probs, batch) if edge_lists else (empty, empty)
+    device, dtype = batch.device, graph[REGION].box.dtype
+    empty = (
+        torch.zeros(2, 0, dtype=torch.long, device=device),
+        torch.zeros(0, dtype=dtype, device=device),
+    )
+    forward, backward = empty, empty
+    if edge_lists and class_probs is not None:
+        forward, backward = assignment_edges(class_probs, batch, num_images=num_images)
     for edge_type, (index, weight) in ((ASSIGNMENT_EDGE, forward), (REV_ASSIGNMENT_EDGE, backward)):
         graph[edge_type].edge_index = index
         graph[edge_type].edge_weight = weight

@@ -2,7 +2,8 @@
 
 from iterative_reasoning.nn.attention import AttentionFusion, Fusion
 from iterative_reasoning.nn.conv_gru import ConvGRUCell
-from iterative_reasoning.nn.global_module import GlobalModule, GlobalOutput, WeightedAggregation
+from iterative_reasoning.nn.global_conv import FastGlobalReasoningConv, GlobalReasoningConv
+from iterative_reasoning.nn.global_module import GlobalModule, GlobalOutput
 from iterative_reasoning.nn.local_module import LocalModule, LocalOutput
 from iterative_reasoning.nn.reasoning_head import (
     FEED_MODES,
@@ -17,13 +18,14 @@ __all__ = [
     "MODELS",
     "AttentionFusion",
     "ConvGRUCell",
+    "FastGlobalReasoningConv",
     "Fusion",
     "GlobalModule",
     "GlobalOutput",
+    "GlobalReasoningConv",
     "IterativeReasoningHead",
     "LocalModule",
     "LocalOutput",
     "ReasoningOutput",
     "SpatialMemory",
-    "WeightedAggregation",
 ]

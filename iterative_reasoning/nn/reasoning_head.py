@@ -8,23 +8,14 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from iterative_reasoning._validation import (
-    check_batch,
-    check_boxes,
-    check_finite,
-    check_image_sizes,
-    check_not_normalised,
-    check_positive,
-    check_tensor,
-    warn_boxes_outside,
-)
-from iterative_reasoning.graph import ClassRelations, build_reasoning_graph
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import ReasoningGraph
+from iterative_reasoning.nn._head_input import check_head_input
 from iterative_reasoning.nn.attention import AttentionFusion
 from iterative_reasoning.nn.global_module import GlobalModule
 from iterative_reasoning.nn.local_module import LocalModule
-from iterative_reasoning.ops import CropMode, RegionGrid, grid_sizes_of
-from iterative_reasoning.typing import OVERLAPS, REGION, SPATIAL_RELATIONS
+from iterative_reasoning.ops import CropMode, RegionCrop, RegionGrid, grid_sizes_of
+from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
 
 FeedMode = Literal["cross", "self", "mean"]
 FEED_MODES: tuple[str, ...] = ("cross", "self", "mean")
@@ -81,23 +72,21 @@ class IterativeReasoningHead(nn.Module):
 
     where each :math:`a_n` comes from the features of the module that made :math:`f_n`. The
     weight of :math:`f_0` comes from the local module's read of the initial memory (as the
-    original), or without a local module from a bias-free linear layer on the region features.
+    original), or without a local module from one learned logit.
 
     Args:
         num_classes: ``C``, background included.
         local: the local module, or ``None``.
         global_: the global module, or ``None``; its input is the region features concatenated
-            with the logits it reads, so ``global_.in_channels = D_r + C``.
+            with the logits it reads, so ``global_.in_channels = D_r + C``. Its graph settings
+            (``delta``, the ``overlaps`` relation) are the head's.
         num_iterations: ``T``, predictions per module including the ConvNet's (3).
         feed: ``"cross"``, ``"self"`` or ``"mean"``.
         attention: fuse with attention; otherwise the final prediction is the last iteration's.
-        spatial_scale: feature cells per input pixel (1/16).
-        crop_mode: ``"roi_align"`` or the original's ``"crop_and_resize"``.
-        sampling_ratio: samples per bin and axis for ``"roi_align"``.
-        aligned: the half-pixel offset of ``"roi_align"``.
-        delta: length scale of the spatial edges, pixels (50).
-        overlaps: add the IoU ``overlaps`` region relation to the graph; by default, whether
-            the global module reads it (a value that contradicts the module is an error).
+        crop: how the regions are cropped from the feature map and the memory (and pasted
+            back): a :class:`~iterative_reasoning.ops.RegionCrop` whose ``output_size`` is the
+            local module's ``crop_size``; by default ``RegionCrop(crop_size)`` (roi_align at
+            stride 16, two samples per bin).
 
     Shapes:
         - **features:** ``[B, D_f, H, W]`` at ``spatial_scale``; **boxes:** ``[R, 4]`` in
@@ -129,36 +118,17 @@ class IterativeReasoningHead(nn.Module):
         num_iterations: int = 3,
         feed: FeedMode = "cross",
         attention: bool = True,
-        spatial_scale: float = 1 / 16,
-        crop_mode: CropMode = "roi_align",
-        sampling_ratio: int = 2,
-        aligned: bool = True,
-        delta: float = 50.0,
-        overlaps: bool | None = None,
+        crop: RegionCrop | None = None,
     ) -> None:
         super().__init__()
-        _check_config(num_classes, local, global_, num_iterations, feed)
-        reads = global_ is not None and global_.spatial_path is not None
-        reads = reads and OVERLAPS in global_.spatial_path.relations  # type: ignore[union-attr]
-        if overlaps is not None and overlaps != reads:
-            raise ValueError(
-                f"overlaps={overlaps}, but the global module "
-                + ("reads" if reads else "does not read")
-                + " the 'overlaps' relation; leave overlaps out to follow the module"
-            )
-        check_positive("delta", delta)
-        check_positive("spatial_scale", spatial_scale)
+        crop = crop if crop is not None else RegionCrop(local.crop_size if local else 7)
+        _check_config(num_classes, local, global_, num_iterations, feed, crop)
         self.num_classes = num_classes
         self.local = local
         self.global_ = global_
         self.num_iterations = num_iterations
         self.feed: FeedMode = feed
-        self.spatial_scale = spatial_scale
-        self.crop_mode: CropMode = crop_mode
-        self.sampling_ratio = sampling_ratio
-        self.aligned = aligned
-        self.delta = delta
-        self.overlaps = reads
+        self.crop = crop
         self.region_channels = global_.in_channels - num_classes if global_ is not None else None
         self.fusion = AttentionFusion() if attention else None
         # a_0 of a head without a local module: one learned logit, as the local module's a_0 (its
@@ -182,6 +152,12 @@ class IterativeReasoningHead(nn.Module):
         hidden_channels: int = 512,
         class_embedding: Tensor | None = None,
         num_iterations: int = 3,
+        spatial_scale: float = 1 / 16,
+        crop_mode: CropMode = "roi_align",
+        sampling_ratio: int = 2,
+        aligned: bool = True,
+        delta: float = 50.0,
+        overlaps: bool = False,
         **kwargs: object,
     ) -> IterativeReasoningHead:
         """The head of one row of the paper's tables, with the paper's settings.
@@ -199,8 +175,15 @@ class IterativeReasoningHead(nn.Module):
             hidden_channels: ``D`` of the global module.
             class_embedding: initial class embeddings ``[C, D_c]`` (e.g. word vectors).
             num_iterations: ``T``.
-            kwargs: further arguments of :class:`IterativeReasoningHead`; ``overlaps=True``
-                also gives the global module the ``overlaps`` relation.
+            spatial_scale: feature cells per input pixel (1/16) of the head's
+                :class:`~iterative_reasoning.ops.RegionCrop`.
+            crop_mode: ``"roi_align"`` or the original's ``"crop_and_resize"``.
+            sampling_ratio: samples per bin and axis for ``"roi_align"``.
+            aligned: the half-pixel offset of ``"roi_align"``.
+            delta: length scale of the global module's spatial edges, pixels (50).
+            overlaps: give the global module the IoU ``overlaps`` region relation.
+            kwargs: further arguments of :class:`IterativeReasoningHead` (``feed``,
+                ``attention``).
         """
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -211,7 +194,6 @@ class IterativeReasoningHead(nn.Module):
         if model != "local":
             if class_relations is None:
                 raise ValueError(f"model {model!r} has a global module and needs class_relations")
-            overlaps = (OVERLAPS,) if kwargs.get("overlaps") else ()
             global_ = GlobalModule(
                 region_channels + num_classes,
                 num_classes,
@@ -220,12 +202,30 @@ class IterativeReasoningHead(nn.Module):
                 class_embedding=class_embedding,
                 spatial=model != "no_spatial",
                 semantic=model != "no_semantic",
-                spatial_relations=(*SPATIAL_RELATIONS, *overlaps),
+                spatial_relations=(*SPATIAL_RELATIONS, *((OVERLAPS,) if overlaps else ())),
+                delta=delta,
             )
+        crop = RegionCrop(
+            local.crop_size if local is not None else 7,
+            spatial_scale,
+            crop_mode,
+            sampling_ratio,
+            aligned,
+        )
         options: dict[str, object] = {"feed": "self" if model == "no_cross_feed" else "cross"}
         options["attention"] = model != "no_attention"
         options.update(kwargs)
-        return cls(num_classes, local, global_, num_iterations, **options)  # type: ignore[arg-type]
+        return cls(num_classes, local, global_, num_iterations, crop=crop, **options)  # type: ignore[arg-type]
+
+    @property
+    def spatial_scale(self) -> float:
+        """Feature cells per input pixel: the stride of the map the head reads is its inverse."""
+        return self.crop.spatial_scale
+
+    @property
+    def overlaps(self) -> bool:
+        """Whether the graph has the IoU ``overlaps`` relation (the global module reads it)."""
+        return self.global_ is not None and self.global_.overlaps
 
     def reset_parameters(self) -> None:
         if self.base_attention is not None:
@@ -233,12 +233,9 @@ class IterativeReasoningHead(nn.Module):
 
     def prediction_names(self) -> list[str]:
         """Names of the predictions in the order of ``ReasoningOutput.attention``."""
-        modules = [
-            m for m, on in (("local", self.local), ("global", self.global_)) if on is not None
-        ]
         names = ["base"]
         for t in range(1, self.num_iterations):
-            names += [f"{m}_{t}" for m in modules]
+            names += [f"{m}_{t}" for m in self._modules_in_order()]
         return names
 
     def forward(
@@ -251,7 +248,7 @@ class IterativeReasoningHead(nn.Module):
         region_features: Tensor | None = None,
         masks: Tensor | None = None,
     ) -> ReasoningOutput:
-        """Roll the modules out for ``T - 1`` iterations after the ConvNet prediction.
+        """Check the inputs (one host read per device), then :meth:`reason`.
 
         Args:
             features: the mid-level feature map (stride 16) of the padded batch.
@@ -267,69 +264,86 @@ class IterativeReasoningHead(nn.Module):
                 is then written through the masks instead of whole boxes. ``None`` (the
                 paper's way): boxes.
         """
-        grid = self._check_input(
-            features, boxes, batch, image_sizes, base_logits, region_features, masks
+        image_sizes = check_head_input(
+            self, features, boxes, batch, image_sizes, base_logits, region_features, masks
         )
-        crops = grid.crop(features).detach()
-        if region_features is None and self.global_ is not None:
+        return self.reason(features, boxes, batch, image_sizes, base_logits, region_features, masks)
+
+    def reason(
+        self,
+        features: Tensor,
+        boxes: Tensor,
+        batch: Tensor,
+        image_sizes: Tensor,
+        base_logits: Tensor,
+        region_features: Tensor | None = None,
+        masks: Tensor | None = None,
+    ) -> ReasoningOutput:
+        """Roll the modules out for ``T - 1`` iterations after the ConvNet prediction, on
+        inputs already checked (:meth:`forward` checks them)."""
+        grid = None
+        if self.local is not None or region_features is None:  # the crops are needed
+            grid = self._grid(features, boxes, batch, image_sizes, masks)
+        crops = grid.crop(features).detach() if grid is not None else None
+        if region_features is None and crops is not None and self.global_ is not None:
             region_features = crops.mean(dim=(2, 3))
-        memory = self.local.memory.initial(grid) if self.local is not None else None
-        graph = self._graph(boxes, batch, image_sizes, base_logits)
-        steps = _Steps(base_logits, self._base_attention(memory, grid, region_features))
+        memory = self.local.memory.initial(grid) if self.local and grid else None
+        graph = self.global_.graph(boxes, batch, image_sizes) if self.global_ else None
+        trace = _Trace(base_logits, self._base_attention(memory, grid, boxes.size(0)))
         local_in = global_in = base_logits.detach()
         for _ in range(1, self.num_iterations):
-            local_out = global_out = None
-            if self.local is not None and memory is not None:
-                memory = self.local.write(memory, crops, local_in, grid)
-                local_out = self.local.read(memory, grid)
-                steps.add("local", local_in, local_out.logits, local_out.attention)
+            local_logits = global_logits = None
+            if self.local is not None and memory is not None and grid is not None:
+                memory = self.local.write(memory, crops, local_in, grid)  # type: ignore[arg-type]
+                out = self.local.read(memory, grid)
+                trace.local.add(local_in, out.logits, out.attention)
+                local_logits = out.logits
             if self.global_ is not None and graph is not None and region_features is not None:
-                global_out = self._reason(region_features, global_in, graph)
-                steps.add("global", global_in, global_out[0], global_out[1])
-            local_in, global_in = self._next_inputs(
-                local_out.logits if local_out is not None else None,
-                global_out[0] if global_out is not None else None,
-            )
-        return steps.output(self.fusion)
+                global_logits, attention = self._reason_globally(region_features, global_in, graph)
+                trace.global_.add(global_in, global_logits, attention)
+            local_in, global_in = self._next_inputs(local_logits, global_logits)
+        return trace.output(self.fusion, self.num_iterations - 1)
 
     # -- steps -----------------------------------------------------------------------------
 
+    def _grid(
+        self,
+        features: Tensor,
+        boxes: Tensor,
+        batch: Tensor,
+        image_sizes: Tensor,
+        masks: Tensor | None,
+    ) -> RegionGrid:
+        """The regions on the feature grid: their crops, and the memory's paste (each built
+        when first used)."""
+        return RegionGrid.unchecked(
+            boxes,
+            batch,
+            (features.size(2), features.size(3)),
+            grid_sizes=grid_sizes_of(image_sizes, self.crop.spatial_scale),
+            masks=masks,
+            **self.crop.options(),
+        )
+
     def _base_attention(
-        self, memory: Tensor | None, grid: RegionGrid, region_features: Tensor | None
+        self, memory: Tensor | None, grid: RegionGrid | None, num_regions: int
     ) -> Tensor | None:
         """``a_0``: from the read of the initial memory, or the learned base logit."""
         if self.fusion is None:
             return None
-        if self.local is not None and memory is not None:
+        if self.local is not None and memory is not None and grid is not None:
             return self.local.read(memory, grid).attention
-        if self.base_attention is not None:
-            return self.base_attention.expand(grid.batch.numel())
-        raise RuntimeError("unreachable: a head has a local or a global module")
+        assert self.base_attention is not None
+        return self.base_attention.expand(num_regions)
 
-    def _graph(
-        self, boxes: Tensor, batch: Tensor, image_sizes: Tensor, base_logits: Tensor
-    ) -> ReasoningGraph | None:
-        """The reasoning graph; the spatial edges are built once, the assignment is refreshed
-        at every iteration from the logits the global module reads."""
-        if self.global_ is None:
-            return None
-        return build_reasoning_graph(
-            boxes,
-            batch,
-            image_sizes,
-            torch.softmax(base_logits.detach(), dim=-1),
-            self.global_.class_relations,
-            delta=self.delta,
-            overlaps=self.overlaps,
-            edge_lists=False,
-        )
-
-    def _reason(
+    def _reason_globally(
         self, region_features: Tensor, logits: Tensor, graph: ReasoningGraph
     ) -> tuple[Tensor, Tensor]:
+        """``f_g`` and ``a_g`` from the region features and the logits the module reads (they
+        also assign the regions to the classes)."""
         assert self.global_ is not None
-        graph[REGION].class_probs = torch.softmax(logits, dim=-1)
-        out = self.global_(torch.cat([region_features.detach(), logits], dim=-1), graph)
+        x = torch.cat([region_features.detach(), logits], dim=-1)
+        out = self.global_.reason(x, graph, torch.softmax(logits, dim=-1))
         return out.logits, out.attention
 
     def _next_inputs(self, local: Tensor | None, global_: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -346,66 +360,8 @@ class IterativeReasoningHead(nn.Module):
         mean = 0.5 * (local + global_)
         return mean, mean
 
-    # -- checks ----------------------------------------------------------------------------
-
-    def _check_input(
-        self,
-        features: Tensor,
-        boxes: Tensor,
-        batch: Tensor,
-        image_sizes: Tensor,
-        base_logits: Tensor,
-        region_features: Tensor | None,
-        masks: Tensor | None = None,
-    ) -> RegionGrid:
-        features = check_tensor("features", features)
-        if features.dim() != 4:
-            raise ValueError(f"features must have shape [B, D_f, H, W], got {list(features.shape)}")
-        check_finite("features", features)
-        if self.local is not None and features.size(1) != self.local.in_channels:
-            raise ValueError(
-                f"features have {features.size(1)} channels but the local module was built for "
-                f"in_channels = {self.local.in_channels}"
-            )
-        boxes = check_boxes("boxes", boxes)
-        sizes = check_image_sizes(image_sizes)
-        if sizes.size(0) != features.size(0):
-            raise ValueError(
-                f"image_sizes has {sizes.size(0)} row(s) but features hold {features.size(0)} "
-                "image(s); give one (height, width) per image"
-            )
-        batch = check_batch(batch, boxes.size(0), sizes.size(0))
-        check_not_normalised(boxes, batch, sizes)
-        logits = check_tensor("base_logits", base_logits)
-        if logits.shape != (boxes.size(0), self.num_classes):
-            raise ValueError(
-                f"base_logits must have shape [R, C] = [{boxes.size(0)}, {self.num_classes}], "
-                f"got {list(logits.shape)}"
-            )
-        check_finite("base_logits", logits)
-        if region_features is not None and self.global_ is not None:
-            region_features = check_tensor("region_features", region_features)
-            if region_features.shape != (boxes.size(0), self.region_channels):
-                raise ValueError(
-                    f"region_features must have shape [R, D_r] = [{boxes.size(0)}, "
-                    f"{self.region_channels}] (D_r = global module in_channels - C), "
-                    f"got {list(region_features.shape)}"
-                )
-            check_finite("region_features", region_features)
-        if self.global_ is None:
-            warn_boxes_outside(boxes, batch, sizes, stacklevel=4)
-        return RegionGrid(
-            boxes,
-            batch,
-            (features.size(2), features.size(3)),
-            grid_sizes=grid_sizes_of(sizes, self.spatial_scale),
-            output_size=self.local.crop_size if self.local is not None else 7,
-            spatial_scale=self.spatial_scale,
-            mode=self.crop_mode,
-            sampling_ratio=self.sampling_ratio,
-            aligned=self.aligned,
-            masks=masks,
-        )
+    def _modules_in_order(self) -> list[str]:
+        return [m for m, on in (("local", self.local), ("global", self.global_)) if on is not None]
 
     def __repr__(self) -> str:
         return (
@@ -416,46 +372,58 @@ class IterativeReasoningHead(nn.Module):
         )
 
 
-class _Steps:
-    """The predictions, attention logits and inputs collected over the iterations."""
+class _ModuleTrace:
+    """One module's predictions over the iterations: the logits it read, the logits it made
+    and its attention logits."""
 
-    def __init__(self, base_logits: Tensor, base_attention: Tensor | None) -> None:
-        self.base_logits = base_logits
-        self.logits: list[Tensor] = [base_logits]
-        self.attention: list[Tensor | None] = [base_attention]
-        self.by_module: dict[str, tuple[list[Tensor], list[Tensor]]] = {
-            "local": ([], []),
-            "global": ([], []),
-        }
+    def __init__(self) -> None:
+        self.inputs: list[Tensor] = []
+        self.logits: list[Tensor] = []
+        self.attention: list[Tensor] = []
 
-    def add(self, module: str, inputs: Tensor | None, logits: Tensor, attention: Tensor) -> None:
-        assert inputs is not None
-        self.by_module[module][0].append(logits)
-        self.by_module[module][1].append(inputs)
+    def add(self, inputs: Tensor, logits: Tensor, attention: Tensor) -> None:
+        self.inputs.append(inputs)
         self.logits.append(logits)
         self.attention.append(attention)
 
-    def output(self, fusion: AttentionFusion | None) -> ReasoningOutput:
-        def stacked(module: str, index: int) -> Tensor | None:
-            items = self.by_module[module][index]
-            return torch.stack(items) if items else None
+    @staticmethod
+    def stacked(items: list[Tensor]) -> Tensor | None:
+        return torch.stack(items) if items else None
 
-        local, global_ = stacked("local", 0), stacked("global", 0)
+
+class _Trace:
+    """The ConvNet's prediction and each module's trace, fused into a :class:`ReasoningOutput`."""
+
+    def __init__(self, base_logits: Tensor, base_attention: Tensor | None) -> None:
+        self.base_logits = base_logits
+        self.base_attention = base_attention
+        self.local = _ModuleTrace()
+        self.global_ = _ModuleTrace()
+
+    def output(self, fusion: AttentionFusion | None, iterations: int) -> ReasoningOutput:
+        """Fuse every prediction, in the order base, then each iteration's local and global."""
+        modules = [m for m in (self.local, self.global_) if m.logits]
+        local, global_ = (
+            self.local.stacked(self.local.logits),
+            self.global_.stacked(self.global_.logits),
+        )
         if fusion is not None:
-            attention = torch.stack([a for a in self.attention if a is not None])
-            fused = fusion(torch.stack(self.logits), attention)
-            logits, weights = fused.logits, fused.weights
+            assert self.base_attention is not None
+            logits = [self.base_logits] + [m.logits[t] for t in range(iterations) for m in modules]
+            attention = [self.base_attention]
+            attention += [m.attention[t] for t in range(iterations) for m in modules]
+            fused = fusion(torch.stack(logits), torch.stack(attention))
+            final, weights = fused.logits, fused.weights
         else:
-            last = [x[-1] for x in (local, global_) if x is not None]
-            logits, weights = torch.stack(last).mean(0), None
+            final, weights = torch.stack([m.logits[-1] for m in modules]).mean(0), None
         return ReasoningOutput(
-            logits,
+            final,
             self.base_logits,
             local,
             global_,
             weights,
-            stacked("local", 1),
-            stacked("global", 1),
+            self.local.stacked(self.local.inputs),
+            self.global_.stacked(self.global_.inputs),
         )
 
 
@@ -465,6 +433,7 @@ def _check_config(
     global_: GlobalModule | None,
     num_iterations: int,
     feed: str,
+    crop: RegionCrop,
 ) -> None:
     if local is None and global_ is None:
         raise ValueError("the head needs a local module, a global module or both; got neither")
@@ -475,10 +444,18 @@ def _check_config(
         )
     if feed not in FEED_MODES:
         raise ValueError(f"feed must be one of {FEED_MODES}, got {feed!r}")
-    if local is not None and local.num_classes != num_classes:
-        raise ValueError(
-            f"the local module has {local.num_classes} classes, the head {num_classes}"
-        )
+    if not isinstance(crop, RegionCrop):
+        raise TypeError(f"crop must be an iterative_reasoning.ops.RegionCrop, got {crop!r}")
+    if local is not None:
+        if local.num_classes != num_classes:
+            raise ValueError(
+                f"the local module has {local.num_classes} classes, the head {num_classes}"
+            )
+        if crop.output_size != local.crop_size:
+            raise ValueError(
+                f"crop.output_size is {crop.output_size} but the local module reads "
+                f"{local.crop_size} x {local.crop_size} crops (crop_size)"
+            )
     if global_ is not None:
         if global_.num_classes != num_classes:
             raise ValueError(

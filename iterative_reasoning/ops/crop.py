@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor, nn
 
 from iterative_reasoning.ops.interpolation import CropMode
-from iterative_reasoning.ops.region_grid import RegionGrid
+from iterative_reasoning.ops.region_grid import RegionGrid, check_crop_settings
 
 
 def crop_regions(
@@ -68,17 +70,18 @@ def crop_regions(
 
 
 class RegionCrop(nn.Module):
-    """Module form of :func:`crop_regions`, holding its settings.
+    """Module form of :func:`crop_regions`, holding its settings (checked here, once): what a
+    head crops its regions with, as torchvision's detectors take a ``box_roi_pool``.
 
     Args:
-        output_size: ``P``.
-        spatial_scale: feature cells per input pixel.
-        mode: ``"roi_align"`` or ``"crop_and_resize"``.
-        sampling_ratio: samples per bin and axis (``"roi_align"``).
-        aligned: half-pixel offset (``"roi_align"``).
+        output_size, spatial_scale, mode, sampling_ratio, aligned: as :func:`crop_regions`.
 
     Shapes:
         ``[B, D, H, W]``, ``[R, 4]``, ``[R]`` -> ``[R, D, P, P]``
+
+    Example:
+        >>> RegionCrop(7, spatial_scale=1 / 32)
+        RegionCrop(output_size=7, spatial_scale=0.03125, mode='roi_align')
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class RegionCrop(nn.Module):
         aligned: bool = True,
     ) -> None:
         super().__init__()
+        check_crop_settings(output_size, spatial_scale, mode, sampling_ratio)
         self.output_size = output_size
         self.spatial_scale = spatial_scale
         self.mode: CropMode = mode
@@ -99,17 +103,7 @@ class RegionCrop(nn.Module):
     def forward(
         self, features: Tensor, boxes: Tensor, batch: Tensor, grid_sizes: Tensor | None = None
     ) -> Tensor:
-        return crop_regions(
-            features,
-            boxes,
-            batch,
-            grid_sizes=grid_sizes,
-            output_size=self.output_size,
-            spatial_scale=self.spatial_scale,
-            mode=self.mode,
-            sampling_ratio=self.sampling_ratio,
-            aligned=self.aligned,
-        )
+        return crop_regions(features, boxes, batch, grid_sizes=grid_sizes, **self.options())
 
     def grid(
         self,
@@ -121,17 +115,18 @@ class RegionCrop(nn.Module):
     ) -> RegionGrid:
         """A :class:`RegionGrid` with these settings, to crop (and paste) several maps."""
         return RegionGrid(
-            boxes,
-            batch,
-            grid_size,
-            grid_sizes=grid_sizes,
-            num_images=num_images,
-            output_size=self.output_size,
-            spatial_scale=self.spatial_scale,
-            mode=self.mode,
-            sampling_ratio=self.sampling_ratio,
-            aligned=self.aligned,
+            boxes, batch, grid_size, grid_sizes=grid_sizes, num_images=num_images, **self.options()
         )
+
+    def options(self) -> dict[str, Any]:
+        """The settings, as keyword arguments of :class:`RegionGrid` and :func:`crop_regions`."""
+        return {
+            "output_size": self.output_size,
+            "spatial_scale": self.spatial_scale,
+            "mode": self.mode,
+            "sampling_ratio": self.sampling_ratio,
+            "aligned": self.aligned,
+        }
 
     def extra_repr(self) -> str:
         return (

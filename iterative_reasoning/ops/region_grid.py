@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import math
-from functools import partial
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from iterative_reasoning._validation import check_batch, check_boxes, check_tensor
+from iterative_reasoning._validation import (
+    ValueChecks,
+    check_batch,
+    check_boxes,
+    check_positive,
+    check_tensor,
+)
 from iterative_reasoning.ops.interpolation import CROP_MODES, CropMode, crop_kernel, paste_kernel
 from iterative_reasoning.ops.sparse import compute_dtype, sparse_mm
 
@@ -83,52 +90,100 @@ class RegionGrid:
         aligned: bool = True,
         masks: Tensor | None = None,
     ) -> None:
-        boxes = check_boxes("boxes", boxes)
-        height, width = _check_settings(grid_size, output_size, spatial_scale, mode, sampling_ratio)
+        checks = ValueChecks()
+        boxes = check_boxes("boxes", boxes, checks)
+        check_crop_settings(output_size, spatial_scale, mode, sampling_ratio)
+        height, width = _check_grid_size(grid_size)
         if grid_sizes is not None:
-            grid_sizes = _check_grid_sizes(grid_sizes, height, width)
+            grid_sizes = check_grid_sizes(grid_sizes, height, width, checks)
             num_images = grid_sizes.size(0)
         elif num_images is None:
             num_images = int(batch.max()) + 1 if isinstance(batch, Tensor) and batch.numel() else 0
-        batch = check_batch(batch, boxes.size(0), num_images)
+        batch = check_batch(batch, boxes.size(0), num_images, checks)
+        masks = check_masks(masks, boxes.size(0), output_size, checks)
+        checks.run()
+        self._setup(
+            boxes,
+            batch,
+            (height, width),
+            grid_sizes,
+            num_images,
+            output_size,
+            spatial_scale,
+            mode,
+            sampling_ratio,
+            aligned,
+            masks,
+        )
+
+    @classmethod
+    def unchecked(
+        cls,
+        boxes: Tensor,
+        batch: Tensor,
+        grid_size: tuple[int, int],
+        *,
+        grid_sizes: Tensor,
+        output_size: int = 7,
+        spatial_scale: float = 1 / 16,
+        mode: CropMode = "roi_align",
+        sampling_ratio: int = 2,
+        aligned: bool = True,
+        masks: Tensor | None = None,
+    ) -> RegionGrid:
+        """A grid of inputs already checked (as the head checks its own once): the same as
+        the constructor, without its checks and their host reads."""
+        grid = cls.__new__(cls)
+        grid._setup(
+            boxes,
+            batch,
+            (int(grid_size[0]), int(grid_size[1])),
+            grid_sizes,
+            grid_sizes.size(0),
+            output_size,
+            spatial_scale,
+            mode,
+            sampling_ratio,
+            aligned,
+            masks if masks is None else masks.detach(),
+        )
+        return grid
+
+    def _setup(
+        self,
+        boxes: Tensor,
+        batch: Tensor,
+        grid_size: tuple[int, int],
+        grid_sizes: Tensor | None,
+        num_images: int,
+        output_size: int,
+        spatial_scale: float,
+        mode: CropMode,
+        sampling_ratio: int,
+        aligned: bool,
+        masks: Tensor | None,
+    ) -> None:
+        """Keep the boxes and settings; the operators are built on first use."""
+        height, width = grid_size
         if grid_sizes is None:
             grid_sizes = torch.tensor([[height, width]] * num_images, dtype=torch.long)
-        grid_sizes = grid_sizes.to(boxes.device)
-        self.grid_size = (height, width)
-        self.grid_sizes = grid_sizes
+        self.grid_size = grid_size
+        self.grid_sizes = grid_sizes.to(boxes.device)
         self.num_images = num_images
         self.output_size = output_size
         self.batch = batch
-        box = boxes.detach().to(torch.float64)
-        rows, cols = grid_sizes[batch, 0], grid_sizes[batch, 1]
-        crop = partial(
-            crop_kernel,
-            output_size=output_size,
-            spatial_scale=spatial_scale,
-            mode=mode,
-            sampling_ratio=sampling_ratio,
-            aligned=aligned,
-        )
-        paste = partial(
-            paste_kernel,
-            output_size=output_size,
-            spatial_scale=spatial_scale,
-            mode=mode,
-            aligned=aligned,
-        )
-        crop_y, crop_x = (
-            crop(box[:, 1], box[:, 3], rows, height),
-            crop(box[:, 0], box[:, 2], cols, width),
-        )
-        paste_y = paste(box[:, 1], box[:, 3], rows, height)
-        paste_x = paste(box[:, 0], box[:, 2], cols, width)
-        cells, grid, values = self._separable(crop_y, crop_x)
-        self._crop = self._sparse(cells, grid, values, boxes.size(0), transpose=False)
-        cells, grid, values = self._separable(paste_y, paste_x)
-        self._paste = self._sparse(cells, grid, values, boxes.size(0), transpose=True)
+        self.masks = masks
+        self._boxes = boxes.detach().to(torch.float64)
+        self._kernel_options: dict[str, Any] = {
+            "output_size": output_size,
+            "spatial_scale": spatial_scale,
+            "mode": mode,
+            "aligned": aligned,
+        }
+        self._sampling_ratio = sampling_ratio
+        self._built: dict[str, Tensor] = {}
         self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
         self._coverage: Tensor | None = None
-        self.masks = _check_masks(masks, boxes.size(0), output_size)
 
     # -- operators -------------------------------------------------------------------------
 
@@ -163,7 +218,7 @@ class RegionGrid:
         """Number of boxes whose paste covers each cell, ``[B, 1, H, W]`` (float); with masks,
         the pasted masks' sum (a fractional count)."""
         if self._coverage is None:
-            op = self._paste
+            op = self._base("paste")
             height, width = self.grid_size
             if self.masks is None:
                 ones = torch.ones(op.size(1), 1, dtype=op.dtype, device=op.device)
@@ -224,9 +279,28 @@ class RegionGrid:
     def _operator(self, name: str, dtype: torch.dtype) -> Tensor:
         key = (name, dtype)
         if key not in self._cache:
-            base = self._crop if name == "crop" else self._paste
+            base = self._base(name)
             self._cache[key] = base if base.dtype == dtype else base.to(dtype)
         return self._cache[key]
+
+    def _base(self, name: str) -> Tensor:
+        """The ``"crop"`` or ``"paste"`` operator (float64), built the first time it is asked
+        for: a head without a local module never builds the paste."""
+        if name not in self._built:
+            box = self._boxes
+            rows, cols = self.grid_sizes[self.batch, 0], self.grid_sizes[self.batch, 1]
+            height, width = self.grid_size
+            options = dict(self._kernel_options)
+            if name == "crop":
+                options["sampling_ratio"] = self._sampling_ratio
+            kernel: Callable[..., Tensor] = crop_kernel if name == "crop" else paste_kernel
+            kernel_y = kernel(box[:, 1], box[:, 3], rows, height, **options)
+            kernel_x = kernel(box[:, 0], box[:, 2], cols, width, **options)
+            cells, grid, values = self._separable(kernel_y, kernel_x)
+            self._built[name] = self._sparse(
+                cells, grid, values, box.size(0), transpose=name == "paste"
+            )
+        return self._built[name]
 
     def _check_features(self, name: str, features: object) -> Tensor:
         features = check_tensor(name, features)
@@ -270,7 +344,10 @@ def box_masks(masks: Tensor, boxes: Tensor, output_size: int = 7) -> Tensor:
     return out
 
 
-def _check_masks(masks: Tensor | None, num_regions: int, output_size: int) -> Tensor | None:
+def check_masks(
+    masks: Tensor | None, num_regions: int, output_size: int, checks: ValueChecks
+) -> Tensor | None:
+    """Region masks ``[R, P, P]`` of fractions (see :func:`box_masks`), detached."""
     if masks is None:
         return None
     masks = check_tensor("masks", masks)
@@ -279,24 +356,23 @@ def _check_masks(masks: Tensor | None, num_regions: int, output_size: int) -> Te
             f"masks must have shape [R, P, P] = [{num_regions}, {output_size}, {output_size}] "
             f"(the fraction of each crop bin the region covers), got {list(masks.shape)}"
         )
-    if masks.numel() and (masks.min() < 0 or masks.max() > 1):
+
+    def report() -> None:
         raise ValueError("masks must be fractions in [0, 1]")
+
+    if masks.numel():
+        checks.add((masks.min() < 0) | (masks.max() > 1), report)
     return masks.detach()
 
 
-def _check_settings(
-    grid_size: tuple[int, int],
-    output_size: int,
-    spatial_scale: float,
-    mode: str,
-    sampling_ratio: int,
-) -> tuple[int, int]:
-    if len(grid_size) != 2 or min(int(s) for s in grid_size) < 1:
-        raise ValueError(f"grid_size must be (H, W) with H, W >= 1, got {tuple(grid_size)}")
-    if output_size < 1:
-        raise ValueError(f"output_size must be >= 1, got {output_size}")
-    if not (spatial_scale > 0 and math.isfinite(spatial_scale)):
-        raise ValueError(f"spatial_scale must be positive (1/16 at stride 16), got {spatial_scale}")
+def check_crop_settings(
+    output_size: int, spatial_scale: float, mode: str, sampling_ratio: int
+) -> None:
+    """The crop settings of :class:`RegionGrid` and :class:`~iterative_reasoning.ops.RegionCrop`
+    (errors name the argument)."""
+    if not isinstance(output_size, int) or output_size < 1:
+        raise ValueError(f"output_size must be a positive int, got {output_size!r}")
+    check_positive("spatial_scale", spatial_scale)
     if mode not in CROP_MODES:
         raise ValueError(f"mode must be one of {CROP_MODES}, got {mode!r}")
     if sampling_ratio < 1:
@@ -304,21 +380,32 @@ def _check_settings(
             f"sampling_ratio must be a positive number of samples per bin, got {sampling_ratio} "
             "(torchvision's adaptive ratio, <= 0, is not supported)"
         )
+
+
+def _check_grid_size(grid_size: tuple[int, int]) -> tuple[int, int]:
+    if len(grid_size) != 2 or min(int(s) for s in grid_size) < 1:
+        raise ValueError(f"grid_size must be (H, W) with H, W >= 1, got {tuple(grid_size)}")
     return int(grid_size[0]), int(grid_size[1])
 
 
-def _check_grid_sizes(grid_sizes: object, height: int, width: int) -> Tensor:
+def check_grid_sizes(grid_sizes: object, height: int, width: int, checks: ValueChecks) -> Tensor:
+    """Each image's grid ``[B, 2]``: positive, and within the ``height x width`` map."""
     grid_sizes = check_tensor("grid_sizes", grid_sizes)
     if grid_sizes.dim() != 2 or grid_sizes.size(1) != 2:
         raise ValueError(f"grid_sizes must have shape [B, 2], got {list(grid_sizes.shape)}")
     grid_sizes = grid_sizes.long()
-    if grid_sizes.numel() and (
-        int(grid_sizes[:, 0].max()) > height or int(grid_sizes[:, 1].max()) > width
-    ):
+    if not grid_sizes.numel():
+        return grid_sizes
+
+    def too_large() -> None:
         raise ValueError(
             f"an image's grid ({grid_sizes.max(0).values.tolist()} cells) is larger than the "
             f"feature map ({[height, width]}); is spatial_scale right for these features?"
         )
-    if grid_sizes.numel() and int(grid_sizes.min()) < 1:
+
+    def not_positive() -> None:
         raise ValueError(f"grid_sizes must be positive, got {grid_sizes.tolist()}")
+
+    checks.add((grid_sizes[:, 0].max() > height) | (grid_sizes[:, 1].max() > width), too_large)
+    checks.add(grid_sizes.min() < 1, not_positive)
     return grid_sizes

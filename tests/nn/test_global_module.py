@@ -2,15 +2,15 @@ import pytest
 import torch
 from helpers import image_sizes, naive_spatial, random_boxes, random_probs, random_relations
 
-from iterative_reasoning.graph import ClassRelations, build_reasoning_graph
-from iterative_reasoning.nn import GlobalModule
+from iterative_reasoning.graph import ClassRelations, build_reasoning_graph, reasoning_metadata
+from iterative_reasoning.nn import GlobalModule, GlobalReasoningConv
 
 C, D_R, D = 6, 5, 4
 
 
 def naive_global(module, x, boxes, batch, probs, relations, num_images):
     """The three equations, image by image, with dense matrices built by loops (float64)."""
-    spatial, semantic = module.spatial_path, module.semantic_path
+    conv = module.conv
     dense_rel = []
     for name in relations.names:
         a = torch.zeros(C, C, dtype=torch.float64)
@@ -23,19 +23,18 @@ def naive_global(module, x, boxes, batch, probs, relations, num_images):
         idx = (batch == b).nonzero().flatten()
         xb, pb = x[idx], probs[idx]
         g = torch.zeros(idx.numel(), D, dtype=torch.float64)
-        if spatial is not None:
+        if conv.spatial:
             adj = naive_spatial(boxes[idx], torch.zeros(idx.numel(), dtype=torch.long))
-            for e, name in enumerate(spatial.relations):
-                g = g + adj[name] @ xb @ spatial.weight[e]
-        if semantic is not None:
+            for e, name in enumerate(conv.spatial_relations):
+                g = g + adj[name] @ xb @ conv.spatial_weight[e]
+        if conv.semantic:
             to_class = (pb / pb.sum(0, keepdim=True).clamp_min(1e-14)).t()
             to_region = pb / pb.sum(1, keepdim=True).clamp_min(1e-14)
             h = torch.relu(
-                to_class @ xb @ semantic.assign_weight
-                + semantic.class_embedding @ semantic.class_weight
+                to_class @ xb @ conv.assign_weight + conv.class_embedding @ conv.class_weight
             )
-            g_c = sum(a @ h @ w for a, w in zip(dense_rel, semantic.relation_weight, strict=True))
-            g = g + torch.relu(to_region @ g_c @ semantic.rev_assign_weight)
+            g_c = sum(a @ h @ w for a, w in zip(dense_rel, conv.relation_weight, strict=True))
+            g = g + torch.relu(to_region @ g_c @ conv.rev_assign_weight)
         g = torch.relu(g)
         logits.append(g @ module.classifier.weight.t() + module.classifier.bias)
         mean = g.mean(-1, keepdim=True)
@@ -65,6 +64,16 @@ def setup(counts, seed=0, overlaps=False, **kwargs):
     return module, x, graph, (boxes, batch, probs, rel)
 
 
+def reference_twin(module):
+    """The module with the PyG reference layer in place of the fast one, same parameters."""
+    fast = module.conv
+    metadata = reasoning_metadata(fast.class_relations, fast.spatial_relations)
+    conv = GlobalReasoningConv(D_R, D, metadata, C, fast.class_channels).double()
+    twin = GlobalModule(D_R, C, module.class_relations, hidden_channels=D, conv=conv).double()
+    twin.load_state_dict(module.state_dict())
+    return twin
+
+
 @pytest.mark.parametrize("counts", [[4, 3], [1], [0], [3, 0, 2], [7]])
 @pytest.mark.parametrize(("spatial", "semantic"), [(True, True), (True, False), (False, True)])
 @pytest.mark.parametrize("overlaps", [False, True])
@@ -72,8 +81,8 @@ def test_fast_equals_reference_equals_naive(counts, spatial, semantic, overlaps)
     module, x, graph, (boxes, batch, probs, rel) = setup(
         counts, seed=sum(counts), overlaps=overlaps, spatial=spatial, semantic=semantic
     )
-    fast = module(x, graph)
-    reference = module(x, graph, implementation="reference")
+    fast = module(x, graph, probs)
+    reference = reference_twin(module)(x, graph, probs)
     naive_logits, naive_att = naive_global(module, x, boxes, batch, probs, rel, len(counts))
     torch.testing.assert_close(fast.logits, reference.logits, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(fast.attention, reference.attention, rtol=1e-10, atol=1e-12)
@@ -87,13 +96,12 @@ def test_gradients_of_fast_and_reference_agree():
     module, x, graph, _ = setup([4, 2, 3], seed=1, overlaps=True)
     x.requires_grad_(True)
     grads = {}
-    for impl in ("fast", "reference"):
-        module.zero_grad()
+    for name, which in (("fast", module), ("reference", reference_twin(module))):
         x.grad = None
-        out = module(x, graph, implementation=impl)
+        out = which(x, graph)
         (out.logits.square().sum() + out.attention.sum()).backward()
-        grads[impl] = {n: p.grad.clone() for n, p in module.named_parameters()}
-        grads[impl]["x"] = x.grad.clone()
+        grads[name] = {n: p.grad.clone() for n, p in which.named_parameters()}
+        grads[name]["x"] = x.grad.clone()
     for name, grad in grads["fast"].items():
         torch.testing.assert_close(grad, grads["reference"][name], rtol=1e-9, atol=1e-12)
 
@@ -104,9 +112,10 @@ def test_gradcheck_fast_path(seed):
     x.requires_grad_(True)
     probs = probs.clone().requires_grad_(True)
 
+    graph = build_reasoning_graph(boxes, batch, image_sizes(2), probs, rel, edge_lists=False)
+
     def fn(x, probs):
-        graph = build_reasoning_graph(boxes, batch, image_sizes(2), probs, rel, edge_lists=False)
-        out = module(x, graph)
+        out = module(x, graph, probs)
         return out.logits, out.attention
 
     assert torch.autograd.gradcheck(fn, (x, probs))
@@ -170,23 +179,25 @@ def test_zero_regions():
     assert grads and all(g is not None and torch.equal(g, torch.zeros_like(g)) for g in grads)
 
 
-def test_class_embedding_initialisation_and_repr():
+def test_class_embedding_initialisation_reset_and_repr():
     rel = random_relations(C)
     init = torch.randn(C, 9)
     module = GlobalModule(D_R, C, rel, hidden_channels=D, class_embedding=init)
-    assert module.class_channels == 9
-    assert module.semantic_path is not None
-    torch.testing.assert_close(module.semantic_path.class_embedding.data, init)
-    assert repr(module).startswith("GlobalModule(5, 4, num_classes=6")
+    assert module.conv.class_channels == 9
+    torch.testing.assert_close(module.conv.class_embedding.data, init)
+    with torch.no_grad():
+        module.conv.class_embedding.zero_()
+    module.reset_parameters()  # puts the given embedding back
+    torch.testing.assert_close(module.conv.class_embedding.data, init)
+    assert "initial_class_embedding" not in module.state_dict()
+    assert repr(module) == "GlobalModule(5, 4, num_classes=6, spatial=True, semantic=True)"
 
 
 def test_float32_fast_matches_float64():
     module, x, graph, _ = setup([4, 3], seed=7)
     expected = module(x, graph).logits
     module32 = module.float()
-    graph32 = graph.clone()
-    graph32["region"].class_probs = graph32["region"].class_probs.float()
-    got = module32(x.float(), graph32).logits
+    got = module32(x.float(), graph, graph["region"].class_probs.float()).logits
     torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-5)
 
 
@@ -202,23 +213,27 @@ def test_errors():
     module, x, graph, (boxes, batch, probs, rel) = setup([3])
     with pytest.raises(ValueError, match=r"x must have shape \[R, D_r\] = \[3, 5\]"):
         module(x[:, :4], graph)
-    with pytest.raises(TypeError, match="ReasoningGraph"):
+    with pytest.raises(TypeError, match="HeteroData"):
         module(x, {"region": None})
     with pytest.raises(ValueError, match="x must be finite"):
         module(x.clone().fill_(float("nan")), graph)
-    with pytest.raises(ValueError, match="implementation must be 'fast' or 'reference'"):
-        module(x, graph, implementation="dense")
     lists_off = build_reasoning_graph(boxes, batch, image_sizes(1), probs, rel, edge_lists=False)
     with pytest.raises(ValueError, match="edge_lists=True"):
-        module(x, lists_off, implementation="reference")
+        reference_twin(module)(x, lists_off)
     other = ClassRelations(C, {"other": torch.tensor([[0], [1]])})
     foreign = build_reasoning_graph(boxes, batch, image_sizes(1), probs, other)
-    with pytest.raises(ValueError, match="lacks the relation"):
+    with pytest.raises(ValueError, match="lacks the edge type"):
         module(x, foreign)
-    wider = random_relations(C + 1)
-    wide_graph = build_reasoning_graph(boxes, batch, image_sizes(1), random_probs(3, C + 1), wider)
-    with pytest.raises(ValueError, match="7 classes .* num_classes = 6"):
-        module(x, wide_graph)
+    with pytest.raises(ValueError, match=r"class_probs must have shape \[R, C\] = \[3, 6\]"):
+        module(x, graph, probs[:2])
+    with pytest.raises(ValueError, match="7 classes but the class graph has 6"):
+        module(x, graph, random_probs(3, C + 1))
+    bare = build_reasoning_graph(boxes, batch, image_sizes(1), probs, rel)
+    del bare["region"].class_probs
+    with pytest.raises(ValueError, match="give class_probs"):
+        module(x, bare)
+    with pytest.raises(ValueError, match="conv maps 5 to 4 channels"):
+        GlobalModule(D_R, C, rel, hidden_channels=8, conv=module.conv)
     with pytest.raises(ValueError, match="class_relations has 6 classes but num_classes is 7"):
         GlobalModule(D_R, C + 1, rel)
     with pytest.raises(ValueError, match="at least one of spatial and semantic"):
@@ -231,3 +246,14 @@ def test_errors():
         GlobalModule(D_R, C, rel, class_channels=4, class_embedding=torch.zeros(C, 3))
     with pytest.raises(ValueError, match="no relation"):
         GlobalModule(D_R, C, ClassRelations(C, {}))
+
+
+def test_a_given_layer_keeps_its_parameters():
+    rel = random_relations(C)
+    conv = GlobalReasoningConv(D_R, D, reasoning_metadata(rel.names), C)
+    before = {k: v.clone() for k, v in conv.state_dict().items()}
+    module = GlobalModule(D_R, C, rel, hidden_channels=D, conv=conv)
+    assert module.conv is conv
+    assert all(torch.equal(v, conv.state_dict()[k]) for k, v in before.items())
+    module.reset_parameters()  # resets the layer too
+    assert not torch.equal(before["assign_weight"], conv.assign_weight.detach())

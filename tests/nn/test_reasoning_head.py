@@ -174,8 +174,8 @@ def test_global_only_head_gives_the_base_one_learned_logit():
     out = head(*inputs)
     assert out.attention.shape == (3, 7)
     logits = out.attention.log()  # softmax over iterations: log-weights = logits - logsumexp
-    graph = head._graph(*inputs[1:5])
-    a_g = torch.stack([head._reason(inputs[5], x, graph)[1] for x in out.global_inputs])
+    graph = head.global_.graph(*inputs[1:4])
+    a_g = torch.stack([head._reason_globally(inputs[5], x, graph)[1] for x in out.global_inputs])
     torch.testing.assert_close(logits[1:] - logits[:1], a_g - 2.0)
 
 
@@ -328,11 +328,21 @@ def test_overlaps_follow_the_global_module():
     head = IterativeReasoningHead(C, global_=module)
     assert head.overlaps  # taken from the module: its graph has the relation it reads
     features, boxes, batch, sizes, logits, region = _inputs()
+    assert ("region", OVERLAPS, "region") in module.graph(boxes, batch, sizes).edge_types
     assert head(features, boxes, batch, sizes, logits, region).logits.shape == (7, C)
-    with pytest.raises(ValueError, match="overlaps=False, but the global module reads"):
-        IterativeReasoningHead(C, global_=module, overlaps=False)
-    plain = GlobalModule(D_R + C, C, relations, hidden_channels=8)
-    with pytest.raises(ValueError, match="overlaps=True, but the global module does not read"):
-        IterativeReasoningHead(C, global_=plain, overlaps=True)
-    # the paper's constructor gives its global module the relation too
-    assert _head("final", overlaps=True).global_.spatial_path.relations[-1] == OVERLAPS
+    plain_module = GlobalModule(D_R + C, C, relations, hidden_channels=8)
+    plain = IterativeReasoningHead(C, global_=plain_module)
+    assert not plain.overlaps
+    # the paper's constructor gives its global module the relation
+    assert _head("final", overlaps=True).global_.spatial_relations[-1] == OVERLAPS
+    assert not _head("final").overlaps
+
+
+def test_the_crop_settings_are_the_crop_module():
+    from iterative_reasoning.ops import RegionCrop
+
+    head = _head("final", spatial_scale=1 / 8, crop_mode="crop_and_resize")
+    assert isinstance(head.crop, RegionCrop) and head.spatial_scale == 1 / 8
+    assert head.crop.mode == "crop_and_resize" and head.crop.output_size == 7
+    with pytest.raises(ValueError, match="crop.output_size is 5 but the local module reads 7"):
+        IterativeReasoningHead(C, local=head.local, crop=RegionCrop(5))

@@ -1,0 +1,80 @@
+"""The input checks of :class:`~iterative_reasoning.nn.IterativeReasoningHead`: every shape,
+then every value check in one host read per device."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch import Tensor
+
+from iterative_reasoning._validation import (
+    ValueChecks,
+    check_batch,
+    check_boxes,
+    check_finite,
+    check_image_sizes,
+    check_not_normalised,
+    check_tensor,
+    warn_boxes_outside,
+)
+from iterative_reasoning.ops import grid_sizes_of
+from iterative_reasoning.ops.region_grid import check_grid_sizes, check_masks
+
+if TYPE_CHECKING:
+    from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+
+
+def check_head_input(
+    head: IterativeReasoningHead,
+    features: object,
+    boxes: object,
+    batch: object,
+    image_sizes: object,
+    base_logits: object,
+    region_features: object,
+    masks: Tensor | None,
+) -> Tensor:
+    """Check the inputs of ``head.forward`` and return ``image_sizes`` as a tensor; errors name
+    the argument, the expected and the actual value."""
+    checks = ValueChecks()
+    features = check_tensor("features", features)
+    if features.dim() != 4:
+        raise ValueError(f"features must have shape [B, D_f, H, W], got {list(features.shape)}")
+    if head.local is not None and features.size(1) != head.local.in_channels:
+        raise ValueError(
+            f"features have {features.size(1)} channels but the local module was built for "
+            f"in_channels = {head.local.in_channels}"
+        )
+    check_finite("features", features, checks)
+    boxes = check_boxes("boxes", boxes, checks)
+    sizes = check_image_sizes(image_sizes, checks)
+    if sizes.size(0) != features.size(0):
+        raise ValueError(
+            f"image_sizes has {sizes.size(0)} row(s) but features hold {features.size(0)} "
+            "image(s); give one (height, width) per image"
+        )
+    height, width = features.shape[2:]
+    check_grid_sizes(grid_sizes_of(sizes, head.spatial_scale), height, width, checks)
+    batch = check_batch(batch, boxes.size(0), sizes.size(0), checks)
+    check_not_normalised(boxes, batch, sizes, checks)
+    logits = check_tensor("base_logits", base_logits)
+    if logits.shape != (boxes.size(0), head.num_classes):
+        raise ValueError(
+            f"base_logits must have shape [R, C] = [{boxes.size(0)}, {head.num_classes}], "
+            f"got {list(logits.shape)}"
+        )
+    check_finite("base_logits", logits, checks)
+    if region_features is not None and head.global_ is not None:
+        region_features = check_tensor("region_features", region_features)
+        if region_features.shape != (boxes.size(0), head.region_channels):
+            raise ValueError(
+                f"region_features must have shape [R, D_r] = [{boxes.size(0)}, "
+                f"{head.region_channels}] (D_r = global module in_channels - C), "
+                f"got {list(region_features.shape)}"
+            )
+        check_finite("region_features", region_features, checks)
+    check_masks(masks, boxes.size(0), head.crop.output_size, checks)
+    # the user's call: check_head_input <- forward <- nn.Module's _call_impl, _wrapped_call_impl
+    warn_boxes_outside(boxes, batch, sizes, stacklevel=6, checks=checks)
+    checks.run()
+    return sizes
