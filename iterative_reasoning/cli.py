@@ -342,7 +342,7 @@ def _train(args: argparse.Namespace) -> int:
         process_group,
         train,
     )
-    from iterative_reasoning.engine.train import seed_everything
+    from iterative_reasoning.engine.state import seed_everything
 
     device = init_distributed()
     rank, _ = process_group()

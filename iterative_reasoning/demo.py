@@ -33,9 +33,10 @@ from iterative_reasoning.data.synthetic import (
 )
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_state
+from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.model import RegionModel
-from iterative_reasoning.engine.train import TrainConfig, train
+from iterative_reasoning.engine.train import train
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
@@ -86,22 +87,9 @@ class DemoConfig:
             self,
             train_images=max(2, round(self.train_images * factor)),
             test_images=max(2, round(self.test_images * factor)),
-            baseline=scaled_schedule(self.baseline, factor),
-            head=scaled_schedule(self.head, factor),
+            baseline=self.baseline.scaled(factor),
+            head=self.head.scaled(factor),
         )
-
-
-def scaled_schedule(config: TrainConfig, factor: float) -> TrainConfig:
-    """``config`` with ``factor`` times its steps, and its schedule (lr steps, warmup,
-    checkpoints, log lines) scaled with them."""
-    return replace(
-        config,
-        steps=max(1, round(config.steps * factor)),
-        lr_steps=tuple(max(1, round(s * factor)) for s in config.lr_steps),
-        warmup_steps=round(config.warmup_steps * factor),
-        checkpoint_every=max(1, round(config.checkpoint_every * factor)),
-        log_every=max(1, round(config.log_every * factor)),
-    )
 
 
 def synthetic_convnet(num_classes: int, width: int = 16) -> SmallConvNetClassifier:

@@ -30,7 +30,7 @@ import torch
 
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES, write_coco
-from iterative_reasoning.demo import aligned, demo_class_graph, scaled_schedule, train_or_resume
+from iterative_reasoning.demo import aligned, demo_class_graph, train_or_resume
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.detectors.torchvision import (
     DEFAULT_REASONED_BOXES,
@@ -38,8 +38,8 @@ from iterative_reasoning.detectors.torchvision import (
     detach_reasoning_head,
     reasoning_head_for,
 )
+from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
-from iterative_reasoning.engine.train import TrainConfig
 
 #: The benchmark's categories whose look depends on context, and the others.
 LOOK_ALIKE = tuple(name for a, b, _ in AMBIGUOUS_PAIRS for name in (a, b))
@@ -155,8 +155,8 @@ class DetectionDemoConfig:
             self,
             train_images=max(2, round(self.train_images * factor)),
             test_images=max(2, round(self.test_images * factor)),
-            detector=scaled_schedule(self.detector, factor),
-            head=scaled_schedule(self.head, factor),
+            detector=self.detector.scaled(factor),
+            head=self.head.scaled(factor),
         )
 
 

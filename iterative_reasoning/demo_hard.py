@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.demo import DemoConfig, HeadFactory, aligned, group_ap, run_demo
-from iterative_reasoning.engine.train import TrainConfig
+from iterative_reasoning.engine.config import TrainConfig
 
 #: The paper's models, then its ablations of the final model.
 MAIN_ROWS: tuple[str, ...] = ("baseline", "local", "global", "final")

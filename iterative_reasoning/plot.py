@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from iterative_reasoning.data.records import RegionSample
+from iterative_reasoning.engine.log import read_log
 from iterative_reasoning.engine.model import RegionModel, collate_regions
-from iterative_reasoning.engine.train import read_log
 from iterative_reasoning.nn.reasoning_head import ReasoningOutput
 
 

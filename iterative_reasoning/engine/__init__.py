@@ -1,33 +1,36 @@
 """Training, evaluation and checkpoints, for region classification and for detection."""
 
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
+from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import (
     DetectionBatch,
     DetectionModel,
     collate_detections,
     evaluate_detection,
 )
-from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
-from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
-from iterative_reasoning.engine.train import (
-    TrainConfig,
+from iterative_reasoning.engine.distributed import (
     close_distributed,
-    data_order,
     init_distributed,
-    lr_schedule,
-    parameter_groups,
     process_group,
-    read_log,
-    train,
-    train_and_evaluate,
 )
+from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
+from iterative_reasoning.engine.hooks import Hook
+from iterative_reasoning.engine.loader import StepBatchSampler, data_order
+from iterative_reasoning.engine.log import read_log
+from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
+from iterative_reasoning.engine.optim import lr_schedule, make_optimizer, parameter_groups
+from iterative_reasoning.engine.state import TrainState
+from iterative_reasoning.engine.train import train, train_and_evaluate, train_step
 
 __all__ = [
     "Batch",
     "DetectionBatch",
     "DetectionModel",
+    "Hook",
     "RegionModel",
+    "StepBatchSampler",
     "TrainConfig",
+    "TrainState",
     "close_distributed",
     "collate_detections",
     "collate_regions",
@@ -35,8 +38,9 @@ __all__ = [
     "evaluate",
     "evaluate_detection",
     "init_distributed",
-    "lr_schedule",
     "load_checkpoint",
+    "lr_schedule",
+    "make_optimizer",
     "parameter_groups",
     "predict_dataset",
     "process_group",
@@ -44,4 +48,5 @@ __all__ = [
     "save_checkpoint",
     "train",
     "train_and_evaluate",
+    "train_step",
 ]

@@ -17,6 +17,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from iterative_reasoning.data.coco import COCODetection, DetectionSample
 from iterative_reasoning.detection_metrics import DetectionMetrics, coco_results, evaluate_coco
 from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
+from iterative_reasoning.engine.loader import evaluation_batches, workers_for
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
 
@@ -172,11 +173,14 @@ def evaluate_detection(
     output_dir: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    num_workers: int | None = None,
 ) -> dict[str, DetectionMetrics]:
     """COCO's metrics (``COCOeval``) of ``model`` on every image of ``dataset`` (a
     :class:`~iterative_reasoning.data.COCODetection`): ``"bbox"``, and ``"segm"`` for a
     detector that gives masks. With ``output_dir``, writes ``metrics.json`` (the numbers in
-    percent and the AP of every category) and ``detections.json`` (the COCO results file)."""
+    percent and the AP of every category) and ``detections.json`` (the COCO results file).
+    The images are read by ``num_workers`` worker processes (0: by this one; by
+    default none on the CPU, :func:`~iterative_reasoning.engine.loader.workers_for`)."""
     if not isinstance(dataset, COCODetection):
         raise TypeError(
             f"dataset must be a COCODetection (its annotations score the detections), got "
@@ -185,16 +189,10 @@ def evaluate_detection(
     model.to(device).eval()
     results: list[dict[str, Any]] = []
     image_ids: list[Any] = []
-    starts: Any = range(0, len(dataset), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="detecting", unit="batch")
     with_masks = False
-    for start in starts:
-        batch = collate_detections(
-            [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        )
+    shown = "detecting" if progress else None
+    workers = workers_for(num_workers, device)
+    for batch in evaluation_batches(dataset, collate_detections, batch_size, workers, shown):
         detections = model.predict(batch.to(device))
         with_masks = with_masks or any("masks" in d for d in detections)
         results += coco_results(detections, batch.image_ids, dataset.category_id_of)

@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import RegionSample
+from iterative_reasoning.engine.loader import evaluation_batches, workers_for
 from iterative_reasoning.engine.model import RegionModel, collate_regions
 from iterative_reasoning.metrics import (
     ClassificationMetrics,
@@ -25,22 +26,20 @@ def predict_dataset(
     batch_size: int = 1,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    num_workers: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Class probabilities ``[R, C]`` of every region of ``dataset`` and their labels ``[R]``."""
+    """Class probabilities ``[R, C]`` of every region of ``dataset`` and their labels ``[R]``;
+    the images read by ``num_workers`` worker processes (0: by this one; by
+    default none on the CPU, :func:`~iterative_reasoning.engine.loader.workers_for`)."""
     model.to(device).eval()
     scores, labels = [], []
-    num_items = len(dataset)  # type: ignore[arg-type]
-    starts = range(0, num_items, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="evaluating", unit="batch")
-    for start in starts:
-        batch = collate_regions(
-            [dataset[i] for i in range(start, min(start + batch_size, num_items))]
-        )
+    shown = "evaluating" if progress else None
+    workers = workers_for(num_workers, device)
+    for batch in evaluation_batches(dataset, collate_regions, batch_size, workers, shown):
         scores.append(model.predict(batch.to(device)).cpu())
         labels.append(batch.labels)
+    if not scores:
+        raise ValueError("the evaluation dataset is empty")
     return torch.cat(scores), torch.cat(labels)
 
 
@@ -51,11 +50,12 @@ def evaluate(
     output_dir: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    num_workers: int | None = None,
 ) -> ClassificationMetrics:
     """Per-instance and per-class AP and accuracy of ``model`` on every region of ``dataset``
     (background excluded from the argmax); also written to ``output_dir/metrics.json`` with the
     AP of each class (named by ``dataset.classes`` when it has them)."""
-    scores, labels = predict_dataset(model, dataset, batch_size, device, progress)
+    scores, labels = predict_dataset(model, dataset, batch_size, device, progress, num_workers)
     metrics = evaluate_classification(scores, labels)
     if output_dir is not None:
         names = getattr(dataset, "classes", None)

@@ -18,7 +18,10 @@ from iterative_reasoning.engine import (
     train,
 )
 
-CONFIG = TrainConfig(steps=4, batch_size=2, lr=0.01, checkpoint_every=2, log_every=1, seed=5)
+# a worker process reads each process's data: DDP over the DataLoader path
+CONFIG = TrainConfig(
+    steps=4, batch_size=2, lr=0.01, checkpoint_every=2, log_every=1, seed=5, num_workers=1
+)
 
 
 def model() -> RegionModel:

@@ -22,7 +22,14 @@ sys.path.insert(0, str(Path(__file__).parent))  # test_train's model, here and i
 from test_train import _model  # noqa: E402
 
 CONFIG = TrainConfig(
-    steps=6, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=4, log_every=4, seed=5
+    steps=6,
+    batch_size=2,
+    lr=0.01,
+    lr_steps=(4,),
+    checkpoint_every=4,
+    log_every=4,
+    seed=5,
+    num_workers=2,  # a stop with worker processes reading ahead
 )
 # Sends SIGNALS to itself from inside the forward pass of the given step (after the ConvNet's
 # batch norms have seen the step's batch).
