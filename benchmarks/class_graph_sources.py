@@ -2,12 +2,13 @@
 the statistics mined from the benchmark's training annotations in COCO format (co-occurrence and
 relative places of the boxes), or both.
 
-The demo's data, ConvNet and schedules (:mod:`iterative_reasoning.demo`); only the class graph
-changes. The statistics are mined from ``instances_train.json`` as a user would mine their own
-(:func:`~knowledge_graphs.builders.annotations.coco_images`); the training images are the
-demo's (same generator, seed and split). The global and the final model are trained with each
-graph on the same frozen ConvNet and evaluated on the demo's test split; the table gives the
-per-class AP and the APs of the look-alike classes. Resumes what it finished.
+The demo's run (:func:`iterative_reasoning.demo.run_demo`: its data, ConvNet and schedules);
+only the heads' class graph changes. The statistics are mined from ``instances_train.json`` as
+a user would mine their own (:func:`~knowledge_graphs.builders.annotations.coco_images`); the
+training images are the demo's (same generator, seed and split). The global and the final
+model are trained with each graph on the same frozen ConvNet and evaluated on the demo's test
+split; the table gives the per-class AP and the APs of the look-alike classes. Resumes what it
+finished.
 
     python benchmarks/class_graph_sources.py [--output-dir runs/class-graph-sources] [--scale 1]
 """
@@ -15,26 +16,15 @@ per-class AP and the APs of the look-alike classes. Resumes what it finished.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 from pathlib import Path
 
-import torch
-
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
-from iterative_reasoning.data.synthetic import CLASSES, write_coco  # noqa: E402
-from iterative_reasoning.demo import (  # noqa: E402
-    DemoConfig,
-    _data,
-    format_table,
-    synthetic_convnet,
-    synthetic_head,
-    train_or_resume,
-)
-from iterative_reasoning.engine.evaluate import evaluate  # noqa: E402
-from iterative_reasoning.engine.model import RegionModel  # noqa: E402
+from iterative_reasoning.data.synthetic import CLASSES, class_names, write_coco  # noqa: E402
+from iterative_reasoning.demo import DemoConfig, HeadFactory, run_demo  # noqa: E402
+from iterative_reasoning.recipes import synthetic  # noqa: E402
 from knowledge_graphs.build import build_class_graph  # noqa: E402
 from knowledge_graphs.builders.annotations import coco_images, remap_images  # noqa: E402
 from knowledge_graphs.builders.statistics import mine_statistics  # noqa: E402
@@ -90,40 +80,30 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]
     parser.add_argument("--scale", type=float, default=1.0, help="the demo's --scale")
     parser.add_argument("--models", nargs="+", default=["global", "final"])
     args = parser.parse_args(argv)
-    config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
+    config = DemoConfig(models=())  # the baseline, then the heads below only
+    config = config if args.scale == 1.0 else config.scaled(args.scale)
     out = args.output_dir
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    data = _data(out / "data", config)
-    names = list(data["test"].classes)[1:]
+    names = class_names()[1:]
     built = graphs(out, names, config)
     for kind, graph in built.items():
         edges = {r: n for r, n in graph.num_edges().items() if n}
         print(f"{kind}: {edges}")
-
-    torch.manual_seed(config.baseline.seed)
-    baseline = RegionModel(synthetic_convnet(len(names) + 1, config.width))
-    train_or_resume(baseline, data["train"], config.baseline, out / "baseline", False)
-    evaluate(baseline, data["test"], batch_size=8, output_dir=out / "baseline")
-    results = {"baseline": json.loads((out / "baseline" / "metrics.json").read_text())}
+    heads: dict[str, HeadFactory] = {}
     for kind, graph in built.items():
-        relations = graph.to_class_relations(background=True)
         for model_name in args.models:
-            run = out / f"{model_name}-{kind}"
-            torch.manual_seed(config.head.seed)
-            convnet = synthetic_convnet(len(names) + 1, config.width)
-            convnet.load_state_dict(baseline.convnet.state_dict())
-            head = synthetic_head(model_name, len(names) + 1, relations, config.width)
-            model = RegionModel(convnet, head, freeze_convnet=True)
-            train_or_resume(model, data["train"], config.head, run, False)
-            evaluate(model, data["test"], batch_size=8, output_dir=run)
-            results[f"{model_name} ({kind})"] = json.loads((run / "metrics.json").read_text())
-    table = format_table(results)
-    print(table)
-    (out / "table.txt").write_text(table + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+            heads[f"{model_name}-{kind}"] = _head(model_name, graph)
+    result = run_demo(out, config, progress=False, figures=False, heads=heads)
+    print(result.table)
     print(f"total {time.perf_counter() - start:.0f} s")
-    return results
+    return result.metrics
+
+
+def _head(model: str, graph: ClassGraph) -> HeadFactory:
+    """A head of the demo's design on ``graph`` (instead of the demo's own graph)."""
+    relations = graph.to_class_relations(background=True)
+    return lambda num_classes, _, width: synthetic.head(model, num_classes, relations, width)
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from iterative_reasoning.demo import synthetic_head
 from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn import IterativeReasoningHead
+from iterative_reasoning.recipes import synthetic
 
 
 def my_head(
@@ -26,7 +26,7 @@ def my_head(
 ) -> IterativeReasoningHead:
     """The final model with the ``overlaps`` relation, sized for the benchmark's ConvNet
     (features of ``4 * width`` channels at stride 16, region features of ``8 * width``)."""
-    return synthetic_head("final", num_classes, class_relations, width, overlaps=True)
+    return synthetic.head("final", num_classes, class_relations, width, overlaps=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:

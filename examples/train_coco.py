@@ -12,34 +12,19 @@ annotations are not regions; degenerate boxes are dropped and counted. With ``--
 the spatial memory writes through the instance masks (``segmentation``) instead of the boxes.
 ResNet-50 from ImageNet weights and the paper's optimiser; ``--steps`` sets the schedule (the
 lr drops tenfold at 7/8 of it). Resumes when started again; runs under ``torchrun``.
+
+The run is the one ``iterative-reasoning train --dataset coco`` builds
+(:mod:`iterative_reasoning.recipes`).
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
-from iterative_reasoning.data import COCODataset, coco_categories
-from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.data.graphs import coco_class_graph
-from iterative_reasoning.engine import (
-    RegionModel,
-    TrainConfig,
-    init_distributed,
-    train_and_evaluate,
-)
-from knowledge_graphs import ClassGraph
-
-
-def class_graph(train: Path, output_dir: Path) -> ClassGraph:
-    """WordNet's relations and the training boxes' statistics, built once into the run."""
-    path = output_dir / "class_graph.json.gz"
-    if path.exists():
-        return ClassGraph.load(path)
-    graph = coco_class_graph(train)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    graph.save(path)
-    return graph
+from iterative_reasoning import recipes
+from iterative_reasoning.engine import init_distributed, train_and_evaluate
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -57,32 +42,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
 
     device = init_distributed()
-    graph = class_graph(args.train, args.output_dir)
-    if graph.classes != coco_categories(args.train):
-        raise ValueError(f"{args.output_dir} holds the class graph of other categories")
-    classes = [BACKGROUND, *graph.classes]
-    common = {
-        "classes": classes,
-        "masks": args.write_masks,
-        "min_size": args.min_size,
-        "max_size": max(1000, args.min_size),
-    }
-    train_set = COCODataset(args.images, args.train, hflip_prob=0.5, **common)
-    test_set = COCODataset(args.images, args.test, **common)
-
-    weights = None if args.weights.lower() == "none" else args.weights
-    relations = graph.to_class_relations(background=True)
-    model = RegionModel.paper(
-        args.model, len(classes), relations, weights=weights, write_masks=args.write_masks
+    spec = recipes.RunSpec(
+        dataset="coco",
+        model=args.model,
+        output_dir=args.output_dir,
+        root=args.images,
+        annotations=args.train,
+        write_masks=args.write_masks,
+        min_size=args.min_size,
+        weights=args.weights,
     )
-
-    config = TrainConfig(
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr_steps=(round(args.steps * 7 / 8),),
-        checkpoint_every=min(10_000, args.steps),
-    )
-    return train_and_evaluate(model, train_set, test_set, config, args.output_dir, device)
+    run = recipes.setup(spec, "train")
+    test_set = recipes.dataset(replace(spec, annotations=args.test), "test", run.classes)
+    config = recipes.paper_schedule(args.steps, args.batch_size)
+    return train_and_evaluate(run.model, run.dataset, test_set, config, args.output_dir, device)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,7 @@ from typing import Any, Protocol
 
 import torch
 
-from iterative_reasoning.data.ade20k import ADE20K, BACKGROUND
-from iterative_reasoning.data.synthetic import (
-    AMBIGUOUS_PAIRS,
-    CLASSES,
-    IMAGE_SIZE,
-    tier,
-    write_ade2016,
-)
-from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
+from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS
 from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_state
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
@@ -39,21 +31,11 @@ from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.train import train
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from iterative_reasoning.recipes import RunSpec, synthetic
+from iterative_reasoning.recipes.graph import run_class_graph
 
 #: The rows of the demo's table, in order.
 ROWS = ("baseline", "local", "global", "final")
-
-
-def _baseline_schedule() -> TrainConfig:
-    return TrainConfig(
-        steps=400, batch_size=4, lr=0.02, lr_steps=(320,), checkpoint_every=100, log_every=10
-    )
-
-
-def _head_schedule() -> TrainConfig:
-    return TrainConfig(
-        steps=400, batch_size=4, lr=0.005, lr_steps=(320,), checkpoint_every=100, log_every=10
-    )
 
 
 @dataclass
@@ -75,8 +57,8 @@ class DemoConfig:
     train_images: int = 800
     test_images: int = 200
     seed: int = 0
-    baseline: TrainConfig = field(default_factory=_baseline_schedule)
-    head: TrainConfig = field(default_factory=_head_schedule)
+    baseline: TrainConfig = field(default_factory=synthetic.baseline_schedule)
+    head: TrainConfig = field(default_factory=synthetic.head_schedule)
     models: tuple[str, ...] = ("local", "global", "final")
     width: int = 16
     benchmark: str = "easy"
@@ -91,100 +73,33 @@ class DemoConfig:
             head=self.head.scaled(factor),
         )
 
-
-def synthetic_convnet(num_classes: int, width: int = 16) -> SmallConvNetClassifier:
-    """The demo's ConvNet."""
-    return SmallConvNetClassifier(num_classes, width=width, region_channels=8 * width)
+    def run(self, output_dir: Path, lexicon: Any = None) -> RunSpec:
+        """A head's run of the demo, as the command line names it: ``iterative-reasoning train
+        --dataset synthetic --root OUT/data --model final --init-convnet OUT/baseline
+        --freeze-convnet`` builds the same data, graph and model."""
+        return RunSpec(
+            dataset="synthetic",
+            model="final",
+            output_dir=output_dir,
+            root=output_dir / "data",
+            lexicon=lexicon,
+            num_images=self.train_images,
+            num_test_images=self.test_images,
+            benchmark=self.benchmark,
+            seed=self.seed,
+        )
 
 
 class HeadFactory(Protocol):
     """What builds a head for the demo: ``(num_classes, class_relations, width)`` -> an
     :class:`~iterative_reasoning.nn.IterativeReasoningHead` (with local and global modules of
-    one's own, or a subclass) for the ConvNet of :func:`synthetic_convnet` of that ``width``
-    (features of ``4 * width`` channels at stride 16, region features of ``8 * width``)."""
+    one's own, or a subclass) for the ConvNet of
+    :func:`~iterative_reasoning.recipes.synthetic.convnet` of that ``width`` (features of
+    ``4 * width`` channels at stride 16, region features of ``8 * width``)."""
 
     def __call__(
         self, num_classes: int, class_relations: ClassRelations, width: int
     ) -> IterativeReasoningHead: ...
-
-
-def synthetic_head(
-    model: str,
-    num_classes: int,
-    class_relations: ClassRelations,
-    width: int = 16,
-    **options: Any,
-) -> IterativeReasoningHead:
-    """A head of the paper's design with widths for the demo's ConvNet; ``options`` go to
-    :meth:`~iterative_reasoning.nn.IterativeReasoningHead.paper` (e.g. ``overlaps=True``)."""
-    return IterativeReasoningHead.paper(
-        model,
-        num_classes=num_classes,
-        class_relations=class_relations,
-        feature_channels=4 * width,
-        region_channels=8 * width,
-        memory_channels=4 * width,
-        fc_channels=16 * width,
-        hidden_channels=8 * width,
-        **options,
-    )
-
-
-def demo_class_graph(
-    root: str | os.PathLike[str] | None, lexicon: Any = None, benchmark: str = "easy"
-) -> Any:
-    """The benchmark's class graph: WordNet's relations for its synsets and, given the
-    ADE-format copy at ``root``, the part-of pairs annotated there (``_parts_1.png``); for the
-    hard tier also the box statistics of its training split (co-occurrence and places)."""
-    from knowledge_graphs.build import build_class_graph
-    from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
-
-    if benchmark != "easy":
-        return _tier_class_graph(root, lexicon, benchmark)
-    names = list(CLASSES)
-    mined = None
-    if root is not None:
-        images = sorted(str(p) for p in Path(root).glob("images/training/*/*/*.jpg"))
-        mined = {"annotated_part_of": ade_part_of(names, ade_part_counts(images))}
-    return build_class_graph(
-        names,
-        lexicon=lexicon,
-        overrides={name: synset for name, (synset, _) in CLASSES.items()},
-        similar_k=3,
-        dataset_relations=mined,
-        source="the synthetic benchmark's classes",
-    )
-
-
-def _tier_class_graph(root: str | os.PathLike[str] | None, lexicon: Any, benchmark: str) -> Any:
-    """A tier's graph through :func:`~iterative_reasoning.data.graphs.dataset_class_graph`:
-    WordNet's relations, and the box statistics of the ADE-format training split at ``root``."""
-    from iterative_reasoning.data.graphs import dataset_class_graph
-    from knowledge_graphs.builders.annotations import record_images
-
-    _, synsets = tier(benchmark)
-    names = list(synsets)
-    where = None if root is None else Path(root)
-
-    def train_images() -> Any:
-        assert where is not None
-        dataset = ADE20K(
-            where,
-            "train",
-            classes=[BACKGROUND, *names],
-            cache_dir=where.parent / "cache",
-            progress=False,
-        )
-        return record_images(dataset.records)
-
-    return dataset_class_graph(
-        names,
-        train_images if where is not None else None,
-        f"the synthetic benchmark's {benchmark} tier",
-        "both",
-        lexicon=lexicon,
-        overrides=synsets,
-    )
 
 
 @dataclass
@@ -226,34 +141,29 @@ def run_demo(
         raise ValueError(f"heads must not reuse the names of the demo's models: {sorted(clash)}")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data = _data(out / "data", config)
+    spec = config.run(out, lexicon)
+    data = synthetic.written_benchmark(
+        spec.data_root, config.train_images, config.test_images, config.seed, config.benchmark
+    )
     names = list(data["test"].classes)
-    graph_path = out / "class_graph.json.gz"
-    if graph_path.exists():
-        from knowledge_graphs.class_graph import ClassGraph
-
-        graph = ClassGraph.load(graph_path)
-    else:
-        graph = demo_class_graph(out / "data", lexicon, config.benchmark)
-        graph.save(graph_path)
-    relations = graph.to_class_relations(background=True)
+    relations = run_class_graph(spec, "train", names).to_class_relations(background=True)
     num_classes = len(names)
 
     models: dict[str, RegionModel] = {}
     seconds: dict[str, float] = {}
     torch.manual_seed(config.baseline.seed)
-    baseline = RegionModel(synthetic_convnet(num_classes, config.width))
+    baseline = RegionModel(synthetic.convnet(num_classes, config.width))
     seconds["baseline"] = train_or_resume(
         baseline, data["train"], config.baseline, out / "baseline", progress
     )
     models["baseline"] = baseline
     factories: dict[str, HeadFactory] = {
-        kind: partial(synthetic_head, kind) for kind in config.models
+        kind: partial(synthetic.head, kind) for kind in config.models
     }
     factories.update(heads)
     for kind, factory in factories.items():
         torch.manual_seed(config.head.seed)
-        convnet = synthetic_convnet(num_classes, config.width)
+        convnet = synthetic.convnet(num_classes, config.width)
         convnet.load_state_dict(baseline.convnet.state_dict())
         head = factory(num_classes, relations, config.width)
         model = RegionModel(convnet, head, freeze_convnet=True)
@@ -284,25 +194,6 @@ def run_demo(
             sample = data["test"][0]
             written.append(plot_iterations(models["final"], sample, names, out / "iterations.png"))
     return DemoResult(metrics, seconds, table, written)
-
-
-def _data(root: Path, config: DemoConfig) -> dict[str, ADE20K]:
-    """The benchmark in the ADE20K 2016 layout (written once), through the ADE20K loader."""
-    splits = {"train": config.train_images, "mtest": config.test_images}
-    stamp = root / "written.json"
-    wanted: dict[str, Any] = {"splits": splits, "seed": config.seed, "image_size": IMAGE_SIZE}
-    if config.benchmark != "easy":
-        wanted["benchmark"] = config.benchmark
-    if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
-        write_ade2016(root, splits, seed=config.seed, benchmark=config.benchmark)
-        stamp.write_text(json.dumps(wanted) + "\n")
-    size: dict[str, Any] = {"min_size": IMAGE_SIZE, "max_size": IMAGE_SIZE}
-    classes = [BACKGROUND, *tier(config.benchmark)[1]]
-    size.update(classes=classes, cache_dir=root.parent / "cache")  # the demo's own
-    return {
-        "train": ADE20K(root, "train", hflip_prob=0.5, **size),
-        "test": ADE20K(root, "mtest", **size),
-    }
 
 
 def train_or_resume(

@@ -28,77 +28,20 @@ from typing import Any
 
 import torch
 
-from iterative_reasoning.data.coco import COCODetection
-from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES, write_coco
-from iterative_reasoning.demo import aligned, demo_class_graph, train_or_resume
+from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
+from iterative_reasoning.demo import aligned, train_or_resume
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
-from iterative_reasoning.detectors.torchvision import (
-    DEFAULT_REASONED_BOXES,
-    attach_reasoning_head,
-    detach_reasoning_head,
-    reasoning_head_for,
-)
+from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
+from iterative_reasoning.recipes import RunSpec, synthetic
+from iterative_reasoning.recipes.detection import attach_head
+from iterative_reasoning.recipes.graph import run_class_graph
+from iterative_reasoning.recipes.synthetic import FAMILIES
 
 #: The benchmark's categories whose look depends on context, and the others.
 LOOK_ALIKE = tuple(name for a, b, _ in AMBIGUOUS_PAIRS for name in (a, b))
 OTHERS = tuple(name for name in CLASSES if name not in LOOK_ALIKE)
-
-
-def _detector_schedule() -> TrainConfig:
-    return TrainConfig(
-        steps=600,
-        batch_size=4,
-        lr=0.02,
-        lr_steps=(480,),
-        warmup_steps=50,
-        checkpoint_every=100,
-        log_every=10,
-    )
-
-
-def _rt_detr_schedule() -> TrainConfig:
-    """RT-DETR's recipe (AdamW, gradients clipped at 0.1), from scratch."""
-    return TrainConfig(
-        steps=1500,
-        batch_size=4,
-        lr=4e-4,
-        weight_decay=1e-4,
-        lr_steps=(1200,),
-        warmup_steps=100,
-        optimizer="adamw",
-        clip_grad_norm=0.1,
-        checkpoint_every=100,
-        log_every=10,
-    )
-
-
-def _yolo_schedule() -> TrainConfig:
-    """What ultralytics' trainer picks for a run this short (``optimizer="auto"``: AdamW at
-    ``0.002 * 5 / (4 + K)``), gradients clipped at 10 as its trainer does."""
-    return TrainConfig(
-        steps=1500,
-        batch_size=4,
-        lr=6e-4,
-        weight_decay=5e-4,
-        lr_steps=(1200,),
-        warmup_steps=100,
-        optimizer="adamw",
-        clip_grad_norm=10.0,
-        checkpoint_every=100,
-        log_every=10,
-    )
-
-
-#: The detectors the benchmark compares with and without the head.
-FAMILIES = ("faster_rcnn", "rt_detr", "yolo")
-
-
-def _head_schedule() -> TrainConfig:
-    return TrainConfig(
-        steps=300, batch_size=4, lr=0.01, lr_steps=(240,), checkpoint_every=100, log_every=10
-    )
 
 
 @dataclass
@@ -128,8 +71,8 @@ class DetectionDemoConfig:
     train_images: int = 800
     test_images: int = 200
     seed: int = 0
-    detector: TrainConfig = field(default_factory=_detector_schedule)
-    head: TrainConfig = field(default_factory=_head_schedule)
+    detector: TrainConfig = field(default_factory=synthetic.detector_schedule)
+    head: TrainConfig = field(default_factory=synthetic.detection_head_schedule)
     model: str = "final"
     reasoned_boxes: int | None = DEFAULT_REASONED_BOXES
     batch_size_per_image: int = 128
@@ -143,11 +86,7 @@ class DetectionDemoConfig:
     @classmethod
     def for_family(cls, family: str) -> DetectionDemoConfig:
         """The benchmark's settings for ``family``, with its detector's own schedule."""
-        if family == "rt_detr":
-            return cls(family=family, detector=_rt_detr_schedule())
-        if family == "yolo":
-            return cls(family=family, detector=_yolo_schedule())
-        return cls(family=family)
+        return cls(family=family, detector=synthetic.detector_schedule(family))
 
     def scaled(self, factor: float) -> DetectionDemoConfig:
         """The same benchmark with ``factor`` times the steps (and schedule) and images."""
@@ -191,7 +130,19 @@ def run_detection_demo(
     config = config or DetectionDemoConfig()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    data = _data(out / "data", config)
+    spec = RunSpec(
+        dataset="synthetic",
+        task="detection",
+        model=config.model,
+        output_dir=out,
+        lexicon=lexicon,
+        num_images=config.train_images,
+        num_test_images=config.test_images,
+        seed=config.seed,
+    )
+    data = synthetic.written_coco(
+        spec.data_root, config.train_images, config.test_images, config.seed
+    )
     num_classes = len(data["test"].classes)
     seconds: dict[str, float] = {}
 
@@ -201,8 +152,15 @@ def run_detection_demo(
         DetectionModel(detector), data["train"], config.detector, out / "detector", progress
     )
     torch.manual_seed(config.head.seed)
-    relations = _class_graph(out, lexicon).to_class_relations(background=True)
-    _attach_head(detector, config, relations)
+    relations = run_class_graph(spec, "train").to_class_relations(background=True)
+    attach_head(
+        detector,
+        config.model,
+        relations,
+        family=config.family,
+        widths=synthetic.head_widths(config.width),
+        reasoned_boxes=config.reasoned_boxes,
+    )
     with_head = DetectionModel(detector, freeze_detector=True)
     seconds["head"] = train_or_resume(
         with_head, data["train"], config.head, out / "with_head", progress
@@ -277,55 +235,6 @@ def _build_detector(config: DetectionDemoConfig, num_classes: int) -> torch.nn.M
     return small_faster_rcnn(
         num_classes, config.width, box_batch_size_per_image=config.batch_size_per_image
     )
-
-
-def _attach_head(detector: Any, config: DetectionDemoConfig, relations: Any) -> None:
-    """The benchmark's head (its widths scaled with the backbone's), sized for and attached to
-    ``detector``."""
-    widths = {
-        "memory_channels": 4 * config.width,
-        "fc_channels": 16 * config.width,
-        "hidden_channels": 8 * config.width,
-    }
-    if config.family in ("rt_detr", "yolo"):
-        from iterative_reasoning.detectors import transformers, ultralytics
-
-        adapter: Any = transformers if config.family == "rt_detr" else ultralytics
-        head = adapter.reasoning_head_for(
-            detector.model, config.model, class_relations=relations, **widths
-        )
-        detector.attach(head)
-        return
-    head = reasoning_head_for(detector, config.model, class_relations=relations, **widths)
-    attach_reasoning_head(detector, head, reasoned_boxes=config.reasoned_boxes)
-
-
-def _data(root: Path, config: DetectionDemoConfig) -> dict[str, COCODetection]:
-    """The benchmark in COCO format (written once), through the COCO detection loader."""
-    splits = {"train": config.train_images, "test": config.test_images}
-    stamp = root / "written.json"
-    wanted = {"splits": splits, "seed": config.seed}
-    if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
-        write_coco(root, splits, seed=config.seed)
-        stamp.write_text(json.dumps(wanted) + "\n")
-    annotations = root / "annotations"
-    return {
-        "train": COCODetection(
-            root / "images", annotations / "instances_train.json", hflip_prob=0.5
-        ),
-        "test": COCODetection(root / "images", annotations / "instances_test.json"),
-    }
-
-
-def _class_graph(out: Path, lexicon: Any) -> Any:
-    from knowledge_graphs.class_graph import ClassGraph
-
-    path = out / "class_graph.json.gz"
-    if path.exists():
-        return ClassGraph.load(path)
-    graph = demo_class_graph(None, lexicon)
-    graph.save(path)
-    return graph
 
 
 def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:

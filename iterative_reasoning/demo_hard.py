@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.demo import DemoConfig, HeadFactory, aligned, group_ap, run_demo
-from iterative_reasoning.engine.config import TrainConfig
+from iterative_reasoning.recipes import synthetic
 
 #: The paper's models, then its ablations of the final model.
 MAIN_ROWS: tuple[str, ...] = ("baseline", "local", "global", "final")
@@ -36,20 +36,11 @@ ABLATION_ROWS: tuple[str, ...] = (
 METRICS: tuple[str, ...] = ("instance_ap", "instance_ac", "class_ap", "class_ac")
 
 
-def _hard_head_schedule() -> TrainConfig:
-    # the demo's head schedule, twice as long: on this tier the local module learns the near
-    # cues late (seed 0: panel AP 70 after 800 steps on 800 images, 36 after 600 steps on 600);
-    # twice the rate (0.01) diverged at step 500 on seed 0.
-    return TrainConfig(
-        steps=800, batch_size=4, lr=0.005, lr_steps=(640,), checkpoint_every=100, log_every=10
-    )
-
-
 def _hard_demo() -> DemoConfig:
     return DemoConfig(
         train_images=800,
         test_images=300,
-        head=_hard_head_schedule(),
+        head=synthetic.head_schedule("hard"),
         models=(*MAIN_ROWS[1:], *ABLATION_ROWS[1:]),
         benchmark="hard",
     )

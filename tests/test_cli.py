@@ -47,6 +47,34 @@ def test_demo_resumes_what_it_finished(tiny_demo, wordnet):
     assert again.metrics == first.metrics
 
 
+def test_cli_train_on_the_synthetic_benchmark_gives_the_demo_s_rows(tiny_demo, tmp_path):
+    """``train --dataset synthetic`` builds the demo's run (the written ADE-format copy, its
+    graph with the mined part-of, the ConvNet and heads), so the ConvNet, then the final head
+    on it frozen, trained with the demo's schedules, score the demo's rows."""
+    out, demo = tiny_demo
+    config = DemoConfig().scaled(0.02)
+    data = ["--dataset", "synthetic", "--root", str(out / "data"), "--quiet"]
+    data += ["--num-images", str(config.train_images), "--num-test-images", str(config.test_images)]
+    data += ["--wordnet", require_wordnet()]
+
+    def schedule(c):
+        return [
+            *("--steps", str(c.steps), "--lr", str(c.lr), "--lr-steps", *map(str, c.lr_steps)),
+            *("--checkpoint-every", str(c.checkpoint_every), "--log-every", str(c.log_every)),
+        ]
+
+    base, final = tmp_path / "baseline", tmp_path / "final"
+    baseline = ["--model", "baseline", "--output-dir", str(base), *schedule(config.baseline)]
+    assert main(["train", *data, *baseline]) == 0
+    head = ["--model", "final", "--output-dir", str(final), "--init-convnet", str(base)]
+    assert main(["train", *data, *head, "--freeze-convnet", *schedule(config.head)]) == 0
+    for model, run in (("baseline", base), ("final", final)):
+        assert main(["evaluate", *data, "--model", model, "--output-dir", str(run)]) == 0
+        scored = json.loads((run / "metrics.json").read_text())
+        for metric in ("instance_ap", "instance_ac", "class_ap", "class_ac"):
+            assert scored[metric] == pytest.approx(demo.metrics[model][metric], abs=1e-6)
+
+
 def test_format_table_reports_the_gain():
     row = {"instance_ap": 50.0, "instance_ac": 50.0, "class_ap": 40.0, "class_ac": 45.0}
     metrics = {"baseline": {**row, "class_ap_of": {"mouse": 50.0}}}
@@ -316,11 +344,12 @@ def test_user_errors_are_one_line_and_status_2(tmp_path, wordnet, capsys, monkey
         raise URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(type(ResNet50_Weights.IMAGENET1K_V1), "get_state_dict", offline)
-    from iterative_reasoning.cli import _paper_model
+    from iterative_reasoning.recipes import RunSetup
+    from iterative_reasoning.recipes.classification import region_model
 
-    monkeypatch.setattr(
-        "iterative_reasoning.cli._setup",
-        lambda args, split: (None, _paper_model(args, ["a", "b"], _OneRelation())),
+    monkeypatch.setattr(  # no ADE20K here: the run of a model on two classes
+        "iterative_reasoning.recipes.setup",
+        lambda spec, split: RunSetup(None, region_model(spec, 2, _OneRelation()), ["a", "b"], None),
     )
     ade = ["train", "--dataset", "ade20k", "--root", str(tmp_path), "--model", "baseline"]
     assert main([*ade, "--output-dir", str(tmp_path / "net")]) == 2

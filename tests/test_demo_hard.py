@@ -6,7 +6,6 @@ import pytest
 
 from iterative_reasoning.cli import main
 from iterative_reasoning.data.synthetic_hard import GROUPS
-from iterative_reasoning.demo import synthetic_head
 from iterative_reasoning.demo_hard import (
     ABLATION_ROWS,
     MAIN_ROWS,
@@ -15,6 +14,7 @@ from iterative_reasoning.demo_hard import (
     run_hard_benchmark,
     summarize,
 )
+from iterative_reasoning.recipes import synthetic
 
 
 def _metrics(class_ap, members_ap):
@@ -48,7 +48,7 @@ def test_the_hard_benchmark_runs_each_seed_and_resumes(tmp_path, wordnet):
     out = tmp_path / "hard"
     # a head of one's own, compared beside the paper's: here the global head under another
     # name, which trains on the same seed to the same scores
-    mine = {"my_global": partial(synthetic_head, "global")}
+    mine = {"my_global": partial(synthetic.head, "global")}
     first = run_hard_benchmark(out, config, progress=False, lexicon=wordnet, heads=mine)
     assert set(first.summary) == set(MAIN_ROWS) | set(ABLATION_ROWS) | {"my_global"}
     assert first.summary["my_global"] == first.summary["global"]
@@ -87,5 +87,5 @@ def test_a_head_of_one_s_own_must_not_take_a_demo_model_s_name(tmp_path):
     from iterative_reasoning.demo import DemoConfig, run_demo
 
     with pytest.raises(ValueError, match=r"must not reuse the names.*'final'"):
-        run_demo(tmp_path, DemoConfig(), heads={"final": partial(synthetic_head, "final")})
+        run_demo(tmp_path, DemoConfig(), heads={"final": partial(synthetic.head, "final")})
     assert not any(tmp_path.iterdir())  # refused before writing anything

@@ -117,8 +117,8 @@ def test_bad_input_names_the_file_or_annotation(tmp_path):
 def test_synthetic_benchmark_in_coco_format_trains_as_its_own_loader(tmp_path):
     """The benchmark written in COCO format reads back sample for sample as SyntheticScenes
     renders it, flips included, and trains to the same weights."""
-    from iterative_reasoning.demo import synthetic_convnet
     from iterative_reasoning.engine import RegionModel
+    from iterative_reasoning.recipes import synthetic
 
     root = write_coco(tmp_path / "coco", {"train": 4}, seed=0)
     size = {"min_size": 384, "max_size": 384, "hflip_prob": 0.5, "classes": class_names()}
@@ -128,7 +128,7 @@ def test_synthetic_benchmark_in_coco_format_trains_as_its_own_loader(tmp_path):
     weights = []
     for name, data in (("coco", coco), ("direct", direct)):
         torch.manual_seed(0)
-        model = RegionModel(synthetic_convnet(len(class_names()), width=4))
+        model = RegionModel(synthetic.convnet(len(class_names()), width=4))
         history = train(model, data, config, tmp_path / name, progress=False, tensorboard=False)
         weights.append((model.state_dict(), [h["loss"] for h in history]))
     (a, loss_a), (b, loss_b) = weights
@@ -157,9 +157,9 @@ def test_instance_masks_from_polygons_and_rle(tmp_path):
 
 
 def test_a_head_writes_the_memory_through_coco_masks(tmp_path):
-    from iterative_reasoning.demo import synthetic_convnet, synthetic_head
     from iterative_reasoning.engine import RegionModel, collate_regions
     from iterative_reasoning.graph import ClassRelations
+    from iterative_reasoning.recipes import synthetic
 
     root = write_coco(tmp_path / "coco", {"train": 2}, seed=0)
     size = {"min_size": 384, "max_size": 384, "classes": class_names()}
@@ -173,7 +173,7 @@ def test_a_head_writes_the_memory_through_coco_masks(tmp_path):
     assert batch.masks[oval][:, 0, 0].max() < 0.5 and batch.masks[oval][:, 3, 3].min() > 0.99
     relations = ClassRelations(14, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
     torch.manual_seed(0)
-    convnet, head = synthetic_convnet(14, width=4), synthetic_head("final", 14, relations, 4)
+    convnet, head = synthetic.convnet(14, width=4), synthetic.head("final", 14, relations, 4)
     through_masks = RegionModel(convnet, head, write_masks=True)
     through_boxes = RegionModel(convnet, head)
     with torch.no_grad():

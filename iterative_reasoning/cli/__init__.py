@@ -1,0 +1,96 @@
+"""``iterative-reasoning``: train and evaluate region classifiers with and without the reasoning
+head, and run the demo.
+
+iterative-reasoning demo [--task detection] [--benchmark hard] [--output-dir runs/demo]
+iterative-reasoning train --dataset ade20k --root ADE --model final --output-dir runs/ade-final
+iterative-reasoning evaluate --dataset ade20k --root ADE --model final --output-dir runs/ade-final
+iterative-reasoning train --task detection --detector fasterrcnn_resnet50_fpn --dataset coco \
+    --root IMAGES --annotations instances_train.json --model final --output-dir runs/det-final
+torchrun --nproc_per_node 4 -m iterative_reasoning.cli train ...  (DDP; --batch-size over all)
+
+Each command builds its run (dataset, class graph, model, schedule) through
+:mod:`iterative_reasoning.recipes`, as the demos and the examples do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from urllib.error import URLError
+
+from iterative_reasoning.cli import commands
+from iterative_reasoning.cli.parser import parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``iterative-reasoning`` command; returns its exit status. Deprecation notices of
+    the libraries it drives (FutureWarning) are silenced while it runs, and only then: the
+    process's warning filters are as they were when it returns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    problem = _path_problem(args)
+    if problem:
+        print(f"iterative-reasoning {args.command}: {problem}", file=sys.stderr)
+        return 2
+    from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
+
+    try:
+        if args.command == "demo":
+            return commands.demo(args)
+        if args.command == "train":
+            return commands.train(args)
+        return commands.evaluate(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:  # e.g. WordNet missing (WordNetNotFoundError)
+        print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
+        return 2
+    except URLError as error:  # pretrained weights, with no network
+        print(
+            f"iterative-reasoning {args.command}: cannot download the pretrained weights "
+            f"({error.reason}); without a network, give --weights none, or put the file in "
+            "torch's cache (TORCH_HOME/hub/checkpoints) on a machine that has one",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as error:  # a file where a directory is meant, no permission, a full disk
+        where = f"{error.filename}: " if error.filename else ""
+        print(
+            f"iterative-reasoning {args.command}: {where}{error.strerror or error}",
+            file=sys.stderr,
+        )
+        return 2
+    except (TrainingInterrupted, TrainingTerminated) as stop:  # train printed where it saved
+        return stop.exit_status
+    except KeyboardInterrupt:  # a second Ctrl-C: train printed its checkpoint, if any
+        print(f"iterative-reasoning {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _path_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the paths given, before any work: a file where a directory is
+    meant, a missing annotation file."""
+    for name in ("output_dir", "root", "init_convnet"):
+        path = getattr(args, name, None)
+        if path is not None and path.exists() and not path.is_dir():
+            return f"--{name.replace('_', '-')} {path} is a file, not a directory"
+    annotations = getattr(args, "annotations", None)
+    if annotations is not None and not annotations.is_file():
+        return f"--annotations {annotations} is not a file"
+    weights = getattr(args, "weights", None)
+    if weights is not None and weights.lower() != "none":
+        from torchvision.models import ResNet50_Weights
+
+        try:
+            ResNet50_Weights.verify(weights)
+        except KeyError:
+            names = ", ".join(w.name for w in ResNet50_Weights)
+            return f"--weights {weights} is not a weight name; give one of {names}, or 'none'"
+    return None

@@ -1,0 +1,181 @@
+"""The commands of ``iterative-reasoning``: argument parsing done, each builds its run through
+:mod:`iterative_reasoning.recipes` and runs it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from iterative_reasoning.cli.parser import lexicon, positive_int, run_spec
+
+
+def demo(args: argparse.Namespace) -> int:
+    """``demo``: the paper's Table 1 on the synthetic benchmark (its hard tier over seeds), or
+    a detector with and without the head."""
+    start = time.perf_counter()
+    options: dict[str, Any] = {"progress": not args.quiet, "figures": not args.no_figures}
+    options["lexicon"] = lexicon(args)
+    if args.task == "detection":
+        return _detection_demo(args, options, start)
+    if args.reasoned_boxes:
+        raise ValueError("--reasoned-boxes goes with --task detection")
+    if args.detector != "faster_rcnn":
+        raise ValueError("--detector goes with --task detection")
+    if args.benchmark == "hard":
+        return _hard_demo(args, options, start)
+    from iterative_reasoning.demo import DemoConfig, run_demo
+
+    config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
+    result = run_demo(args.output_dir or Path("runs/demo"), config, **options)
+    return _report(result.table, result.figures, result.seconds, start)
+
+
+def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
+    from iterative_reasoning.demo_detection import DetectionDemoConfig, run_detection_demo
+
+    if args.benchmark != "easy":
+        raise ValueError("--benchmark goes with --task classification")
+    config = DetectionDemoConfig.for_family(args.detector)
+    config = config.scaled(args.scale) if args.scale != 1.0 else config
+    if args.reasoned_boxes:
+        sweep = [None if k == "all" else positive_int(k) for k in args.reasoned_boxes]
+        config = replace(config, sweep=tuple(sweep))
+    default = "runs/demo-detection" + (
+        "" if args.detector == "faster_rcnn" else f"-{args.detector}"
+    )
+    result = run_detection_demo(args.output_dir or Path(default), config, **options)
+    return _report(result.table, result.figures, result.seconds, start)
+
+
+def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
+    from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
+
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be positive, got {args.seeds}")
+    config = HardBenchmarkConfig(seeds=args.seeds)
+    if args.scale != 1.0:
+        config = replace(config, demo=config.demo.scaled(args.scale))
+    result = run_hard_benchmark(args.output_dir or Path("runs/demo-hard"), config, **options)
+    print("\n\n".join(result.tables))
+    for figure in result.figures:
+        print(f"wrote {figure}")
+    timed = ", ".join(f"seed {k} {v:.0f} s" for k, v in result.wall_seconds.items())
+    print(f"{timed}; total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def _report(table: str, figures: list[Path], seconds: dict[str, float], start: float) -> int:
+    print(table)
+    for figure in figures:
+        print(f"wrote {figure}")
+    timed = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+    print(f"seconds: {timed}; total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    """``train``: the run of the options (its schedule the dataset's unless given), resumed
+    when its directory holds a checkpoint."""
+    from iterative_reasoning import recipes
+    from iterative_reasoning.engine import close_distributed, init_distributed, process_group
+    from iterative_reasoning.engine import train as train_model
+    from iterative_reasoning.engine.config import TrainConfig
+    from iterative_reasoning.engine.state import seed_everything
+
+    device = init_distributed()
+    rank, _ = process_group()
+    spec = run_spec(args)
+    if args.freeze_convnet and args.init_convnet is None:
+        raise ValueError("--freeze-convnet needs --init-convnet (a trained ConvNet)")
+    overrides = {
+        name: getattr(args, name)
+        for name in TrainConfig.__dataclass_fields__
+        if getattr(args, name, None) is not None
+    }
+    config = replace(recipes.default_schedule(spec, frozen=args.freeze_convnet), **overrides)
+    seed_everything(config.seed)  # model construction too: --seed makes the whole run repeat
+    run = recipes.setup(spec, "train")
+    model = run.model
+    if args.init_convnet is not None:
+        recipes.load_convnet(model, args.init_convnet)
+    if args.freeze_convnet:
+        model = recipes.frozen(model)
+
+    def record(start: int) -> None:
+        """``run.json``: what this command runs, written once the run is known to start."""
+        if rank != 0:
+            return
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        payload = {"args": arguments, "config": config.__dict__, "start_step": start}
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        (args.output_dir / "run.json").write_text(json.dumps(payload, indent=2, default=str))
+
+    history = train_model(
+        model,
+        run.dataset,
+        config,
+        args.output_dir,
+        resume=not args.no_resume,
+        device=device,
+        progress=not args.quiet,
+        adopt_schedule=args.adopt_schedule,
+        on_start=record,
+    )
+    if rank == 0:
+        if history:
+            print(
+                f"trained {len(history)} steps, to step {config.steps}; checkpoint in "
+                f"{args.output_dir}"
+            )
+        else:
+            print(
+                f"nothing to train: the checkpoint in {args.output_dir} is at step "
+                f"{config.steps} or beyond (give a larger --steps to train on)"
+            )
+    close_distributed()
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """``evaluate``: the run's checkpoint on a split (``metrics.json``)."""
+    from iterative_reasoning import recipes
+    from iterative_reasoning.engine import evaluate as evaluate_model
+    from iterative_reasoning.engine import evaluate_detection, load_checkpoint
+    from iterative_reasoning.engine.checkpoint import load_model_state
+
+    spec = run_spec(args)
+    split = args.split or spec.test_split
+    run = recipes.setup(spec, split)
+    state = load_checkpoint(args.output_dir)
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {args.output_dir} (train first)")
+    load_model_state(run.model, state, args.output_dir)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.task == "detection":
+        found = evaluate_detection(
+            run.model,
+            run.dataset,  # type: ignore[arg-type]
+            output_dir=args.output_dir,
+            device=device,
+            progress=True,
+        )
+        for iou_type, numbers in found.items():
+            shown = {k: round(v, 2) for k, v in numbers.as_percent().items() if k != "ap_of"}
+            print(iou_type, json.dumps(shown))
+    else:
+        metrics = evaluate_model(
+            run.model,
+            run.dataset,
+            output_dir=args.output_dir,
+            device=device,
+            progress=True,
+        )
+        print(json.dumps({k: round(v, 2) for k, v in metrics.as_percent().items()}))
+    print(f"wrote {args.output_dir / 'metrics.json'}")
+    return 0
