@@ -22,7 +22,8 @@ from pathlib import Path
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
-from iterative_reasoning.data.synthetic import CLASSES, class_names, write_coco  # noqa: E402
+from iterative_reasoning.data.synthetic import CLASSES, class_names  # noqa: E402
+from iterative_reasoning.data.synthetic_formats import write_coco  # noqa: E402
 from iterative_reasoning.demo import DemoConfig, HeadFactory, run_demo  # noqa: E402
 from iterative_reasoning.recipes import synthetic  # noqa: E402
 from knowledge_graphs.build import build_class_graph  # noqa: E402

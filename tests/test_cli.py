@@ -180,7 +180,7 @@ def test_cli_errors(tmp_path, capsys):
 
 
 def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsys):
-    from iterative_reasoning.data.synthetic import write_coco
+    from iterative_reasoning.data.synthetic_formats import write_coco
 
     root = write_coco(tmp_path / "coco", {"train": 2, "test": 1}, seed=0)
     run = tmp_path / "run"
@@ -375,7 +375,7 @@ def test_evaluating_with_another_model_than_trained_says_so(tmp_path, wordnet, c
 
 
 def test_a_run_without_wordnet_builds_its_graph_from_the_annotations(tmp_path, capsys, monkeypatch):
-    from iterative_reasoning.data.synthetic import write_coco
+    from iterative_reasoning.data.synthetic_formats import write_coco
     from knowledge_graphs import ClassGraph
     from knowledge_graphs.wordnet import WordNetNotFoundError
 

@@ -15,7 +15,8 @@ from iterative_reasoning.data.records import (
     RegionSample,
     load_sample,
 )
-from iterative_reasoning.data.synthetic import SyntheticScenes, write_ade2016, write_coco
+from iterative_reasoning.data.synthetic import SyntheticScenes
+from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
 from iterative_reasoning.data.transforms import flip_permutation, hflip, resize
 from iterative_reasoning.data.visual_genome import VisualGenome, vg_class_graph, vg_vocabulary
 

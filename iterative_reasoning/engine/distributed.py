@@ -43,14 +43,28 @@ def process_group() -> tuple[int, int]:
 
 def data_parallel(model: nn.Module, device: torch.device | str) -> nn.Module:
     """``model`` wrapped in :class:`~torch.nn.parallel.DistributedDataParallel` when there
-    are several processes, else ``model`` itself. Sparse buffers (the class graph) are built
-    identically in every process, and DDP cannot broadcast them, so it leaves them alone."""
+    are several processes, else ``model`` itself. The buffers a module does not save (the
+    class graph) are built identically in every process and never change, so DDP does not
+    broadcast them at every step."""
     if process_group()[1] == 1:
         return model
-    sparse = [n for n, b in model.named_buffers() if b.layout != torch.strided]
-    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, sparse)
+    constant = sorted(set(dict(model.named_buffers())) - set(persistent_buffers(model)))
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, constant)
     cuda = torch.device(device).type == "cuda"
     return DistributedDataParallel(model, device_ids=[torch.device(device)] if cuda else None)
+
+
+def persistent_buffers(model: nn.Module) -> list[str]:
+    """The names of the buffers ``model.state_dict()`` holds (batch-norm statistics, ...): the
+    state a step may change; non-persistent buffers are constants built from the model's
+    arguments."""
+    names = []
+    for prefix, module in model.named_modules():
+        skipped = module._non_persistent_buffers_set
+        for name, buffer in module.named_buffers(recurse=False):
+            if buffer is not None and name not in skipped:
+                names.append(f"{prefix}.{name}" if prefix else name)
+    return names
 
 
 def any_process(flag: bool, device: torch.device | str) -> bool:

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from iterative_reasoning.engine.checkpoint import load_model_state
 from iterative_reasoning.engine.config import TrainConfig
+from iterative_reasoning.engine.distributed import persistent_buffers
 from iterative_reasoning.engine.optim import lr_schedule, make_optimizer
 
 
@@ -93,11 +94,10 @@ class Snapshot(NamedTuple):
 
 
 def snapshot(model: nn.Module) -> Snapshot:
-    """The random state and the dense buffers of ``model`` now (the sparse class graph does not
-    change)."""
-    buffers = {
-        name: b.detach().clone() for name, b in model.named_buffers() if b.layout == torch.strided
-    }
+    """The random state and the persistent buffers of ``model`` now (the others, the class
+    graph, do not change)."""
+    everything = dict(model.named_buffers())
+    buffers = {name: everything[name].detach().clone() for name in persistent_buffers(model)}
     return Snapshot(random_state(), buffers)
 
 

@@ -228,6 +228,46 @@ def reasoning_metadata(
     return [REGION, CLASS], edge_types
 
 
+def metadata_relations(metadata: Metadata) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The ``region -> region`` and the ``class -> class`` relations of ``metadata`` (a
+    reasoning graph's, :func:`reasoning_metadata`), in order; a graph with class relations
+    must have the assignment edge types too.
+
+    Example:
+        >>> metadata_relations(reasoning_metadata(["is_part_of"], ["left_of", "above"]))
+        (('left_of', 'above'), ('is_part_of',))
+    """
+    if not (isinstance(metadata, (tuple, list)) and len(metadata) == 2):
+        raise TypeError(
+            "metadata must be (node_types, edge_types), as HeteroData.metadata() gives them, "
+            f"got {type(metadata).__name__}"
+        )
+    node_types, edge_types = metadata
+    edge_types = [tuple(t) for t in edge_types]
+    bad = [t for t in edge_types if len(t) != 3]
+    if bad:
+        raise ValueError(f"metadata's edge types must be (source, relation, target), got {bad}")
+    spatial = tuple(rel for src, rel, dst in edge_types if src == dst == REGION)
+    semantic = tuple(rel for src, rel, dst in edge_types if src == dst == CLASS)
+    needs = {REGION} | ({CLASS} if semantic else set())
+    if not needs <= set(node_types):
+        raise ValueError(
+            f"metadata's node types {list(node_types)} lack {sorted(needs - set(node_types))}"
+        )
+    if not spatial and not semantic:
+        raise ValueError(
+            "metadata has neither region -> region nor class -> class edge types: the layer "
+            f"would have no path (edge types {edge_types})"
+        )
+    for needed in (ASSIGNMENT_EDGE, REV_ASSIGNMENT_EDGE):
+        if semantic and needed not in edge_types:
+            raise ValueError(
+                f"metadata has class relations but not the assignment edge type {needed}; "
+                "give the reasoning graph's metadata (reasoning_metadata)"
+            )
+    return spatial, semantic
+
+
 def _add_semantic_edges(
     graph: HeteroData,
     class_probs: Tensor | None,

@@ -6,7 +6,6 @@ blocks, a class graph shared by every image and the semantic path reassociated."
 from __future__ import annotations
 
 import math
-import warnings
 
 import torch
 from torch import Tensor, nn
@@ -16,12 +15,10 @@ from torch_geometric.utils import to_dense_batch
 
 from iterative_reasoning.graph.assignment import assignment_edges, dense_assignment
 from iterative_reasoning.graph.class_relations import ClassRelations
-from iterative_reasoning.ops.sparse import compute_dtype, sparse_mm
+from iterative_reasoning.graph.reasoning_graph import metadata_relations
+from iterative_reasoning.ops.sparse import CSRMatrix, SparseMatrix, compute_dtype
 from iterative_reasoning.typing import (
-    ASSIGNMENT_EDGE,
-    CLASS,
     REGION,
-    REV_ASSIGNMENT_EDGE,
     EdgeType,
     NodeType,
     class_edge,
@@ -117,7 +114,7 @@ class GlobalReasoningConv(nn.Module):
         self.num_classes = num_classes
         self.class_channels = class_channels or out_channels
         self.eps = eps
-        self.spatial_relations, self.class_relations = _relations_of(metadata)
+        self.spatial_relations, self.class_relations = metadata_relations(metadata)
         d, e_s, e_c = out_channels, len(self.spatial_relations), len(self.class_relations)
         self.spatial_weight = nn.Parameter(torch.empty(e_s, in_channels, d)) if e_s else None
         if e_c:
@@ -162,6 +159,7 @@ class GlobalReasoningConv(nn.Module):
         class_probs: Tensor,
         batch: Tensor,
         num_images: int,
+        max_regions: int | None = None,
     ) -> dict[NodeType, Tensor]:
         """:math:`G_r` from the region features and the graph.
 
@@ -175,6 +173,8 @@ class GlobalReasoningConv(nn.Module):
                 assign it to the class nodes of its image.
             batch: image index of each region, sorted.
             num_images: ``B``; class node ``b * C + c`` is class ``c`` of image ``b``.
+            max_regions: the most regions of an image, when known (the fast layer pads its
+                per-image blocks to it, and reads it from ``batch`` otherwise: a host read).
         """
         x = x_dict[REGION]
         out = x.new_zeros(x.size(0), self.out_channels)
@@ -182,7 +182,7 @@ class GlobalReasoningConv(nn.Module):
             out = out + self.spatial_messages(x, edge_index_dict, edge_weight_dict)
         if self.semantic:
             out = out + self.semantic_messages(
-                x, edge_index_dict, edge_weight_dict, class_probs, batch, num_images
+                x, edge_index_dict, edge_weight_dict, class_probs, batch, num_images, max_regions
             )
         return {REGION: torch.relu(out)}
 
@@ -209,6 +209,7 @@ class GlobalReasoningConv(nn.Module):
         class_probs: Tensor,
         batch: Tensor,
         num_images: int,
+        max_regions: int | None = None,
     ) -> Tensor:
         r""":math:`\sigma(A_{c \to r} (\sum_e A_e H W_e) W_{c \to r})`, in the plain order."""
         class_x = self.class_embedding.repeat(num_images, 1)  # [B * C, D_c]
@@ -273,7 +274,6 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
     """
 
     reads_class_edges = False
-    class_adjacency_t: Tensor
 
     def __init__(
         self,
@@ -304,8 +304,19 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
                 f"(it has {list(class_relations.names)})"
             )
         if self.semantic:
-            adjacency = _stacked_transpose(class_relations, self.class_relations)
-            self.register_buffer("class_adjacency_t", adjacency, persistent=False)
+            graph = _stacked_transpose(class_relations, self.class_relations)
+            self._graph_shape = (graph.rows, graph.cols)
+            for name in _GRAPH_PARTS:
+                self.register_buffer(f"class_graph_{name}", getattr(graph, name), persistent=False)
+
+    @property
+    def class_graph(self) -> CSRMatrix:
+        """``[A_1^T; ...; A_E^T]``, ``[E * C, C]``: the class relations' transposed adjacencies
+        stacked, one static sparse matrix shared by every image (kept as buffers, so that it
+        moves with the layer)."""
+        parts = {name: getattr(self, f"class_graph_{name}") for name in _GRAPH_PARTS}
+        rows, cols = self._graph_shape
+        return CSRMatrix(rows=rows, cols=cols, **parts)
 
     def spatial_messages(
         self,
@@ -323,13 +334,13 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
             rows.append(edge_index_dict[key][1])
             cols.append(edge_index_dict[key][0] + e * num_regions)
             values.append(edge_weight_dict[key].to(compute_dtype(x.dtype)))
-        adjacency = torch.sparse_coo_tensor(
+        adjacency = SparseMatrix(
             torch.stack([torch.cat(rows), torch.cat(cols)]),
             torch.cat(values),
-            (num_regions, len(self.spatial_relations) * num_regions),
-            check_invariants=False,
+            num_regions,
+            len(self.spatial_relations) * num_regions,
         )
-        return sparse_mm(adjacency, transformed.reshape(-1, self.out_channels))
+        return adjacency.mm(transformed.reshape(-1, self.out_channels))
 
     def semantic_messages(
         self,
@@ -339,11 +350,12 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         class_probs: Tensor,
         batch: Tensor,
         num_images: int,
+        max_regions: int | None = None,
     ) -> Tensor:
         """Reassociated: ``sigma(sum_e ((A_cr A_e) H) W_e W_cr)``, all images at once."""
         counts = torch.bincount(batch, minlength=num_images)
-        # the one host read of the call: the padded per-image size of the dense blocks
-        max_regions = int(counts.max()) if batch.numel() else 0
+        if max_regions is None:  # a host read: the padded per-image size of the dense blocks
+            max_regions = most_regions(batch, num_images)
         slot = torch.arange(batch.numel(), device=batch.device) - (counts.cumsum(0) - counts)[batch]
         flat = batch * max_regions + slot  # each region's place in the padded [B * R_max] layout
         assignment = dense_assignment(
@@ -358,7 +370,7 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
             torch.bmm(assignment.to_class, regions) + self.class_embedding @ self.class_weight
         )
         # Q_e = A_cr A_e for all relations at once: (stack_e A_e^T) A_cr^T -> [E * C, R]
-        q = sparse_mm(self.class_adjacency_t, assignment.to_region.t())
+        q = self.class_graph.mm(assignment.to_region.t().contiguous())
         num_rel, c, d = len(self.class_relations), self.num_classes, self.out_channels
         q = q.reshape(num_rel, c, -1).permute(2, 0, 1)  # [R, E, C]
         q_padded, _ = to_dense_batch(
@@ -370,40 +382,16 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         return torch.relu(semantic @ self.rev_assign_weight)
 
 
-def _relations_of(metadata: Metadata) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The ``region -> region`` and ``class -> class`` relations of ``metadata``, in order."""
-    if not (isinstance(metadata, (tuple, list)) and len(metadata) == 2):
-        raise TypeError(
-            "metadata must be (node_types, edge_types), as HeteroData.metadata() gives them, "
-            f"got {type(metadata).__name__}"
-        )
-    node_types, edge_types = metadata
-    edge_types = [tuple(t) for t in edge_types]
-    bad = [t for t in edge_types if len(t) != 3]
-    if bad:
-        raise ValueError(f"metadata's edge types must be (source, relation, target), got {bad}")
-    spatial = tuple(rel for src, rel, dst in edge_types if src == dst == REGION)
-    semantic = tuple(rel for src, rel, dst in edge_types if src == dst == CLASS)
-    needs = {REGION} | ({CLASS} if semantic else set())
-    if not needs <= set(node_types):
-        raise ValueError(
-            f"metadata's node types {list(node_types)} lack {sorted(needs - set(node_types))}"
-        )
-    if not spatial and not semantic:
-        raise ValueError(
-            "metadata has neither region -> region nor class -> class edge types: the layer "
-            f"would have no path (edge types {edge_types})"
-        )
-    for needed in (ASSIGNMENT_EDGE, REV_ASSIGNMENT_EDGE):
-        if semantic and needed not in edge_types:
-            raise ValueError(
-                f"metadata has class relations but not the assignment edge type {needed}; "
-                "give the reasoning graph's metadata (reasoning_metadata)"
-            )
-    return spatial, semantic
+def most_regions(batch: Tensor, num_images: int) -> int:
+    """``R_max``, the most regions of an image of the batch (a host read)."""
+    return int(torch.bincount(batch, minlength=num_images).max()) if batch.numel() else 0
 
 
-def _stacked_transpose(class_relations: ClassRelations, names: tuple[str, ...]) -> Tensor:
+#: The tensors of a :class:`~iterative_reasoning.ops.sparse.CSRMatrix`, as the layer's buffers.
+_GRAPH_PARTS = ("crow", "col", "values", "t_crow", "t_col", "t_values")
+
+
+def _stacked_transpose(class_relations: ClassRelations, names: tuple[str, ...]) -> CSRMatrix:
     """``[A_1^T; ...; A_E^T]`` of the relations ``names`` as one sparse CSR matrix
     ``[E * C, C]``."""
     num_classes = class_relations.num_classes
@@ -419,7 +407,5 @@ def _stacked_transpose(class_relations: ClassRelations, names: tuple[str, ...]) 
         torch.cat(values),
         (len(rows) * num_classes, num_classes),
         check_invariants=True,
-    ).coalesce()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-        return coo.to_sparse_csr()
+    )
+    return CSRMatrix.from_sparse(coo)

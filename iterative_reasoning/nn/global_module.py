@@ -11,10 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
 from iterative_reasoning._validation import (
-    check_finite,
     check_positive,
-    check_probabilities,
-    check_tensor,
 )
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import (
@@ -22,14 +19,19 @@ from iterative_reasoning.graph.reasoning_graph import (
     assemble_reasoning_graph,
     reasoning_metadata,
 )
+from iterative_reasoning.nn.global_checks import (
+    check_conv,
+    check_global_config,
+    check_global_input,
+    class_channels_of,
+)
 from iterative_reasoning.nn.global_conv import FastGlobalReasoningConv, GlobalReasoningConv
 from iterative_reasoning.typing import (
     CLASS,
     OVERLAPS,
     REGION,
     SPATIAL_RELATIONS,
-    class_edge,
-    region_edge,
+    EdgeType,
 )
 
 
@@ -129,7 +131,7 @@ class GlobalModule(nn.Module):
         conv: GlobalReasoningConv | None = None,
     ) -> None:
         super().__init__()
-        _check_config(
+        check_global_config(
             in_channels,
             num_classes,
             class_relations,
@@ -138,7 +140,7 @@ class GlobalModule(nn.Module):
             semantic,
             spatial_relations,
         )
-        class_channels = _class_channels(class_embedding, class_channels, num_classes)
+        class_channels = class_channels_of(class_embedding, class_channels, num_classes)
         # the classifier and attention layers before the graph layer, whose constructor
         # initialises it: the random stream of the initialisation is that of the paths and the
         # classifier as first written, so a seed gives the same module as it always has
@@ -158,7 +160,7 @@ class GlobalModule(nn.Module):
                 eps,
                 class_relations=class_relations,
             )
-        _check_conv(conv, in_channels, hidden_channels, num_classes, class_embedding)
+        check_conv(conv, in_channels, hidden_channels, num_classes, class_embedding)
         self.in_channels = in_channels
         self.num_classes = num_classes
         self.hidden_channels = hidden_channels
@@ -212,19 +214,47 @@ class GlobalModule(nn.Module):
             class_probs: the previous prediction's class probabilities, which assign the
                 regions to the classes; by default the graph's ``region.class_probs``.
         """
-        class_probs = self._check_input(x, graph, class_probs)
+        class_probs = check_global_input(self, x, graph, class_probs)
         return self.reason(x, graph, class_probs)
 
-    def reason(self, x: Tensor, graph: HeteroData, class_probs: Tensor) -> GlobalOutput:
-        """:meth:`forward` without its input checks (the head checks its inputs once)."""
+    def reason(
+        self,
+        x: Tensor,
+        graph: HeteroData,
+        class_probs: Tensor,
+        max_regions: int | None = None,
+    ) -> GlobalOutput:
+        """:meth:`forward` without its input checks (the head checks its inputs once);
+        ``max_regions`` as :meth:`reason_on`."""
         num_images = graph[CLASS].num_nodes // self.num_classes
-        features = self.conv(
-            {REGION: x},
+        return self.reason_on(
+            x,
             graph.edge_index_dict,
             graph.edge_weight_dict,
             class_probs,
             graph[REGION].batch,
             num_images,
+            max_regions,
+        )
+
+    def reason_on(
+        self,
+        x: Tensor,
+        edge_index_dict: dict[EdgeType, Tensor],
+        edge_weight_dict: dict[EdgeType, Tensor],
+        class_probs: Tensor,
+        batch: Tensor,
+        num_images: int,
+        max_regions: int | None = None,
+    ) -> GlobalOutput:
+        """:meth:`reason` on the graph's dictionaries (what ``torch.compile(fullgraph=True)``
+        traces: with the fast layer and ``max_regions`` given, nothing in it reads a value on
+        the host). ``max_regions``: the most regions of an image
+        (:func:`~iterative_reasoning.nn.global_conv.most_regions`), read from ``batch`` when
+        not given."""
+        x_dict = {REGION: x}
+        features = self.conv(
+            x_dict, edge_index_dict, edge_weight_dict, class_probs, batch, num_images, max_regions
         )[REGION]
         normalised = F.layer_norm(features, (self.hidden_channels,))
         return GlobalOutput(self.classifier(features), self.attention(normalised)[:, 0], features)
@@ -243,141 +273,9 @@ class GlobalModule(nn.Module):
             edge_lists=self.conv.reads_class_edges,
         )
 
-    # -- checks ----------------------------------------------------------------------------
-
-    def _check_input(self, x: Tensor, graph: HeteroData, class_probs: Tensor | None) -> Tensor:
-        x = check_tensor("x", x)
-        if not isinstance(graph, HeteroData):
-            raise TypeError(
-                "graph must be a torch_geometric HeteroData with the reasoning graph's schema "
-                f"(build_reasoning_graph), got {type(graph).__name__}"
-            )
-        missing = [region_edge(r) for r in self.spatial_relations]
-        missing += [class_edge(r) for r in self.semantic_relations]
-        missing = [t for t in missing if t not in graph.edge_types]
-        if missing:
-            raise ValueError(
-                f"the graph lacks the edge type(s) {missing} that the module reads; build it "
-                "with the same class relations (and overlaps=True if the module reads "
-                "'overlaps')"
-            )
-        num_regions = graph[REGION].num_nodes
-        if x.dim() != 2 or x.shape != (num_regions, self.in_channels):
-            raise ValueError(
-                f"x must have shape [R, D_r] = [{num_regions}, {self.in_channels}] "
-                f"(R from the graph, D_r = in_channels), got {list(x.shape)}"
-            )
-        check_finite("x", x)
-        class_nodes = graph[CLASS].num_nodes
-        if class_nodes % self.num_classes:
-            raise ValueError(
-                f"the graph has {class_nodes} class nodes, not a multiple of num_classes = "
-                f"{self.num_classes} (one copy of the classes per image)"
-            )
-        if class_probs is None:
-            if "class_probs" not in graph[REGION]:
-                raise ValueError(
-                    "give class_probs (the previous prediction's probabilities): the graph "
-                    "holds none"
-                )
-            class_probs = graph[REGION].class_probs
-        probs = check_probabilities("class_probs", class_probs, num_regions, self.num_classes)
-        if self.conv.reads_class_edges:
-            empty = [
-                r
-                for r in self.semantic_relations
-                if graph[class_edge(r)].edge_index.size(1) == 0
-                and self.class_relations.edges[r][0].size(1) > 0
-                and class_nodes > 0
-            ]
-            if empty:
-                raise ValueError(
-                    f"{type(self.conv).__name__} reads the class edges, and the graph has none "
-                    f"of {empty}: build it with edge_lists=True"
-                )
-        return probs
-
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
             f"num_classes={self.num_classes}, spatial={self.conv.spatial}, "
             f"semantic={self.conv.semantic})"
         )
-
-
-def _class_channels(
-    class_embedding: Tensor | None, class_channels: int | None, num_classes: int
-) -> int | None:
-    if class_embedding is None:
-        return class_channels
-    class_embedding = check_tensor("class_embedding", class_embedding)
-    if class_embedding.dim() != 2 or class_embedding.size(0) != num_classes:
-        raise ValueError(
-            f"class_embedding must have shape [C, D_c] with C = {num_classes}, "
-            f"got {list(class_embedding.shape)}"
-        )
-    if class_channels is not None and class_channels != class_embedding.size(1):
-        raise ValueError(
-            f"class_channels is {class_channels} but class_embedding has "
-            f"{class_embedding.size(1)} channels; give one or make them agree"
-        )
-    return class_embedding.size(1)
-
-
-def _check_conv(
-    conv: GlobalReasoningConv,
-    in_channels: int,
-    hidden_channels: int,
-    num_classes: int,
-    class_embedding: Tensor | None,
-) -> None:
-    if not isinstance(conv, GlobalReasoningConv):
-        raise TypeError(f"conv must be a GlobalReasoningConv, got {type(conv).__name__}")
-    given = (conv.in_channels, conv.out_channels, conv.num_classes)
-    if given != (in_channels, hidden_channels, num_classes):
-        raise ValueError(
-            f"conv maps {given[0]} to {given[1]} channels for {given[2]} classes; the module "
-            f"has in_channels={in_channels}, hidden_channels={hidden_channels}, "
-            f"num_classes={num_classes}"
-        )
-    if class_embedding is not None and not conv.semantic:
-        raise ValueError("class_embedding was given but the module has no semantic path")
-    if class_embedding is not None and conv.class_channels != class_embedding.size(1):
-        raise ValueError(
-            f"conv has class_channels={conv.class_channels}, class_embedding "
-            f"{class_embedding.size(1)}"
-        )
-
-
-def _check_config(
-    in_channels: int,
-    num_classes: int,
-    class_relations: ClassRelations,
-    hidden_channels: int,
-    spatial: bool,
-    semantic: bool,
-    spatial_relations: tuple[str, ...],
-) -> None:
-    for name, value in (
-        ("in_channels", in_channels),
-        ("num_classes", num_classes),
-        ("hidden_channels", hidden_channels),
-    ):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not isinstance(class_relations, ClassRelations):
-        raise TypeError(
-            "class_relations must be an iterative_reasoning.graph.ClassRelations, "
-            f"got {type(class_relations).__name__}"
-        )
-    if class_relations.num_classes != num_classes:
-        raise ValueError(
-            f"class_relations has {class_relations.num_classes} classes but num_classes is "
-            f"{num_classes}; the class graph needs one node per classifier output"
-        )
-    if not spatial and not semantic:
-        raise ValueError("at least one of spatial and semantic must be true")
-    if spatial and not spatial_relations:
-        raise ValueError("spatial_relations must name at least one relation when spatial=True")
-    if semantic and not class_relations.names:
-        raise ValueError("class_relations has no relation; the semantic path needs at least one")

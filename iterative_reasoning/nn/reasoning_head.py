@@ -10,9 +10,11 @@ from torch import Tensor, nn
 
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import ReasoningGraph
-from iterative_reasoning.nn._head_input import check_head_input
 from iterative_reasoning.nn.attention import AttentionFusion
+from iterative_reasoning.nn.global_conv import most_regions
 from iterative_reasoning.nn.global_module import GlobalModule
+from iterative_reasoning.nn.head_checks import check_head_config, check_head_input
+from iterative_reasoning.nn.head_trace import Trace
 from iterative_reasoning.nn.local_module import LocalModule
 from iterative_reasoning.ops import CropMode, RegionCrop, RegionGrid, grid_sizes_of
 from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
@@ -122,7 +124,7 @@ class IterativeReasoningHead(nn.Module):
     ) -> None:
         super().__init__()
         crop = crop if crop is not None else RegionCrop(local.crop_size if local else 7)
-        _check_config(num_classes, local, global_, num_iterations, feed, crop)
+        check_head_config(num_classes, local, global_, num_iterations, feed, crop)
         self.num_classes = num_classes
         self.local = local
         self.global_ = global_
@@ -289,7 +291,8 @@ class IterativeReasoningHead(nn.Module):
             region_features = crops.mean(dim=(2, 3))
         memory = self.local.memory.initial(grid) if self.local and grid else None
         graph = self.global_.graph(boxes, batch, image_sizes) if self.global_ else None
-        trace = _Trace(base_logits, self._base_attention(memory, grid, boxes.size(0)))
+        most = most_regions(batch, image_sizes.size(0)) if self.global_ else None
+        trace = Trace(base_logits, self._base_attention(memory, grid, boxes.size(0)))
         local_in = global_in = base_logits.detach()
         for _ in range(1, self.num_iterations):
             local_logits = global_logits = None
@@ -299,7 +302,9 @@ class IterativeReasoningHead(nn.Module):
                 trace.local.add(local_in, out.logits, out.attention)
                 local_logits = out.logits
             if self.global_ is not None and graph is not None and region_features is not None:
-                global_logits, attention = self._reason_globally(region_features, global_in, graph)
+                global_logits, attention = self._reason_globally(
+                    region_features, global_in, graph, most
+                )
                 trace.global_.add(global_in, global_logits, attention)
             local_in, global_in = self._next_inputs(local_logits, global_logits)
         return trace.output(self.fusion, self.num_iterations - 1)
@@ -337,13 +342,17 @@ class IterativeReasoningHead(nn.Module):
         return self.base_attention.expand(num_regions)
 
     def _reason_globally(
-        self, region_features: Tensor, logits: Tensor, graph: ReasoningGraph
+        self,
+        region_features: Tensor,
+        logits: Tensor,
+        graph: ReasoningGraph,
+        max_regions: int | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``f_g`` and ``a_g`` from the region features and the logits the module reads (they
         also assign the regions to the classes)."""
         assert self.global_ is not None
         x = torch.cat([region_features.detach(), logits], dim=-1)
-        out = self.global_.reason(x, graph, torch.softmax(logits, dim=-1))
+        out = self.global_.reason(x, graph, torch.softmax(logits, dim=-1), max_regions)
         return out.logits, out.attention
 
     def _next_inputs(self, local: Tensor | None, global_: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -370,99 +379,3 @@ class IterativeReasoningHead(nn.Module):
             f"num_iterations={self.num_iterations}, feed={self.feed!r}, "
             f"attention={self.fusion is not None})"
         )
-
-
-class _ModuleTrace:
-    """One module's predictions over the iterations: the logits it read, the logits it made
-    and its attention logits."""
-
-    def __init__(self) -> None:
-        self.inputs: list[Tensor] = []
-        self.logits: list[Tensor] = []
-        self.attention: list[Tensor] = []
-
-    def add(self, inputs: Tensor, logits: Tensor, attention: Tensor) -> None:
-        self.inputs.append(inputs)
-        self.logits.append(logits)
-        self.attention.append(attention)
-
-    @staticmethod
-    def stacked(items: list[Tensor]) -> Tensor | None:
-        return torch.stack(items) if items else None
-
-
-class _Trace:
-    """The ConvNet's prediction and each module's trace, fused into a :class:`ReasoningOutput`."""
-
-    def __init__(self, base_logits: Tensor, base_attention: Tensor | None) -> None:
-        self.base_logits = base_logits
-        self.base_attention = base_attention
-        self.local = _ModuleTrace()
-        self.global_ = _ModuleTrace()
-
-    def output(self, fusion: AttentionFusion | None, iterations: int) -> ReasoningOutput:
-        """Fuse every prediction, in the order base, then each iteration's local and global."""
-        modules = [m for m in (self.local, self.global_) if m.logits]
-        local, global_ = (
-            self.local.stacked(self.local.logits),
-            self.global_.stacked(self.global_.logits),
-        )
-        if fusion is not None:
-            assert self.base_attention is not None
-            logits = [self.base_logits] + [m.logits[t] for t in range(iterations) for m in modules]
-            attention = [self.base_attention]
-            attention += [m.attention[t] for t in range(iterations) for m in modules]
-            fused = fusion(torch.stack(logits), torch.stack(attention))
-            final, weights = fused.logits, fused.weights
-        else:
-            final, weights = torch.stack([m.logits[-1] for m in modules]).mean(0), None
-        return ReasoningOutput(
-            final,
-            self.base_logits,
-            local,
-            global_,
-            weights,
-            self.local.stacked(self.local.inputs),
-            self.global_.stacked(self.global_.inputs),
-        )
-
-
-def _check_config(
-    num_classes: int,
-    local: LocalModule | None,
-    global_: GlobalModule | None,
-    num_iterations: int,
-    feed: str,
-    crop: RegionCrop,
-) -> None:
-    if local is None and global_ is None:
-        raise ValueError("the head needs a local module, a global module or both; got neither")
-    if num_iterations < 2:
-        raise ValueError(
-            f"num_iterations must be >= 2 (the ConvNet prediction plus at least one reasoning "
-            f"round), got {num_iterations}"
-        )
-    if feed not in FEED_MODES:
-        raise ValueError(f"feed must be one of {FEED_MODES}, got {feed!r}")
-    if not isinstance(crop, RegionCrop):
-        raise TypeError(f"crop must be an iterative_reasoning.ops.RegionCrop, got {crop!r}")
-    if local is not None:
-        if local.num_classes != num_classes:
-            raise ValueError(
-                f"the local module has {local.num_classes} classes, the head {num_classes}"
-            )
-        if crop.output_size != local.crop_size:
-            raise ValueError(
-                f"crop.output_size is {crop.output_size} but the local module reads "
-                f"{local.crop_size} x {local.crop_size} crops (crop_size)"
-            )
-    if global_ is not None:
-        if global_.num_classes != num_classes:
-            raise ValueError(
-                f"the global module has {global_.num_classes} classes, the head {num_classes}"
-            )
-        if global_.in_channels <= num_classes:
-            raise ValueError(
-                f"the global module's in_channels ({global_.in_channels}) must be D_r + C: the "
-                f"region features concatenated with the {num_classes} logits"
-            )

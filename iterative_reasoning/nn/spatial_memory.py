@@ -61,10 +61,9 @@ class SpatialMemory(nn.Module):
         """``S_0``: the learned state resized to each image's grid, zero on the padding."""
         height, width = grid.grid_size
         state = self.init.new_zeros(grid.num_images, self.channels, height, width)
-        sizes = grid.grid_sizes.tolist()
         resized: dict[tuple[int, int], Tensor] = {}
         rows = []
-        for rows_b, cols_b in sizes:
+        for rows_b, cols_b in grid.image_grids:
             key = (rows_b, cols_b)
             if key not in resized:
                 init = F.interpolate(self.init, size=key, mode="bilinear", align_corners=False)

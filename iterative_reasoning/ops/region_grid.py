@@ -17,7 +17,7 @@ from iterative_reasoning._validation import (
     check_tensor,
 )
 from iterative_reasoning.ops.interpolation import CROP_MODES, CropMode, crop_kernel, paste_kernel
-from iterative_reasoning.ops.sparse import compute_dtype, sparse_mm
+from iterative_reasoning.ops.sparse import SparseMatrix, compute_dtype
 
 
 def grid_sizes_of(image_sizes: Tensor, spatial_scale: float = 1 / 16) -> Tensor:
@@ -181,9 +181,10 @@ class RegionGrid:
             "aligned": aligned,
         }
         self._sampling_ratio = sampling_ratio
-        self._built: dict[str, Tensor] = {}
-        self._cache: dict[tuple[str, torch.dtype], Tensor] = {}
+        self._built: dict[str, SparseMatrix] = {}
+        self._cache: dict[tuple[str, torch.dtype], SparseMatrix] = {}
         self._coverage: Tensor | None = None
+        self._image_grids: list[tuple[int, int]] | None = None
 
     # -- operators -------------------------------------------------------------------------
 
@@ -192,7 +193,7 @@ class RegionGrid:
         features = self._check_features("features", features)
         num, channels, height, width = features.shape
         flat = features.permute(0, 2, 3, 1).reshape(num * height * width, channels)
-        out = sparse_mm(self._operator("crop", compute_dtype(features.dtype)), flat)
+        out = self._operator("crop", compute_dtype(features.dtype)).mm(flat)
         p = self.output_size
         return out.reshape(-1, p, p, channels).permute(0, 3, 1, 2)
 
@@ -209,7 +210,7 @@ class RegionGrid:
         if self.masks is not None:
             updates = updates * self.masks.to(updates.dtype)[:, None]
         flat = updates.permute(0, 2, 3, 1).reshape(r * p * p, channels)
-        out = sparse_mm(self._operator("paste", compute_dtype(updates.dtype)), flat)
+        out = self._operator("paste", compute_dtype(updates.dtype)).mm(flat)
         height, width = self.grid_size
         return out.reshape(self.num_images, height, width, channels).permute(0, 3, 1, 2)
 
@@ -221,12 +222,30 @@ class RegionGrid:
             op = self._base("paste")
             height, width = self.grid_size
             if self.masks is None:
-                ones = torch.ones(op.size(1), 1, dtype=op.dtype, device=op.device)
-                count = torch.sparse.mm(op, ones).round()
+                ones = op.values.new_ones(op.cols, 1)
+                count = op.mm(ones).round()
             else:
-                count = torch.sparse.mm(op, self.masks.to(op.dtype).reshape(-1, 1))
+                count = op.mm(self.masks.to(op.values.dtype).reshape(-1, 1))
             self._coverage = count.reshape(self.num_images, 1, height, width).float()
         return self._coverage
+
+    @property
+    def image_grids(self) -> list[tuple[int, int]]:
+        """Each image's own grid ``(rows, columns)`` as numbers (read from :attr:`grid_sizes`
+        once: on a GPU, a host read)."""
+        if self._image_grids is None:
+            self._image_grids = [(int(h), int(w)) for h, w in self.grid_sizes.tolist()]
+        return self._image_grids
+
+    def build(self) -> RegionGrid:
+        """Build the crop and paste operators, the coverage and :attr:`image_grids` now (they
+        are otherwise built when first used): a module compiled with
+        ``torch.compile(fullgraph=True)`` then reads them without tracing their construction,
+        whose sizes depend on the boxes."""
+        self._base("crop")
+        self.coverage  # noqa: B018 (builds the paste too)
+        self.image_grids  # noqa: B018
+        return self
 
     @property
     def valid_mask(self) -> Tensor:
@@ -268,22 +287,23 @@ class RegionGrid:
 
     def _sparse(
         self, cells: Tensor, grid: Tensor, values: Tensor, num_regions: int, transpose: bool
-    ) -> Tensor:
+    ) -> SparseMatrix:
         height, width = self.grid_size
         size = (num_regions * self.output_size**2, self.num_images * height * width)
         index = torch.stack([cells, grid])
         if transpose:
             index, size = index.flip(0), (size[1], size[0])
-        return torch.sparse_coo_tensor(index, values, size, check_invariants=False).coalesce()
+        coo = torch.sparse_coo_tensor(index, values, size, check_invariants=False)
+        return SparseMatrix.from_sparse(coo)
 
-    def _operator(self, name: str, dtype: torch.dtype) -> Tensor:
+    def _operator(self, name: str, dtype: torch.dtype) -> SparseMatrix:
         key = (name, dtype)
         if key not in self._cache:
             base = self._base(name)
-            self._cache[key] = base if base.dtype == dtype else base.to(dtype)
+            self._cache[key] = base if base.values.dtype == dtype else base.to(dtype)
         return self._cache[key]
 
-    def _base(self, name: str) -> Tensor:
+    def _base(self, name: str) -> SparseMatrix:
         """The ``"crop"`` or ``"paste"`` operator (float64), built the first time it is asked
         for: a head without a local module never builds the paste."""
         if name not in self._built:

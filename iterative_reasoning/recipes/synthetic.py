@@ -14,7 +14,8 @@ from typing import Any
 from iterative_reasoning.data.ade20k import ADE20K, BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.graphs import GraphRelations
-from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier, write_ade2016, write_coco
+from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier
+from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.graph import ClassRelations

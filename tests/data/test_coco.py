@@ -7,7 +7,8 @@ from PIL import Image
 from pycocotools import mask as coco_mask
 
 from iterative_reasoning.data.coco import COCODataset, coco_categories
-from iterative_reasoning.data.synthetic import SyntheticScenes, class_names, write_coco
+from iterative_reasoning.data.synthetic import SyntheticScenes, class_names
+from iterative_reasoning.data.synthetic_formats import write_coco
 from iterative_reasoning.engine import TrainConfig, train
 
 CATEGORIES = [

@@ -12,7 +12,7 @@ from iterative_reasoning.data.graphs import (
     coco_class_graph,
     dataset_class_graph,
 )
-from iterative_reasoning.data.synthetic import write_coco
+from iterative_reasoning.data.synthetic_formats import write_coco
 
 WORDNET = {"is_kind_of", "is_part_of", "plural_of", "left_right_of", "similar_to"}
 STATISTICS = {"co_occurs_with", "box_above", "box_left_of", "box_inside"}

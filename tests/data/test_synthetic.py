@@ -11,8 +11,8 @@ from iterative_reasoning.data.synthetic import (
     SyntheticScenes,
     class_names,
     render,
-    write_ade2016,
 )
+from iterative_reasoning.data.synthetic_formats import write_ade2016
 from iterative_reasoning.detectors import SmallConvNetClassifier
 
 

@@ -9,9 +9,8 @@ from iterative_reasoning.data.synthetic import (
     IMAGE_SIZE,
     SyntheticScenes,
     tier,
-    write_ade2016,
-    write_coco,
 )
+from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
 from iterative_reasoning.data.synthetic_hard import (
     ABSENT,
     APPEARANCES,
@@ -22,15 +21,14 @@ from iterative_reasoning.data.synthetic_hard import (
     MISLEADING,
     NEAR_CUE_RANGE,
     OCCLUDED,
-    _gap,
     _shape_mask,
     best_guess,
     ceiling,
     class_names,
-    plan,
     posterior,
     render,
 )
+from iterative_reasoning.data.synthetic_hard_layout import _gap, plan
 
 GROUP = {g.name: g for g in GROUPS}
 MEMBERS = {m: g for g in GROUPS for m in g.members}

@@ -69,7 +69,7 @@ def _import_ultralytics_or_skip():
 
 
 def test_train_ade20k_runs_on_data_in_the_ade_2016_format(tmp_path, wordnet, capsys):
-    from iterative_reasoning.data.synthetic import write_ade2016
+    from iterative_reasoning.data.synthetic_formats import write_ade2016
 
     root = write_ade2016(tmp_path / "ade", {"train": 2, "mtest": 2}, seed=0)
     argv = ["--root", str(root), "--model", "final", "--output-dir", str(tmp_path / "run")]
@@ -146,7 +146,7 @@ def test_train_visual_genome_builds_its_graph_and_runs(tmp_path, wordnet, capsys
 
 
 def test_train_coco_runs_on_a_coco_format_dataset_of_one_s_own(tmp_path, wordnet, capsys):
-    from iterative_reasoning.data.synthetic import write_coco
+    from iterative_reasoning.data.synthetic_formats import write_coco
 
     root = write_coco(tmp_path / "coco", {"train": 2, "test": 1}, seed=0)
     argv = ["--images", str(root / "images"), "--model", "local", "--write-masks"]

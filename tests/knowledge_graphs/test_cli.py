@@ -98,7 +98,7 @@ def test_build_from_a_coco_annotation_file(tmp_path, capsys, wordnet, monkeypatc
 def test_build_with_statistics_from_annotations(tmp_path, capsys, wordnet, monkeypatch):
     from ade_fixtures import write_2016
 
-    from iterative_reasoning.data.synthetic import write_coco
+    from iterative_reasoning.data.synthetic_formats import write_coco
 
     monkeypatch.setattr("knowledge_graphs.cli.load_wordnet", lambda path=None: wordnet)
     coco = write_coco(tmp_path / "coco", {"train": 12}, seed=0) / "annotations"

@@ -1,5 +1,6 @@
-"""The input checks of :class:`~iterative_reasoning.nn.IterativeReasoningHead`: every shape,
-then every value check in one host read per device."""
+"""The checks of :class:`~iterative_reasoning.nn.IterativeReasoningHead`: of its parts when it
+is built, and of its inputs at every call (every shape, then every value check in one host
+read per device)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ from iterative_reasoning._validation import (
     check_tensor,
     warn_boxes_outside,
 )
-from iterative_reasoning.ops import grid_sizes_of
+from iterative_reasoning.ops import RegionCrop, grid_sizes_of
 from iterative_reasoning.ops.region_grid import check_grid_sizes, check_masks
 
 if TYPE_CHECKING:
+    from iterative_reasoning.nn.global_module import GlobalModule
+    from iterative_reasoning.nn.local_module import LocalModule
     from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
 
@@ -78,3 +81,47 @@ def check_head_input(
     warn_boxes_outside(boxes, batch, sizes, stacklevel=6, checks=checks)
     checks.run()
     return sizes
+
+
+def check_head_config(
+    num_classes: int,
+    local: LocalModule | None,
+    global_: GlobalModule | None,
+    num_iterations: int,
+    feed: str,
+    crop: RegionCrop,
+) -> None:
+    """The head's parts fit: a module at least, its classes, the crop's size."""
+    from iterative_reasoning.nn.reasoning_head import FEED_MODES
+
+    if local is None and global_ is None:
+        raise ValueError("the head needs a local module, a global module or both; got neither")
+    if num_iterations < 2:
+        raise ValueError(
+            f"num_iterations must be >= 2 (the ConvNet prediction plus at least one reasoning "
+            f"round), got {num_iterations}"
+        )
+    if feed not in FEED_MODES:
+        raise ValueError(f"feed must be one of {FEED_MODES}, got {feed!r}")
+    if not isinstance(crop, RegionCrop):
+        raise TypeError(f"crop must be an iterative_reasoning.ops.RegionCrop, got {crop!r}")
+    if local is not None:
+        if local.num_classes != num_classes:
+            raise ValueError(
+                f"the local module has {local.num_classes} classes, the head {num_classes}"
+            )
+        if crop.output_size != local.crop_size:
+            raise ValueError(
+                f"crop.output_size is {crop.output_size} but the local module reads "
+                f"{local.crop_size} x {local.crop_size} crops (crop_size)"
+            )
+    if global_ is not None:
+        if global_.num_classes != num_classes:
+            raise ValueError(
+                f"the global module has {global_.num_classes} classes, the head {num_classes}"
+            )
+        if global_.in_channels <= num_classes:
+            raise ValueError(
+                f"the global module's in_channels ({global_.in_channels}) must be D_r + C: the "
+                f"region features concatenated with the {num_classes} logits"
+            )
