@@ -29,7 +29,6 @@ Shapes, per batch of ``B`` images: ``Q`` queries per image, ``K`` object classes
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -42,66 +41,35 @@ from iterative_reasoning.detectors._common import (
     device_of,
     odds_update,
 )
+from iterative_reasoning.detectors.detr_family import (
+    EXTRA,
+    FAMILIES,
+    Family,
+    box_frames,
+    coco_annotation,
+    family_of,
+    feature_levels,
+    hungarian_matcher,
+    model_backbone,
+    model_config,
+    require_transformers,
+)
+from iterative_reasoning.detectors.small_detectors import small_rt_detr
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
-EXTRA = "pip install 'iterative-reasoning[transformers]'"
+__all__ = [
+    "EXTRA",
+    "FAMILIES",
+    "Family",
+    "TransformersDetector",
+    "family_of",
+    "reasoning_head_for",
+    "small_rt_detr",
+]
 
 Detections = list[dict[str, Tensor]]
-
-
-def _require_transformers() -> Any:
-    try:
-        import transformers
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            f"the DETR-family adapter needs Hugging Face transformers (and scipy): {EXTRA}"
-        ) from error
-    return transformers
-
-
-@dataclass(frozen=True)
-class Family:
-    """How one DETR-family model gives what the head needs.
-
-    Attributes:
-        sigmoid: its class logits are one sigmoid per class (else softmax with no-object last).
-        matcher: the Hungarian matcher its loss uses (``"detr"``, ``"deformable"``,
-            ``"rt_detr"``).
-        encoder_levels: its stride-16 map is a level of the encoder's output (RT-DETR's hybrid
-            encoder) rather than a stage of the backbone.
-        processor: the name of its image processor class in ``transformers``.
-    """
-
-    sigmoid: bool
-    matcher: str
-    encoder_levels: bool
-    processor: str
-
-
-#: The detectors the adapter serves, by class name.
-FAMILIES: dict[str, Family] = {
-    "RTDetrForObjectDetection": Family(True, "rt_detr", True, "RTDetrImageProcessor"),
-    "RTDetrV2ForObjectDetection": Family(True, "rt_detr", True, "RTDetrImageProcessor"),
-    "DetrForObjectDetection": Family(False, "detr", False, "DetrImageProcessor"),
-    "ConditionalDetrForObjectDetection": Family(
-        True, "deformable", False, "ConditionalDetrImageProcessor"
-    ),
-    "DeformableDetrForObjectDetection": Family(
-        True, "deformable", False, "DeformableDetrImageProcessor"
-    ),
-}
-
-
-def family_of(model: nn.Module) -> Family:
-    """The :class:`Family` of ``model``; a clear error for any other model."""
-    name = type(model).__name__
-    if name not in FAMILIES or not hasattr(model, "config"):
-        raise TypeError(
-            f"model must be a transformers DETR-family detector ({', '.join(FAMILIES)}), got {name}"
-        )
-    return FAMILIES[name]
 
 
 class TransformersDetector(HeadAdapter):
@@ -130,7 +98,8 @@ class TransformersDetector(HeadAdapter):
 
     Args:
         model: ``RTDetrForObjectDetection``, ``DetrForObjectDetection`` (and the other
-            :data:`FAMILIES`), built from a config or loaded with ``from_pretrained``.
+            :data:`~iterative_reasoning.detectors.detr_family.FAMILIES`), built from a config
+            or loaded with ``from_pretrained``.
         processor: its image processor; by default the family's processor with its default
             settings (RT-DETR: 640 x 640; DETR: short side 800, long side at most 1333).
         head: the reasoning head (:func:`reasoning_head_for` sizes one), or ``None``.
@@ -148,9 +117,9 @@ class TransformersDetector(HeadAdapter):
         loss_weight: float = 1.0,
     ) -> None:
         super().__init__()
-        transformers = _require_transformers()
+        transformers = require_transformers()
         self.family = family_of(model)
-        config = _config(model)
+        config = model_config(model)
         if int(config.num_queries) < 1:
             raise ValueError(f"the model has {config.num_queries} queries; it needs some")
         if processor is None:
@@ -169,7 +138,7 @@ class TransformersDetector(HeadAdapter):
         self.score_thresh = score_thresh
         self.loss_weight = loss_weight
         self.num_classes = int(config.num_labels)
-        self.strides, self.channels = _feature_levels(model, self.family)
+        self.strides, self.channels = feature_levels(model, self.family)
         self.region_channels = int(config.d_model)  # the decoder's states
         self.stride_hint = (
             "Give the config feat_strides with 16"
@@ -259,7 +228,7 @@ class TransformersDetector(HeadAdapter):
         the size of each image before padding (``"input_sizes"``)."""
         annotations = None
         if targets is not None:
-            annotations = [_coco_annotation(i, t) for i, t in enumerate(targets)]
+            annotations = [coco_annotation(i, t) for i, t in enumerate(targets)]
         encoded = self.processor(
             images=[image.detach().cpu() for image in images],
             annotations=annotations,
@@ -298,7 +267,7 @@ class TransformersDetector(HeadAdapter):
             inputs["feature_map"] = outputs.encoder_last_hidden_state[level]
             return outputs
         captured: list[Tensor] = []  # the backbone's stages, on the way through the model
-        hook = _backbone(self.model).register_forward_hook(
+        hook = model_backbone(self.model).register_forward_hook(
             lambda module, args, output: captured.extend(f for f, _ in output)
         )
         try:
@@ -339,7 +308,7 @@ class TransformersDetector(HeadAdapter):
     ) -> Tensor:
         """The paper's loss of the head (without ``f_0``) on every query, labelled by the
         detector's Hungarian matching (unmatched queries are background)."""
-        matcher = _matcher(self.model, self.family)
+        matcher = hungarian_matcher(self.model, self.family)
         with torch.no_grad():
             indices = matcher({"logits": logits.detach(), "pred_boxes": boxes.detach()}, labels)
         classes = torch.zeros(logits.shape[:2], dtype=torch.long, device=logits.device)
@@ -360,7 +329,7 @@ class TransformersDetector(HeadAdapter):
         """The processor's post-processing of ``logits`` and the predicted boxes, in pixels of
         each image (labels ``1..K``)."""
         sizes = [(int(image.shape[-2]), int(image.shape[-1])) for image in images]
-        frame = _frames(inputs, sizes)
+        frame = box_frames(inputs, sizes)
         post = type(outputs)(logits=logits, pred_boxes=boxes)
         found = self.processor.post_process_object_detection(
             post, threshold=self.score_thresh, target_sizes=frame
@@ -396,146 +365,17 @@ def reasoning_head_for(
     ``"global"``, ``"final"`` or an ablation) sized for a DETR-family ``model``: its ``K``
     classes plus background, its stride-16 map's channels and its decoder's ``d_model``.
     ``kwargs`` go to ``paper`` (e.g. ``fc_channels``, ``memory_channels``)."""
-    _require_transformers()
+    require_transformers()
     family = family_of(model)
-    strides, channels = _feature_levels(model, family)
+    strides, channels = feature_levels(model, family)
     if 16 not in strides:
         raise ValueError(f"the model has no stride-16 feature map; its strides: {strides}")
     options: dict[str, Any] = {"spatial_scale": 1 / 16, **kwargs}
     return IterativeReasoningHead.paper(
         head_model,
-        num_classes=int(_config(model).num_labels) + 1,
+        num_classes=int(model_config(model).num_labels) + 1,
         class_relations=class_relations,
         feature_channels=channels[strides.index(16)],
-        region_channels=int(_config(model).d_model),
+        region_channels=int(model_config(model).d_model),
         **options,
     )
-
-
-def small_rt_detr(
-    num_classes: int, size: int = 384, width: int = 32, num_queries: int = 100
-) -> TransformersDetector:
-    """A real ``RTDetrForObjectDetection`` small enough to train from scratch on a CPU (random
-    weights, nothing downloaded): a four-stage basic-block ResNet of ``width`` to ``8 width``
-    channels, the hybrid encoder and a two-layer decoder of ``2 width`` channels, ``num_queries``
-    queries, 20 denoising queries; its image processor resizes to ``size x size`` and keeps
-    ``[0, 1]`` pixels as they are.
-
-    Args:
-        num_classes: ``K``, the object classes (no background).
-        size: the input size (a multiple of 32).
-        width: the backbone's first width.
-        num_queries: the decoder's queries.
-    """
-    transformers = _require_transformers()
-    if size % 32:
-        raise ValueError(f"size must be a multiple of 32, got {size}")
-    widths = [width, 2 * width, 4 * width, 8 * width]
-    backbone = transformers.RTDetrResNetConfig(
-        depths=[1, 1, 1, 1],
-        hidden_sizes=widths,
-        embedding_size=width,
-        layer_type="basic",
-        downsample_in_first_stage=False,
-        out_features=["stage2", "stage3", "stage4"],
-    )
-    hidden = 2 * width
-    config = transformers.RTDetrConfig(
-        backbone_config=backbone,
-        encoder_in_channels=widths[1:],
-        encoder_hidden_dim=hidden,
-        encoder_ffn_dim=2 * hidden,
-        encoder_attention_heads=4,
-        d_model=hidden,
-        decoder_in_channels=[hidden] * 3,
-        decoder_ffn_dim=2 * hidden,
-        decoder_attention_heads=4,
-        decoder_layers=2,
-        num_queries=num_queries,
-        num_denoising=20,
-        num_labels=num_classes,
-        anchor_image_size=None,
-    )
-    model = transformers.RTDetrForObjectDetection(config)
-    processor = transformers.RTDetrImageProcessor(size={"height": size, "width": size})
-    return TransformersDetector(model, processor)
-
-
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _feature_levels(model: nn.Module, family: Family) -> tuple[list[int], list[int]]:
-    """The stride and channels of each map the head could read."""
-    config = _config(model)
-    if family.encoder_levels:
-        strides = [int(s) for s in config.feat_strides]
-        return strides, [int(config.encoder_hidden_dim)] * len(strides)
-    backbone = _backbone(model)
-    size = 256
-    parameter = next(model.parameters())
-    training = backbone.training
-    try:
-        with torch.no_grad():
-            maps = backbone.eval()(
-                torch.zeros(1, 3, size, size, device=parameter.device),
-                torch.ones(1, size, size, dtype=torch.long, device=parameter.device),
-            )
-    finally:
-        backbone.train(training)
-    return [round(size / f.shape[-2]) for f, _ in maps], [int(f.shape[1]) for f, _ in maps]
-
-
-def _config(model: Any) -> Any:
-    return model.config
-
-
-def _backbone(model: nn.Module) -> nn.Module:
-    backbone = getattr(getattr(model, "model", None), "backbone", None)
-    if not isinstance(backbone, nn.Module):
-        raise TypeError(f"{type(model).__name__} has no model.backbone to read a feature map from")
-    return backbone
-
-
-def _matcher(model: nn.Module, family: Family) -> nn.Module:
-    """The Hungarian matcher the model's loss builds, with the model's costs."""
-    config = _config(model)
-    if family.matcher == "rt_detr":
-        from transformers.loss.loss_rt_detr import RTDetrHungarianMatcher
-
-        return RTDetrHungarianMatcher(config)
-    costs = {"class_cost": config.class_cost, "bbox_cost": config.bbox_cost}
-    costs["giou_cost"] = config.giou_cost
-    if family.matcher == "deformable":
-        from transformers.loss.loss_deformable_detr import DeformableDetrHungarianMatcher
-
-        return DeformableDetrHungarianMatcher(**costs)
-    from transformers.loss.loss_for_object_detection import HungarianMatcher
-
-    return HungarianMatcher(**costs)
-
-
-def _coco_annotation(image_id: int, target: dict[str, Tensor]) -> dict[str, Any]:
-    """A torchvision target (``xyxy`` boxes, labels ``1..K``) as the COCO annotation the image
-    processors convert (``xywh``, category ids ``0..K-1``)."""
-    if "boxes" not in target or "labels" not in target:
-        raise ValueError(f"targets[{image_id}] needs 'boxes' and 'labels'")
-    boxes, labels = target["boxes"].detach().cpu(), target["labels"].detach().cpu()
-    if bool((labels < 1).any()):
-        raise ValueError(
-            f"targets[{image_id}]['labels'] must be 1..K (0 is background), got {labels.tolist()}"
-        )
-    annotations = []
-    for (x0, y0, x1, y1), label in zip(boxes.tolist(), labels.tolist(), strict=True):
-        w, h = x1 - x0, y1 - y0
-        annotations.append(
-            {"bbox": [x0, y0, w, h], "category_id": label - 1, "area": w * h, "iscrowd": 0}
-        )
-    return {"image_id": image_id, "annotations": annotations}
-
-
-def _frames(inputs: dict[str, Any], sizes: list[tuple[int, int]]) -> Tensor:
-    """The size, in pixels of each image, of the frame its normalised boxes refer to: the
-    padded input scaled back to the image (the image itself when nothing is padded)."""
-    padded = torch.tensor(list(inputs["pixel_values"].shape[-2:]), dtype=torch.float)
-    original = torch.tensor([list(size) for size in sizes], dtype=torch.float)
-    return original * padded / inputs["input_sizes"].cpu()

@@ -22,9 +22,6 @@ Shapes, per batch of ``B`` images: ``K`` object classes; ``A`` anchors.
 from __future__ import annotations
 
 import math
-import os
-import sys
-import warnings
 from typing import Any
 
 import torch
@@ -38,82 +35,28 @@ from iterative_reasoning.detectors._common import (
     device_of,
     odds_update,
 )
+from iterative_reasoning.detectors.small_detectors import small_yolo
+from iterative_reasoning.detectors.yolo_network import (
+    INSTALL,
+    detect_head,
+    detection_model_of,
+    import_ultralytics,
+    level_channels,
+)
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
-INSTALL = "pip install ultralytics (AGPL-3.0; this package never requires it)"
+__all__ = [
+    "INSTALL",
+    "YOLODetector",
+    "detection_model_of",
+    "import_ultralytics",
+    "reasoning_head_for",
+    "small_yolo",
+]
 
 Detections = list[dict[str, Tensor]]
-
-
-def import_ultralytics() -> Any:
-    """``import ultralytics``, leaving the process as it was.
-
-    Importing ultralytics changes process-wide state: it sets ``OMP_NUM_THREADS=1`` and other
-    variables in the environment (every process started afterwards then runs PyTorch on one
-    thread), replaces
-    ``PIL.Image.open`` (an unreadable image then tries to install ``pi-heif`` instead of raising
-    ``UnidentifiedImageError``) and ``torch.save``, and changes PyTorch's and NumPy's print
-    options, OpenCV's threads and the warnings filters. The adapter imports it (and the
-    submodules it uses) through this function, which puts all of that back; import it through
-    this function too (``YOLO = import_ultralytics().YOLO``) before anything else imports it.
-    """
-    if sys.modules.get("ultralytics") is not None:  # imported already (None: blocked)
-        return sys.modules["ultralytics"]
-    environment = dict(os.environ)
-    os.environ.setdefault("YOLO_OFFLINE", "1")  # no reaching for the network on import
-    try:
-        with warnings.catch_warnings():  # puts the warnings filters back on the way out
-            import cv2
-            import numpy as np
-            from PIL import Image
-
-            image_open, torch_save, cv2_threads = Image.open, torch.save, cv2.getNumThreads()
-            torch_print = dict(vars(torch._tensor_str.PRINT_OPTS))
-            numpy_print = np.get_printoptions()
-            try:
-                import ultralytics
-                import ultralytics.cfg
-                import ultralytics.nn.modules.head
-                import ultralytics.nn.tasks
-                import ultralytics.utils.nms
-                import ultralytics.utils.patches  # noqa: F401
-            finally:
-                Image.open, torch.save = image_open, torch_save
-                cv2.setNumThreads(cv2_threads)
-                torch.set_printoptions(**torch_print)
-                np.set_printoptions(**numpy_print)
-    except ImportError as error:
-        raise ImportError(f"the YOLO adapter needs ultralytics: {INSTALL}") from error
-    finally:
-        os.environ.clear()
-        os.environ.update(environment)
-    return ultralytics
-
-
-def detection_model_of(model: Any) -> Any:
-    """The ``ultralytics`` detection network of ``model`` (a ``YOLO`` object or its
-    ``DetectionModel``); a clear error for anything else."""
-    import_ultralytics()
-    from ultralytics.nn.modules.head import Detect
-    from ultralytics.nn.tasks import DetectionModel
-
-    inner = getattr(model, "model", None)
-    if not isinstance(model, DetectionModel) and isinstance(inner, DetectionModel):
-        model = inner
-    if not isinstance(model, DetectionModel) or not isinstance(_detect(model), Detect):
-        raise TypeError(
-            "model must be an ultralytics YOLO detector (YOLO('yolov8n.yaml') or its "
-            f"DetectionModel), got {type(model).__name__}"
-        )
-    detect = _detect(model)
-    if type(detect).__name__ != "Detect" or getattr(detect, "end2end", False):
-        raise TypeError(
-            f"the adapter serves YOLO's plain Detect head (with NMS), not {type(detect).__name__}"
-            + (" in end-to-end mode" if getattr(detect, "end2end", False) else "")
-        )
-    return model
 
 
 class YOLODetector(HeadAdapter):
@@ -164,7 +107,7 @@ class YOLODetector(HeadAdapter):
     ) -> None:
         super().__init__()
         self.model = detection_model_of(model)
-        detect = _detect(self.model)
+        detect = detect_head(self.model)
         self.strides = [int(s) for s in detect.stride.tolist()]
         self.num_classes = int(detect.nc)
         if imgsz < 1 or imgsz % max(self.strides):
@@ -180,7 +123,7 @@ class YOLODetector(HeadAdapter):
             raise ValueError(f"loss_weight must be finite and non-negative, got {loss_weight}")
         self.imgsz, self.conf, self.iou, self.max_det = imgsz, conf, iou, max_det
         self.fg_iou, self.loss_weight = fg_iou, loss_weight
-        self.channels = _level_channels(self.model, self.strides)
+        self.channels = level_channels(self.model, self.strides)
         self.head = None
         if head is not None:
             self.attach(head)
@@ -323,7 +266,7 @@ class YOLODetector(HeadAdapter):
                 predictions, raw = raw
             else:
                 with torch.no_grad():
-                    predictions = _detect(self.model)._inference(raw)
+                    predictions = detect_head(self.model)._inference(raw)
             kept, found = self._nms(predictions)
             if sum(len(k) for k in kept) == 0:
                 losses["loss_reasoning"] = torch.stack(
@@ -355,14 +298,14 @@ def reasoning_head_for(
     ``K`` classes plus background, and the channels of the stride-16 map its ``Detect`` head
     reads (the region features are crops of that map). ``kwargs`` go to ``paper``."""
     network = detection_model_of(model)
-    strides = [int(s) for s in _detect(network).stride.tolist()]
+    strides = [int(s) for s in detect_head(network).stride.tolist()]
     if 16 not in strides:
         raise ValueError(f"the model's Detect head reads no stride-16 map; its strides: {strides}")
-    channels = _level_channels(network, strides)[strides.index(16)]
+    channels = level_channels(network, strides)[strides.index(16)]
     options: dict[str, Any] = {"spatial_scale": 1 / 16, **kwargs}
     return IterativeReasoningHead.paper(
         head_model,
-        num_classes=int(_detect(network).nc) + 1,
+        num_classes=int(detect_head(network).nc) + 1,
         class_relations=class_relations,
         feature_channels=channels,
         region_channels=channels,
@@ -370,27 +313,7 @@ def reasoning_head_for(
     )
 
 
-def small_yolo(num_classes: int, yaml: str = "yolov8n.yaml", imgsz: int = 384) -> YOLODetector:
-    """A YOLO built from ultralytics' ``yaml`` (YOLOv8n by default) with random weights and
-    ``num_classes`` classes (nothing downloaded), as a :class:`YOLODetector` at ``imgsz``."""
-    import_ultralytics()
-    from ultralytics.nn.tasks import DetectionModel
-
-    return YOLODetector(DetectionModel(yaml, nc=num_classes, verbose=False), imgsz=imgsz)
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-def _detect(network: Any) -> Any:
-    """The network's last layer (its ``Detect`` head)."""
-    return network.model[-1]
-
-
-def _level_channels(network: Any, strides: list[int]) -> list[int]:
-    """The channels of each map the ``Detect`` head reads (its box branch's first conv)."""
-    detect = _detect(network)
-    return [int(branch[0].conv.in_channels) for branch in detect.cv2][: len(strides)]
 
 
 def _anchor_logits(raw: dict[str, Any], kept: list[Tensor]) -> Tensor:

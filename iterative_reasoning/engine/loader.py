@@ -142,7 +142,8 @@ def training_loader(
     """The batches of steps ``start .. stop - 1`` (:class:`StepBatchSampler`: ``batch_size``
     images a step over all ``world`` processes, this process's share of each), collated by
     ``collate``, read by ``num_workers`` worker processes (0: in this one). The workers ignore
-    SIGINT and SIGTERM: the training process takes them, finishes its step and checkpoints."""
+    SIGINT and SIGTERM: the training process takes them, finishes its step and checkpoints, and
+    stops the workers when it ends."""
     sampler = StepBatchSampler(len(dataset), batch_size, seed, start, stop, rank, world)  # type: ignore[arg-type]
     return DataLoader(
         SeededSamples(dataset),
@@ -173,7 +174,7 @@ def evaluation_batches(
         shuffle=False,
         collate_fn=collate,
         num_workers=num_workers,
-        worker_init_fn=_ignore_stop_signals if num_workers else None,
+        worker_init_fn=_ignore_ctrl_c if num_workers else None,
         generator=torch.Generator(),
     )
     if progress is None:
@@ -184,5 +185,13 @@ def evaluation_batches(
 
 
 def _ignore_stop_signals(worker_id: int) -> None:
+    """A training worker leaves SIGINT and SIGTERM (a terminal's Ctrl-C, a scheduler's stop,
+    sent to every process of the job) to the training process, which stops after its step and
+    then stops the workers itself (:class:`~iterative_reasoning.engine.train.Batches`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _ignore_ctrl_c(worker_id: int) -> None:
+    """An evaluation worker leaves Ctrl-C to the evaluating process (and stops on SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -9,7 +9,7 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,10 +125,13 @@ def train(
     run.hooks = every
     history: list[dict[str, float]] = []
     taken = None  # the state at the start of the step under way
+    # the data workers start first, before any hook starts a thread (TensorBoard's writer):
+    # a process forked while another thread holds a lock can deadlock on it
+    batches = run.batches(dataset)
     try:
         for hook in every:
             hook.start(run)
-        for batch in run.batches(dataset):
+        for batch in batches:
             taken = run.snapshot()
             terms = run.step(batch, taken)
             taken = None
@@ -152,6 +155,7 @@ def train(
     finally:
         for hook in every:
             hook.close()
+        batches.close()
     return history
 
 
@@ -207,6 +211,28 @@ def autocast(device: str | torch.device, precision: str) -> contextlib.AbstractC
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bfloat16" else torch.float16
     return torch.autocast(device_type=torch.device(device).type, dtype=dtype)
+
+
+class Batches:
+    """The batches of a :class:`~torch.utils.data.DataLoader` on ``device``; its workers start
+    when this is made and stop at :meth:`close` (whatever ended the run: workers that ignore
+    SIGTERM would otherwise outlive it)."""
+
+    def __init__(self, loader: Iterable[Any], device: str | torch.device) -> None:
+        self._iterator: Iterator[Any] | None = iter(loader)
+        self.device = device
+
+    def __iter__(self) -> Iterator[Any]:
+        assert self._iterator is not None, "the batches are closed"
+        for batch in self._iterator:
+            yield batch.to(self.device)
+
+    def close(self) -> None:
+        """Stop the workers (and drop what they read ahead)."""
+        shutdown = getattr(self._iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+        self._iterator = None
 
 
 class TrainingRun:
@@ -275,8 +301,9 @@ class TrainingRun:
         if changed:
             self.state.adopt(self.config)
 
-    def batches(self, dataset: Dataset[Any]) -> Iterator[Any]:
-        """The batches of the steps still to run, on the run's device."""
+    def batches(self, dataset: Dataset[Any]) -> Batches:
+        """The batches of the steps still to run, on the run's device; the data workers
+        start now."""
         model = self.state.model
         loader = training_loader(
             dataset,
@@ -290,8 +317,7 @@ class TrainingRun:
             world=self.world,
             pin_memory=torch.device(self.device).type == "cuda",
         )
-        for batch in loader:
-            yield batch.to(self.device)
+        return Batches(loader, self.device)
 
     def step(self, batch: Any, taken: Snapshot) -> dict[str, float]:
         """:func:`train_step`; a skipped step's buffers are put back as ``taken`` before it."""

@@ -19,7 +19,8 @@ from iterative_reasoning._validation import (
     warn_boxes_outside,
 )
 from iterative_reasoning.ops import RegionCrop, grid_sizes_of
-from iterative_reasoning.ops.region_grid import check_grid_sizes, check_masks
+from iterative_reasoning.ops.masks import check_masks
+from iterative_reasoning.ops.region_grid import check_grid_sizes
 
 if TYPE_CHECKING:
     from iterative_reasoning.nn.global_module import GlobalModule

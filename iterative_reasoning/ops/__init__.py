@@ -9,8 +9,9 @@ build_reasoning_graph`, the metrics) refuse non-finite values.
 
 from iterative_reasoning.ops.crop import RegionCrop, crop_regions
 from iterative_reasoning.ops.interpolation import CROP_MODES, CropMode, crop_kernel, paste_kernel
+from iterative_reasoning.ops.masks import box_masks
 from iterative_reasoning.ops.paste import Paste, paste_regions
-from iterative_reasoning.ops.region_grid import RegionGrid, box_masks, grid_sizes_of
+from iterative_reasoning.ops.region_grid import RegionGrid, grid_sizes_of
 
 __all__ = [
     "CROP_MODES",

@@ -8,6 +8,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("scipy")
 
 from iterative_reasoning.detectors import transformers as adapter  # noqa: E402
+from iterative_reasoning.detectors.detr_family import coco_annotation  # noqa: E402
 from iterative_reasoning.detectors.transformers import (  # noqa: E402
     TransformersDetector,
     reasoning_head_for,
@@ -164,7 +165,7 @@ def test_plumbing_the_detector_comes_back_exactly(family):
     torch.manual_seed(1)
     encoded = detector.processor(
         images=images,
-        annotations=[adapter._coco_annotation(i, t) for i, t in enumerate(targets)],
+        annotations=[coco_annotation(i, t) for i, t in enumerate(targets)],
         return_tensors="pt",
         do_rescale=False,
     )

@@ -1,4 +1,5 @@
 import json
+import multiprocessing
 import subprocess
 import sys
 from dataclasses import replace
@@ -189,8 +190,11 @@ def test_an_error_in_a_worker_checkpoints_the_last_step_and_loses_nothing(tmp_pa
     train(straight, data, config, tmp_path / "straight", progress=False)
     bad = data_order(5, 1, 2, config.seed)[1]  # read once in these 4 positions: step 2's last
     failing = _FailsOnceInAWorker(data, bad, tmp_path / "failed")
-    with pytest.raises(OSError, match="truncated"):
+    with pytest.raises(OSError, match="truncated") as raised:
         train(_model(), failing, config, tmp_path / "resumed", progress=False)
+    # the workers are stopped, though the error's traceback keeps the run's frame alive (they
+    # ignore SIGTERM, so a process left with them would wait for them forever when it exits)
+    assert raised.traceback and not multiprocessing.active_children()
     assert load_checkpoint(tmp_path / "resumed")["step"] == 1
     resumed = _model()
     train(resumed, failing, config, tmp_path / "resumed", progress=False)

@@ -17,13 +17,13 @@ from torch import Tensor, nn
 from torchvision.models.detection.roi_heads import (
     RoIHeads,
     fastrcnn_loss,
-    keypointrcnn_inference,
-    keypointrcnn_loss,
-    maskrcnn_inference,
-    maskrcnn_loss,
 )
-from torchvision.ops import boxes as box_ops
 
+from iterative_reasoning.detectors.torchvision.detections import (
+    keypoint_branch,
+    mask_branch,
+    postprocess,
+)
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
@@ -211,19 +211,19 @@ class ReasoningRoIHeads(RoIHeads):
             )
         else:
             logits = self.reason(features, proposals, image_shapes, class_logits, box_features)
-            result = self._postprocess(
-                logits, class_logits, box_regression, proposals, image_shapes
+            result = postprocess(
+                self, logits, class_logits, box_regression, proposals, image_shapes
             )
         if self.has_mask():
             losses.update(
-                self._forward_mask(
-                    features, proposals, image_shapes, targets, result, labels, matched_idxs
+                mask_branch(
+                    self, features, proposals, image_shapes, targets, result, labels, matched_idxs
                 )
             )
         if self.has_keypoint():
             losses.update(
-                self._forward_keypoint(
-                    features, proposals, image_shapes, targets, result, labels, matched_idxs
+                keypoint_branch(
+                    self, features, proposals, image_shapes, targets, result, labels, matched_idxs
                 )
             )
         return result, losses
@@ -333,119 +333,6 @@ class ReasoningRoIHeads(RoIHeads):
             "spatial_scale of one of them, or give feature_level"
         )
 
-    def _postprocess(
-        self,
-        logits: Tensor,
-        detector_logits: Tensor,
-        box_regression: Tensor,
-        proposals: list[Tensor],
-        image_shapes: list[tuple[int, int]],
-    ) -> Detections:
-        """torchvision's :meth:`~torchvision.models.detection.roi_heads.RoIHeads.
-        postprocess_detections` on ``logits``, step for step, also keeping the detector's own
-        score (of ``detector_logits``) of each detection."""
-        num_classes = logits.shape[-1]
-        counts = [len(p) for p in proposals]
-        pred_boxes = self.box_coder.decode(box_regression, proposals)
-        pairs = zip(
-            pred_boxes.split(counts, 0),
-            F.softmax(logits, -1).split(counts, 0),
-            F.softmax(detector_logits, -1).split(counts, 0),
-            image_shapes,
-            strict=True,
-        )
-        result = []
-        for boxes, scores, detector, image_shape in pairs:
-            boxes = box_ops.clip_boxes_to_image(boxes, image_shape)
-            labels = torch.arange(num_classes, device=logits.device).view(1, -1).expand_as(scores)
-            candidates: tuple[Tensor, ...] = (  # every class of every box, not background
-                boxes[:, 1:].reshape(-1, 4),
-                scores[:, 1:].reshape(-1),
-                labels[:, 1:].reshape(-1),
-                detector[:, 1:].reshape(-1),
-            )
-            candidates = _take(candidates, torch.where(candidates[1] > self.score_thresh)[0])
-            candidates = _take(candidates, box_ops.remove_small_boxes(candidates[0], 1e-2))
-            boxes, scores, labels, detector = candidates
-            keep = box_ops.batched_nms(boxes, scores, labels, self.nms_thresh)
-            keep = keep[: self.detections_per_img]
-            result.append(
-                {
-                    "boxes": boxes[keep],
-                    "labels": labels[keep],
-                    "scores": scores[keep],
-                    "detector_scores": detector[keep],
-                }
-            )
-        return result
-
-    # The mask and keypoint branches, as in torchvision's RoIHeads.forward (which does not
-    # split them into methods), on the detections after reasoning.
-
-    def _branch_boxes(
-        self,
-        proposals: list[Tensor],
-        result: Detections,
-        labels: list[Tensor] | None,
-        matched_idxs: list[Tensor] | None,
-    ) -> tuple[list[Tensor], list[Tensor]]:
-        """The boxes a mask or keypoint branch reads: in training the foreground proposals and
-        the index of their ground-truth box, at inference the detections (and no index)."""
-        if self.training:
-            assert labels is not None and matched_idxs is not None
-            return _positives(proposals, labels, matched_idxs)
-        return [r["boxes"] for r in result], []
-
-    def _forward_mask(
-        self,
-        features: dict[str, Tensor],
-        proposals: list[Tensor],
-        image_shapes: list[tuple[int, int]],
-        targets: list[dict[str, Tensor]] | None,
-        result: Detections,
-        labels: list[Tensor] | None,
-        matched_idxs: list[Tensor] | None,
-    ) -> dict[str, Tensor]:
-        assert self.mask_roi_pool is not None
-        boxes, positive_idxs = self._branch_boxes(proposals, result, labels, matched_idxs)
-        pooled = self.mask_roi_pool(features, boxes, image_shapes)
-        mask_logits = self.mask_predictor(self.mask_head(pooled))
-        if self.training:
-            assert targets is not None
-            gt_masks = [t["masks"] for t in targets]
-            gt_labels = [t["labels"] for t in targets]
-            return {
-                "loss_mask": maskrcnn_loss(mask_logits, boxes, gt_masks, gt_labels, positive_idxs)
-            }
-        probs = maskrcnn_inference(mask_logits, [r["labels"] for r in result])
-        for prob, r in zip(probs, result, strict=True):
-            r["masks"] = prob
-        return {}
-
-    def _forward_keypoint(
-        self,
-        features: dict[str, Tensor],
-        proposals: list[Tensor],
-        image_shapes: list[tuple[int, int]],
-        targets: list[dict[str, Tensor]] | None,
-        result: Detections,
-        labels: list[Tensor] | None,
-        matched_idxs: list[Tensor] | None,
-    ) -> dict[str, Tensor]:
-        assert self.keypoint_roi_pool is not None
-        boxes, positive_idxs = self._branch_boxes(proposals, result, labels, matched_idxs)
-        pooled = self.keypoint_roi_pool(features, boxes, image_shapes)
-        keypoint_logits = self.keypoint_predictor(self.keypoint_head(pooled))
-        if self.training:
-            assert targets is not None
-            gt_keypoints = [t["keypoints"] for t in targets]
-            loss = keypointrcnn_loss(keypoint_logits, boxes, gt_keypoints, positive_idxs)
-            return {"loss_keypoint": loss}
-        probs, scores = keypointrcnn_inference(keypoint_logits, boxes)
-        for prob, score, r in zip(probs, scores, result, strict=True):
-            r["keypoints"], r["keypoints_scores"] = prob, score
-        return {}
-
     def extra_repr(self) -> str:
         return (
             f"feature_level={self.feature_level!r}, reasoned_boxes={self.reasoned_boxes}, "
@@ -475,28 +362,10 @@ def _copy_training_parts(source: RoIHeads, target: RoIHeads) -> None:
     target.box_similarity = source.box_similarity
 
 
-def _take(tensors: tuple[Tensor, ...], index: Tensor) -> tuple[Tensor, ...]:
-    return tuple(t[index] for t in tensors)
-
-
 def _batch_of(counts: list[int], device: torch.device) -> Tensor:
     return torch.repeat_interleave(
         torch.arange(len(counts), device=device), torch.tensor(counts, device=device)
     )
-
-
-def _positives(
-    proposals: list[Tensor], labels: list[Tensor], matched_idxs: list[Tensor]
-) -> tuple[list[Tensor], list[Tensor]]:
-    """The foreground proposals of each image and the index of their ground-truth box."""
-    boxes, idxs = [], []
-    for image_proposals, image_labels, image_matched in zip(
-        proposals, labels, matched_idxs, strict=True
-    ):
-        positive = torch.where(image_labels > 0)[0]
-        boxes.append(image_proposals[positive])
-        idxs.append(image_matched[positive])
-    return boxes, idxs
 
 
 def _check_target_types(targets: list[dict[str, Tensor]] | None, keypoints: bool) -> None:
