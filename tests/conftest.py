@@ -23,3 +23,13 @@ def _user_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ITER_REASONING_CACHE", str(tmp_path_factory.mktemp("user-cache")))
         yield
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory, wordnet):
+    """The demo at 2% of its size: its output folder and its result."""
+    from iterative_reasoning.demo import DemoConfig, run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    result = run_demo(out, DemoConfig().scaled(0.02), progress=False, lexicon=wordnet)
+    return out, result

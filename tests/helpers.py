@@ -93,3 +93,29 @@ def two_images() -> tuple[list[Tensor], list[dict[str, Tensor]]]:
         {"boxes": torch.tensor([[5.0, 5.0, 60.0, 60.0]]), "labels": torch.tensor([3])},
     ]
     return images, targets
+
+
+def small_region_model(head: bool = True):
+    """A small ConvNet of the synthetic benchmark's classes, with a final head or none."""
+    from iterative_reasoning.data.synthetic import class_names
+    from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
+    from iterative_reasoning.engine import RegionModel
+    from iterative_reasoning.nn import IterativeReasoningHead
+
+    torch.manual_seed(0)
+    num_classes = len(class_names())
+    convnet = SmallConvNetClassifier(num_classes, width=4, region_channels=16)
+    reasoning = None
+    if head:
+        relations = ClassRelations(num_classes, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
+        reasoning = IterativeReasoningHead.paper(
+            "final",
+            num_classes=num_classes,
+            class_relations=relations,
+            feature_channels=16,
+            region_channels=16,
+            memory_channels=8,
+            fc_channels=16,
+            hidden_channels=8,
+        )
+    return RegionModel(convnet, reasoning)

@@ -109,7 +109,9 @@ def train(
         on_start: called once the run is set up and its checkpoint (if any) accepted, with the
             step it starts from (e.g. to record what runs).
         hooks: further :class:`~iterative_reasoning.engine.hooks.Hook` s, after the log,
-            progress bar, checkpoints and callback.
+            progress bar and callback, before the checkpoint (which holds their
+            :meth:`~iterative_reasoning.engine.hooks.Hook.checkpoint_state` of the step) and
+            the stop on a signal.
 
     Returns:
         the loss terms of each step run in this call (averaged over the processes).
@@ -120,8 +122,8 @@ def train(
     if on_start is not None:
         on_start(run.state.step)
     every: list[Hook] = [LogHook(tensorboard), *([ProgressHook()] if progress else [])]
-    every += [CheckpointHook(), *([CallbackHook(callback)] if callback else []), StopOnSignal()]
-    every += hooks
+    every += [*([CallbackHook(callback)] if callback else []), *hooks]
+    every += [CheckpointHook(), StopOnSignal()]  # last: the checkpoint has every hook's state
     run.hooks = every
     history: list[dict[str, float]] = []
     taken = None  # the state at the start of the step under way

@@ -6,9 +6,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))  # also when pytest imports this file
-from test_train import _model  # noqa: E402
-
 from iterative_reasoning.data.synthetic import SyntheticScenes
 from iterative_reasoning.engine import (
     RegionModel,
@@ -17,6 +14,9 @@ from iterative_reasoning.engine import (
     init_distributed,
     train,
 )
+
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]  # the tests' helpers
+from helpers import small_region_model as _model  # noqa: E402
 
 # a worker process reads each process's data: DDP over the DataLoader path
 CONFIG = TrainConfig(

@@ -18,8 +18,8 @@ from iterative_reasoning.engine.stopping import (
     TrainingTerminated,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))  # test_train's model, here and in the children
-from test_train import _model  # noqa: E402
+sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]  # the tests' helpers
+from helpers import small_region_model as _model  # noqa: E402
 
 CONFIG = TrainConfig(
     steps=6,
@@ -37,7 +37,7 @@ STOPPED = """
 import os, signal, sys
 sys.path[:0] = sys.argv[4:]
 from test_stopping import CONFIG
-from test_train import _model
+from helpers import small_region_model as _model
 from iterative_reasoning.data.synthetic import SyntheticScenes
 from iterative_reasoning.engine import train
 

@@ -1,4 +1,3 @@
-import json
 import multiprocessing
 import subprocess
 import sys
@@ -7,43 +6,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import small_region_model
 
-from iterative_reasoning.data.synthetic import SyntheticScenes, class_names
-from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
+from iterative_reasoning.data.synthetic import SyntheticScenes
 from iterative_reasoning.engine import (
     RegionModel,
     TrainConfig,
-    collate_regions,
     data_order,
-    evaluate,
     load_checkpoint,
-    parameter_groups,
     read_log,
     train,
 )
-from iterative_reasoning.graph import ClassRelations
-from iterative_reasoning.nn import IterativeReasoningHead
-
-
-def _model(head: bool = True) -> RegionModel:
-    torch.manual_seed(0)
-    num_classes = len(class_names())
-    convnet = SmallConvNetClassifier(num_classes, width=4, region_channels=16)
-    reasoning = None
-    if head:
-        relations = ClassRelations(num_classes, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
-        reasoning = IterativeReasoningHead.paper(
-            "final",
-            num_classes=num_classes,
-            class_relations=relations,
-            feature_channels=16,
-            region_channels=16,
-            memory_channels=8,
-            fc_channels=16,
-            hidden_channels=8,
-        )
-    return RegionModel(convnet, reasoning)
-
 
 # two workers read the data: the exact-resume tests cover the DataLoader path
 CONFIG = TrainConfig(
@@ -54,7 +27,8 @@ CONFIG = TrainConfig(
 KILLED_AT_STEP_4 = """
 import os, sys
 sys.path[:0] = sys.argv[2:]
-from test_train import CONFIG, _model
+from helpers import small_region_model
+from test_train import CONFIG
 from iterative_reasoning.data.synthetic import SyntheticScenes, class_names
 from iterative_reasoning.engine import train
 
@@ -62,14 +36,14 @@ def kill(step, terms):
     if step == 4:
         os._exit(0)  # dies with no chance to clean up, as a killed process
 
-train(_model(), SyntheticScenes(5, seed=0, hflip_prob=0.5), CONFIG, sys.argv[1],
+train(small_region_model(), SyntheticScenes(5, seed=0, hflip_prob=0.5), CONFIG, sys.argv[1],
       progress=False, callback=kill)
 """
 
 
 def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
-    straight = _model()
+    straight = small_region_model()
     train(straight, data, CONFIG, tmp_path / "straight", progress=False)
 
     here = Path(__file__).parent
@@ -77,7 +51,7 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     argv = [sys.executable, "-c", KILLED_AT_STEP_4, str(tmp_path / "resumed"), *paths]
     subprocess.run(argv, check=True, timeout=300, capture_output=True)
     assert load_checkpoint(tmp_path / "resumed")["step"] == 3  # the last periodic one
-    resumed = _model()  # a fresh process: new model, state from the checkpoint only
+    resumed = small_region_model()  # a fresh process: new model, state from the checkpoint only
     history = train(resumed, data, CONFIG, tmp_path / "resumed", progress=False)
     assert len(history) == 3 and history[-1]["lr"] == pytest.approx(0.001)
     for (name, a), b in zip(
@@ -101,9 +75,9 @@ def _tensorboard(directory, tag):
 
 
 def test_a_head_trains_on_a_frozen_convnet(tmp_path):
-    trained = _model(head=False)
+    trained = small_region_model(head=False)
     train(trained, SyntheticScenes(4, seed=0), CONFIG, tmp_path / "base", progress=False)
-    model = _model()
+    model = small_region_model()
     model.convnet.load_state_dict(trained.convnet.state_dict())
     model = RegionModel(model.convnet, model.head, freeze_convnet=True)
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -115,19 +89,6 @@ def test_a_head_trains_on_a_frozen_convnet(tmp_path):
     assert not model.convnet.training and model.head.training
     with pytest.raises(ValueError, match="nothing to train"):
         RegionModel(trained.convnet, None, freeze_convnet=True)
-
-
-def test_config_errors():
-    with pytest.raises(ValueError, match="batch_size must be positive"):
-        TrainConfig(batch_size=0)
-    with pytest.raises(ValueError, match="lr must be finite and positive"):
-        TrainConfig(lr=0.0)
-    with pytest.raises(ValueError, match="lr must be finite and positive, got nan"):
-        TrainConfig(lr=float("nan"))
-    with pytest.raises(ValueError, match="momentum must be finite and non-negative"):
-        TrainConfig(momentum=float("inf"))
-    with pytest.raises(ValueError, match="warmup_steps must be non-negative"):
-        TrainConfig(warmup_steps=-1)
 
 
 class _FailsOnce(torch.utils.data.Dataset):
@@ -150,13 +111,13 @@ class _FailsOnce(torch.utils.data.Dataset):
 def test_an_error_mid_step_checkpoints_the_last_step_and_loses_nothing(tmp_path):
     config = replace(CONFIG, num_workers=0)
     data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
-    straight = _model()
+    straight = small_region_model()
     train(straight, data, config, tmp_path / "straight", progress=False)
     failing = _FailsOnce(data, fail_at=10)  # the second image of step 5 (2 images a step)
     with pytest.raises(OSError, match="truncated"):
-        train(_model(), failing, config, tmp_path / "resumed", progress=False)
+        train(small_region_model(), failing, config, tmp_path / "resumed", progress=False)
     assert load_checkpoint(tmp_path / "resumed")["step"] == 4
-    resumed = _model()
+    resumed = small_region_model()
     train(resumed, failing, config, tmp_path / "resumed", progress=False)
     for (name, a), b in zip(
         straight.state_dict().items(), resumed.state_dict().values(), strict=True
@@ -186,17 +147,17 @@ def test_an_error_in_a_worker_checkpoints_the_last_step_and_loses_nothing(tmp_pa
     finish, and the resumed run equals the uninterrupted one."""
     config = replace(CONFIG, steps=2, checkpoint_every=10, num_workers=2)
     data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
-    straight = _model()
+    straight = small_region_model()
     train(straight, data, config, tmp_path / "straight", progress=False)
     bad = data_order(5, 1, 2, config.seed)[1]  # read once in these 4 positions: step 2's last
     failing = _FailsOnceInAWorker(data, bad, tmp_path / "failed")
     with pytest.raises(OSError, match="truncated") as raised:
-        train(_model(), failing, config, tmp_path / "resumed", progress=False)
+        train(small_region_model(), failing, config, tmp_path / "resumed", progress=False)
     # the workers are stopped, though the error's traceback keeps the run's frame alive (they
     # ignore SIGTERM, so a process left with them would wait for them forever when it exits)
     assert raised.traceback and not multiprocessing.active_children()
     assert load_checkpoint(tmp_path / "resumed")["step"] == 1
-    resumed = _model()
+    resumed = small_region_model()
     train(resumed, failing, config, tmp_path / "resumed", progress=False)
     for (name, a), b in zip(
         straight.state_dict().items(), resumed.state_dict().values(), strict=True
@@ -210,7 +171,7 @@ def test_the_data_of_a_step_does_not_depend_on_the_workers(tmp_path):
     data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
     weights = []
     for workers in (0, 1, 2):
-        model = _model()
+        model = small_region_model()
         config = replace(CONFIG, num_workers=workers)
         train(model, data, config, tmp_path / str(workers), progress=False, tensorboard=False)
         weights.append(model.state_dict())
@@ -219,127 +180,13 @@ def test_the_data_of_a_step_does_not_depend_on_the_workers(tmp_path):
             assert torch.equal(other[name], value), name
 
 
-def test_keyboard_interrupt_leaves_a_checkpoint(tmp_path):
-    data = SyntheticScenes(3, seed=0)
-
-    def interrupt(step, terms):
-        if step == 2:
-            raise KeyboardInterrupt
-
-    config = TrainConfig(steps=6, batch_size=1, lr=0.01, checkpoint_every=100)
-    with pytest.raises(KeyboardInterrupt):
-        train(_model(False), data, config, tmp_path, progress=False, callback=interrupt)
-    assert load_checkpoint(tmp_path)["step"] == 2
-
-
-def test_baseline_trains_and_evaluates(tmp_path):
-    data = SyntheticScenes(4, seed=0)
-    model = _model(head=False)
-    history = train(
-        model, data, TrainConfig(steps=8, batch_size=2, lr=0.05), tmp_path, progress=False
-    )
-    assert history[-1]["loss"] < history[0]["loss"]
-    metrics = evaluate(model, SyntheticScenes(2, seed=1), batch_size=2, output_dir=tmp_path)
-    written = json.loads((tmp_path / "metrics.json").read_text())
-    assert written["class_ap"] == pytest.approx(metrics.as_percent()["class_ap"])
-    assert written["images"] == 2 and written["regions"] > 10
-
-
-def test_data_order_is_a_permutation_per_epoch():
-    order = [data_order(7, step, 1, seed=1)[0] for step in range(14)]
-    assert sorted(order[:7]) == list(range(7)) and sorted(order[7:]) == list(range(7))
-    assert order[:7] != order[7:]
-    assert data_order(7, 3, 2, seed=1) == order[6:8]
-
-
-def test_no_decay_on_biases_norms_and_the_initial_memory():
-    model = _model()
-    decay, no_decay = parameter_groups(model, 1e-4)
-    names = {id(p): n for n, p in model.named_parameters()}
-    assert any(names[id(p)].endswith("memory.init") for p in no_decay["params"])
-    assert all(p.dim() > 1 for p in decay["params"])
-    assert no_decay["weight_decay"] == 0.0
-
-
-def test_collate_pads_to_multiples_of_16():
-    data = SyntheticScenes(2, seed=0)
-    batch = collate_regions([data[0], data[1]])
-    assert batch.images.shape == (2, 3, 384, 384)
-    assert batch.labels.numel() == sum(len(b) for b in batch.boxes)
-
-
-def test_paper_models():
-    from iterative_reasoning.detectors import ResNetRegionClassifier
-
-    relations = ClassRelations(5, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
-    baseline = RegionModel.paper("baseline", 5, weights=None, write_masks=True)
-    assert isinstance(baseline.convnet, ResNetRegionClassifier) and baseline.head is None
-    assert not baseline.write_masks  # nothing writes without a head
-    final = RegionModel.paper("final", 5, relations, weights=None, write_masks=True)
-    assert final.head.local is not None and final.head.global_ is not None and final.write_masks
-    with pytest.raises(ValueError, match="needs class_relations"):
-        RegionModel.paper("global", 5, weights=None)
-
-
-def test_a_changed_schedule_is_refused_on_resume_unless_adopted(tmp_path):
-    data = SyntheticScenes(4, seed=0)
-    first = TrainConfig(steps=2, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=2)
-    train(_model(head=False), data, first, tmp_path, progress=False, tensorboard=False)
-    longer = TrainConfig(steps=3, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=2)
-    changed = TrainConfig(steps=6, batch_size=2, lr=0.02, lr_steps=(3,), checkpoint_every=2)
-    with pytest.raises(ValueError, match=r"another schedule \(lr: 0.01 then, 0.02 now; lr_steps"):
-        train(_model(head=False), data, changed, tmp_path, progress=False, tensorboard=False)
-    assert load_checkpoint(tmp_path)["step"] == 2  # untouched
-    history = train(_model(head=False), data, longer, tmp_path, progress=False, tensorboard=False)
-    assert len(history) == 1  # more steps may always be asked for
-    history = train(
-        _model(head=False),
-        data,
-        changed,
-        tmp_path,
-        progress=False,
-        tensorboard=False,
-        adopt_schedule=True,
-    )
-    # the new schedule from step 3 on, as if it had held from the start: 0.02, dropped at 3
-    assert [h["lr"] for h in history] == pytest.approx([0.002, 0.002, 0.002])
-    assert load_checkpoint(tmp_path)["config"]["lr"] == 0.02
-
-
-def test_adamw_with_clipped_gradients(tmp_path, monkeypatch):
-    data = SyntheticScenes(4, seed=0)
-    config = TrainConfig(
-        steps=2, batch_size=2, lr=1e-3, optimizer="adamw", clip_grad_norm=0.1, checkpoint_every=2
-    )
-    norms = []
-    real_clip = torch.nn.utils.clip_grad_norm_
-
-    def recording_clip(parameters, max_norm):
-        norms.append(max_norm)
-        return real_clip(parameters, max_norm)
-
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", recording_clip)
-    model = _model(head=False)
-    train(model, data, config, tmp_path, progress=False, tensorboard=False)
-    assert norms == [0.1, 0.1]
-    state = load_checkpoint(tmp_path)["optimizer"]["state"]
-    assert all("exp_avg" in s for s in state.values())  # AdamW's moments, not SGD's momentum
-    sgd = TrainConfig(steps=3, batch_size=2, lr=1e-3, checkpoint_every=2)
-    with pytest.raises(ValueError, match="optimizer 'adamw', not 'sgd'"):
-        train(_model(head=False), data, sgd, tmp_path, progress=False, tensorboard=False)
-    with pytest.raises(ValueError, match="optimizer must be one of"):
-        TrainConfig(optimizer="adam")
-    with pytest.raises(ValueError, match="clip_grad_norm"):
-        TrainConfig(clip_grad_norm=-1.0)
-
-
 def test_mixed_precision_on_the_cpu_is_close_to_float32(tmp_path):
     """bfloat16 autocast (the CPU's) against float32 from the same weights and data: every
     step's loss within 2 % and the trained weights within 1e-2 (measured: 0.3 % and 1.2e-3)."""
     data = SyntheticScenes(5, seed=0, hflip_prob=0.5)
     runs = {}
     for precision in ("float32", "bfloat16"):
-        model = _model()
+        model = small_region_model()
         config = replace(CONFIG, precision=precision, num_workers=0)
         history = train(model, data, config, tmp_path / precision, progress=False)
         runs[precision] = history, model.state_dict()
@@ -351,6 +198,6 @@ def test_mixed_precision_on_the_cpu_is_close_to_float32(tmp_path):
             torch.testing.assert_close(mixed_weights[name], value, atol=1e-2, rtol=0, msg=name)
     assert load_checkpoint(tmp_path / "bfloat16")["config"]["precision"] == "bfloat16"
     with pytest.raises(ValueError, match="'float16' needs a GPU"):
-        train(_model(), data, replace(CONFIG, precision="float16"), tmp_path / "half")
+        train(small_region_model(), data, replace(CONFIG, precision="float16"), tmp_path / "half")
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="int8")
