@@ -15,7 +15,7 @@ from iterative_reasoning._validation import (
     check_tensor,
 )
 from iterative_reasoning.graph.class_relations import ClassRelations
-from iterative_reasoning.nn.global_conv import GlobalReasoningConv
+from iterative_reasoning.nn.global_conv import GlobalReasoningConv, check_class_relations
 from iterative_reasoning.typing import CLASS, REGION, class_edge, region_edge
 
 if TYPE_CHECKING:
@@ -143,16 +143,7 @@ def check_global_config(
     ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    if not isinstance(class_relations, ClassRelations):
-        raise TypeError(
-            "class_relations must be an iterative_reasoning.graph.ClassRelations, "
-            f"got {type(class_relations).__name__}"
-        )
-    if class_relations.num_classes != num_classes:
-        raise ValueError(
-            f"class_relations has {class_relations.num_classes} classes but num_classes is "
-            f"{num_classes}; the class graph needs one node per classifier output"
-        )
+    check_class_relations(class_relations, num_classes)
     if not spatial and not semantic:
         raise ValueError("at least one of spatial and semantic must be true")
     if spatial and not spatial_relations:

@@ -287,16 +287,7 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         class_relations: ClassRelations,
     ) -> None:
         super().__init__(in_channels, out_channels, metadata, num_classes, class_channels, eps)
-        if not isinstance(class_relations, ClassRelations):
-            raise TypeError(
-                "class_relations must be an iterative_reasoning.graph.ClassRelations, "
-                f"got {type(class_relations).__name__}"
-            )
-        if class_relations.num_classes != num_classes:
-            raise ValueError(
-                f"class_relations has {class_relations.num_classes} classes but num_classes is "
-                f"{num_classes}; the class graph needs one node per classifier output"
-            )
+        check_class_relations(class_relations, num_classes)
         missing = [r for r in self.class_relations if r not in class_relations.names]
         if missing:
             raise ValueError(
@@ -409,3 +400,18 @@ def _stacked_transpose(class_relations: ClassRelations, names: tuple[str, ...]) 
         check_invariants=True,
     )
     return CSRMatrix.from_sparse(coo)
+
+
+def check_class_relations(class_relations: ClassRelations, num_classes: int) -> None:
+    """``class_relations`` is a :class:`~iterative_reasoning.graph.ClassRelations` of
+    ``num_classes`` classes."""
+    if not isinstance(class_relations, ClassRelations):
+        raise TypeError(
+            "class_relations must be an iterative_reasoning.graph.ClassRelations, "
+            f"got {type(class_relations).__name__}"
+        )
+    if class_relations.num_classes != num_classes:
+        raise ValueError(
+            f"class_relations has {class_relations.num_classes} classes but num_classes is "
+            f"{num_classes}; the class graph needs one node per classifier output"
+        )
