@@ -28,6 +28,7 @@ from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_st
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.model import RegionModel
+from iterative_reasoning.engine.region_cache import RegionCache
 from iterative_reasoning.engine.train import train
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
@@ -161,12 +162,14 @@ def run_demo(
         kind: partial(synthetic.head, kind) for kind in config.models
     }
     factories.update(heads)
+    # the heads read the same batches at the same steps: the frozen ConvNet runs once for all
+    cache = RegionCache()
     for kind, factory in factories.items():
         torch.manual_seed(config.head.seed)
         convnet = synthetic.convnet(num_classes, config.width)
         convnet.load_state_dict(baseline.convnet.state_dict())
         head = factory(num_classes, relations, config.width)
-        model = RegionModel(convnet, head, freeze_convnet=True)
+        model = RegionModel(convnet, head, freeze_convnet=True, region_cache=cache)
         seconds[kind] = train_or_resume(model, data["train"], config.head, out / kind, progress)
         models[kind] = model
 

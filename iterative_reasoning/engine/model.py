@@ -4,7 +4,7 @@ head on top; with the paper's loss."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +15,9 @@ from iterative_reasoning.detectors.base import RegionBatch, pad_images
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
+
+if TYPE_CHECKING:
+    from iterative_reasoning.engine.region_cache import RegionCache
 
 
 class Batch(NamedTuple):
@@ -73,6 +76,10 @@ class RegionModel(nn.Module):
         write_masks: the spatial memory writes through the regions' instance masks (the
             batches must carry them, e.g. from ``COCODataset(masks=True)``) instead of their
             boxes (the paper's way, the default).
+        region_cache: with ``freeze_convnet``, a
+            :class:`~iterative_reasoning.engine.region_cache.RegionCache` that keeps the
+            ConvNet's outputs of each batch, to share between heads trained one after another
+            on the same ConvNet weights and batches (the results are the same without it).
     """
 
     def __init__(
@@ -81,8 +88,14 @@ class RegionModel(nn.Module):
         head: IterativeReasoningHead | None = None,
         freeze_convnet: bool = False,
         write_masks: bool = False,
+        region_cache: RegionCache | None = None,
     ) -> None:
         super().__init__()
+        if region_cache is not None and not freeze_convnet:
+            raise ValueError(
+                "region_cache needs freeze_convnet=True: a ConvNet that trains changes its "
+                "outputs at every step"
+            )
         if freeze_convnet and head is None:
             raise ValueError("freeze_convnet=True leaves nothing to train without a head")
         if write_masks and head is None:
@@ -91,6 +104,7 @@ class RegionModel(nn.Module):
         self.convnet = convnet
         self.head = head
         self.freeze_convnet = freeze_convnet
+        self.region_cache = region_cache
         if freeze_convnet:
             self.convnet.requires_grad_(False)
             self.convnet.eval()
@@ -127,8 +141,11 @@ class RegionModel(nn.Module):
         return self
 
     def regions(self, batch: Batch) -> RegionBatch:
+        inputs = (batch.images, batch.boxes, batch.image_sizes)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_convnet):
-            out: RegionBatch = self.convnet(batch.images, batch.boxes, batch.image_sizes)
+            if self.region_cache is not None:
+                return self.region_cache(self.convnet, *inputs)
+            out: RegionBatch = self.convnet(*inputs)
         return out
 
     def forward(self, batch: Batch) -> tuple[RegionBatch, ReasoningOutput | None]:

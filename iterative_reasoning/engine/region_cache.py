@@ -1,0 +1,141 @@
+"""The outputs of a frozen ConvNet, kept by the content of its inputs, so that the heads trained
+one after another on one frozen ConvNet compute its forward pass once per batch.
+
+Heads trained with the same seed read the same batches at the same steps
+(:class:`~iterative_reasoning.engine.loader.StepBatchSampler`), and a frozen ConvNet (evaluation
+mode, no gradient) maps a batch to the same :class:`~iterative_reasoning.detectors.RegionBatch`
+every time, so the second head's run can take the first's. The digests are computed on the host
+(a few milliseconds for a batch of four 384-pixel images): the cache is for CPU runs, where the
+forward pass costs far more. A batch is known by a digest of its
+images, boxes and sizes, the ConvNet by a digest of its weights and buffers, so that a hit is
+only ever the same computation on the same numbers: the heads train to the same weights, bit
+for bit, with the cache or without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from iterative_reasoning.detectors.base import RegionBatch
+
+#: What a batch's regions are known by: the ConvNet's digest, then the batch's.
+Key = tuple[bytes, bytes]
+
+
+class RegionCache:
+    """A frozen ConvNet's :class:`~iterative_reasoning.detectors.RegionBatch` of each batch it
+    has seen, up to ``max_bytes`` (batches beyond it are computed and not kept: the runs that
+    share a cache read their batches in the same order, so the first ones kept are the ones the
+    next run reads first).
+
+    Pass one to each :class:`~iterative_reasoning.engine.RegionModel` built with
+    ``freeze_convnet=True`` on the same ConvNet weights (each may hold its own copy of them).
+
+    Args:
+        max_bytes: how much the kept tensors may take.
+
+    Attributes:
+        hits: lookups answered from the cache.
+        misses: lookups that ran the ConvNet.
+
+    Example:
+        >>> import torch
+        >>> from iterative_reasoning.detectors import SmallConvNetClassifier
+        >>> convnet = SmallConvNetClassifier(num_classes=3).eval()
+        >>> cache = RegionCache()
+        >>> images, boxes = torch.rand(1, 3, 64, 64), [torch.tensor([[0.0, 0.0, 40.0, 40.0]])]
+        >>> sizes = torch.tensor([[64, 64]])
+        >>> with torch.no_grad():
+        ...     first = cache(convnet, images, boxes, sizes)
+        ...     again = cache(convnet, images.clone(), boxes, sizes)
+        >>> again is first, cache.hits, cache.misses
+        (True, 1, 1)
+    """
+
+    def __init__(self, max_bytes: int = 2 * 2**30) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"max_bytes must be non-negative, got {max_bytes}")
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._kept: dict[Key, RegionBatch] = {}
+        self._weights: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], bytes]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __call__(
+        self,
+        convnet: nn.Module,
+        images: Tensor,
+        boxes: list[Tensor],
+        image_sizes: Tensor,
+    ) -> RegionBatch:
+        """``convnet(images, boxes, image_sizes)``, from the cache when
+        this ConvNet's weights have already run on these inputs; run it without gradient
+        (a frozen ConvNet)."""
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "RegionCache keeps a frozen ConvNet's outputs: run it under torch.no_grad() "
+                "(RegionModel(freeze_convnet=True) does)"
+            )
+        key = (self._weights_digest(convnet), _inputs_digest(images, boxes, image_sizes))
+        kept = self._kept.get(key)
+        if kept is not None:
+            self.hits += 1
+            return kept
+        self.misses += 1
+        out: RegionBatch = convnet(images, boxes, image_sizes)
+        size = sum(t.numel() * t.element_size() for t in out if isinstance(t, Tensor))
+        if self.nbytes + size <= self.max_bytes:
+            self._kept[key] = out
+            self.nbytes += size
+        return out
+
+    def clear(self) -> None:
+        """Drop everything kept (the counts stay)."""
+        self._kept.clear()
+        self._weights.clear()
+        self.nbytes = 0
+
+    def _weights_digest(self, convnet: nn.Module) -> bytes:
+        # a tensor's version counter moves with every in-place change (load_state_dict,
+        # an optimiser step), so the digest is computed again only when the weights change
+        state = convnet.state_dict(keep_vars=True)
+        versions = tuple(v for t in state.values() for v in (id(t), t._version))
+        known = self._weights.get(convnet)
+        if known is not None and known[0] == versions:
+            return known[1]
+        digest = hashlib.sha1(usedforsecurity=False)
+        digest.update(str(convnet.training).encode())
+        for name, tensor in state.items():
+            digest.update(name.encode())
+            _update(digest, tensor.detach())
+        self._weights[convnet] = (versions, digest.digest())
+        return self._weights[convnet][1]
+
+
+def _inputs_digest(images: Tensor, boxes: list[Tensor], image_sizes: Tensor) -> bytes:
+    digest = hashlib.sha1(usedforsecurity=False)
+    autocast = torch.is_autocast_enabled(images.device.type)
+    dtype = torch.get_autocast_dtype(images.device.type) if autocast else None
+    digest.update(f"{images.device} {autocast} {dtype} {len(boxes)}".encode())
+    for tensor in (images, *boxes, image_sizes):
+        _update(digest, tensor)
+    return digest.digest()
+
+
+def _update(digest: Any, tensor: Tensor) -> None:
+    digest.update(f"{tensor.dtype} {tuple(tensor.shape)}".encode())
+    flat = tensor.detach().contiguous().cpu()
+    if flat.dtype == torch.bfloat16 or flat.dtype.is_complex:
+        flat = flat.view(torch.uint8)
+    digest.update(memoryview(flat.numpy()).cast("B"))
