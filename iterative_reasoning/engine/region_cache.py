@@ -109,13 +109,15 @@ class RegionCache:
     def _weights_digest(self, convnet: nn.Module) -> bytes:
         # a tensor's version counter moves with every in-place change (load_state_dict,
         # an optimiser step), so the digest is computed again only when the weights change
+        # and the modes of its modules (batch norm in training mode is another computation)
         state = convnet.state_dict(keep_vars=True)
-        versions = tuple(v for t in state.values() for v in (id(t), t._version))
+        modes = tuple(int(m.training) for m in convnet.modules())
+        versions = (*modes, *(v for t in state.values() for v in (id(t), t._version)))
         known = self._weights.get(convnet)
         if known is not None and known[0] == versions:
             return known[1]
         digest = hashlib.sha1(usedforsecurity=False)
-        digest.update(str(convnet.training).encode())
+        digest.update(str(modes).encode())
         for name, tensor in state.items():
             digest.update(name.encode())
             _update(digest, tensor.detach())
@@ -135,7 +137,5 @@ def _inputs_digest(images: Tensor, boxes: list[Tensor], image_sizes: Tensor) -> 
 
 def _update(digest: Any, tensor: Tensor) -> None:
     digest.update(f"{tensor.dtype} {tuple(tensor.shape)}".encode())
-    flat = tensor.detach().contiguous().cpu()
-    if flat.dtype == torch.bfloat16 or flat.dtype.is_complex:
-        flat = flat.view(torch.uint8)
-    digest.update(memoryview(flat.numpy()).cast("B"))
+    raw = tensor.detach().reshape(-1).contiguous().cpu().view(torch.uint8)
+    digest.update(raw.numpy().data)

@@ -1,0 +1,141 @@
+import copy
+
+import pytest
+import torch
+from helpers import assert_same_state, small_region_model
+
+from iterative_reasoning.data.synthetic import SyntheticScenes
+from iterative_reasoning.engine import RegionModel, TrainConfig, collate_regions, train
+from iterative_reasoning.engine.region_cache import RegionCache
+
+
+def _frozen(cache=None, seed=0):
+    """A small frozen ConvNet with a final head; the ConvNet's weights are the same for every
+    seed, the head's are drawn from ``seed``."""
+    model = small_region_model()
+    torch.manual_seed(seed)
+    for p in model.head.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    return RegionModel(model.convnet, model.head, freeze_convnet=True, region_cache=cache)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    data = SyntheticScenes(3, seed=0)
+    return collate_regions([data[0], data[1]])
+
+
+def _inputs(batch):
+    return batch.images, batch.boxes, batch.image_sizes
+
+
+def test_the_same_inputs_are_computed_once(batch):
+    convnet = _frozen().convnet
+    cache = RegionCache()
+    with torch.no_grad():
+        first = cache(convnet, *_inputs(batch))
+        again = cache(convnet, batch.images.clone(), [b.clone() for b in batch.boxes],
+                      batch.image_sizes.clone())  # fmt: skip
+        plain = convnet(*_inputs(batch))
+    assert again is first and (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
+    for kept, computed in zip(first, plain, strict=True):
+        assert torch.equal(kept, computed)
+    assert cache.nbytes == sum(t.numel() * t.element_size() for t in plain)
+
+
+@pytest.mark.parametrize("change", ["image", "box", "size", "order"])
+def test_other_inputs_run_the_convnet(batch, change):
+    convnet = _frozen().convnet
+    cache = RegionCache()
+    images, boxes, sizes = batch.images.clone(), [b.clone() for b in batch.boxes], None
+    sizes = batch.image_sizes.clone()
+    if change == "image":
+        images[1, 0, 5, 5] += 1e-6
+    elif change == "box":
+        boxes[0][0, 0] += 0.5
+    elif change == "size":
+        sizes[0, 0] -= 16
+    else:  # the same images in the other order
+        images, boxes, sizes = images.flip(0), boxes[::-1], sizes.flip(0)
+    with torch.no_grad():
+        cache(convnet, *_inputs(batch))
+        out = cache(convnet, images, boxes, sizes)
+        expected = convnet(images, boxes, sizes)
+    assert (cache.hits, cache.misses) == (0, 2)
+    assert torch.equal(out.base_logits, expected.base_logits)
+
+
+def test_weights_are_known_by_their_values(batch):
+    cache = RegionCache()
+    convnet = _frozen().convnet
+    twin = copy.deepcopy(convnet)  # another module, the same numbers
+    with torch.no_grad():
+        cache(convnet, *_inputs(batch))
+        cache(twin, *_inputs(batch))
+        assert (cache.hits, cache.misses) == (1, 1)
+        next(twin.parameters()).add_(1e-3)  # changed in place: a new digest
+        changed = cache(twin, *_inputs(batch))
+        assert (cache.hits, cache.misses) == (1, 2)
+        assert torch.equal(changed.base_logits, twin(*_inputs(batch)).base_logits)
+        twin.load_state_dict(convnet.state_dict())  # and back
+        cache(twin, *_inputs(batch))
+        twin.train()  # batch norm with batch statistics is another computation
+        cache(twin, *_inputs(batch))
+    assert (cache.hits, cache.misses) == (2, 3)
+
+
+def test_autocast_is_part_of_the_key(batch):
+    convnet = _frozen().convnet
+    cache = RegionCache()
+    with torch.no_grad():
+        plain = cache(convnet, *_inputs(batch))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = cache(convnet, *_inputs(batch))
+    assert (cache.hits, cache.misses) == (0, 2)
+    assert plain.base_logits.dtype == torch.float32
+    assert mixed.base_logits.dtype == torch.bfloat16
+
+
+def test_max_bytes_bounds_what_is_kept(batch):
+    convnet = _frozen().convnet
+    cache = RegionCache(max_bytes=0)
+    with torch.no_grad():
+        out = cache(convnet, *_inputs(batch))
+        cache(convnet, *_inputs(batch))
+    assert (cache.hits, cache.misses, len(cache), cache.nbytes) == (0, 2, 0, 0)
+    assert torch.equal(out.base_logits, convnet(*_inputs(batch)).base_logits)
+    full = RegionCache()
+    with torch.no_grad():
+        full(convnet, *_inputs(batch))
+    full.clear()
+    assert (len(full), full.nbytes, full.misses) == (0, 0, 1)
+
+
+def test_errors(batch):
+    with pytest.raises(ValueError, match="max_bytes must be non-negative, got -1"):
+        RegionCache(max_bytes=-1)
+    model = small_region_model()
+    with pytest.raises(RuntimeError, match="under torch.no_grad"):
+        RegionCache()(model.convnet, *_inputs(batch))
+    with pytest.raises(ValueError, match="region_cache needs freeze_convnet=True"):
+        RegionModel(model.convnet, model.head, region_cache=RegionCache())
+
+
+def test_heads_train_the_same_with_the_cache_and_hit_it(tmp_path):
+    """Two heads trained one after another on one cache end with the weights and losses they
+    reach without it, and the second computes no ConvNet forward in training."""
+    data = SyntheticScenes(6, seed=1)
+    config = TrainConfig(steps=4, batch_size=2, lr=0.01, checkpoint_every=2, log_every=1)
+
+    def run(cache, seed, name):
+        model = _frozen(cache, seed)
+        history = train(model, data, config, tmp_path / name, progress=False, tensorboard=False)
+        return model, [h["loss"] for h in history]
+
+    cache = RegionCache()
+    cached = [run(cache, seed, f"cached-{seed}") for seed in (0, 1)]
+    assert (cache.misses, cache.hits) == (4, 4)
+    for seed, (model, losses) in enumerate(cached):
+        plain, plain_losses = run(None, seed, f"plain-{seed}")
+        assert losses == plain_losses
+        assert_same_state(model, plain)
