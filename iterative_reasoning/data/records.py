@@ -115,7 +115,10 @@ class RecordCache:
         todo = [k for k in keys if k not in done]
         if todo:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            torn = self._torn()
             with open(self.path, "a", encoding="utf-8") as f:
+                if torn:  # end the torn line, so that the next one is whole
+                    f.write("\n")
                 for key in progress(todo) if progress else todo:
                     record = parse(key)
                     line = {"key": key, "record": record.to_json() if record else None}
@@ -123,6 +126,14 @@ class RecordCache:
                     f.flush()
                     done[key] = record
         return done
+
+    def _torn(self) -> bool:
+        """The file's last line was cut short (it does not end with a newline)."""
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            return False
+        with open(self.path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
 
 
 class RegionSample(NamedTuple):
