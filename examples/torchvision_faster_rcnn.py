@@ -12,28 +12,14 @@ from __future__ import annotations
 import argparse
 
 import torch
-from torchvision.models.detection import fasterrcnn_resnet50_fpn
+from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights, fasterrcnn_resnet50_fpn
 
-from iterative_reasoning import ClassRelations
-from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-
-# A few hand-written relations among COCO classes (torchvision's 91-slot ids); build a full
-# class graph for a label set with the knowledge_graphs package.
-COCO_RELATIONS = {
-    # car-truck, car-bus, cup-bowl, cat-dog, both directions
-    "similar_to": [(3, 8), (8, 3), (3, 6), (6, 3), (47, 51), (51, 47), (17, 18), (18, 17)],
-}
-
-
-def random_batch(num_images: int, gen: torch.Generator) -> tuple[list, list]:
-    images, targets = [], []
-    for _ in range(num_images):
-        images.append(torch.rand(3, 240, 320, generator=gen))
-        xy = torch.rand(4, 2, generator=gen) * torch.tensor([200.0, 140.0])
-        wh = 40 + torch.rand(4, 2, generator=gen) * 80
-        boxes = torch.cat([xy, xy + wh], dim=1)
-        targets.append({"boxes": boxes, "labels": torch.randint(1, 91, (4,), generator=gen)})
-    return images, targets
+from iterative_reasoning.detectors import (
+    attach_reasoning_head,
+    random_detection_batch,
+    reasoning_head_for,
+)
+from knowledge_graphs import load_ready_made
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -44,9 +30,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    relations = ClassRelations(
-        91, {name: torch.tensor(pairs).t() for name, pairs in COCO_RELATIONS.items()}
-    )
+    # the shipped COCO class graph (WordNet's relations among COCO's 80 categories), on the
+    # detector's 91 outputs: torchvision numbers them by COCO's category ids
+    categories = FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]
+    relations = load_ready_made("coco").to_class_relations(outputs=categories)
 
     # ---------------------------------------------------------------------------------------
     detector = fasterrcnn_resnet50_fpn(
@@ -64,7 +51,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     detector.train()
     for step in range(args.steps):
-        images, targets = random_batch(2, gen)
+        images, targets = random_detection_batch(2, 90, generator=gen)
         losses = detector(images, targets)  # torchvision's losses + "loss_reasoning"
         optimizer.zero_grad()
         sum(losses.values()).backward()
@@ -73,7 +60,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     detector.eval()
     with torch.no_grad():
-        detections = detector(random_batch(1, gen)[0])  # boxes in original-image pixels
+        images = random_detection_batch(1, 90, generator=gen)[0]
+        detections = detector(images)  # boxes in original-image pixels
     # ---------------------------------------------------------------------------------------
 
     found = detections[0]

@@ -15,26 +15,9 @@ import argparse
 import torch
 from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor
 
-from iterative_reasoning import ClassRelations
+from iterative_reasoning.detectors import random_detection_batch
 from iterative_reasoning.detectors.transformers import TransformersDetector, reasoning_head_for
-
-# A few hand-written relations among COCO's 80 classes, as the head numbers them (background 0,
-# then RT-DETR's labels 0..79 as 1..80); build a full class graph with knowledge_graphs.
-COCO_RELATIONS = {
-    # car-truck, car-bus, cup-bowl, cat-dog, both directions
-    "similar_to": [(3, 8), (8, 3), (3, 6), (6, 3), (42, 46), (46, 42), (16, 17), (17, 16)],
-}
-
-
-def random_batch(num_images: int, gen: torch.Generator) -> tuple[list, list]:
-    images, targets = [], []
-    for _ in range(num_images):
-        images.append(torch.rand(3, 240, 320, generator=gen))
-        xy = torch.rand(4, 2, generator=gen) * torch.tensor([200.0, 140.0])
-        wh = 40 + torch.rand(4, 2, generator=gen) * 80
-        boxes = torch.cat([xy, xy + wh], dim=1)
-        targets.append({"boxes": boxes, "labels": torch.randint(1, 81, (4,), generator=gen)})
-    return images, targets
+from knowledge_graphs import load_ready_made
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -46,9 +29,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    relations = ClassRelations(
-        81, {name: torch.tensor(pairs).t() for name, pairs in COCO_RELATIONS.items()}
-    )
+    # the shipped COCO class graph (WordNet's relations among COCO's 80 categories), numbered
+    # as the head numbers them: background 0, then the detector's labels 0..79 as 1..80
+    relations = load_ready_made("coco").to_class_relations(background=True)
 
     # ---------------------------------------------------------------------------------------
     if args.pretrained:
@@ -65,7 +48,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     detector.train()
     for step in range(args.steps):
-        images, targets = random_batch(2, gen)  # labels 1..80, boxes in image pixels
+        # labels 1..80, boxes in image pixels
+        images, targets = random_detection_batch(2, 80, generator=gen)
         losses = detector(images, targets)  # "loss_detector" + "loss_reasoning"
         optimizer.zero_grad()
         sum(losses.values()).backward()
@@ -75,7 +59,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     detector.eval()
     with torch.no_grad():
-        detections = detector(random_batch(1, gen)[0])  # the processor's post-processing
+        images = random_detection_batch(1, 80, generator=gen)[0]
+        detections = detector(images)  # the processor's post-processing
     # ---------------------------------------------------------------------------------------
 
     found = detections[0]

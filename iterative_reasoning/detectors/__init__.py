@@ -12,6 +12,7 @@ from iterative_reasoning.detectors.base import (
     rescale_boxes,
     resized_shape,
 )
+from iterative_reasoning.detectors.random_inputs import random_detection_batch
 from iterative_reasoning.detectors.resnet import ResNetRegionClassifier
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.detectors.torchvision import (
@@ -37,6 +38,7 @@ __all__ = [
     "detach_reasoning_head",
     "feature_strides",
     "pad_images",
+    "random_detection_batch",
     "reasoning_head_for",
     "region_batch",
     "rescale_boxes",
