@@ -24,7 +24,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from iterative_reasoning import recipes
-from iterative_reasoning.engine import init_distributed, train_and_evaluate
+from iterative_reasoning.engine import init_distributed
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -32,30 +32,21 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--train", type=Path, required=True, help="training annotation file")
     parser.add_argument("--test", type=Path, required=True, help="test annotation file")
-    parser.add_argument("--model", default="final", help="baseline, local, global, final, ...")
-    parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--write-masks", action="store_true")
-    parser.add_argument("--steps", type=int, default=80_000)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--min-size", type=int, default=600, help="short side after resizing")
-    parser.add_argument("--weights", default="IMAGENET1K_V1", help="ResNet-50 weights, or none")
+    recipes.add_run_arguments(parser, steps=80_000)
     args = parser.parse_args(argv)
 
     device = init_distributed()
-    spec = recipes.RunSpec(
-        dataset="coco",
-        model=args.model,
-        output_dir=args.output_dir,
+    spec = recipes.run_spec_of(
+        args,
+        "coco",
         root=args.images,
         annotations=args.train,
         write_masks=args.write_masks,
-        min_size=args.min_size,
-        weights=args.weights,
     )
-    run = recipes.setup(spec, "train")
-    test_set = recipes.dataset(replace(spec, annotations=args.test), "test", run.classes)
-    config = recipes.paper_schedule(args.steps, args.batch_size)
-    return train_and_evaluate(run.model, run.dataset, test_set, config, args.output_dir, device)
+    config = recipes.paper_schedule(args.steps, args.batch_size)  # shortened in proportion
+    test = replace(spec, annotations=args.test)
+    return recipes.train_and_test(spec, config, device, test_spec=test)
 
 
 if __name__ == "__main__":

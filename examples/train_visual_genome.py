@@ -24,37 +24,27 @@ import argparse
 from pathlib import Path
 
 from iterative_reasoning import recipes
-from iterative_reasoning.engine import init_distributed, train_and_evaluate
+from iterative_reasoning.engine import init_distributed
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True)
-    parser.add_argument("--model", default="final", help="baseline, local, global, final, ...")
-    parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--min-count", type=int, default=5)
     parser.add_argument("--split-file", type=Path)
-    parser.add_argument("--steps", type=int, default=recipes.PAPER_STEPS)
-    parser.add_argument("--batch-size", type=int, default=1)
-    parser.add_argument("--min-size", type=int, default=600, help="short side after resizing")
-    parser.add_argument("--weights", default="IMAGENET1K_V1", help="ResNet-50 weights, or none")
+    recipes.add_run_arguments(parser)
     args = parser.parse_args(argv)
 
     device = init_distributed()
-    spec = recipes.RunSpec(
-        dataset="visual_genome",
-        model=args.model,
-        output_dir=args.output_dir,
+    spec = recipes.run_spec_of(
+        args,
+        "visual_genome",
         root=args.root,
         min_count=args.min_count,
         split_file=args.split_file,
-        min_size=args.min_size,
-        weights=args.weights,
     )
-    run = recipes.setup(spec, "train")
-    test_set = recipes.dataset(spec, spec.test_split, run.classes)
-    config = recipes.paper_schedule(args.steps, args.batch_size)
-    return train_and_evaluate(run.model, run.dataset, test_set, config, args.output_dir, device)
+    config = recipes.paper_schedule(args.steps, args.batch_size)  # shortened in proportion
+    return recipes.train_and_test(spec, config, device)
 
 
 if __name__ == "__main__":

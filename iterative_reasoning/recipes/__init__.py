@@ -10,13 +10,16 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.recipes.schedules import (
     PAPER_STEPS,
     default_schedule,
@@ -79,6 +82,50 @@ def dataset(spec: RunSpec, split: str, classes: list[str] | None = None) -> Data
     return region_dataset(spec, split, classes or region_classes(spec, split)[0])
 
 
+def add_run_arguments(parser: argparse.ArgumentParser, steps: int = PAPER_STEPS) -> None:
+    """The options of a script that trains a row of the paper's table (as the examples do):
+    ``--model``, ``--output-dir``, ``--steps`` (default ``steps``), ``--batch-size``,
+    ``--min-size`` and ``--weights``; :func:`paper_schedule` takes the steps and batch size,
+    :class:`RunSpec` the rest."""
+    parser.add_argument("--model", default="final", help="baseline, local, global, final, ...")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--min-size", type=int, default=600, help="short side after resizing")
+    parser.add_argument("--weights", default="IMAGENET1K_V1", help="ResNet-50 weights, or none")
+
+
+def run_spec_of(args: argparse.Namespace, dataset: str, **options: Any) -> RunSpec:
+    """The :class:`RunSpec` of ``dataset`` with the options :func:`add_run_arguments` parsed
+    into ``args`` (model, output directory, resize, weights) and the further ``options``."""
+    return RunSpec(
+        dataset=dataset,
+        model=args.model,
+        output_dir=args.output_dir,
+        min_size=args.min_size,
+        weights=args.weights,
+        **options,
+    )
+
+
+def train_and_test(
+    spec: RunSpec,
+    config: TrainConfig,
+    device: str | torch.device = "cpu",
+    test_spec: RunSpec | None = None,
+) -> dict[str, float]:
+    """Train the run of ``spec`` with ``config`` (resuming what ``spec.output_dir`` holds),
+    then evaluate it on the test split of ``test_spec`` (by default ``spec``'s; e.g. the same
+    run with another annotation file): the metrics in percent, from process 0
+    (:func:`~iterative_reasoning.engine.train_and_evaluate`)."""
+    from iterative_reasoning.engine import train_and_evaluate
+
+    run = setup(spec, "train")
+    test = test_spec or spec
+    test_set = dataset(test, test.test_split, run.classes)
+    return train_and_evaluate(run.model, run.dataset, test_set, config, spec.output_dir, device)
+
+
 def load_convnet(model: nn.Module, run_dir: Path) -> None:
     """Start ``model`` from the ConvNet (a detection model: the detector, without its head)
     of the checkpoint in ``run_dir``."""
@@ -127,11 +174,14 @@ __all__ = [
     "TASKS",
     "RunSetup",
     "RunSpec",
+    "add_run_arguments",
     "dataset",
     "default_schedule",
     "detection_schedule",
     "frozen",
     "load_convnet",
     "paper_schedule",
+    "run_spec_of",
     "setup",
+    "train_and_test",
 ]
