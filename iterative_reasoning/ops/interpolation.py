@@ -47,6 +47,20 @@ def _bilinear(positions: Tensor, valid: Tensor, length: int) -> Tensor:
     return weights
 
 
+def _roi_align_span(
+    low: Tensor, high: Tensor, spatial_scale: float, aligned: bool
+) -> tuple[Tensor, Tensor]:
+    """Where a box starts along the axis, in grid coordinates, and its extent, as
+    :func:`~torchvision.ops.roi_align` computes them: the half-pixel offset when ``aligned``,
+    else an extent of at least one cell."""
+    offset = 0.5 if aligned else 0.0
+    start = low * spatial_scale - offset
+    extent = high * spatial_scale - offset - start
+    if not aligned:
+        extent = extent.clamp(min=1.0)
+    return start, extent
+
+
 def crop_kernel(
     low: Tensor,
     high: Tensor,
@@ -87,11 +101,7 @@ def crop_kernel(
         valid = (pos >= 0) & (pos <= lengths - 1)
         return _bilinear(pos, valid, grid_length)
     # torchvision roi_align: samples at bin fractions (k + 0.5) / sampling_ratio, averaged.
-    offset = 0.5 if aligned else 0.0
-    start = low * spatial_scale - offset
-    extent = high * spatial_scale - offset - start
-    if not aligned:
-        extent = extent.clamp(min=1.0)
+    start, extent = _roi_align_span(low, high, spatial_scale, aligned)
     bin_size = (extent / output_size).unsqueeze(-1)
     sub = (torch.arange(sampling_ratio, dtype=low.dtype, device=low.device) + 0.5) / sampling_ratio
     frac = cells.unsqueeze(-1) + sub  # [P, S]
@@ -127,11 +137,7 @@ def paste_kernel(
         pos = (output_size - 1) * (grid - start) / (end - start).clamp(min=eps)
         valid = (pos >= 0) & (pos <= output_size - 1) & inside_image
     else:
-        offset = 0.5 if aligned else 0.0
-        start = low * spatial_scale - offset
-        extent = high * spatial_scale - offset - start
-        if not aligned:
-            extent = extent.clamp(min=1.0)
+        start, extent = _roi_align_span(low, high, spatial_scale, aligned)
         start, extent = start.unsqueeze(-1), extent.unsqueeze(-1)
         bin_size = (extent / output_size).clamp(min=eps)
         pos = ((grid - start) / bin_size - 0.5).clamp(0, output_size - 1)
