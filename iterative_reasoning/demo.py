@@ -109,7 +109,8 @@ class DemoResult:
 
     Attributes:
         metrics: model -> ``metrics.json`` (percent; ``class_ap_of`` per class).
-        seconds: model -> training seconds in this run (0 when resumed finished).
+        seconds: model -> training seconds in this call (0 when resumed finished);
+            ``results.json`` keeps those of the call that trained each model.
         table: the printed table.
         figures: the pictures written.
     """
@@ -185,9 +186,11 @@ def run_demo(
         metrics[kind] = json.loads(done.read_text())
     table = format_table(metrics) if config.benchmark == "easy" else format_group_table(metrics)
     (out / "table.txt").write_text(table + "\n")
-    (out / "results.json").write_text(
-        json.dumps({"metrics": metrics, "train_seconds": seconds}, indent=2) + "\n"
-    )
+    # each model's training seconds as measured by the call that trained it
+    results = out / "results.json"
+    before = json.loads(results.read_text()).get("train_seconds", {}) if results.exists() else {}
+    trained = {kind: s if s > 0 else before.get(kind, s) for kind, s in seconds.items()}
+    results.write_text(json.dumps({"metrics": metrics, "train_seconds": trained}, indent=2) + "\n")
     written: list[Path] = []
     if figures:
         from iterative_reasoning.plot import plot_iterations, plot_training_curves

@@ -29,6 +29,8 @@ def test_demo_resumes_what_it_finished(tiny_demo, wordnet):
     again = run_demo(out, DemoConfig().scaled(0.02), progress=False, lexicon=wordnet)
     assert all(seconds == 0.0 for seconds in again.seconds.values())
     assert again.metrics == first.metrics
+    recorded = json.loads((out / "results.json").read_text())["train_seconds"]
+    assert recorded == first.seconds and all(s > 0 for s in recorded.values())
 
 
 def test_format_table_reports_the_gain():

@@ -72,6 +72,10 @@ def test_the_hard_benchmark_runs_each_seed_and_resumes(tmp_path, wordnet):
     )
     assert all(s == 0.0 for s in again.seconds.values())
     assert again.summary == first.summary and again.tables == first.tables
+    # the training seconds stay those measured when the models were trained
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["train_seconds"] == written["train_seconds"]
+    assert all(resumed["train_seconds"][str(k)] >= first.seconds[k] > 0 for k in (0, 1))
 
 
 def test_cli_hard_benchmark_errors(tmp_path, capsys):
