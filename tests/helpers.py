@@ -119,3 +119,11 @@ def small_region_model(head: bool = True):
             hidden_channels=8,
         )
     return RegionModel(convnet, reasoning)
+
+
+def assert_same_state(model, other):
+    """The two modules hold the same parameters and buffers, bit for bit."""
+    mine, theirs = model.state_dict(), other.state_dict()
+    assert list(mine) == list(theirs)
+    for name, value in mine.items():
+        assert torch.equal(value, theirs[name]), name

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 import torch
 
-from iterative_reasoning.data.ade20k import ADE20K
 from iterative_reasoning.data.synthetic import (
     AMBIGUOUS_PAIRS,
     CLASSES,
@@ -12,8 +11,6 @@ from iterative_reasoning.data.synthetic import (
     class_names,
     render,
 )
-from iterative_reasoning.data.synthetic_formats import write_ade2016
-from iterative_reasoning.detectors import SmallConvNetClassifier
 
 
 def test_deterministic_from_the_seed():
@@ -73,26 +70,6 @@ def test_cues_lie_beyond_a_convnet_crop_s_receptive_field():
                 assert others == [], (index, inst.name, [o.name for o in others])
 
 
-def test_small_convnet_crops_see_31_pixels_around_the_box():
-    """The claim the benchmark rests on: pixels more than 31 pixels from a box leave a
-    SmallConvNetClassifier's region logits unchanged; pixels within 31 change them."""
-    torch.manual_seed(0)
-    net = SmallConvNetClassifier(5).eval()
-    image = torch.rand(1, 3, 160, 160)
-    boxes = [torch.tensor([[64.0, 64.0, 88.0, 80.0]])]
-    sizes = torch.tensor([[160, 160]])
-    base = net(image, boxes, sizes).base_logits
-    far = image.clone()
-    far[..., : 64 - 31, :] = 0
-    far[..., 80 + 31 :, :] = 0
-    far[..., :, : 64 - 31] = 0
-    far[..., :, 88 + 31 :] = 0
-    torch.testing.assert_close(net(far, boxes, sizes).base_logits, base, rtol=0, atol=1e-6)
-    near = image.clone()
-    near[..., 64 - 31 : 64 - 20, :] = 0
-    assert (net(near, boxes, sizes).base_logits - base).abs().max() > 1e-5
-
-
 def test_pairs_share_an_appearance_and_classes_are_wordnet_nouns(wordnet):
     for a, b, _ in AMBIGUOUS_PAIRS:
         assert CLASSES[a][1] == CLASSES[b][1]
@@ -116,20 +93,3 @@ def test_samples_and_records():
         ds[3]
     with pytest.raises(ValueError, match="num_images must be positive"):
         SyntheticScenes(0)
-
-
-def test_written_in_ade_format_it_loads_through_the_ade_loader(tmp_path):
-    root = write_ade2016(tmp_path / "syn", {"train": 3, "mtest": 2}, seed=7)
-    assert (root / "objectnames.txt").read_text().startswith("- \nbuilding \ncar \ncar door \n")
-    loaded = ADE20K(root, "train", classes=class_names(), cache_dir=tmp_path / "cache")
-    direct = SyntheticScenes(3, seed=7)
-    assert len(loaded) == 3
-    for index in range(3):
-        got, want = loaded.records[index], direct.record(index)
-        order_got = sorted(zip(got.labels.tolist(), got.boxes.tolist(), strict=True))
-        order_want = sorted(zip(want.labels.tolist(), want.boxes.tolist(), strict=True))
-        assert order_got == order_want  # the same regions, parts (doors) included
-    test = ADE20K(root, "mtest", classes=class_names(), cache_dir=tmp_path / "cache")
-    assert len(test) == 2 and test.records[0].image_id == "ADE_val_00000001"
-    image = test[0].image
-    assert image.shape[1:] == (600, 600)  # the paper's resize applies

@@ -1,5 +1,3 @@
-import sys
-
 import pytest
 import torch
 from helpers import two_images
@@ -322,9 +320,3 @@ def test_an_image_without_objects_trains_as_background():
     targets[1] = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}
     losses = detector.train()(images, targets)
     assert torch.isfinite(losses["loss_reasoning"]) and torch.isfinite(losses["loss_detector"])
-
-
-def test_missing_transformers_names_the_extra(monkeypatch):
-    monkeypatch.setitem(sys.modules, "transformers", None)
-    with pytest.raises(ImportError, match=r"iterative-reasoning\[transformers\]"):
-        small_rt_detr(K)

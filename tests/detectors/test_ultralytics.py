@@ -182,35 +182,3 @@ def test_missing_ultralytics_names_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ultralytics", None)
     with pytest.raises(ImportError, match="pip install ultralytics"):
         YOLODetector(torch.nn.Linear(2, 2))
-
-
-IMPORT_CHANGES_NOTHING = """
-import os, torch, numpy, warnings
-from PIL import Image
-from iterative_reasoning.detectors.ultralytics import import_ultralytics
-torch.set_printoptions(precision=7)
-before = (dict(os.environ), Image.open, torch.save, vars(torch._tensor_str.PRINT_OPTS).copy(),
-          numpy.get_printoptions(), list(warnings.filters))
-module = import_ultralytics()
-after = (dict(os.environ), Image.open, torch.save, vars(torch._tensor_str.PRINT_OPTS).copy(),
-         numpy.get_printoptions(), list(warnings.filters))
-for name, a, b in zip(["environ", "Image.open", "torch.save", "torch print", "numpy print",
-                       "warnings"], before, after):
-    assert a == b, name
-assert module.__name__ == "ultralytics"
-"""
-
-
-def test_importing_ultralytics_leaves_the_process_as_it_was(tmp_path):
-    import subprocess
-
-    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS",)}
-    environment["YOLO_CONFIG_DIR"] = str(tmp_path)
-    run = subprocess.run(
-        [sys.executable, "-c", IMPORT_CHANGES_NOTHING],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-2000:]

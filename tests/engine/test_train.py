@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import small_region_model
+from helpers import assert_same_state, small_region_model
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
 from iterative_reasoning.engine import (
@@ -54,10 +54,7 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path):
     resumed = small_region_model()  # a fresh process: new model, state from the checkpoint only
     history = train(resumed, data, CONFIG, tmp_path / "resumed", progress=False)
     assert len(history) == 3 and history[-1]["lr"] == pytest.approx(0.001)
-    for (name, a), b in zip(
-        straight.state_dict().items(), resumed.state_dict().values(), strict=True
-    ):
-        assert torch.equal(a, b), name
+    assert_same_state(straight, resumed)
     # the log of the resumed run reads as the uninterrupted one, in log.jsonl and TensorBoard
     assert read_log(tmp_path / "resumed") == read_log(tmp_path / "straight")
     assert [line["step"] for line in read_log(tmp_path / "straight")] == [3, 6]
@@ -119,10 +116,7 @@ def test_an_error_mid_step_checkpoints_the_last_step_and_loses_nothing(tmp_path)
     assert load_checkpoint(tmp_path / "resumed")["step"] == 4
     resumed = small_region_model()
     train(resumed, failing, config, tmp_path / "resumed", progress=False)
-    for (name, a), b in zip(
-        straight.state_dict().items(), resumed.state_dict().values(), strict=True
-    ):
-        assert torch.equal(a, b), name
+    assert_same_state(straight, resumed)
 
 
 class _FailsOnceInAWorker(torch.utils.data.Dataset):
@@ -159,10 +153,7 @@ def test_an_error_in_a_worker_checkpoints_the_last_step_and_loses_nothing(tmp_pa
     assert load_checkpoint(tmp_path / "resumed")["step"] == 1
     resumed = small_region_model()
     train(resumed, failing, config, tmp_path / "resumed", progress=False)
-    for (name, a), b in zip(
-        straight.state_dict().items(), resumed.state_dict().values(), strict=True
-    ):
-        assert torch.equal(a, b), name
+    assert_same_state(straight, resumed)
 
 
 def test_the_data_of_a_step_does_not_depend_on_the_workers(tmp_path):
