@@ -4,12 +4,12 @@ one after another on one frozen ConvNet compute its forward pass once per batch.
 Heads trained with the same seed read the same batches at the same steps
 (:class:`~iterative_reasoning.engine.loader.StepBatchSampler`), and a frozen ConvNet (evaluation
 mode, no gradient) maps a batch to the same :class:`~iterative_reasoning.detectors.RegionBatch`
-every time, so the second head's run can take the first's. The digests are computed on the host
-(a few milliseconds for a batch of four 384-pixel images): the cache is for CPU runs, where the
-forward pass costs far more. A batch is known by a digest of its
-images, boxes and sizes, the ConvNet by a digest of its weights and buffers, so that a hit is
-only ever the same computation on the same numbers: the heads train to the same weights, bit
-for bit, with the cache or without it.
+every time, so the second head's run can take the first's. A batch is known by a digest of its
+images, boxes and sizes, the ConvNet by a digest of its weights, buffers and modes, so that a hit
+is only ever the same computation on the same numbers: the heads train to the same weights, bit
+for bit, with the cache or without it. The digests are computed on the host (a few milliseconds
+for a batch of four 384-pixel images): the cache is for CPU runs, where the forward pass costs
+far more.
 """
 
 from __future__ import annotations
@@ -79,9 +79,8 @@ class RegionCache:
         boxes: list[Tensor],
         image_sizes: Tensor,
     ) -> RegionBatch:
-        """``convnet(images, boxes, image_sizes)``, from the cache when
-        this ConvNet's weights have already run on these inputs; run it without gradient
-        (a frozen ConvNet)."""
+        """``convnet(images, boxes, image_sizes)``, from the cache when this ConvNet's weights
+        have already run on these inputs; call it without gradient (a frozen ConvNet)."""
         if torch.is_grad_enabled():
             raise RuntimeError(
                 "RegionCache keeps a frozen ConvNet's outputs: run it under torch.no_grad() "
@@ -108,8 +107,8 @@ class RegionCache:
 
     def _weights_digest(self, convnet: nn.Module) -> bytes:
         # a tensor's version counter moves with every in-place change (load_state_dict,
-        # an optimiser step), so the digest is computed again only when the weights change
-        # and the modes of its modules (batch norm in training mode is another computation)
+        # an optimiser step), so the digest is computed again only when the weights or the
+        # modes of the modules change (batch norm in training mode is another computation)
         state = convnet.state_dict(keep_vars=True)
         modes = tuple(int(m.training) for m in convnet.modules())
         versions = (*modes, *(v for t in state.values() for v in (id(t), t._version)))

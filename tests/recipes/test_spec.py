@@ -37,3 +37,20 @@ def test_bad_settings_are_refused_by_name(options, match):
     settings = {"dataset": "synthetic", "model": "final", "output_dir": "runs/x", **options}
     with pytest.raises(ValueError, match=match):
         RunSpec(**settings)
+
+
+def test_the_options_of_a_training_script_give_its_run_spec():
+    import argparse
+
+    from iterative_reasoning import recipes
+
+    parser = argparse.ArgumentParser()
+    recipes.add_run_arguments(parser, steps=1000)
+    args = parser.parse_args(["--output-dir", "runs/x", "--weights", "none", "--min-size", "300"])
+    assert (args.model, args.steps, args.batch_size) == ("final", 1000, 1)
+    spec = recipes.run_spec_of(args, "visual_genome", root="vg", min_count=3)
+    assert spec == RunSpec(
+        "visual_genome", "final", "runs/x", root="vg", min_count=3, min_size=300, weights=None
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([])  # the output directory is required
