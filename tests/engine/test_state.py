@@ -16,33 +16,19 @@ from iterative_reasoning.engine.state import TrainState, put_back, set_random_st
 
 def test_a_changed_schedule_is_refused_on_resume_unless_adopted(tmp_path):
     data = SyntheticScenes(4, seed=0)
-    first = TrainConfig(steps=2, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=2)
-    train(small_region_model(head=False), data, first, tmp_path, progress=False, tensorboard=False)
+
+    def run(config, **options):
+        model = small_region_model(head=False)
+        return train(model, data, config, tmp_path, progress=False, tensorboard=False, **options)
+
+    run(TrainConfig(steps=2, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=2))
     longer = TrainConfig(steps=3, batch_size=2, lr=0.01, lr_steps=(4,), checkpoint_every=2)
     changed = TrainConfig(steps=6, batch_size=2, lr=0.02, lr_steps=(3,), checkpoint_every=2)
     with pytest.raises(ValueError, match=r"another schedule \(lr: 0.01 then, 0.02 now; lr_steps"):
-        train(
-            small_region_model(head=False),
-            data,
-            changed,
-            tmp_path,
-            progress=False,
-            tensorboard=False,
-        )
+        run(changed)
     assert load_checkpoint(tmp_path)["step"] == 2  # untouched
-    history = train(
-        small_region_model(head=False), data, longer, tmp_path, progress=False, tensorboard=False
-    )
-    assert len(history) == 1  # more steps may always be asked for
-    history = train(
-        small_region_model(head=False),
-        data,
-        changed,
-        tmp_path,
-        progress=False,
-        tensorboard=False,
-        adopt_schedule=True,
-    )
+    assert len(run(longer)) == 1  # more steps may always be asked for
+    history = run(changed, adopt_schedule=True)
     # the new schedule from step 3 on, as if it had held from the start: 0.02, dropped at 3
     assert [h["lr"] for h in history] == pytest.approx([0.002, 0.002, 0.002])
     assert load_checkpoint(tmp_path)["config"]["lr"] == 0.02
