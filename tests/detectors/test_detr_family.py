@@ -2,6 +2,7 @@ import sys
 
 import pytest
 import torch
+from transformers_detectors import K, small_detr
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("scipy")
@@ -18,32 +19,10 @@ from iterative_reasoning.detectors.detr_family import (  # noqa: E402
 )
 from iterative_reasoning.detectors.small_detectors import small_rt_detr  # noqa: E402
 
-K = 3
 
-
-def _detr(out_features=("stage2", "stage3", "stage4")):
-    torch.manual_seed(0)
-    backbone = transformers.ResNetConfig(
-        depths=[1, 1, 1, 1],
-        hidden_sizes=[8, 16, 32, 64],
-        embedding_size=8,
-        layer_type="basic",
-        out_features=list(out_features),
-    )
-    config = transformers.DetrConfig(
-        use_timm_backbone=False,
-        backbone_config=backbone,
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        num_queries=5,
-        num_labels=K,
-    )
-    return transformers.DetrForObjectDetection(config)
+def _detr():
+    """A DETR reading the backbone's stages at strides 8, 16 and 32 (32, 64, 128 channels)."""
+    return small_detr(out_features=("stage2", "stage3", "stage4")).model
 
 
 def test_families_and_their_logit_forms():
@@ -64,7 +43,7 @@ def test_feature_levels_of_the_encoder_or_the_backbone():
     detr = _detr()
     detr.train()
     strides, channels = feature_levels(detr, family_of(detr))
-    assert (strides, channels) == ([8, 16, 32], [16, 32, 64])
+    assert (strides, channels) == ([8, 16, 32], [32, 64, 128])
     assert model_backbone(detr).training  # read in evaluation mode, then put back
     with pytest.raises(TypeError, match="has no model.backbone"):
         model_backbone(torch.nn.Linear(2, 2))

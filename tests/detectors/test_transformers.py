@@ -1,6 +1,7 @@
 import pytest
 import torch
 from helpers import two_images
+from transformers_detectors import TINY, K, resnet, small_detr
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("scipy")
@@ -14,46 +15,13 @@ from iterative_reasoning.detectors.transformers import (  # noqa: E402
 )
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
 
-K = 4  # object classes; the head has K + 1
 RELATIONS = ClassRelations(K + 1, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
 SMALL = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
-
-
-def _resnet(out_features):
-    return transformers.ResNetConfig(
-        depths=[1, 1, 1, 1],
-        hidden_sizes=[16, 32, 64, 128],
-        embedding_size=16,
-        layer_type="basic",
-        out_features=list(out_features),
-    )
-
-
-TINY = {
-    "use_timm_backbone": False,
-    "d_model": 32,
-    "encoder_layers": 1,
-    "decoder_layers": 2,
-    "encoder_ffn_dim": 64,
-    "decoder_ffn_dim": 64,
-    "encoder_attention_heads": 4,
-    "decoder_attention_heads": 4,
-    "num_queries": 10,
-    "num_labels": K,
-}
 
 
 def _rt_detr(seed=0):
     torch.manual_seed(seed)
     return small_rt_detr(K, size=128, width=16, num_queries=12)
-
-
-def _detr(seed=0, out_features=("stage3", "stage4")):
-    torch.manual_seed(seed)
-    config = transformers.DetrConfig(backbone_config=_resnet(out_features), **TINY)
-    model = transformers.DetrForObjectDetection(config)
-    processor = transformers.DetrImageProcessor(size={"shortest_edge": 128, "longest_edge": 160})
-    return TransformersDetector(model, processor)
 
 
 def _rt_detr_v2(seed=0):
@@ -82,7 +50,7 @@ def _rt_detr_v2(seed=0):
 def _conditional_detr(seed=0):
     torch.manual_seed(seed)
     config = transformers.ConditionalDetrConfig(
-        backbone_config=_resnet(["stage3", "stage4"]), **TINY
+        backbone_config=resnet(["stage3", "stage4"]), **TINY
     )
     processor = transformers.ConditionalDetrImageProcessor(
         size={"shortest_edge": 128, "longest_edge": 160}
@@ -93,7 +61,7 @@ def _conditional_detr(seed=0):
 def _deformable_detr(seed=0):
     torch.manual_seed(seed)
     config = transformers.DeformableDetrConfig(
-        backbone_config=_resnet(["stage2", "stage3", "stage4"]),
+        backbone_config=resnet(["stage2", "stage3", "stage4"]),
         encoder_n_points=2,
         decoder_n_points=2,
         num_feature_levels=3,
@@ -108,7 +76,7 @@ def _deformable_detr(seed=0):
 FAMILIES = {
     "rt_detr": _rt_detr,
     "rt_detr_v2": _rt_detr_v2,
-    "detr": _detr,
+    "detr": small_detr,
     "conditional_detr": _conditional_detr,
     "deformable_detr": _deformable_detr,
 }
@@ -259,7 +227,7 @@ def test_the_head_learns_on_a_frozen_detector():
 
 
 def test_detections_are_in_pixels_of_each_image_with_padding():
-    detector, head = _with_head(_detr())
+    detector, head = _with_head(small_detr())
     images, _ = _data()  # two sizes: DETR's processor pads the smaller one
     with torch.no_grad():
         found = detector.eval()(images)
@@ -290,19 +258,19 @@ def test_errors():
         TransformersDetector(torch.nn.Linear(2, 2))
     with pytest.raises(TypeError, match="DETR-family"):
         TransformersDetector(detector.model.model)  # the bare RTDetrModel has no detection head
-    wrong_classes = reasoning_head_for(_detr().model, "local", **SMALL)
+    wrong_classes = reasoning_head_for(small_detr().model, "local", **SMALL)
     wrong_classes.num_classes = K + 3
     with pytest.raises(ValueError, match="num_classes"):
         detector.attach(wrong_classes)
     # a DETR whose backbone gives only its stride-32 stage has no map for the local module
-    only_32 = _detr(out_features=("stage4",))
+    only_32 = small_detr(out_features=("stage4",))
     assert only_32.strides == [32]
     with pytest.raises(ValueError, match="stride-16"):
         reasoning_head_for(only_32.model, "local", **SMALL)
     with pytest.raises(ValueError, match="stride 16"):
-        only_32.attach(reasoning_head_for(_detr().model, "local", **SMALL))
+        only_32.attach(reasoning_head_for(small_detr().model, "local", **SMALL))
     config = transformers.DetrConfig(use_timm_backbone=False, num_queries=0, num_labels=K)
-    config.backbone_config = _detr().model.config.backbone_config
+    config.backbone_config = small_detr().model.config.backbone_config
     with pytest.raises(ValueError, match="queries"):
         TransformersDetector(transformers.DetrForObjectDetection(config))
     images, targets = _data()
