@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS
 from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_state
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
+from iterative_reasoning.engine.hooks import Hook
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.region_cache import RegionCache
 from iterative_reasoning.engine.train import train
@@ -203,16 +204,21 @@ def run_demo(
 
 
 def train_or_resume(
-    model: Any, dataset: Any, config: TrainConfig, directory: Path, progress: bool
+    model: Any,
+    dataset: Any,
+    config: TrainConfig,
+    directory: Path,
+    progress: bool,
+    hooks: Sequence[Hook] = (),
 ) -> float:
-    """Train ``model`` into ``directory``, or, when its checkpoint there has finished, load
-    it; the seconds spent training in this call."""
+    """Train ``model`` into ``directory`` (with the further ``hooks``), or, when its
+    checkpoint there has finished, load it; the seconds spent training in this call."""
     state = load_checkpoint(directory)
     if state is not None and int(state["step"]) >= config.steps:
         load_model_state(model, state, directory)
         return 0.0
     start = time.perf_counter()
-    train(model, dataset, config, directory, progress=progress)
+    train(model, dataset, config, directory, progress=progress, hooks=hooks)
     return time.perf_counter() - start
 
 

@@ -10,23 +10,31 @@ and reads it through :class:`~iterative_reasoning.data.COCODetection`, trains a 
 from scratch (:func:`~iterative_reasoning.detectors.small_convnet.small_faster_rcnn`: a real
 torchvision ``FasterRCNN`` on a small stride-16 backbone whose box classifier cannot see the
 scenes' context cues), then the reasoning head on that detector (frozen: the head never trains
-the detector, so this is the detector a joint run would learn, bit for bit), and evaluates both
-with ``COCOeval``: the plain detector, and the same detector with the head. It prints and writes
-the table (mAP, AP50, the mean AP of the look-alike categories and of the others, and the AP of
-each look-alike category) and draws the detections of a test image before and after reasoning.
-Every step resumes: a second run reuses what the first finished.
+the detector, so this is the detector a joint run would learn, bit for bit), on the training
+images but a held-out validation split, whose loss it logs; with ``fusion="residual"`` it then
+fits the head's fallback gate on the held-out split. It evaluates with ``COCOeval`` the plain
+detector, the same detector with the head and, with the residual fusion, with the head's paper
+fusion (the same head without its gate). It prints and writes the table (mAP, AP50, the mean
+AP of the look-alike categories and of the others, and the AP of each look-alike category),
+the head's loss on training, held-out and test images, and draws the detections of a test
+image before and after reasoning. Every step resumes: a second run reuses what the first
+finished. :func:`run_detection_seeds` runs it over several seeds and prints mean and spread.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import Subset
 
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
 from iterative_reasoning.demo import aligned, train_or_resume
@@ -34,6 +42,13 @@ from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
+from iterative_reasoning.engine.validation import (
+    ValidationHook,
+    validation_loss,
+    validation_split,
+)
+from iterative_reasoning.nn.fallback import check_fusion
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
@@ -65,6 +80,14 @@ class DetectionDemoConfig:
         width: the backbone's first width.
         sweep: further numbers of reasoned boxes (``None``: all) at which the trained head is
             evaluated, for the accuracy / time trade-off (none by default).
+        fusion: the head's output: ``"residual"`` (the detector's prediction plus the head's
+            change through a per-class gate fitted on the held-out images) or ``"paper"``
+            (the paper's attention fusion).
+        validation_fraction: the share of the training images held out from the head's
+            training (its validation loss, and the fit of the fallback gate).
+        validation_seed: the seed that draws them.
+        validate_every: head steps between two validation losses.
+        fallback: the schedule of the fallback gate's fit on the held-out images.
     """
 
     family: str = "faster_rcnn"
@@ -78,10 +101,25 @@ class DetectionDemoConfig:
     batch_size_per_image: int = 128
     width: int = 16
     sweep: tuple[int | None, ...] = ()
+    fusion: str = "residual"
+    validation_fraction: float = 0.1
+    validation_seed: int = 0
+    validate_every: int = 50
+    fallback: TrainConfig = field(default_factory=synthetic.fallback_schedule)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+        check_fusion(self.fusion)
+        fraction = self.validation_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+            raise TypeError(f"validation_fraction must be a number, got {fraction!r}")
+        if not 0 < fraction < 1:
+            raise ValueError(
+                f"validation_fraction must be strictly between 0 and 1, got {fraction}"
+            )
+        if self.validate_every < 1:
+            raise ValueError(f"validate_every must be positive, got {self.validate_every}")
 
     @classmethod
     def for_family(cls, family: str) -> DetectionDemoConfig:
@@ -96,6 +134,19 @@ class DetectionDemoConfig:
             test_images=max(2, round(self.test_images * factor)),
             detector=self.detector.scaled(factor),
             head=self.head.scaled(factor),
+            fallback=self.fallback.scaled(factor),
+            validate_every=max(1, round(self.validate_every * factor)),
+        )
+
+    def seeded(self, seed: int) -> DetectionDemoConfig:
+        """The same benchmark drawn with ``seed``: its scenes, and each schedule's seed moved
+        by ``seed`` (seed 0 is the benchmark as it is)."""
+        return replace(
+            self,
+            seed=seed,
+            detector=replace(self.detector, seed=self.detector.seed + seed),
+            head=replace(self.head, seed=self.head.seed + seed),
+            fallback=replace(self.fallback, seed=self.fallback.seed + seed),
         )
 
 
@@ -104,16 +155,22 @@ class DetectionDemoResult:
     """What :func:`run_detection_demo` measured.
 
     Attributes:
-        metrics: ``"detector"`` and ``"with head"`` -> ``metrics.json`` (percent).
+        metrics: ``"detector"``, ``"paper fusion"`` (with the residual fusion) and
+            ``"with head"`` -> ``metrics.json`` (percent).
         seconds: what was timed in this run (training of each model, evaluation).
         table: the printed table (and, with a sweep, the trade-off table under it).
         figures: the pictures written.
+        head_loss: the head's loss (its paper fusion, before the gate) on training, held-out
+            and test images: ``{"train": ..., "held out": ..., "test": ...}``.
+        gate: the fitted fallback gate of each class (empty with the paper's fusion).
     """
 
     metrics: dict[str, dict[str, Any]]
     seconds: dict[str, float]
     table: str
     figures: list[Path]
+    head_loss: dict[str, float] = field(default_factory=dict)
+    gate: dict[str, float] = field(default_factory=dict)
 
 
 def run_detection_demo(
@@ -124,9 +181,10 @@ def run_detection_demo(
     figures: bool = True,
     lexicon: Any = None,
 ) -> DetectionDemoResult:
-    """Run the detection benchmark into ``output_dir`` (data, class graph, ``detector/`` and
-    ``with_head/`` with their checkpoints, logs and ``metrics.json``, ``table.txt``,
-    ``results.json`` and the picture)."""
+    """Run the detection benchmark into ``output_dir`` (data, class graph, ``detector/``,
+    ``with_head/`` and, with the residual fusion, ``fallback/`` and ``paper_fusion/``, with
+    their checkpoints, logs and ``metrics.json``, ``table.txt``, ``results.json`` and the
+    picture)."""
     config = config or DetectionDemoConfig()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +200,9 @@ def run_detection_demo(
     )
     data = synthetic.written_coco(
         spec.data_root, config.train_images, config.test_images, config.seed
+    )
+    train_part, held_out = validation_split(
+        data["train"], config.validation_fraction, config.validation_seed
     )
     num_classes = len(data["test"].classes)
     seconds: dict[str, float] = {}
@@ -160,29 +221,33 @@ def run_detection_demo(
         family=config.family,
         widths=synthetic.head_widths(config.width),
         reasoned_boxes=config.reasoned_boxes,
+        fusion=config.fusion,
     )
     with_head = DetectionModel(detector, freeze_detector=True)
+    validation = ValidationHook(held_out, config.validate_every, config.head.batch_size)
     seconds["head"] = train_or_resume(
-        with_head, data["train"], config.head, out / "with_head", progress
+        with_head, train_part, config.head, out / "with_head", progress, hooks=[validation]
     )
+    head: IterativeReasoningHead = with_head.head  # type: ignore[assignment]
+    if head.fallback is not None:
+        gate = DetectionModel(detector, freeze_detector=True, trains="fallback")
+        seconds["fallback"] = train_or_resume(
+            gate, held_out, config.fallback, out / "fallback", progress
+        )
+    with paper_fusion(head):
+        head_loss = _head_losses(with_head, train_part, held_out, data["test"], config)
 
     start = time.perf_counter()
     evaluate_detection(with_head, data["test"], output_dir=out / "with_head", progress=progress)
     seconds["evaluate with head"] = time.perf_counter() - start
-    sweep = {}
-    if config.sweep and config.family != "faster_rcnn":
-        raise ValueError("the sweep over reasoned boxes is Faster R-CNN's")
-    for boxes in config.sweep:
-        detector.roi_heads.reasoned_boxes = boxes
-        folder = out / "sweep" / f"reasoned_{boxes or 'all'}"
-        start = time.perf_counter()
-        evaluate_detection(with_head, data["test"], output_dir=folder, progress=progress)
-        sweep[str(boxes or "all")] = {
-            "seconds": time.perf_counter() - start,
-            **json.loads((folder / "metrics.json").read_text()),
-        }
-    if config.sweep:
-        detector.roi_heads.reasoned_boxes = config.reasoned_boxes
+    rows = [("detector", "detector"), ("with head", "with_head")]
+    if head.fallback is not None:
+        with paper_fusion(head):
+            evaluate_detection(
+                with_head, data["test"], output_dir=out / "paper_fusion", progress=progress
+            )
+        rows.insert(1, ("paper fusion", "paper_fusion"))
+    sweep = _sweep(config, detector, with_head, data["test"], out, progress)
     if figures:
         sample = data["test"][0]
         with_head_found = with_head.predict(with_head.collate([sample]))[0]
@@ -196,16 +261,25 @@ def run_detection_demo(
     seconds["evaluate detector"] = time.perf_counter() - start
 
     metrics = {
-        name: json.loads((out / folder / "metrics.json").read_text())
-        for name, folder in (("detector", "detector"), ("with head", "with_head"))
+        name: json.loads((out / folder / "metrics.json").read_text()) for name, folder in rows
     }
+    gates = {}
+    if head.fallback is not None:
+        names = data["test"].classes
+        gates = dict(zip(names, head.fallback.gate.detach().tolist(), strict=True))
     table = format_detection_table(metrics)
+    table += "\n" + format_head_loss(head_loss)
     if sweep:
         table += "\n\n" + format_sweep_table(sweep, seconds["evaluate detector"])
     (out / "table.txt").write_text(table + "\n")
-    (out / "results.json").write_text(
-        json.dumps({"metrics": metrics, "seconds": seconds, "sweep": sweep}, indent=2) + "\n"
-    )
+    results = {
+        "metrics": metrics,
+        "seconds": seconds,
+        "sweep": sweep,
+        "head_loss": head_loss,
+        "gate": gates,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     written: list[Path] = []
     if figures:
         from iterative_reasoning.plot import plot_detections
@@ -219,7 +293,143 @@ def run_detection_demo(
                 out / "detections.png",
             )
         )
-    return DetectionDemoResult(metrics, seconds, table, written)
+    return DetectionDemoResult(metrics, seconds, table, written, head_loss, gates)
+
+
+@contextmanager
+def paper_fusion(head: IterativeReasoningHead) -> Iterator[IterativeReasoningHead]:
+    """``head`` giving its paper fusion (its gate taken out) while the context lasts."""
+    gate = head.fallback
+    head.fallback = None
+    try:
+        yield head
+    finally:
+        head.fallback = gate
+
+
+def _head_losses(
+    model: DetectionModel,
+    train_part: Subset[Any],
+    held_out: Subset[Any],
+    test: Any,
+    config: DetectionDemoConfig,
+) -> dict[str, float]:
+    """The head's loss (``loss_reasoning``) on as many training images as the held-out split
+    has, on the held-out split and on the test images: how far the head overfits."""
+    seen = Subset(held_out.dataset, train_part.indices[: len(held_out)])
+    model.train()
+    return {
+        name: validation_loss(model, dataset, batch_size=config.head.batch_size)["loss"]
+        for name, dataset in (("train", seen), ("held out", held_out), ("test", test))
+    }
+
+
+def _sweep(
+    config: DetectionDemoConfig,
+    detector: Any,
+    with_head: DetectionModel,
+    test: Any,
+    out: Path,
+    progress: bool,
+) -> dict[str, dict[str, Any]]:
+    """The head evaluated at each number of reasoned boxes of ``config.sweep``."""
+    sweep: dict[str, dict[str, Any]] = {}
+    if config.sweep and config.family != "faster_rcnn":
+        raise ValueError("the sweep over reasoned boxes is Faster R-CNN's")
+    for boxes in config.sweep:
+        detector.roi_heads.reasoned_boxes = boxes
+        folder = out / "sweep" / f"reasoned_{boxes or 'all'}"
+        start = time.perf_counter()
+        evaluate_detection(with_head, test, output_dir=folder, progress=progress)
+        sweep[str(boxes or "all")] = {
+            "seconds": time.perf_counter() - start,
+            **json.loads((folder / "metrics.json").read_text()),
+        }
+    if config.sweep:
+        detector.roi_heads.reasoned_boxes = config.reasoned_boxes
+    return sweep
+
+
+@dataclass
+class DetectionSeedsResult:
+    """What :func:`run_detection_seeds` measured.
+
+    Attributes:
+        runs: each seed's :class:`DetectionDemoResult`.
+        table: mean and spread over the seeds of each row, and each seed's differences.
+    """
+
+    runs: dict[int, DetectionDemoResult]
+    table: str
+
+
+def run_detection_seeds(
+    output_dir: str | os.PathLike[str],
+    config: DetectionDemoConfig | None = None,
+    seeds: int = 2,
+    **options: Any,
+) -> DetectionSeedsResult:
+    """:func:`run_detection_demo` for seeds ``0 .. seeds - 1`` (:meth:`DetectionDemoConfig.
+    seeded`) into ``output_dir/seed-<k>``, and the table of mean ± standard deviation over
+    them (``summary.txt``, ``summary.json``); every seed resumes as one run does."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
+    config = config or DetectionDemoConfig()
+    out = Path(output_dir)
+    runs = {
+        seed: run_detection_demo(out / f"seed-{seed}", config.seeded(seed), **options)
+        for seed in range(seeds)
+    }
+    table = format_seeds_table({seed: run.metrics for seed, run in runs.items()})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.txt").write_text(table + "\n")
+    summary = {
+        str(seed): {"metrics": run.metrics, "head_loss": run.head_loss, "gate": run.gate}
+        for seed, run in runs.items()
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return DetectionSeedsResult(runs, table)
+
+
+def format_seeds_table(per_seed: dict[int, dict[str, dict[str, Any]]]) -> str:
+    """Mean ± standard deviation over the seeds of mAP, AP50, AP75 and the mean AP of the
+    look-alike and other categories of each row, then each row's difference from the detector
+    on every seed."""
+    columns = ("mAP", "AP50", "AP75", "look-alike", "others")
+    values: dict[str, list[tuple[float, ...]]] = {}
+    for metrics in per_seed.values():
+        for name, m in metrics.items():
+            values.setdefault(name, []).append(_summary_values(m["bbox"]))
+    rows = [["model", *columns]]
+    for name, seen in values.items():
+        rows.append([name, *(_spread([v[i] for v in seen]) for i in range(len(columns)))])
+    lines = [f"mean ± std over {len(per_seed)} seed(s)", *aligned(rows)]
+    for name in values:
+        if name == "detector" or "detector" not in values:
+            continue
+        gains = []
+        for seed, metrics in per_seed.items():
+            now, then = (
+                _summary_values(metrics[name]["bbox"]),
+                _summary_values(metrics["detector"]["bbox"]),
+            )
+            gains.append(
+                f"seed {seed}: mAP {now[0] - then[0]:+.1f}, look-alike {now[3] - then[3]:+.1f}, "
+                f"others {now[4] - then[4]:+.1f}"
+            )
+        lines.append(f"{name} - detector: " + "; ".join(gains))
+    return "\n".join(lines)
+
+
+def _summary_values(box: dict[str, Any]) -> tuple[float, ...]:
+    per = box["ap_of"]
+    return (box["ap"], box["ap50"], box["ap75"], _mean_ap(per, LOOK_ALIKE), _mean_ap(per, OTHERS))
+
+
+def _spread(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def _build_detector(config: DetectionDemoConfig, num_classes: int) -> torch.nn.Module:
@@ -260,13 +470,20 @@ def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:
             ]
         )
     lines = aligned(rows)
-    if {"detector", "with head"} <= set(summary):
-        (ap0, look0, other0), (ap1, look1, other1) = summary["detector"], summary["with head"]
-        lines.append(
-            f"with the head: mAP {ap1 - ap0:+.1f}, look-alike categories {look1 - look0:+.1f}, "
-            f"others {other1 - other0:+.1f} (COCO AP, IoU 0.50:0.95, percent)"
-        )
+    for name, said in (("paper fusion", "with the paper fusion"), ("with head", "with the head")):
+        if {"detector", name} <= set(summary):
+            (ap0, look0, other0), (ap1, look1, other1) = summary["detector"], summary[name]
+            lines.append(
+                f"{said}: mAP {ap1 - ap0:+.1f}, look-alike categories {look1 - look0:+.1f}, "
+                f"others {other1 - other0:+.1f} (COCO AP, IoU 0.50:0.95, percent)"
+            )
     return "\n".join(lines)
+
+
+def format_head_loss(head_loss: dict[str, float]) -> str:
+    """The head's loss on training, held-out and test images, in one line."""
+    shown = ", ".join(f"{name} {value:.3f}" for name, value in head_loss.items())
+    return f"the head's loss (paper fusion, before the gate): {shown}"
 
 
 def format_sweep_table(sweep: dict[str, dict[str, Any]], detector_seconds: float) -> str:

@@ -24,6 +24,8 @@ class ReasoningLoss(NamedTuple):
             iterations (0 without a local module).
         global_: the same for the global predictions.
         final: cross-entropy of the fused prediction (0 without attention).
+        fallback: cross-entropy of the gated prediction of a head with ``fusion="residual"``
+            (0 otherwise); it trains the fallback gate alone.
     """
 
     total: Tensor
@@ -31,6 +33,7 @@ class ReasoningLoss(NamedTuple):
     local: Tensor
     global_: Tensor
     final: Tensor
+    fallback: Tensor
 
 
 def hard_example_weights(
@@ -79,15 +82,20 @@ def reasoning_loss(
     base_weight: float = 1.0,
     module_weight: float = 1.0,
     final_weight: float = 1.0,
+    fallback_weight: float = 1.0,
 ) -> ReasoningLoss:
     r"""The paper's loss (section 4.4, and the original code's ``AttendMemory``):
 
     .. math::
         L = w_0\, \mathrm{CE}(f_0) + w_m \sum_{m \in \{l, g\}} \frac{1}{T - 1} \sum_{t=1}^{T-1}
             \sum_n w^{m,t}_n \mathrm{CE}(f_m^t)_n + w_f\, \mathrm{CE}(f)
+            \; [+\, w_g\, \mathrm{CE}(f')]
 
     with the hard-example weights :math:`w^{m,t}` of :func:`hard_example_weights` computed from
-    the logits module :math:`m` read at iteration :math:`t`, normalised per image. Every term is
+    the logits module :math:`m` read at iteration :math:`t`, normalised per image; for a head
+    with ``fusion="residual"`` the last term is on the gated prediction :math:`f'`
+    (:class:`~iterative_reasoning.nn.FallbackGate`: it trains the gate alone, which the
+    fallback fit trains on held-out images while the head's other parts stay frozen). Every term is
     an average per image, then over the images that have regions, so a batch of one image gives
     the original's loss and a batch's loss is the mean of its images' losses. Weight decay is
     left to the optimiser. Non-finite predictions give a non-finite loss, as PyTorch's
@@ -103,6 +111,7 @@ def reasoning_loss(
             trains ``f_0``.
         module_weight: ``w_m`` (1).
         final_weight: ``w_f`` (1).
+        fallback_weight: ``w_g`` (1).
 
     Shapes:
         labels, batch: ``[R]``
@@ -112,7 +121,7 @@ def reasoning_loss(
     zero = output.base_logits.new_zeros(())
     if labels.numel() == 0:
         empty = output.base_logits.sum() * 0
-        return ReasoningLoss(empty, empty, zero, zero, zero)
+        return ReasoningLoss(empty, empty, zero, zero, zero, zero)
     base = zero
     if base_weight != 0:  # left out of the graph, so that nothing flows back into f_0
         base = _image_mean(F.cross_entropy(output.base_logits, labels, reduction="none"), batch)
@@ -131,11 +140,16 @@ def reasoning_loss(
             per_image = weighted.new_zeros(num_images).index_add_(0, batch, weighted)
             terms.append(per_image[torch.bincount(batch, minlength=num_images) > 0].mean())
         modules.append(torch.stack(terms).mean())
+    fused = output.fused_logits if output.fused_logits is not None else output.logits
     final = zero
     if output.attention is not None:
-        final = _image_mean(F.cross_entropy(output.logits, labels, reduction="none"), batch)
+        final = _image_mean(F.cross_entropy(fused, labels, reduction="none"), batch)
     total = base_weight * base + module_weight * (modules[0] + modules[1]) + final_weight * final
-    return ReasoningLoss(total, base, modules[0], modules[1], final)
+    fallback = zero
+    if output.fused_logits is not None:
+        fallback = _image_mean(F.cross_entropy(output.logits, labels, reduction="none"), batch)
+        total = total + fallback_weight * fallback
+    return ReasoningLoss(total, base, modules[0], modules[1], final, fallback)
 
 
 def _image_mean(values: Tensor, batch: Tensor) -> Tensor:

@@ -115,11 +115,16 @@ def plot_training_curves(
         if not log:
             ax.set_title(f"{model}: no log")
             continue
+        held_out = [line for line in log if "val_loss" in line]
+        log = [line for line in log if "val_loss" not in line]
         steps = [line["step"] for line in log]
-        for term in log[0]:
+        for term in log[0] if log else ():
             if term in ("step", "lr") or all(line.get(term, 0.0) == 0.0 for line in log):
                 continue
             ax.plot(steps, [line[term] for line in log], label=term.rstrip("_"))
+        if held_out:
+            values = [line["val_loss"] for line in held_out]
+            ax.plot([line["step"] for line in held_out], values, "k--", label="validation loss")
         ax.set_title(model)
         ax.set_xlabel("step")
         ax.set_yscale("log")

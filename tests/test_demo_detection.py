@@ -8,7 +8,9 @@ from iterative_reasoning.demo_detection import (
     OTHERS,
     DetectionDemoConfig,
     format_detection_table,
+    format_seeds_table,
     run_detection_demo,
+    run_detection_seeds,
 )
 from iterative_reasoning.engine import load_checkpoint, read_log
 
@@ -22,15 +24,20 @@ def tiny(tmp_path_factory, wordnet):
 
 def test_the_benchmark_writes_both_models_their_metrics_and_the_picture(tiny):
     out, config, result = tiny
-    assert list(result.metrics) == ["detector", "with head"]
-    for folder in ("detector", "with_head"):
+    assert list(result.metrics) == ["detector", "paper fusion", "with head"]
+    for folder in ("detector", "paper_fusion", "with_head"):
         assert read_log(out / folder)
         written = json.loads((out / folder / "metrics.json").read_text())
         assert written["images"] == config.test_images
         assert (out / folder / "detections.json").exists()
     assert load_checkpoint(out / "with_head")["step"] == config.head.steps
+    assert load_checkpoint(out / "fallback")["step"] == config.fallback.steps
     assert (out / "table.txt").read_text().startswith("model")
-    assert "with the head: mAP" in result.table
+    assert "with the head: mAP" in result.table and "with the paper fusion: mAP" in result.table
+    assert set(result.head_loss) == {"train", "held out", "test"}
+    assert len(result.gate) == 14 and any(value != 0 for value in result.gate.values())
+    held_out = [line for line in read_log(out / "with_head") if "val_loss" in line]
+    assert held_out and held_out[-1]["step"] == config.head.steps
     assert [p.name for p in result.figures] == ["detections.png"]
     assert result.figures[0].stat().st_size > 10_000
     assert (out / "data" / "annotations" / "instances_train.json").exists()
@@ -40,7 +47,8 @@ def test_the_benchmark_resumes_what_it_finished(tiny, wordnet):
     out, config, first = tiny
     again = run_detection_demo(out, config, progress=False, figures=False, lexicon=wordnet)
     assert again.seconds["detector"] == 0.0 and again.seconds["head"] == 0.0
-    assert again.metrics == first.metrics
+    assert again.seconds["fallback"] == 0.0
+    assert again.metrics == first.metrics and again.gate == first.gate
 
 
 def test_the_table_compares_look_alike_and_other_categories():
@@ -69,7 +77,7 @@ def test_the_benchmark_runs_other_libraries_detectors(family, tmp_path, wordnet)
     config = replace(DetectionDemoConfig.for_family(family).scaled(0.005), width=4)
     assert config.detector.optimizer == "adamw"  # the family's own recipe, scaled
     result = run_detection_demo(tmp_path, config, progress=False, figures=False, lexicon=wordnet)
-    assert list(result.metrics) == ["detector", "with head"]
+    assert list(result.metrics) == ["detector", "paper fusion", "with head"]
     assert load_checkpoint(tmp_path / "with_head")["step"] == config.head.steps
     assert "with the head: mAP" in result.table
     with pytest.raises(ValueError, match="sweep over reasoned boxes"):
@@ -78,6 +86,59 @@ def test_the_benchmark_runs_other_libraries_detectors(family, tmp_path, wordnet)
         )
 
 
+def test_the_paper_fusion_gives_two_rows_and_no_gate(tmp_path, wordnet):
+    config = replace(DetectionDemoConfig().scaled(0.005), width=4, reasoned_boxes=10)
+    result = run_detection_demo(
+        tmp_path, replace(config, fusion="paper"), progress=False, figures=False, lexicon=wordnet
+    )
+    assert list(result.metrics) == ["detector", "with head"] and result.gate == {}
+    assert not (tmp_path / "fallback").exists()
+
+
+def test_seeds_run_apart_and_are_summed_up(tmp_path, wordnet):
+    config = replace(DetectionDemoConfig().scaled(0.005), width=4, reasoned_boxes=10)
+    result = run_detection_seeds(
+        tmp_path, config, seeds=2, progress=False, figures=False, lexicon=wordnet
+    )
+    assert sorted(result.runs) == [0, 1]
+    assert result.runs[1].metrics != result.runs[0].metrics  # other scenes, other weights
+    assert config.seeded(1).detector.seed == config.detector.seed + 1
+    assert config.seeded(0) == config
+    assert (tmp_path / "summary.txt").read_text().startswith("mean ± std over 2 seed(s)")
+    assert "with head - detector: seed 0: mAP" in result.table
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        run_detection_seeds(tmp_path, config, seeds=0)
+
+
+def test_the_seeds_table_gives_mean_and_spread():
+    def metrics(ap):
+        ap_of = dict.fromkeys((*LOOK_ALIKE, *OTHERS), ap)
+        return {"bbox": {"ap": ap, "ap50": ap + 10, "ap75": ap - 10, "ap_of": ap_of}}
+
+    table = format_seeds_table(
+        {
+            0: {"detector": metrics(50.0), "with head": metrics(52.0)},
+            1: {"detector": metrics(60.0), "with head": metrics(59.0)},
+        }  # fmt: skip
+    )
+    assert "55.0 ± 7.1" in table
+    assert "seed 0: mAP +2.0" in table and "seed 1: mAP -1.0" in table
+
+
 def test_unknown_family():
     with pytest.raises(ValueError, match="family must be one of"):
         DetectionDemoConfig(family="ssd")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"fusion": "gated"}, "fusion must be one of"),
+        ({"validation_fraction": 0.0}, "validation_fraction must be strictly between 0 and 1"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be strictly between 0 and 1"),
+        ({"validate_every": 0}, "validate_every must be positive"),
+    ],
+)
+def test_bad_settings(options, message):
+    with pytest.raises(ValueError, match=message):
+        DetectionDemoConfig(**options)

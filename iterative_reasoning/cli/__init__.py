@@ -2,6 +2,7 @@
 head, and run the demo.
 
 iterative-reasoning demo [--task detection] [--benchmark hard] [--output-dir runs/demo]
+iterative-reasoning diagnose runs/demo-detection-rt_detr   (where the head moves the AP)
 iterative-reasoning train --dataset ade20k --root ADE --model final --output-dir runs/ade-final
 iterative-reasoning evaluate --dataset ade20k --root ADE --model final --output-dir runs/ade-final
 iterative-reasoning train --task detection --detector fasterrcnn_resnet50_fpn --dataset coco \
@@ -45,6 +46,8 @@ def _main(argv: list[str] | None) -> int:
             return commands.demo(args)
         if args.command == "train":
             return commands.train(args)
+        if args.command == "diagnose":
+            return commands.diagnose(args)
         return commands.evaluate(args)
     except (FileNotFoundError, ValueError) as error:
         print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)

@@ -23,8 +23,13 @@ def demo(args: argparse.Namespace) -> int:
     options["lexicon"] = lexicon(args)
     if args.task == "detection":
         return _detection_demo(args, options, start)
-    if args.reasoned_boxes:
-        raise ValueError("--reasoned-boxes goes with --task detection")
+    for flag, value in (
+        ("--reasoned-boxes", args.reasoned_boxes),
+        ("--fusion", args.fusion),
+        ("--validation-fraction", args.validation_fraction),
+    ):
+        if value is not None and value != []:
+            raise ValueError(f"{flag} goes with --task detection")
     if args.detector != "faster_rcnn":
         raise ValueError("--detector goes with --task detection")
     if args.benchmark == "hard":
@@ -37,11 +42,22 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
-    from iterative_reasoning.demo_detection import DetectionDemoConfig, run_detection_demo
+    from iterative_reasoning.demo_detection import (
+        DetectionDemoConfig,
+        run_detection_demo,
+        run_detection_seeds,
+    )
 
     if args.benchmark != "easy":
         raise ValueError("--benchmark goes with --task classification")
+    seeds = 1 if args.seeds is None else args.seeds
+    if seeds < 1:
+        raise ValueError(f"--seeds must be positive, got {seeds}")
     config = DetectionDemoConfig.for_family(args.detector)
+    if args.fusion is not None:
+        config = replace(config, fusion=args.fusion)
+    if args.validation_fraction is not None:
+        config = replace(config, validation_fraction=_fraction(args.validation_fraction))
     config = config.scaled(args.scale) if args.scale != 1.0 else config
     if args.reasoned_boxes:
         sweep = [None if k == "all" else positive_int(k) for k in args.reasoned_boxes]
@@ -49,16 +65,34 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
     default = "runs/demo-detection" + (
         "" if args.detector == "faster_rcnn" else f"-{args.detector}"
     )
-    result = run_detection_demo(args.output_dir or Path(default), config, **options)
+    output_dir = args.output_dir or Path(default)
+    if seeds > 1:
+        seeded = run_detection_seeds(output_dir, config, seeds, **options)
+        for seed, run in seeded.runs.items():
+            print(f"seed {seed}\n{run.table}\n")
+        print(seeded.table)
+        print(f"total {time.perf_counter() - start:.0f} s")
+        return 0
+    result = run_detection_demo(output_dir, config, **options)
     return _report(result.table, result.figures, result.seconds, start)
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError(
+            f"--validation-fraction must be strictly between 0 and 1 (a share of the training "
+            f"images), got {value}"
+        )
+    return value
 
 
 def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
     from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
 
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be positive, got {args.seeds}")
-    config = HardBenchmarkConfig(seeds=args.seeds)
+    seeds = 3 if args.seeds is None else args.seeds
+    if seeds < 1:
+        raise ValueError(f"--seeds must be positive, got {seeds}")
+    config = HardBenchmarkConfig(seeds=seeds)
     if args.scale != 1.0:
         config = replace(config, demo=config.demo.scaled(args.scale))
     result = run_hard_benchmark(args.output_dir or Path("runs/demo-hard"), config, **options)
@@ -178,4 +212,39 @@ def evaluate(args: argparse.Namespace) -> int:
         )
         print(json.dumps({k: round(v, 2) for k, v in metrics.as_percent().items()}))
     print(f"wrote {args.output_dir / 'metrics.json'}")
+    return 0
+
+
+def diagnose(args: argparse.Namespace) -> int:
+    """``diagnose``: a detection demo's detections before and after the head, compared
+    detection by detection (:mod:`~iterative_reasoning.detection_diagnosis`), with the head's
+    loss on training, held-out and test images."""
+    from iterative_reasoning.detection_diagnosis import diagnose_run, format_diagnosis
+
+    run: Path = args.run
+    annotations = run / "data" / "annotations" / "instances_test.json"
+    files = [annotations, run / "detector" / "detections.json"]
+    files.append(run / args.after / "detections.json")
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: give the output directory of a finished "
+                "'iterative-reasoning demo --task detection' run (or one of its seed-K folders)"
+            )
+    report = diagnose_run(*files)
+    results = run / "results.json"
+    if results.is_file():
+        saved = json.loads(results.read_text())
+        report["head_loss"] = saved.get("head_loss", {})
+        report["gate"] = saved.get("gate", {})
+    print(f"{run}: detector -> {args.after}")
+    print(format_diagnosis(report))
+    if report.get("head_loss"):
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in report["head_loss"].items())
+        print(f"the head's loss (paper fusion): {shown}")
+    if report.get("gate"):
+        shown = ", ".join(f"{k} {v:+.2f}" for k, v in report["gate"].items())
+        print(f"fallback gate: {shown}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -11,6 +11,7 @@ from iterative_reasoning.data.graphs import GRAPH_RELATIONS
 from iterative_reasoning.data.synthetic import BENCHMARKS
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, DETECTORS
 from iterative_reasoning.engine.config import PRECISIONS
+from iterative_reasoning.nn.fallback import FUSIONS
 from iterative_reasoning.nn.reasoning_head import MODELS
 from iterative_reasoning.recipes import DATASETS, TASKS, RunSpec
 from iterative_reasoning.recipes.synthetic import FAMILIES
@@ -36,7 +37,26 @@ def parser(description: str) -> argparse.ArgumentParser:
     commands.choices["evaluate"].add_argument(
         "--split", help="the split to evaluate (default: mtest, test)"
     )
+    _diagnose(
+        commands.add_parser(
+            "diagnose",
+            help="where the head moves a detector's COCO AP: a detection demo's detections "
+            "before and after the head compared detection by detection",
+        )
+    )
     return main
+
+
+def _diagnose(diagnose: argparse.ArgumentParser) -> None:
+    diagnose.add_argument(
+        "run", type=Path, help="a detection demo's output directory (or one seed's of it)"
+    )
+    diagnose.add_argument(
+        "--after",
+        default="with_head",
+        help="the folder of the detections after the head: with_head (default) or paper_fusion",
+    )
+    diagnose.add_argument("--json", type=Path, help="also write the report here")
 
 
 def run_spec(args: argparse.Namespace) -> RunSpec:
@@ -126,7 +146,24 @@ def _demo(demo: argparse.ArgumentParser) -> None:
         "ablation tables over --seeds seeds beside the ceiling (runs/demo-hard)",
     )
     demo.add_argument(
-        "--seeds", type=int, default=3, help="with --benchmark hard: seeds to average (3)"
+        "--seeds",
+        type=int,
+        help="seeds to average: with --benchmark hard (3 by default), or with --task "
+        "detection (1 by default: seed 0 into the output directory; more: seed-K folders "
+        "in it and the mean and spread)",
+    )
+    demo.add_argument(
+        "--fusion",
+        choices=FUSIONS,
+        help="detection: the head's output, the detector's prediction plus the head's change "
+        "through a gate fitted on held-out images (residual, the default), or the paper's "
+        "attention fusion (paper)",
+    )
+    demo.add_argument(
+        "--validation-fraction",
+        type=float,
+        help="detection: the share of the training images held out from the head's training "
+        "(its validation loss and the fallback gate's fit; 0.1)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")

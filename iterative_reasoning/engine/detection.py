@@ -20,6 +20,9 @@ from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
 from iterative_reasoning.engine.loader import evaluation_batches, workers_for
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
+#: What :class:`DetectionModel` trains besides a detector that is not frozen.
+TRAINED_PARTS: tuple[str, ...] = ("head", "fallback")
+
 
 class DetectionBatch(NamedTuple):
     """Images and targets in torchvision's detection format.
@@ -65,14 +68,24 @@ class DetectionModel(nn.Module):
     a DETR's denoising queries, the proposals of inference), except a torchvision detector's
     RoI heads, which keep sampling foreground and background proposals for the head.
 
+    A head with ``fusion="residual"`` has a fallback gate
+    (:class:`~iterative_reasoning.nn.FallbackGate`) that is fitted apart from the rest of it,
+    on images the head did not train on: ``trains="head"`` (the default) keeps the gate where
+    it is (closed at first) while the head trains, ``trains="fallback"`` trains the gate alone
+    (with the detector frozen).
+
     Args:
         detector: the detector.
         freeze_detector: train the head alone (the detector must have one).
+        trains: ``"head"`` (the detector too, unless frozen; never the fallback gate) or
+            ``"fallback"`` (the head's fallback gate alone; needs ``freeze_detector``).
     """
 
     detector: Any  # torchvision's GeneralizedRCNN or an adapter
 
-    def __init__(self, detector: nn.Module, freeze_detector: bool = False) -> None:
+    def __init__(
+        self, detector: nn.Module, freeze_detector: bool = False, trains: str = "head"
+    ) -> None:
         super().__init__()
         self.torchvision = _is_torchvision(detector)
         if not self.torchvision and not _is_adapter(detector):
@@ -81,16 +94,30 @@ class DetectionModel(nn.Module):
                 "KeypointRCNN), a TransformersDetector or a YOLODetector, got "
                 f"{type(detector).__name__}"
             )
+        if trains not in TRAINED_PARTS:
+            raise ValueError(f"trains must be one of {TRAINED_PARTS}, got {trains!r}")
         self.detector = detector
         self.freeze_detector = freeze_detector
-        if freeze_detector:
-            if self.head is None:
-                raise ValueError(
-                    "freeze_detector=True leaves nothing to train: attach a reasoning head first"
-                )
-            prefix = "roi_heads.head." if self.torchvision else "head."
-            for name, parameter in detector.named_parameters():
-                parameter.requires_grad_(name.startswith(prefix))
+        self.trains = trains
+        head = self.head
+        if freeze_detector and head is None:
+            raise ValueError(
+                "freeze_detector=True leaves nothing to train: attach a reasoning head first"
+            )
+        if trains == "fallback" and (head is None or head.fallback is None or not freeze_detector):
+            raise ValueError(
+                "trains='fallback' fits the fallback gate of a head with fusion='residual' on "
+                "a frozen detector: attach such a head and give freeze_detector=True"
+            )
+        prefix = "roi_heads.head." if self.torchvision else "head."
+        for name, parameter in detector.named_parameters():
+            in_head, in_gate = name.startswith(prefix), name.startswith(prefix + "fallback.")
+            if trains == "fallback":
+                parameter.requires_grad_(in_gate)
+            elif freeze_detector:
+                parameter.requires_grad_(in_head and not in_gate)
+            elif in_gate:
+                parameter.requires_grad_(False)
 
     @property
     def head(self) -> IterativeReasoningHead | None:

@@ -1,5 +1,6 @@
 """The training log: ``log.jsonl`` (one line every ``log_every`` steps, the mean of each loss
-term since the line before) and TensorBoard scalars, which a resumed run continues as one."""
+term since the line before, and the lines of a held-out validation, whose terms start with
+``val_``) and TensorBoard scalars, which a resumed run continues as one."""
 
 from __future__ import annotations
 
@@ -60,11 +61,20 @@ class RunLog:
         self.file.flush()
         self._scalars(step, mean)
 
+    def write(self, step: int, values: dict[str, float]) -> None:
+        """A line of its own for ``values`` measured at ``step`` (a validation's, whose names
+        start with ``val_``), after the line of the training terms."""
+        self.file.write(json.dumps({"step": step, **values}) + "\n")
+        self.file.flush()
+        self._scalars(step, values)
+
     def _scalars(self, step: int, terms: dict[str, float]) -> None:
         if self.writer is None:
             return
         for name, value in terms.items():
-            if name != "step":
+            if name.startswith("val_"):
+                self.writer.add_scalar(f"validation/{name[4:]}", value, step)
+            elif name != "step":
                 self.writer.add_scalar(f"train/{name}", value, step)
         self.writer.flush()
 

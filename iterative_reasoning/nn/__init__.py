@@ -2,6 +2,7 @@
 
 from iterative_reasoning.nn.attention import AttentionFusion, Fusion
 from iterative_reasoning.nn.conv_gru import ConvGRUCell
+from iterative_reasoning.nn.fallback import FUSIONS, FallbackGate
 from iterative_reasoning.nn.global_conv import FastGlobalReasoningConv, GlobalReasoningConv
 from iterative_reasoning.nn.global_module import GlobalModule, GlobalOutput
 from iterative_reasoning.nn.local_module import LocalModule, LocalOutput
@@ -15,9 +16,11 @@ from iterative_reasoning.nn.spatial_memory import SpatialMemory
 
 __all__ = [
     "FEED_MODES",
+    "FUSIONS",
     "MODELS",
     "AttentionFusion",
     "ConvGRUCell",
+    "FallbackGate",
     "FastGlobalReasoningConv",
     "Fusion",
     "GlobalModule",

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import ReasoningGraph
 from iterative_reasoning.nn.attention import AttentionFusion
+from iterative_reasoning.nn.fallback import FallbackGate, FusionMode, check_fusion
 from iterative_reasoning.nn.global_conv import most_regions
 from iterative_reasoning.nn.global_module import GlobalModule
 from iterative_reasoning.nn.head_checks import check_head_config, check_head_input
@@ -37,7 +38,8 @@ class ReasoningOutput(NamedTuple):
 
     Attributes:
         logits: the final prediction ``f``, ``[R, C]``: the attention fusion of all
-            predictions, or without attention the last iteration's (averaged over modules).
+            predictions, or without attention the last iteration's (averaged over modules);
+            with ``fusion="residual"``, that fusion through the fallback gate.
         base_logits: the ConvNet prediction ``f_0``, ``[R, C]``.
         local_logits: local predictions ``f_l^t`` for ``t = 1..T-1``, ``[T-1, R, C]``, or
             ``None`` without a local module.
@@ -47,6 +49,10 @@ class ReasoningOutput(NamedTuple):
         local_inputs: the logits each local step read (its "previous prediction", from which
             the loss computes hard-example weights), ``[T-1, R, C]``, or ``None``.
         global_inputs: the same for the global module, or ``None``.
+        fused_logits: with ``fusion="residual"``, the fusion of the predictions before the
+            fallback gate (``logits`` is then the gated prediction,
+            :class:`~iterative_reasoning.nn.FallbackGate`); ``None`` with the paper's fusion,
+            whose fusion is ``logits``.
     """
 
     logits: Tensor
@@ -56,6 +62,7 @@ class ReasoningOutput(NamedTuple):
     attention: Tensor | None
     local_inputs: Tensor | None
     global_inputs: Tensor | None
+    fused_logits: Tensor | None = None
 
 
 class IterativeReasoningHead(nn.Module):
@@ -89,6 +96,11 @@ class IterativeReasoningHead(nn.Module):
             back): a :class:`~iterative_reasoning.ops.RegionCrop` whose ``output_size`` is the
             local module's ``crop_size``; by default ``RegionCrop(crop_size)`` (roi_align at
             stride 16, two samples per bin).
+        fusion: ``"paper"``: the output is the fused prediction :math:`f`; ``"residual"``:
+            the base prediction plus the change :math:`f - f_0` through a per-class gate that
+            starts at zero (:class:`~iterative_reasoning.nn.FallbackGate`), so that the head
+            starts as its input, bit for bit, and moves from it only as far as the gate is
+            fitted to (on held-out images, by :mod:`~iterative_reasoning.demo_detection`).
 
     Shapes:
         - **features:** ``[B, D_f, H, W]`` at ``spatial_scale``; **boxes:** ``[R, 4]`` in
@@ -121,10 +133,12 @@ class IterativeReasoningHead(nn.Module):
         feed: FeedMode = "cross",
         attention: bool = True,
         crop: RegionCrop | None = None,
+        fusion: FusionMode = "paper",
     ) -> None:
         super().__init__()
         crop = crop if crop is not None else RegionCrop(local.crop_size if local else 7)
         check_head_config(num_classes, local, global_, num_iterations, feed, crop)
+        check_fusion(fusion)
         self.num_classes = num_classes
         self.local = local
         self.global_ = global_
@@ -138,6 +152,8 @@ class IterativeReasoningHead(nn.Module):
         # features saturates towards the ConvNet, which predicts better early in training, and
         # then never lets the global predictions in (measured on the synthetic benchmark).
         self.base_attention = nn.Parameter(torch.zeros(1)) if attention and local is None else None
+        self.fusion_mode: FusionMode = fusion
+        self.fallback = FallbackGate(num_classes) if fusion == "residual" else None
         self.reset_parameters()
 
     @classmethod
@@ -185,7 +201,7 @@ class IterativeReasoningHead(nn.Module):
             delta: length scale of the global module's spatial edges, pixels (50).
             overlaps: give the global module the IoU ``overlaps`` region relation.
             kwargs: further arguments of :class:`IterativeReasoningHead` (``feed``,
-                ``attention``).
+                ``attention``, ``fusion``).
         """
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {model!r}")
@@ -307,7 +323,11 @@ class IterativeReasoningHead(nn.Module):
                 )
                 trace.global_.add(global_in, global_logits, attention)
             local_in, global_in = self._next_inputs(local_logits, global_logits)
-        return trace.output(self.fusion, self.num_iterations - 1)
+        output = trace.output(self.fusion, self.num_iterations - 1)
+        if self.fallback is None:
+            return output
+        gated = self.fallback(output.base_logits, output.logits)
+        return output._replace(logits=gated, fused_logits=output.logits)
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -377,5 +397,5 @@ class IterativeReasoningHead(nn.Module):
             f"{self.__class__.__name__}(num_classes={self.num_classes}, "
             f"local={self.local is not None}, global={self.global_ is not None}, "
             f"num_iterations={self.num_iterations}, feed={self.feed!r}, "
-            f"attention={self.fusion is not None})"
+            f"attention={self.fusion is not None}, fusion={self.fusion_mode!r})"
         )

@@ -69,17 +69,20 @@ def attach_head(
     widths: dict[str, int] | None = None,
     reasoned_boxes: int | None = None,
     train_on: str = "proposals",
+    fusion: str = "paper",
 ) -> None:
-    """Size the head of ``model`` for ``detector`` and attach it: a torchvision two-stage
-    detector (``family="faster_rcnn"``) takes it as its RoI heads; a ``TransformersDetector``
-    (``"rt_detr"``) or ``YOLODetector`` (``"yolo"``) as its re-classifier."""
-    widths = widths or {}
+    """Size the head of ``model`` for ``detector`` (with the ``fusion`` of
+    :class:`~iterative_reasoning.nn.IterativeReasoningHead`) and attach it: a torchvision
+    two-stage detector (``family="faster_rcnn"``) takes it as its RoI heads; a
+    ``TransformersDetector`` (``"rt_detr"``) or ``YOLODetector`` (``"yolo"``) as its
+    re-classifier."""
+    options: dict[str, Any] = {**(widths or {}), "fusion": fusion}
     if family in ("rt_detr", "yolo"):
         from iterative_reasoning.detectors import transformers, ultralytics
 
         adapter: Any = transformers if family == "rt_detr" else ultralytics
         head = adapter.reasoning_head_for(
-            detector.model, model, class_relations=class_relations, **widths
+            detector.model, model, class_relations=class_relations, **options
         )
         detector.attach(head)
         return
@@ -88,7 +91,7 @@ def attach_head(
         reasoning_head_for,
     )
 
-    head = reasoning_head_for(detector, model, class_relations=class_relations, **widths)
+    head = reasoning_head_for(detector, model, class_relations=class_relations, **options)
     attach_reasoning_head(
         detector,
         head,

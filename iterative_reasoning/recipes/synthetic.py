@@ -225,3 +225,18 @@ def detection_head_schedule() -> TrainConfig:
     return TrainConfig(
         steps=300, batch_size=4, lr=0.01, lr_steps=(240,), checkpoint_every=100, log_every=10
     )
+
+
+def fallback_schedule() -> TrainConfig:
+    """The fit of the head's fallback gate (one number per class) on the held-out images:
+    AdamW without weight decay, 100 steps of 4 images."""
+    return TrainConfig(
+        steps=100,
+        batch_size=4,
+        lr=0.05,
+        weight_decay=0.0,
+        lr_steps=(80,),
+        optimizer="adamw",
+        checkpoint_every=50,
+        log_every=10,
+    )

@@ -288,3 +288,25 @@ def test_an_image_without_objects_trains_as_background():
     targets[1] = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.long)}
     losses = detector.train()(images, targets)
     assert torch.isfinite(losses["loss_reasoning"]) and torch.isfinite(losses["loss_detector"])
+
+
+@pytest.mark.parametrize("family", ["rt_detr", "detr"])
+def test_a_residual_head_gives_the_plain_detectors_detections_until_its_gate_opens(family):
+    detector = FAMILIES[family]()
+    detector.score_thresh = 0.0
+    images, _ = _data()
+    detector.eval()
+    with torch.no_grad():
+        want = detector(images)
+        head = reasoning_head_for(
+            detector.model, "final", class_relations=RELATIONS, fusion="residual", **SMALL
+        )
+        detector.attach(head)
+        got = detector(images)
+        head.fallback.gate.fill_(1.0)
+        opened = detector(images)
+    for w, g in zip(want, got, strict=True):
+        assert len(w["boxes"]) > 0
+        for key in ("boxes", "labels", "scores"):
+            assert torch.equal(g[key], w[key])
+    assert any(not torch.equal(o["scores"], w["scores"]) for o, w in zip(opened, want, strict=True))

@@ -182,3 +182,23 @@ def test_missing_ultralytics_names_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ultralytics", None)
     with pytest.raises(ImportError, match="pip install ultralytics"):
         YOLODetector(torch.nn.Linear(2, 2))
+
+
+def test_a_residual_head_gives_the_plain_detectors_detections_until_its_gate_opens():
+    detector = _detector()
+    images, _ = _data()
+    detector.eval()
+    with torch.no_grad():
+        want = detector(images)
+        head = reasoning_head_for(
+            detector.model, "final", class_relations=RELATIONS, fusion="residual", **SMALL
+        )
+        detector.attach(head)
+        got = detector(images)
+        head.fallback.gate.fill_(1.0)
+        opened = detector(images)
+    for w, g in zip(want, got, strict=True):
+        assert len(w["boxes"]) > 0
+        for key in ("boxes", "labels", "scores"):
+            assert torch.equal(g[key], w[key])
+    assert any(not torch.equal(o["scores"], w["scores"]) for o, w in zip(opened, want, strict=True))

@@ -104,6 +104,52 @@ def test_a_frozen_detector_stays_as_it_is(coco, tmp_path):
         DetectionModel(_detector(), freeze_detector=True)
 
 
+def _residual_detector():
+    torch.manual_seed(0)
+    detector = small_faster_rcnn(NUM_CLASSES, width=8, representation_size=64)
+    small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
+    head = reasoning_head_for(
+        detector, "final", class_relations=RELATIONS, fusion="residual", **small
+    )
+    return attach_reasoning_head(detector, head)
+
+
+def test_the_head_trains_without_its_gate_and_the_fallback_fit_trains_the_gate_alone(
+    coco, tmp_path
+):
+    detector = _residual_detector()
+    head = DetectionModel(detector, freeze_detector=True)
+    trained = {n for n, p in head.named_parameters() if p.requires_grad}
+    assert trained and all(".roi_heads.head." in n and "fallback" not in n for n in trained)
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    _train(head, coco["train"], tmp_path / "head")
+    after = {k: v.clone() for k, v in head.state_dict().items()}
+    gate = "detector.roi_heads.head.fallback.gate"
+    assert torch.equal(after[gate], torch.zeros(NUM_CLASSES))  # still closed
+    assert any(not torch.equal(before[n], v) for n, v in after.items() if ".head." in n)
+
+    fallback = DetectionModel(detector, freeze_detector=True, trains="fallback")
+    assert [n for n, p in fallback.named_parameters() if p.requires_grad] == [gate]
+    history = _train(fallback, coco["train"], tmp_path / "fallback")
+    assert history[-1]["loss"] == history[-1]["loss_reasoning"]
+    fitted = fallback.state_dict()
+    assert not torch.equal(fitted[gate], after[gate])
+    for name, value in fitted.items():
+        if name != gate:
+            assert torch.equal(after[name], value), name
+
+
+def test_what_a_detection_model_trains_is_checked():
+    with pytest.raises(ValueError, match="trains must be one of"):
+        DetectionModel(_residual_detector(), trains="gate")
+    with pytest.raises(ValueError, match="fusion='residual' on a frozen detector"):
+        DetectionModel(_detector(head=True), freeze_detector=True, trains="fallback")
+    with pytest.raises(ValueError, match="fusion='residual' on a frozen detector"):
+        DetectionModel(_residual_detector(), trains="fallback")
+    joint = DetectionModel(_residual_detector())  # the detector and the head, not the gate
+    assert not joint.head.fallback.gate.requires_grad
+
+
 def test_evaluation_writes_coco_metrics_and_a_results_file(coco, tmp_path):
     model = DetectionModel(_detector(head=True))
     model.detector.roi_heads.score_thresh = 0.0  # random weights: keep every detection

@@ -4,8 +4,11 @@ import pytest
 import torch
 from torchvision_detectors import (
     BUILDERS,
+    RELATIONS,
+    SMALL,
     C,
     attached,
+    build,
     data,
     detector_logits_as_prediction,
 )
@@ -13,6 +16,8 @@ from torchvision_detectors import (
 import iterative_reasoning.detectors.torchvision.roi_heads as roi_heads_module
 from iterative_reasoning.detectors import (
     ReasoningRoIHeads,
+    attach_reasoning_head,
+    reasoning_head_for,
 )
 
 
@@ -122,3 +127,24 @@ def test_negative_images_and_images_without_proposals():
         none, _ = roi_heads(features, [torch.zeros(0, 4)] * 2, [(160, 190), (150, 180)])
     assert len(detections[1]["boxes"]) == 0
     assert all(len(d["boxes"]) == 0 for d in none)
+
+
+@pytest.mark.parametrize("name", ["fasterrcnn_resnet50_fpn", "own_backbone"])
+def test_a_residual_head_gives_the_plain_detectors_detections_until_its_gate_opens(name):
+    plain = build(name)
+    detector = copy.deepcopy(plain)
+    head = reasoning_head_for(
+        detector, "final", class_relations=RELATIONS, fusion="residual", **SMALL
+    )
+    attach_reasoning_head(detector, head)
+    images, _ = data()
+    plain.eval(), detector.eval()
+    with torch.no_grad():
+        want, got = plain(images), detector(images)
+        head.fallback.gate.fill_(1.0)
+        opened = detector(images)
+    for w, g in zip(want, got, strict=True):
+        assert len(w["boxes"]) > 0
+        for key in ("boxes", "labels", "scores"):
+            assert torch.equal(g[key], w[key])
+    assert any(not torch.equal(o["scores"], w["scores"]) for o, w in zip(opened, want, strict=True))
