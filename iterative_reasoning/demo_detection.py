@@ -23,7 +23,9 @@ finished. :func:`run_detection_seeds` runs it over several seeds and prints mean
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import os
 import statistics
 import time
@@ -42,6 +44,7 @@ from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
+from iterative_reasoning.engine.fallback import GATE_FITS, GATE_GRID, select_gate
 from iterative_reasoning.engine.validation import (
     ValidationHook,
     validation_loss,
@@ -87,7 +90,12 @@ class DetectionDemoConfig:
             training (its validation loss, and the fit of the fallback gate).
         validation_seed: the seed that draws them.
         validate_every: head steps between two validation losses.
-        fallback: the schedule of the fallback gate's fit on the held-out images.
+        gate_fit: how the fallback gate is fitted on the held-out images: ``"ap"`` (each
+            class's gate chosen by its held-out COCO AP,
+            :func:`~iterative_reasoning.engine.fallback.select_gate`) or ``"loss"`` (trained
+            by the cross-entropy of the gated prediction, with the ``fallback`` schedule).
+        gate_margin: AP points a class must gain on the held-out images to move (``"ap"``).
+        fallback: the schedule of the fallback gate's fit by its loss.
     """
 
     family: str = "faster_rcnn"
@@ -105,6 +113,8 @@ class DetectionDemoConfig:
     validation_fraction: float = 0.1
     validation_seed: int = 0
     validate_every: int = 50
+    gate_fit: str = "ap"
+    gate_margin: float = 1.0
     fallback: TrainConfig = field(default_factory=synthetic.fallback_schedule)
 
     def __post_init__(self) -> None:
@@ -120,6 +130,10 @@ class DetectionDemoConfig:
             )
         if self.validate_every < 1:
             raise ValueError(f"validate_every must be positive, got {self.validate_every}")
+        if self.gate_fit not in GATE_FITS:
+            raise ValueError(f"gate_fit must be one of {GATE_FITS}, got {self.gate_fit!r}")
+        if not math.isfinite(self.gate_margin) or self.gate_margin < 0:
+            raise ValueError(f"gate_margin must be finite and non-negative, got {self.gate_margin}")
 
     @classmethod
     def for_family(cls, family: str) -> DetectionDemoConfig:
@@ -182,7 +196,8 @@ def run_detection_demo(
     lexicon: Any = None,
 ) -> DetectionDemoResult:
     """Run the detection benchmark into ``output_dir`` (data, class graph, ``detector/``,
-    ``with_head/`` and, with the residual fusion, ``fallback/`` and ``paper_fusion/``, with
+    ``with_head/`` and, with the residual fusion, ``gate/`` (``selection.json``; or
+    ``fallback/``, the gate's training by its loss) and ``paper_fusion/``, with
     their checkpoints, logs and ``metrics.json``, ``table.txt``, ``results.json`` and the
     picture)."""
     config = config or DetectionDemoConfig()
@@ -230,10 +245,10 @@ def run_detection_demo(
     )
     head: IterativeReasoningHead = with_head.head  # type: ignore[assignment]
     if head.fallback is not None:
-        gate = DetectionModel(detector, freeze_detector=True, trains="fallback")
-        seconds["fallback"] = train_or_resume(
-            gate, held_out, config.fallback, out / "fallback", progress
-        )
+        start = time.perf_counter()
+        folder = out / ("fallback" if config.gate_fit == "loss" else "gate")
+        _fit_gate(config, detector, with_head, data["train"], held_out, folder, progress)
+        seconds["fallback"] = time.perf_counter() - start
     with paper_fusion(head):
         head_loss = _head_losses(with_head, train_part, held_out, data["test"], config)
 
@@ -294,6 +309,43 @@ def run_detection_demo(
             )
         )
     return DetectionDemoResult(metrics, seconds, table, written, head_loss, gates)
+
+
+def _fit_gate(
+    config: DetectionDemoConfig,
+    detector: Any,
+    with_head: DetectionModel,
+    train_images: Any,
+    held_out: Subset[Any],
+    folder: Path,
+    progress: bool,
+) -> None:
+    """Fit the head's fallback gate on the held-out images (``config.gate_fit``), or load
+    the fit that ``folder`` holds."""
+    if config.gate_fit == "loss":
+        gate = DetectionModel(detector, freeze_detector=True, trains="fallback")
+        train_or_resume(gate, held_out, config.fallback, folder, progress)
+        return
+    head = with_head.head
+    assert head is not None and head.fallback is not None
+    path = folder / "selection.json"
+    wanted = {"grid": list(GATE_GRID), "margin": config.gate_margin}
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if {k: saved.get(k) for k in wanted} == wanted:
+            with torch.no_grad():
+                head.fallback.gate.copy_(torch.tensor(saved["gate"]))
+            return
+    images = copy.copy(train_images)  # the held-out images, unflipped, scored with COCOeval
+    images.records = [train_images.records[i] for i in held_out.indices]
+    images.hflip_prob = 0.0
+    selection = select_gate(
+        with_head, images, train_images.classes, GATE_GRID, config.gate_margin, progress
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps({**wanted, **selection.as_json()}, indent=2) + "\n")
+    partial.replace(path)
 
 
 @contextmanager

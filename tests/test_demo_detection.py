@@ -31,11 +31,14 @@ def test_the_benchmark_writes_both_models_their_metrics_and_the_picture(tiny):
         assert written["images"] == config.test_images
         assert (out / folder / "detections.json").exists()
     assert load_checkpoint(out / "with_head")["step"] == config.head.steps
-    assert load_checkpoint(out / "fallback")["step"] == config.fallback.steps
+    selection = json.loads((out / "gate" / "selection.json").read_text())
+    assert selection["gate"] == list(result.gate.values())
+    assert set(result.gate.values()) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    assert selection["chosen"]["detector"] == selection["grid"]["0.0"]["ap"]
     assert (out / "table.txt").read_text().startswith("model")
     assert "with the head: mAP" in result.table and "with the paper fusion: mAP" in result.table
     assert set(result.head_loss) == {"train", "held out", "test"}
-    assert len(result.gate) == 14 and any(value != 0 for value in result.gate.values())
+    assert len(result.gate) == 14
     held_out = [line for line in read_log(out / "with_head") if "val_loss" in line]
     assert held_out and held_out[-1]["step"] == config.head.steps
     assert [p.name for p in result.figures] == ["detections.png"]
@@ -47,7 +50,6 @@ def test_the_benchmark_resumes_what_it_finished(tiny, wordnet):
     out, config, first = tiny
     again = run_detection_demo(out, config, progress=False, figures=False, lexicon=wordnet)
     assert again.seconds["detector"] == 0.0 and again.seconds["head"] == 0.0
-    assert again.seconds["fallback"] == 0.0
     assert again.metrics == first.metrics and again.gate == first.gate
 
 
@@ -95,6 +97,16 @@ def test_the_paper_fusion_gives_two_rows_and_no_gate(tmp_path, wordnet):
     assert not (tmp_path / "fallback").exists()
 
 
+def test_the_gate_fitted_by_its_loss_on_the_held_out_images(tmp_path, wordnet):
+    config = replace(DetectionDemoConfig().scaled(0.005), width=4, reasoned_boxes=10)
+    result = run_detection_demo(
+        tmp_path, replace(config, gate_fit="loss"), progress=False, figures=False, lexicon=wordnet
+    )
+    assert load_checkpoint(tmp_path / "fallback")["step"] == config.fallback.steps
+    assert any(value != 0 for value in result.gate.values())  # trained away from closed
+    assert not (tmp_path / "gate").exists()
+
+
 def test_seeds_run_apart_and_are_summed_up(tmp_path, wordnet):
     config = replace(DetectionDemoConfig().scaled(0.005), width=4, reasoned_boxes=10)
     result = run_detection_seeds(
@@ -137,6 +149,8 @@ def test_unknown_family():
         ({"validation_fraction": 0.0}, "validation_fraction must be strictly between 0 and 1"),
         ({"validation_fraction": 1.0}, "validation_fraction must be strictly between 0 and 1"),
         ({"validate_every": 0}, "validate_every must be positive"),
+        ({"gate_fit": "calibration"}, "gate_fit must be one of"),
+        ({"gate_margin": -1.0}, "gate_margin must be finite and non-negative"),
     ],
 )
 def test_bad_settings(options, message):

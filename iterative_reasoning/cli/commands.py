@@ -26,6 +26,7 @@ def demo(args: argparse.Namespace) -> int:
     for flag, value in (
         ("--reasoned-boxes", args.reasoned_boxes),
         ("--fusion", args.fusion),
+        ("--gate-fit", args.gate_fit),
         ("--validation-fraction", args.validation_fraction),
     ):
         if value is not None and value != []:
@@ -56,6 +57,8 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
     config = DetectionDemoConfig.for_family(args.detector)
     if args.fusion is not None:
         config = replace(config, fusion=args.fusion)
+    if args.gate_fit is not None:
+        config = replace(config, gate_fit=args.gate_fit)
     if args.validation_fraction is not None:
         config = replace(config, validation_fraction=_fraction(args.validation_fraction))
     config = config.scaled(args.scale) if args.scale != 1.0 else config

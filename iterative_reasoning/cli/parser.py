@@ -11,6 +11,7 @@ from iterative_reasoning.data.graphs import GRAPH_RELATIONS
 from iterative_reasoning.data.synthetic import BENCHMARKS
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, DETECTORS
 from iterative_reasoning.engine.config import PRECISIONS
+from iterative_reasoning.engine.fallback import GATE_FITS
 from iterative_reasoning.nn.fallback import FUSIONS
 from iterative_reasoning.nn.reasoning_head import MODELS
 from iterative_reasoning.recipes import DATASETS, TASKS, RunSpec
@@ -158,6 +159,12 @@ def _demo(demo: argparse.ArgumentParser) -> None:
         help="detection: the head's output, the detector's prediction plus the head's change "
         "through a gate fitted on held-out images (residual, the default), or the paper's "
         "attention fusion (paper)",
+    )
+    demo.add_argument(
+        "--gate-fit",
+        choices=GATE_FITS,
+        help="detection, residual fusion: fit the fallback gate by each class's COCO AP on the "
+        "held-out images (ap, the default) or by its cross-entropy there (loss)",
     )
     demo.add_argument(
         "--validation-fraction",

@@ -225,6 +225,36 @@ def test_cli_detection_errors(tmp_path, capsys):
     assert "--reasoned-boxes must be a positive integer or 'all'" in capsys.readouterr().err
     assert main(["demo", "--detector", "yolo", "--output-dir", str(tmp_path)]) == 2
     assert "--detector goes with --task detection" in capsys.readouterr().err
+    for flag in (["--fusion", "paper"], ["--validation-fraction", "0.2"], ["--gate-fit", "ap"]):
+        assert main(["demo", *flag, "--output-dir", str(tmp_path)]) == 2
+        assert f"{flag[0]} goes with --task detection" in capsys.readouterr().err
+    demo = ["demo", "--task", "detection", "--output-dir", str(tmp_path / "d")]
+    for fraction in ("0", "1"):
+        assert main([*demo, "--validation-fraction", fraction]) == 2
+        err = capsys.readouterr().err
+        assert "--validation-fraction must be strictly between 0 and 1" in err
+    assert main([*demo, "--seeds", "0"]) == 2
+    assert "--seeds must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*demo, "--fusion", "gated"])
+    assert "invalid choice: 'gated'" in capsys.readouterr().err
+    assert main(["diagnose", str(tmp_path / "nothing")]) == 2
+    assert "give the output directory of a finished" in capsys.readouterr().err
+
+
+def test_cli_detection_demo_over_seeds_then_its_diagnosis(tmp_path, capsys):
+    out = tmp_path / "demo"
+    demo = ["demo", "--task", "detection", "--scale", "0.005", "--seeds", "2", "--quiet"]
+    lexicon = ["--wordnet", str(require_wordnet())]
+    assert main([*demo, "--no-figures", "--output-dir", str(out), *lexicon]) == 0
+    printed = capsys.readouterr().out
+    assert "mean ± std over 2 seed(s)" in printed and "seed 1" in printed
+    report = tmp_path / "report.json"
+    assert main(["diagnose", str(out / "seed-1"), "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "AP50" in printed and "fallback gate" in printed and "the head's loss" in printed
+    assert set(json.loads(report.read_text())) >= {"ap", "per_category", "scores", "ranking"}
+    assert main(["diagnose", str(out / "seed-0"), "--after", "paper_fusion"]) == 0
 
 
 def test_cli_runs_repeat_with_a_seed_and_refuse_a_changed_schedule(tmp_path, wordnet, capsys):

@@ -110,3 +110,11 @@ def test_the_loss_trains_the_attention_on_the_fusion_and_the_gate_on_the_gated_o
     loss.fallback.backward()
     grads = {n for n, p in head.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
     assert grads == {"fallback.gate"}
+
+
+def test_a_detector_whose_logits_are_not_finite_is_named():
+    inputs = list(_inputs())
+    inputs[4] = inputs[4].clone()
+    inputs[4][1, 2] = float("nan")
+    with pytest.raises(ValueError, match="base_logits"):
+        _head("residual")(*inputs)

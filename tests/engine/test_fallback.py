@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
+from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
+from iterative_reasoning.engine import DetectionModel
+from iterative_reasoning.engine import fallback as fallback_module
+from iterative_reasoning.engine.fallback import GATE_GRID, select_gate
+from iterative_reasoning.graph import ClassRelations
+
+CLASSES = ["__background__", "door", "car_door", "table"]
+RELATIONS = ClassRelations(4, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
+
+
+def _model(fusion="residual"):
+    torch.manual_seed(0)
+    detector = small_faster_rcnn(4, width=8, representation_size=64)
+    small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
+    head = reasoning_head_for(detector, "final", class_relations=RELATIONS, fusion=fusion, **small)
+    return DetectionModel(attach_reasoning_head(detector, head))
+
+
+class _Metrics:
+    def __init__(self, ap, ap_of):
+        self.ap, self.ap_of = ap, ap_of
+
+    def as_percent(self):
+        return {"ap": self.ap, "ap_of": self.ap_of}
+
+
+def _scored_by(per_class, overall):
+    """evaluate_detection replaced: each class's held-out AP a function of its own gate, the
+    mAP a function of the whole gate; records every gate it is asked to score."""
+    asked = []
+
+    def evaluate(model, dataset, progress=False):
+        gate = model.head.fallback.gate.detach().clone()
+        asked.append(gate)
+        ap_of = {name: f(float(gate[c])) for c, (name, f) in enumerate(per_class.items(), 1)}
+        return {"bbox": _Metrics(overall(gate), ap_of)}
+
+    return evaluate, asked
+
+
+def test_a_class_moves_only_where_its_held_out_ap_gains_the_margin(monkeypatch):
+    per_class = {
+        "door": lambda g: 40 + 20 * g,  # gains 20 at 1
+        "car_door": lambda g: 50 + 0.5 * g,  # gains 0.5: under the margin
+        "table": lambda g: 70 - 3 * g,  # loses
+    }
+    evaluate, asked = _scored_by(per_class, overall=lambda gate: 50 + 5 * float(gate[1]))
+    monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
+    model = _model()
+    selection = select_gate(model, None, CLASSES, margin=1.0)
+    assert selection.gate.tolist() == [0.0, 1.0, 0.0, 0.0]  # background as closed: a tie
+    assert torch.equal(model.head.fallback.gate.detach(), selection.gate)
+    assert set(selection.grid) == {str(v) for v in GATE_GRID}
+    assert selection.chosen["chosen"] == "classes"
+    assert len(asked) == len(GATE_GRID) + 2
+
+
+def test_the_detector_is_kept_when_nothing_gains_on_the_held_out_images(monkeypatch):
+    per_class = {name: (lambda g: 50 - g) for name in CLASSES[1:]}
+    evaluate, _ = _scored_by(per_class, overall=lambda gate: 50 - float(gate.sum()))
+    monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
+    selection = select_gate(_model(), None, CLASSES)
+    assert selection.gate.tolist() == [0.0] * 4 and selection.chosen["chosen"] == "detector"
+
+
+def test_a_choice_that_lowers_the_held_out_map_falls_back_to_the_detector(monkeypatch):
+    per_class = {"door": lambda g: 40 + 10 * g, "car_door": lambda g: 50, "table": lambda g: 70}
+    # the classes' APs gain alone, the mAP of the choice does not: the detector is kept
+    evaluate, _ = _scored_by(per_class, overall=lambda gate: 50 - float(gate.sum() > 0))
+    monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
+    selection = select_gate(_model(), None, CLASSES)
+    assert selection.gate.tolist() == [0.0] * 4
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="fusion='residual'"):
+        select_gate(_model("paper"), None, CLASSES)
+    with pytest.raises(ValueError, match="grid must hold 0"):
+        select_gate(_model(), None, CLASSES, grid=(0.5, 1.0))
+    with pytest.raises(ValueError, match="margin must be finite and non-negative"):
+        select_gate(_model(), None, CLASSES, margin=-1)
+    with pytest.raises(ValueError, match="classes has 3 names"):
+        select_gate(_model(), None, CLASSES[:3])
