@@ -26,7 +26,7 @@ def test_the_benchmark_writes_both_models_their_metrics_and_the_picture(tiny):
     out, config, result = tiny
     assert list(result.metrics) == ["detector", "paper fusion", "with head"]
     for folder in ("detector", "paper_fusion", "with_head"):
-        assert read_log(out / folder)
+        assert read_log(out / folder) or folder == "paper_fusion"  # evaluated, not trained
         written = json.loads((out / folder / "metrics.json").read_text())
         assert written["images"] == config.test_images
         assert (out / folder / "detections.json").exists()
