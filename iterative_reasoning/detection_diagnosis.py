@@ -46,8 +46,9 @@ def diagnose_rescoring(
         (each category's AP before and after), ``"scores"`` (per side: count, mean and
         quantiles of the scores of true positives and of each kind of false positive at IoU
         0.50, with their sum), ``"ranking"`` (per side: the AUC of true over false positives
-        in each category, and its mean; the detections found on both sides, same image, box
-        and category, and how their rank within the category moved) and ``"duplicates"``
+        in each category, and its mean; the true positives' mean IoU with their objects and
+        the rank correlation of their scores with that IoU; the detections found on both
+        sides, same image, box and category, and how their rank within the category moved) and ``"duplicates"``
         (per side: pairs of detections of one category in one image with IoU above 0.5, both
         scored at least 0.05).
     """
@@ -109,6 +110,19 @@ def format_diagnosis(report: dict[str, Any]) -> str:
         f"true over false positives (AUC, mean over categories): "
         f"{ranking['before']['mean_auc']:.4f} -> {ranking['after']['mean_auc']:.4f}"
     )
+    by_kind = ", ".join(
+        f"{kind} {ranking['before']['auc_by_kind'][kind]:.4f} -> "
+        f"{ranking['after']['auc_by_kind'][kind]:.4f}"
+        for kind in FALSE_POSITIVE_KINDS
+    )
+    lines.append(f"  over each kind of false positive: {by_kind}")
+    lines.append(
+        "true positives: mean IoU with their object "
+        f"{ranking['before']['tp_iou']:.3f} -> {ranking['after']['tp_iou']:.3f}; rank "
+        "correlation of score and IoU "
+        f"{ranking['before']['tp_score_iou_correlation']:.3f} -> "
+        f"{ranking['after']['tp_score_iou_correlation']:.3f}"
+    )
     moved = ranking["moved"]
     lines.append(
         f"detections on both sides: {moved['common']} of {moved['before']} / {moved['after']}; "
@@ -153,6 +167,7 @@ def _matches(coco_gt: Any, results: list[Mapping[str, Any]], ids: list[Any]) -> 
             if entry["dtIgnore"][0][d]:
                 continue
             detection = found.anns[det_id]
+            truth = int(entry["dtMatches"][0][d])
             detections.append(
                 {
                     "image_id": entry["image_id"],
@@ -160,8 +175,9 @@ def _matches(coco_gt: Any, results: list[Mapping[str, Any]], ids: list[Any]) -> 
                     "bbox": tuple(detection["bbox"]),
                     "score": float(score),
                     "kind": "true positive"
-                    if entry["dtMatches"][0][d] > 0
+                    if truth > 0
                     else _false_positive_kind(coco_gt, detection),
+                    "iou": _iou(detection["bbox"], coco_gt.anns[truth]["bbox"]) if truth else 0.0,
                 }
             )
     return {"stats": stats, "per_category": per_category, "detections": detections}
@@ -183,6 +199,10 @@ def _false_positive_kind(coco_gt: Any, detection: Mapping[str, Any]) -> str:
     if bool(((ious >= 0.1) & same).any()):
         return "poor box"
     return "background"
+
+
+def _iou(box: Sequence[float], other: Sequence[float]) -> float:
+    return float(box_iou(_xyxy([box]), _xyxy([other]))[0, 0])
 
 
 def _xyxy(boxes: Sequence[Sequence[float]]) -> torch.Tensor:
@@ -222,9 +242,41 @@ def _ranking(matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if positive.size and negative.size:
                 aucs[str(category)] = _auc(positive, negative)
         mean = float(np.mean(list(aucs.values()))) if aucs else float("nan")
-        ranking[side] = {"auc": aucs, "mean_auc": mean}
+        hits = [d for d in m["detections"] if d["kind"] == "true positive"]
+        ranking[side] = {
+            "auc": aucs,
+            "mean_auc": mean,
+            "auc_by_kind": {
+                kind: _auc_within(m["detections"], kind) for kind in FALSE_POSITIVE_KINDS
+            },
+            "tp_iou": float(np.mean([d["iou"] for d in hits])) if hits else float("nan"),
+            "tp_score_iou_correlation": _rank_correlation(
+                [d["score"] for d in hits], [d["iou"] for d in hits]
+            ),
+        }
     ranking["moved"] = _rank_shifts(matched["before"]["detections"], matched["after"]["detections"])
     return ranking
+
+
+def _auc_within(detections: list[dict[str, Any]], kind: str) -> float:
+    """The mean over categories of the AUC of true positives over the false positives of
+    ``kind`` (NaN where no category has both)."""
+    aucs = []
+    for category in {d["category_id"] for d in detections}:
+        scores = [d for d in detections if d["category_id"] == category]
+        positive = np.array([d["score"] for d in scores if d["kind"] == "true positive"])
+        negative = np.array([d["score"] for d in scores if d["kind"] == kind])
+        if positive.size and negative.size:
+            aucs.append(_auc(positive, negative))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def _rank_correlation(first: Sequence[float], second: Sequence[float]) -> float:
+    """Spearman's correlation of two lists (NaN under two items)."""
+    if len(first) < 2:
+        return float("nan")
+    ranks = [np.argsort(np.argsort(np.asarray(v), kind="stable")) for v in (first, second)]
+    return float(np.corrcoef(ranks[0], ranks[1])[0, 1])
 
 
 def _auc(positive: np.ndarray, negative: np.ndarray) -> float:
