@@ -46,11 +46,12 @@ def diagnose_rescoring(
         (each category's AP before and after), ``"scores"`` (per side: count, mean and
         quantiles of the scores of true positives and of each kind of false positive at IoU
         0.50, with their sum), ``"ranking"`` (per side: the AUC of true over false positives
-        in each category, and its mean; the true positives' mean IoU with their objects and
-        the rank correlation of their scores with that IoU; the detections found on both
-        sides, same image, box and category, and how their rank within the category moved) and ``"duplicates"``
-        (per side: pairs of detections of one category in one image with IoU above 0.5, both
-        scored at least 0.05).
+        in each category, and its mean, and over each kind of false positive; the true
+        positives' mean IoU with their objects and the rank correlation of their scores with
+        that IoU; the detections found on both sides, same image, box and category, and how
+        their rank within the category moved) and ``"duplicates"`` (per side: pairs of
+        detections of one category in one image with IoU above 0.5, both scored at least
+        0.05).
     """
     ids = list(image_ids) if image_ids is not None else list(coco_gt.getImgIds())
     sides = {"before": list(before), "after": list(after)}
