@@ -44,7 +44,7 @@ from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
-from iterative_reasoning.engine.fallback import GATE_FITS, GATE_GRID, select_gate
+from iterative_reasoning.engine.fallback import GATE_FITS, GATE_GRID, choose_gate, select_gate
 from iterative_reasoning.engine.validation import (
     ValidationHook,
     validation_loss,
@@ -330,18 +330,21 @@ def _fit_gate(
     assert head is not None and head.fallback is not None
     path = folder / "selection.json"
     wanted = {"grid": list(GATE_GRID), "margin": config.gate_margin}
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if {k: saved.get(k) for k in wanted} == wanted:
-            with torch.no_grad():
-                head.fallback.gate.copy_(torch.tensor(saved["gate"]))
+    saved = json.loads(path.read_text()) if path.is_file() else {}
+    if {k: saved.get(k) for k in wanted} == wanted:  # measured: the choice is made again
+        measured = {k: v for k, v in saved["chosen"].items() if k.startswith("classes")}
+        selection = choose_gate(
+            head.fallback.gate, saved["grid"], train_images.classes, config.gate_margin, measured
+        )
+        if selection.as_json() == {k: saved[k] for k in ("gate", "grid", "chosen")}:
             return
-    images = copy.copy(train_images)  # the held-out images, unflipped, scored with COCOeval
-    images.records = [train_images.records[i] for i in held_out.indices]
-    images.hflip_prob = 0.0
-    selection = select_gate(
-        with_head, images, train_images.classes, GATE_GRID, config.gate_margin, progress
-    )
+    else:
+        images = copy.copy(train_images)  # the held-out images, unflipped, for COCOeval
+        images.records = [train_images.records[i] for i in held_out.indices]
+        images.hflip_prob = 0.0
+        selection = select_gate(
+            with_head, images, train_images.classes, GATE_GRID, config.gate_margin, progress
+        )
     folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps({**wanted, **selection.as_json()}, indent=2) + "\n")

@@ -27,9 +27,10 @@ class GateSelection(NamedTuple):
         gate: the gate of each class, ``[C]`` (background first).
         grid: held-out AP (percent) with every class's gate at each value of the grid:
             ``{value: {"ap": mAP, "ap_of": {category: AP}}}``.
-        chosen: held-out mAP of the detector (every gate closed) and, where some class
-            gains, of the per-class choice with the background's gate closed and opened;
-            ``"chosen"`` names the one kept.
+        chosen: held-out mAP of each candidate: the detector (every gate closed), the best
+            shared value (``"shared 0.5"``) and, where some class gains, the per-class choice
+            with the background's gate closed (``"classes"``) and opened (``"classes and
+            background"``); ``"chosen"`` names the one kept.
     """
 
     gate: torch.Tensor
@@ -51,14 +52,18 @@ def select_gate(
     """Choose the gate of ``model``'s head by COCO AP on ``held_out`` (a
     :class:`~iterative_reasoning.data.COCODetection` of images the head did not train on).
 
-    1. The held-out images are scored with every class's gate at each value of ``grid``
-       (``0``: the detector's own detections).
-    2. Each object class takes the value where its held-out AP is highest, if that beats its
-       AP at ``0`` by at least ``margin`` points, else ``0``: a class falls back to the
-       detector unless the held-out images show a gain.
-    3. The background's gate is the largest of the classes' (it moves with them), or ``0``;
-       of these two and the detector, the held-out mAP chooses (the detector on a tie), so
-       the chosen gate never scores below the detector on the held-out images.
+    1. The held-out images are scored with every gate at each value of ``grid`` (one value
+       shared by every class; ``0``: the detector's own detections).
+    2. Per class: each object class takes the value where its held-out AP is highest, if
+       that beats its AP at ``0`` by at least ``margin`` points, else ``0`` (a class falls
+       back to the detector unless the held-out images show a gain); the held-out images
+       are scored with these gates, the background's closed, and again with the
+       background's at the largest of them.
+    3. Of the detector, the best shared value and the two per-class choices, the highest
+       held-out mAP wins (:func:`choose_gate`; on a tie the detector, then the shared value),
+       so the chosen gate never scores below the detector on the held-out images. The
+       classes' gates are not independent (the head's logits meet in a softmax), which is
+       why a choice per class is measured as a whole before it is taken.
 
     The head's gate is set to the choice, which is returned with what was measured.
 
@@ -88,24 +93,62 @@ def select_gate(
         return {"ap": bbox["ap"], "ap_of": bbox["ap_of"]}
 
     scored = {str(value): score(torch.full_like(gate, value)) for value in grid}
-    closed = scored[str(0.0)]
-    chosen = torch.zeros_like(gate)
-    for c, name in enumerate(classes):
-        if c == 0 or name not in closed["ap_of"]:
-            continue
-        best = max(grid, key=lambda v: (scored[str(v)]["ap_of"].get(name, -1.0), -v))
-        if scored[str(best)]["ap_of"][name] - closed["ap_of"][name] >= margin:
-            chosen[c] = best
-    measured = {"detector": closed["ap"]}
-    options = {"detector": torch.zeros_like(gate)}
+    chosen = per_class_gates(scored, classes, margin)
+    measured: dict[str, float] = {}
     if bool((chosen > 0).any()):
-        options["classes"] = chosen.clone()
         measured["classes"] = score(chosen)["ap"]
-        with_background = chosen.clone()
-        with_background[0] = chosen.max()
-        options["classes and background"] = with_background
-        measured["classes and background"] = score(with_background)["ap"]
-    best_name = max(measured, key=lambda k: (measured[k], k == "detector"))
+        measured["classes and background"] = score(_with_background(chosen))["ap"]
+    return choose_gate(head.fallback.gate, scored, classes, margin, measured)
+
+
+def per_class_gates(
+    scored: dict[str, dict[str, Any]], classes: Sequence[str], margin: float
+) -> torch.Tensor:
+    """Each object class's best value of the grid by its held-out AP (the smaller on a tie),
+    where it beats the detector's by ``margin`` points; ``0`` elsewhere and for the
+    background."""
+    values = sorted(float(v) for v in scored)
+    closed = scored[str(0.0)]["ap_of"]
+    chosen = torch.zeros(len(classes))
+    for c, name in enumerate(classes):
+        if c == 0 or name not in closed:
+            continue
+        best = max(values, key=lambda v: (scored[str(v)]["ap_of"].get(name, -1.0), -v))
+        if scored[str(best)]["ap_of"][name] - closed[name] >= margin:
+            chosen[c] = best
+    return chosen
+
+
+def choose_gate(
+    gate: torch.Tensor,
+    scored: dict[str, dict[str, Any]],
+    classes: Sequence[str],
+    margin: float,
+    measured: dict[str, float],
+) -> GateSelection:
+    """Set ``gate`` to the choice of highest held-out mAP among the detector, the best shared
+    value of the grid (``scored``) and the per-class choices whose mAP ``measured`` holds
+    (``"classes"``, ``"classes and background"``); returns the selection."""
+    values = sorted(float(v) for v in scored)
+    shared = max(values, key=lambda v: (scored[str(v)]["ap"], -v))
+    per_class = per_class_gates(scored, classes, margin)
+    options = {
+        "detector": (scored[str(0.0)]["ap"], torch.zeros(len(classes))),
+        f"shared {shared}": (scored[str(shared)]["ap"], torch.full((len(classes),), shared)),
+    }
+    if "classes" in measured:
+        options["classes"] = (measured["classes"], per_class)
+        both = measured["classes and background"]
+        options["classes and background"] = (both, _with_background(per_class))
+    best = max(options, key=lambda k: options[k][0])  # the first of the highest, in order
     with torch.no_grad():
-        gate.copy_(options[best_name])
-    return GateSelection(gate.detach().clone(), scored, {**measured, "chosen": best_name})
+        gate.copy_(options[best][1].to(gate))
+    report = {name: ap for name, (ap, _) in options.items()}
+    return GateSelection(gate.detach().clone(), scored, {**report, "chosen": best})
+
+
+def _with_background(chosen: torch.Tensor) -> torch.Tensor:
+    """The per-class gates with the background's at their largest."""
+    both = chosen.clone()
+    both[0] = chosen.max()
+    return both

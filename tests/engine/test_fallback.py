@@ -5,7 +5,7 @@ from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.engine import DetectionModel
 from iterative_reasoning.engine import fallback as fallback_module
-from iterative_reasoning.engine.fallback import GATE_GRID, select_gate
+from iterative_reasoning.engine.fallback import GATE_GRID, choose_gate, select_gate
 from iterative_reasoning.graph import ClassRelations
 
 CLASSES = ["__background__", "door", "car_door", "table"]
@@ -48,15 +48,37 @@ def test_a_class_moves_only_where_its_held_out_ap_gains_the_margin(monkeypatch):
         "car_door": lambda g: 50 + 0.5 * g,  # gains 0.5: under the margin
         "table": lambda g: 70 - 3 * g,  # loses
     }
-    evaluate, asked = _scored_by(per_class, overall=lambda gate: 50 + 5 * float(gate[1]))
+
+    def overall(gate):
+        return 50 + 5 * float(gate[1]) - 3 * float(gate[3])
+
+    evaluate, asked = _scored_by(per_class, overall)
     monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
     model = _model()
     selection = select_gate(model, None, CLASSES, margin=1.0)
     assert selection.gate.tolist() == [0.0, 1.0, 0.0, 0.0]  # background as closed: a tie
     assert torch.equal(model.head.fallback.gate.detach(), selection.gate)
     assert set(selection.grid) == {str(v) for v in GATE_GRID}
-    assert selection.chosen["chosen"] == "classes"
+    assert selection.chosen == {
+        "detector": 50.0,
+        "shared 1.0": 52.0,
+        "classes": 55.0,
+        "classes and background": 55.0,
+        "chosen": "classes",
+    }
     assert len(asked) == len(GATE_GRID) + 2
+    # what was measured chooses again, without scoring anything
+    measured = {k: v for k, v in selection.chosen.items() if k.startswith("classes")}
+    again = choose_gate(torch.zeros(4), selection.grid, CLASSES, 1.0, measured)
+    assert again.as_json() == selection.as_json()
+
+
+def test_a_shared_value_wins_where_the_per_class_choice_scores_lower_as_a_whole(monkeypatch):
+    per_class = {"door": lambda g: 40 + 20 * g, "car_door": lambda g: 50, "table": lambda g: 70}
+    evaluate, _ = _scored_by(per_class, overall=lambda gate: 50 + 4 * float(gate.mean()))
+    monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
+    selection = select_gate(_model(), None, CLASSES)
+    assert selection.gate.tolist() == [1.0] * 4 and selection.chosen["chosen"] == "shared 1.0"
 
 
 def test_the_detector_is_kept_when_nothing_gains_on_the_held_out_images(monkeypatch):
