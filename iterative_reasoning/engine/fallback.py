@@ -61,7 +61,8 @@ def select_gate(
        background's at the largest of them.
     3. Of the detector, the best shared value and the two per-class choices, the highest
        held-out mAP wins (:func:`choose_gate`; on a tie the detector, then the shared value),
-       so the chosen gate never scores below the detector on the held-out images. The
+       if it beats the detector's by at least ``margin`` points, else the detector: the
+       chosen gate never scores below the detector on the held-out images. The
        classes' gates are not independent (the head's logits meet in a softmax), which is
        why a choice per class is measured as a whole before it is taken.
 
@@ -72,7 +73,8 @@ def select_gate(
         held_out: the held-out images.
         classes: the class names, background first (the head's classes).
         grid: the gate values tried, ``0`` among them.
-        margin: AP points (percent) a class must gain on the held-out images to move.
+        margin: AP points (percent) that a class, and the whole choice in mAP, must gain on
+            the held-out images to move from the detector.
         progress: progress bars.
     """
     head = model.head
@@ -128,7 +130,8 @@ def choose_gate(
 ) -> GateSelection:
     """Set ``gate`` to the choice of highest held-out mAP among the detector, the best shared
     value of the grid (``scored``) and the per-class choices whose mAP ``measured`` holds
-    (``"classes"``, ``"classes and background"``); returns the selection."""
+    (``"classes"``, ``"classes and background"``), or to the detector's where that choice
+    gains less than ``margin`` points over it; returns the selection."""
     values = sorted(float(v) for v in scored)
     shared = max(values, key=lambda v: (scored[str(v)]["ap"], -v))
     per_class = per_class_gates(scored, classes, margin)
@@ -141,6 +144,8 @@ def choose_gate(
         both = measured["classes and background"]
         options["classes and background"] = (both, _with_background(per_class))
     best = max(options, key=lambda k: options[k][0])  # the first of the highest, in order
+    if options[best][0] - options["detector"][0] < margin:
+        best = "detector"  # no gain on the held-out images beyond their noise
     with torch.no_grad():
         gate.copy_(options[best][1].to(gate))
     report = {name: ap for name, (ap, _) in options.items()}

@@ -98,6 +98,16 @@ def test_a_choice_that_lowers_the_held_out_map_falls_back_to_the_detector(monkey
     assert selection.gate.tolist() == [0.0] * 4
 
 
+def test_a_gain_of_the_whole_under_the_margin_keeps_the_detector(monkeypatch):
+    per_class = {name: (lambda g: 50.0) for name in CLASSES[1:]}
+    evaluate, _ = _scored_by(per_class, overall=lambda gate: 50 + 0.5 * float(gate.mean()))
+    monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
+    selection = select_gate(_model(), None, CLASSES, margin=1.0)
+    assert selection.gate.tolist() == [0.0] * 4 and selection.chosen["chosen"] == "detector"
+    assert selection.chosen["shared 1.0"] == 50.5
+    assert select_gate(_model(), None, CLASSES, margin=0.4).chosen["chosen"] == "shared 1.0"
+
+
 def test_errors():
     with pytest.raises(ValueError, match="fusion='residual'"):
         select_gate(_model("paper"), None, CLASSES)
