@@ -23,7 +23,6 @@ finished. :func:`run_detection_seeds` runs it over several seeds and prints mean
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -339,11 +338,8 @@ def _fit_gate(
         if selection.as_json() == {k: saved[k] for k in ("gate", "grid", "chosen")}:
             return
     else:
-        images = copy.copy(train_images)  # the held-out images, unflipped, for COCOeval
-        images.records = [train_images.records[i] for i in held_out.indices]
-        images.hflip_prob = 0.0
         selection = select_gate(
-            with_head, images, train_images.classes, GATE_GRID, config.gate_margin, progress
+            with_head, held_out, train_images.classes, GATE_GRID, config.gate_margin, progress
         )
     folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")

@@ -4,12 +4,15 @@ head's only as far as its AP on those images says it gains."""
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
+from torch.utils.data import Subset
 
+from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
 
 #: How a fallback gate is fitted on held-out images: by COCO AP (:func:`select_gate`), or by
@@ -70,7 +73,8 @@ def select_gate(
 
     Args:
         model: the detector with a head of ``fusion="residual"``.
-        held_out: the held-out images.
+        held_out: the held-out images: a ``COCODetection``, or a ``Subset`` of one (the
+            held-out part of :func:`~iterative_reasoning.engine.validation.validation_split`).
         classes: the class names, background first (the head's classes).
         grid: the gate values tried, ``0`` among them.
         margin: AP points (percent) that a class, and the whole choice in mAP, must gain on
@@ -87,6 +91,7 @@ def select_gate(
     if len(classes) != head.num_classes:
         raise ValueError(f"classes has {len(classes)} names but the head {head.num_classes}")
     gate = head.fallback.gate
+    held_out = _scored_images(held_out)
 
     def score(values: torch.Tensor) -> dict[str, Any]:
         with torch.no_grad():
@@ -150,6 +155,18 @@ def choose_gate(
         gate.copy_(options[best][1].to(gate))
     report = {name: ap for name, (ap, _) in options.items()}
     return GateSelection(gate.detach().clone(), scored, {**report, "chosen": best})
+
+
+def _scored_images(held_out: Any) -> Any:
+    """``held_out`` as COCOeval scores it: a :class:`~iterative_reasoning.data.COCODetection`
+    as it is, and a ``Subset`` of one (:func:`~iterative_reasoning.engine.validation.
+    validation_split`'s) as a copy of that dataset holding those images, unflipped."""
+    if isinstance(held_out, Subset) and isinstance(held_out.dataset, COCODetection):
+        images = copy.copy(held_out.dataset)
+        images.records = [held_out.dataset.records[i] for i in held_out.indices]
+        images.hflip_prob = 0.0
+        return images
+    return held_out
 
 
 def _with_background(chosen: torch.Tensor) -> torch.Tensor:

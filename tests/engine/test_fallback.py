@@ -117,3 +117,27 @@ def test_errors():
         select_gate(_model(), None, CLASSES, margin=-1)
     with pytest.raises(ValueError, match="classes has 3 names"):
         select_gate(_model(), None, CLASSES[:3])
+
+
+def test_a_held_out_subset_is_scored_as_a_coco_dataset_of_its_images(monkeypatch, tmp_path):
+    from iterative_reasoning.data import COCODetection, write_coco
+    from iterative_reasoning.engine.validation import validation_split
+
+    root = write_coco(tmp_path, {"train": 5}, seed=0)
+    images = COCODetection(
+        root / "images", root / "annotations" / "instances_train.json", hflip_prob=0.5
+    )
+    _, held_out = validation_split(images, 0.4, seed=0)
+    seen = []
+
+    def evaluate(model, dataset, progress=False):
+        seen.append(dataset)
+        return {"bbox": _Metrics(50.0, {})}
+
+    monkeypatch.setattr(fallback_module, "evaluate_detection", evaluate)
+    select_gate(_model(), held_out, CLASSES)
+    assert all(isinstance(d, COCODetection) and d.hflip_prob == 0.0 for d in seen)
+    assert [r.image_id for r in seen[0].records] == [
+        images.records[i].image_id for i in held_out.indices
+    ]
+    assert len(images.records) == 5 and images.hflip_prob == 0.5  # the dataset is left alone
