@@ -306,3 +306,10 @@ def _schedule(train: argparse.ArgumentParser) -> None:
         action="store_true",
         help="train the head alone on the ConvNet (detector) as it is (with --init-convnet)",
     )
+    train.add_argument(
+        "--validation-fraction",
+        type=float,
+        help="hold this share of the training images out (seed 0) and log the loss on them "
+        "(val_loss in log.jsonl and TensorBoard) every --checkpoint-every steps; 0.1 by "
+        "default for a head on a frozen detector, none otherwise",
+    )

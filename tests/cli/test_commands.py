@@ -9,7 +9,7 @@ from lexicons import require_wordnet
 from iterative_reasoning.cli import main
 from iterative_reasoning.data.synthetic import class_names
 from iterative_reasoning.demo import DemoConfig
-from iterative_reasoning.engine import load_checkpoint
+from iterative_reasoning.engine import load_checkpoint, read_log
 from iterative_reasoning.graph import ClassRelations
 
 
@@ -209,8 +209,12 @@ def test_cli_trains_and_evaluates_a_detector_with_and_without_the_head(tmp_path,
     for name, value in before.items():
         assert torch.equal(state[name], value), name
     assert any(".roi_heads.head." in name for name in state)
+    held_out = [line for line in read_log(head) if "val_loss" in line]
+    assert [line["step"] for line in held_out] == [2]  # 10 % of the images held out
+    assert "val_loss_reasoning" in held_out[0]
     assert main(["evaluate", *data, *argv]) == 0
     assert json.loads((head / "metrics.json").read_text())["detections"] >= 0
+    assert not [line for line in read_log(plain) if "val_loss" in line]  # none by default
 
 
 def test_cli_detection_errors(tmp_path, capsys):
@@ -238,6 +242,10 @@ def test_cli_detection_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main([*demo, "--fusion", "gated"])
     assert "invalid choice: 'gated'" in capsys.readouterr().err
+    train = ["train", "--dataset", "synthetic", "--model", "baseline", "--num-images", "2"]
+    train += ["--output-dir", str(tmp_path / "t"), "--validation-fraction", "1"]
+    assert main(train) == 2
+    assert "--validation-fraction must be strictly between 0 and 1" in capsys.readouterr().err
     assert main(["diagnose", str(tmp_path / "nothing")]) == 2
     assert "give the output directory of a finished" in capsys.readouterr().err
 
