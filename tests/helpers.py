@@ -127,3 +127,28 @@ def assert_same_state(model, other):
     assert list(mine) == list(theirs)
     for name, value in mine.items():
         assert torch.equal(value, theirs[name]), name
+
+
+def assert_gate_falls_back(want, got, opened):
+    """A head with a closed fallback gate gives the plain detector's detections ``want`` bit
+    for bit (``got``), and with the gate open others (``opened``), so the test can fail."""
+    for w, g in zip(want, got, strict=True):
+        assert len(w["boxes"]) > 0
+        for key in ("boxes", "labels", "scores"):
+            assert torch.equal(g[key], w[key]), key
+    assert any(not torch.equal(o["scores"], w["scores"]) for o, w in zip(opened, want, strict=True))
+
+
+def assert_adapter_gate_falls_back(detector, reasoning_head_for, images, **head_options):
+    """:func:`assert_gate_falls_back` for an adapter (``TransformersDetector``,
+    ``YOLODetector``): its detections before a head with ``fusion="residual"`` is attached,
+    after, and with the head's gate open."""
+    detector.eval()
+    with torch.no_grad():
+        want = detector(images)
+        head = reasoning_head_for(detector.model, "final", fusion="residual", **head_options)
+        detector.attach(head)
+        got = detector(images)
+        head.fallback.gate.fill_(1.0)
+        opened = detector(images)
+    assert_gate_falls_back(want, got, opened)

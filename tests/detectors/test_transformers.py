@@ -1,6 +1,6 @@
 import pytest
 import torch
-from helpers import two_images
+from helpers import assert_adapter_gate_falls_back, two_images
 from transformers_detectors import TINY, K, resnet, small_detr
 
 transformers = pytest.importorskip("transformers")
@@ -295,18 +295,6 @@ def test_a_residual_head_gives_the_plain_detectors_detections_until_its_gate_ope
     detector = FAMILIES[family]()
     detector.score_thresh = 0.0
     images, _ = _data()
-    detector.eval()
-    with torch.no_grad():
-        want = detector(images)
-        head = reasoning_head_for(
-            detector.model, "final", class_relations=RELATIONS, fusion="residual", **SMALL
-        )
-        detector.attach(head)
-        got = detector(images)
-        head.fallback.gate.fill_(1.0)
-        opened = detector(images)
-    for w, g in zip(want, got, strict=True):
-        assert len(w["boxes"]) > 0
-        for key in ("boxes", "labels", "scores"):
-            assert torch.equal(g[key], w[key])
-    assert any(not torch.equal(o["scores"], w["scores"]) for o, w in zip(opened, want, strict=True))
+    assert_adapter_gate_falls_back(
+        detector, reasoning_head_for, images, class_relations=RELATIONS, **SMALL
+    )

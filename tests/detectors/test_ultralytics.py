@@ -4,7 +4,7 @@ import tempfile
 
 import pytest
 import torch
-from helpers import two_images
+from helpers import assert_adapter_gate_falls_back, two_images
 
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp())  # not the user's settings
 from iterative_reasoning.detectors.ultralytics import import_ultralytics  # noqa: E402
@@ -187,18 +187,6 @@ def test_missing_ultralytics_names_how_to_install(monkeypatch):
 def test_a_residual_head_gives_the_plain_detectors_detections_until_its_gate_opens():
     detector = _detector()
     images, _ = _data()
-    detector.eval()
-    with torch.no_grad():
-        want = detector(images)
-        head = reasoning_head_for(
-            detector.model, "final", class_relations=RELATIONS, fusion="residual", **SMALL
-        )
-        detector.attach(head)
-        got = detector(images)
-        head.fallback.gate.fill_(1.0)
-        opened = detector(images)
-    for w, g in zip(want, got, strict=True):
-        assert len(w["boxes"]) > 0
-        for key in ("boxes", "labels", "scores"):
-            assert torch.equal(g[key], w[key])
-    assert any(not torch.equal(o["scores"], w["scores"]) for o, w in zip(opened, want, strict=True))
+    assert_adapter_gate_falls_back(
+        detector, reasoning_head_for, images, class_relations=RELATIONS, **SMALL
+    )
