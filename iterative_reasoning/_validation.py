@@ -185,6 +185,24 @@ def check_positive(name: str, value: float) -> float:
     return float(value)
 
 
+def check_probability(name: str, value: float) -> float:
+    """A number in ``[0, 1]`` (a flip probability...)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number in [0, 1], got {type(value).__name__}")
+    if not 0 <= value <= 1:  # NaN fails this too
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value}")
+    return float(value)
+
+
+def check_weight(name: str, value: float) -> float:
+    """A finite, non-negative number (a loss weight...)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be finite and non-negative, got {value}")
+    return float(value)
+
+
 def _image_sizes_of_boxes(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> Tensor:
     """``(height, width)`` of each box's image, ``[R, 2]`` (``batch`` clamped into range, so
     that it can be computed before ``batch`` is known to be valid)."""

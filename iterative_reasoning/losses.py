@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from iterative_reasoning._validation import check_batch, check_tensor
+from iterative_reasoning._validation import check_batch, check_tensor, check_weight
 from iterative_reasoning.nn.reasoning_head import ReasoningOutput
 
 
@@ -117,6 +117,15 @@ def reasoning_loss(
         labels, batch: ``[R]``
     """
     labels, batch = _check(output, labels, batch)
+    if not isinstance(beta, (int, float)) or isinstance(beta, bool) or not 0 < beta <= 1:
+        raise ValueError(f"beta must be a number in (0, 1] (the weights' floor), got {beta!r}")
+    for name, weight in (
+        ("base_weight", base_weight),
+        ("module_weight", module_weight),
+        ("final_weight", final_weight),
+        ("fallback_weight", fallback_weight),
+    ):
+        check_weight(name, weight)
     num_images = _num_images(batch)
     zero = output.base_logits.new_zeros(())
     if labels.numel() == 0:

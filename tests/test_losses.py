@@ -151,3 +151,20 @@ def test_non_finite_predictions_give_a_non_finite_loss():
     nan = out._replace(logits=out.logits.detach() * float("nan"))
     labels, batch = torch.zeros(7, dtype=torch.long), torch.zeros(7, dtype=torch.long)
     assert torch.isnan(reasoning_loss(nan, labels, batch).total)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"beta": float("nan")}, "beta must be a number in"),
+        ({"beta": -0.1}, "beta must be a number in"),
+        ({"beta": 0.0}, "beta must be a number in"),
+        ({"final_weight": float("nan")}, "final_weight must be finite and non-negative"),
+        ({"base_weight": -1.0}, "base_weight must be finite and non-negative"),
+        ({"fallback_weight": float("inf")}, "fallback_weight must be finite and non-negative"),
+    ],
+)
+def test_loss_settings_out_of_range_are_refused(options, message):
+    output = _output(counts=(2,), num_classes=3)
+    with pytest.raises(ValueError, match=message):
+        reasoning_loss(output, torch.tensor([0, 2]), torch.tensor([0, 0]), **options)

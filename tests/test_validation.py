@@ -13,7 +13,9 @@ from iterative_reasoning._validation import (
     check_not_normalised,
     check_positive,
     check_probabilities,
+    check_probability,
     check_tensor,
+    check_weight,
     warn_boxes_outside,
 )
 
@@ -164,3 +166,18 @@ def test_probabilities():
         check_probabilities("p", torch.ones(2, 3, dtype=torch.long), 2, 3)
     with pytest.raises(ValueError, match="non-negative probabilities .* got minimum -0.5"):
         check_probabilities("p", torch.tensor([[1.5, -0.5, 0.0]]), 1, 3)
+
+
+def test_a_probability_and_a_weight():
+    assert check_probability("p", 0) == 0.0 and check_probability("p", 1) == 1.0
+    for bad in (float("nan"), -0.1, 1.5):
+        with pytest.raises(ValueError, match=r"p must be a probability in \[0, 1\]"):
+            check_probability("p", bad)
+    with pytest.raises(TypeError, match="p must be a number"):
+        check_probability("p", True)
+    assert check_weight("w", 0) == 0.0 and check_weight("w", 2.5) == 2.5
+    for bad in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="w must be finite and non-negative"):
+            check_weight("w", bad)
+    with pytest.raises(TypeError, match="w must be a number"):
+        check_weight("w", "1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,8 @@ def demo(args: argparse.Namespace) -> int:
     """``demo``: the paper's Table 1 on the synthetic benchmark (its hard tier over seeds), or
     a detector with and without the head."""
     start = time.perf_counter()
+    if not math.isfinite(args.scale) or args.scale <= 0:
+        raise ValueError(f"--scale must be a positive number, got {args.scale}")
     options: dict[str, Any] = {"progress": not args.quiet, "figures": not args.no_figures}
     options["lexicon"] = lexicon(args)
     if args.task == "detection":

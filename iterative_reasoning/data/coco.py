@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from iterative_reasoning._validation import check_probability
 from iterative_reasoning.data.ade20k import BACKGROUND
 from iterative_reasoning.data.records import (
     ImageRecord,
@@ -72,6 +73,7 @@ class COCODataset(RecordDataset):
         masks: bool = False,
         mask_size: int = 7,
     ) -> None:
+        check_probability("hflip_prob", hflip_prob)
         self.root = Path(root)
         self.masks, self.mask_size = masks, mask_size
         if not self.root.is_dir():

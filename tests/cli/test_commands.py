@@ -246,6 +246,9 @@ def test_cli_detection_errors(tmp_path, capsys):
     train += ["--output-dir", str(tmp_path / "t"), "--validation-fraction", "1"]
     assert main(train) == 2
     assert "--validation-fraction must be strictly between 0 and 1" in capsys.readouterr().err
+    for scale in ("0", "-1", "nan"):
+        assert main(["demo", "--scale", scale, "--output-dir", str(tmp_path / "s")]) == 2
+        assert "--scale must be a positive number" in capsys.readouterr().err
     assert main(["diagnose", str(tmp_path / "nothing")]) == 2
     assert "give the output directory of a finished" in capsys.readouterr().err
 

@@ -278,3 +278,9 @@ def test_malformed_masks_name_their_annotation(tmp_path):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="annotation 10 has a segmentation that is neither"):
         COCODetection(tmp_path / "img", path, masks=True)
+
+
+@pytest.mark.parametrize("probability", [float("nan"), 2.0, -0.5])
+def test_a_flip_probability_outside_zero_to_one_is_refused(tmp_path, probability):
+    with pytest.raises(ValueError, match="hflip_prob must be a probability in"):
+        COCODataset(tmp_path, tmp_path / "instances.json", hflip_prob=probability)
