@@ -13,17 +13,18 @@ one class on one object).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torchvision.ops import box_iou
+from torchvision.ops import box_convert, box_iou
+
+from iterative_reasoning.data.coco import coco_ground_truth
+from iterative_reasoning.detection_metrics import category_aps, run_cocoeval
 
 #: The kinds of false positive at IoU 0.50.
 FALSE_POSITIVE_KINDS = ("duplicate", "wrong class", "poor box", "background")
@@ -73,15 +74,8 @@ def diagnose_run(
 ) -> dict[str, Any]:
     """:func:`diagnose_rescoring` of two ``detections.json`` files (a run's ``detector/`` and
     ``with_head/``) against an annotation file."""
-    from pycocotools.coco import COCO
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco_gt = COCO(str(annotations))
-    for annotation in coco_gt.dataset["annotations"]:  # the index holds these same dicts
-        annotation.setdefault("iscrowd", 0)
-        annotation.setdefault("area", annotation["bbox"][2] * annotation["bbox"][3])
     loaded = [json.loads(Path(path).read_text()) for path in (before, after)]
-    return diagnose_rescoring(coco_gt, loaded[0], loaded[1])
+    return diagnose_rescoring(coco_ground_truth(annotations), loaded[0], loaded[1])
 
 
 def format_diagnosis(report: dict[str, Any]) -> str:
@@ -141,25 +135,11 @@ def format_diagnosis(report: dict[str, Any]) -> str:
 def _matches(coco_gt: Any, results: list[Mapping[str, Any]], ids: list[Any]) -> dict[str, Any]:
     """COCOeval's matching at IoU 0.50 of every detection it keeps (at most 100 per image and
     category), each with its kind, and the AP numbers."""
-    from pycocotools.cocoeval import COCOeval
-
-    from iterative_reasoning.detection_metrics import _empty_results
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        found = coco_gt.loadRes(list(results)) if results else _empty_results(coco_gt)
-        evaluation = COCOeval(coco_gt, found, "bbox")
-        evaluation.params.imgIds = ids
-        evaluation.evaluate()
-        evaluation.accumulate()
-        evaluation.summarize()
+    evaluation = run_cocoeval(coco_gt, results, "bbox", ids)
     stats = {key: float(evaluation.stats[i]) for key, i in (("ap", 0), ("ap50", 1), ("ap75", 2))}
-    per_category = {}
-    precision = evaluation.eval["precision"]
-    for k, category in enumerate(evaluation.params.catIds):
-        values = precision[:, :, k, 0, -1]
-        values = values[values > -1]
-        if values.size:
-            per_category[coco_gt.cats[category]["name"]] = 100 * float(np.mean(values))
+    per_category = {
+        name: 100 * ap for name, ap in category_aps(evaluation, coco_gt, bool(results)).items()
+    }
     detections = []
     for entry in evaluation.evalImgs:
         if entry is None or entry["aRng"] != evaluation.params.areaRng[0]:
@@ -167,7 +147,7 @@ def _matches(coco_gt: Any, results: list[Mapping[str, Any]], ids: list[Any]) -> 
         for d, (det_id, score) in enumerate(zip(entry["dtIds"], entry["dtScores"], strict=True)):
             if entry["dtIgnore"][0][d]:
                 continue
-            detection = found.anns[det_id]
+            detection = evaluation.cocoDt.anns[det_id]
             truth = int(entry["dtMatches"][0][d])
             detections.append(
                 {
@@ -207,8 +187,9 @@ def _iou(box: Sequence[float], other: Sequence[float]) -> float:
 
 
 def _xyxy(boxes: Sequence[Sequence[float]]) -> torch.Tensor:
+    """COCO's ``[x, y, w, h]`` boxes as ``xyxy``, ``[n, 4]`` float64."""
     xywh = torch.tensor([list(b) for b in boxes], dtype=torch.float64).view(-1, 4)
-    return torch.cat([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], dim=1)
+    return box_convert(xywh, "xywh", "xyxy")
 
 
 def _per_category(matched: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -235,22 +216,16 @@ def _score_groups(detections: list[dict[str, Any]]) -> dict[str, dict[str, float
 def _ranking(matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
     ranking: dict[str, Any] = {}
     for side, m in matched.items():
-        aucs = {}
-        for category in sorted({d["category_id"] for d in m["detections"]}):
-            scores = [d for d in m["detections"] if d["category_id"] == category]
-            positive = np.array([d["score"] for d in scores if d["kind"] == "true positive"])
-            negative = np.array([d["score"] for d in scores if d["kind"] != "true positive"])
-            if positive.size and negative.size:
-                aucs[str(category)] = _auc(positive, negative)
-        mean = float(np.mean(list(aucs.values()))) if aucs else float("nan")
+        aucs = _category_aucs(m["detections"], FALSE_POSITIVE_KINDS)
         hits = [d for d in m["detections"] if d["kind"] == "true positive"]
         ranking[side] = {
-            "auc": aucs,
-            "mean_auc": mean,
+            "auc": {str(category): auc for category, auc in aucs.items()},
+            "mean_auc": _mean(aucs.values()),
             "auc_by_kind": {
-                kind: _auc_within(m["detections"], kind) for kind in FALSE_POSITIVE_KINDS
+                kind: _mean(_category_aucs(m["detections"], (kind,)).values())
+                for kind in FALSE_POSITIVE_KINDS
             },
-            "tp_iou": float(np.mean([d["iou"] for d in hits])) if hits else float("nan"),
+            "tp_iou": _mean(d["iou"] for d in hits),
             "tp_score_iou_correlation": _rank_correlation(
                 [d["score"] for d in hits], [d["iou"] for d in hits]
             ),
@@ -259,17 +234,23 @@ def _ranking(matched: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return ranking
 
 
-def _auc_within(detections: list[dict[str, Any]], kind: str) -> float:
-    """The mean over categories of the AUC of true positives over the false positives of
-    ``kind`` (NaN where no category has both)."""
-    aucs = []
-    for category in {d["category_id"] for d in detections}:
+def _category_aucs(detections: list[dict[str, Any]], kinds: Sequence[str]) -> dict[int, float]:
+    """Per category (that has both), the AUC of its true positives over its false positives
+    of ``kinds``."""
+    aucs = {}
+    for category in sorted({d["category_id"] for d in detections}):
         scores = [d for d in detections if d["category_id"] == category]
         positive = np.array([d["score"] for d in scores if d["kind"] == "true positive"])
-        negative = np.array([d["score"] for d in scores if d["kind"] == kind])
+        negative = np.array([d["score"] for d in scores if d["kind"] in kinds])
         if positive.size and negative.size:
-            aucs.append(_auc(positive, negative))
-    return float(np.mean(aucs)) if aucs else float("nan")
+            aucs[category] = _auc(positive, negative)
+    return aucs
+
+
+def _mean(values: Iterable[float]) -> float:
+    """The mean of ``values`` (NaN for none)."""
+    listed = list(values)
+    return float(np.mean(listed)) if listed else float("nan")
 
 
 def _rank_correlation(first: Sequence[float], second: Sequence[float]) -> float:

@@ -138,6 +138,29 @@ def evaluate_coco(
         :class:`DetectionMetrics`; with no detection at all, every AP is 0 (-1 where there is
         nothing to measure).
     """
+    results = list(results)
+    evaluation = run_cocoeval(coco_gt, results, iou_type, image_ids)
+    stats = {name: float(evaluation.stats[i]) for name, i in _STATS.items()}
+    if not results:  # COCOeval reports -1 (nothing to measure) where the AP is 0
+        stats = {
+            name: 0.0 if value < 0 and _has_ground_truth(evaluation, name) else value
+            for name, value in stats.items()
+        }
+    return DetectionMetrics(
+        **stats, ap_of=category_aps(evaluation, coco_gt, bool(results)), iou_type=iou_type
+    )
+
+
+def run_cocoeval(
+    coco_gt: Any,
+    results: Sequence[Mapping[str, Any]],
+    iou_type: str = "bbox",
+    image_ids: Sequence[Any] | None = None,
+) -> Any:
+    """``pycocotools``' ``COCOeval`` of ``results`` against ``coco_gt``, checked as
+    :func:`evaluate_coco` checks them, evaluated, accumulated and summarised (without its
+    printing): its ``stats``, ``eval`` and ``evalImgs`` (each detection's matches) are
+    filled."""
     from pycocotools.cocoeval import COCOeval
 
     if iou_type not in IOU_TYPES:
@@ -166,20 +189,13 @@ def evaluate_coco(
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
-    stats = {name: float(evaluation.stats[i]) for name, i in _STATS.items()}
-    if not results:  # COCOeval reports -1 (nothing to measure) where the AP is 0
-        stats = {
-            name: 0.0 if value < 0 and _has_ground_truth(evaluation, name) else value
-            for name, value in stats.items()
-        }
-    return DetectionMetrics(
-        **stats, ap_of=_category_aps(evaluation, coco_gt, bool(results)), iou_type=iou_type
-    )
+    return evaluation
 
 
-def _category_aps(evaluation: Any, coco_gt: Any, any_results: bool) -> dict[str, float]:
-    """Each category's AP at IoU 0.50:0.95 over all areas, 100 detections (categories
-    without ground truth left out)."""
+def category_aps(evaluation: Any, coco_gt: Any, any_results: bool = True) -> dict[str, float]:
+    """Each category's AP at IoU 0.50:0.95 over all areas, 100 detections, of a
+    :func:`run_cocoeval` (categories without ground truth left out; 0 for those with ground
+    truth when there was no detection at all, ``any_results`` false)."""
     precision = evaluation.eval["precision"]  # [T, R, K, A, M]
     aps = {}
     for k, category_id in enumerate(evaluation.params.catIds):

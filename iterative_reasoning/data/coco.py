@@ -373,6 +373,12 @@ def _bbox(ann: dict[str, Any], path: Path) -> tuple[float, float, float, float]:
     return x, y, w, h
 
 
+def coco_ground_truth(path: str | os.PathLike[str]) -> Any:
+    """A COCO annotation file as ``pycocotools.coco.COCO``, with what ``COCOeval`` reads of the
+    ground truth (``iscrowd``, ``area``) filled in where the file leaves it out."""
+    return _index(_read(Path(path)))
+
+
 def _index(data: dict[str, Any]) -> Any:
     """``pycocotools.coco.COCO`` over already read annotations (without its printing)."""
     from pycocotools.coco import COCO
