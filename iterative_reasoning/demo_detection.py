@@ -24,7 +24,6 @@ finished. :func:`run_detection_seeds` runs it over several seeds and prints mean
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import torch
 from torch.utils.data import Subset
 
+from iterative_reasoning._validation import check_weight
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
 from iterative_reasoning.demo import aligned, train_or_resume
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
@@ -46,6 +46,7 @@ from iterative_reasoning.engine.detection import DetectionModel, evaluate_detect
 from iterative_reasoning.engine.fallback import GATE_FITS, GATE_GRID, choose_gate, select_gate
 from iterative_reasoning.engine.validation import (
     ValidationHook,
+    check_fraction,
     validation_loss,
     validation_split,
 )
@@ -120,19 +121,12 @@ class DetectionDemoConfig:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         check_fusion(self.fusion)
-        fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-            raise TypeError(f"validation_fraction must be a number, got {fraction!r}")
-        if not 0 < fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be strictly between 0 and 1, got {fraction}"
-            )
+        check_fraction("validation_fraction", self.validation_fraction)
         if self.validate_every < 1:
             raise ValueError(f"validate_every must be positive, got {self.validate_every}")
         if self.gate_fit not in GATE_FITS:
             raise ValueError(f"gate_fit must be one of {GATE_FITS}, got {self.gate_fit!r}")
-        if not math.isfinite(self.gate_margin) or self.gate_margin < 0:
-            raise ValueError(f"gate_margin must be finite and non-negative, got {self.gate_margin}")
+        check_weight("gate_margin", self.gate_margin)
 
     @classmethod
     def for_family(cls, family: str) -> DetectionDemoConfig:

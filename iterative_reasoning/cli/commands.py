@@ -32,7 +32,7 @@ def demo(args: argparse.Namespace) -> int:
         ("--gate-fit", args.gate_fit),
         ("--validation-fraction", args.validation_fraction),
     ):
-        if value is not None and value != []:
+        if value is not None:
             raise ValueError(f"{flag} goes with --task detection")
     if args.detector != "faster_rcnn":
         raise ValueError("--detector goes with --task detection")
@@ -84,12 +84,9 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
 
 
 def _fraction(value: float) -> float:
-    if not 0 < value < 1:
-        raise ValueError(
-            f"--validation-fraction must be strictly between 0 and 1 (a share of the training "
-            f"images), got {value}"
-        )
-    return value
+    from iterative_reasoning.engine.validation import check_fraction
+
+    return check_fraction("--validation-fraction", value)
 
 
 def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
@@ -244,6 +241,7 @@ def diagnose(args: argparse.Namespace) -> int:
     """``diagnose``: a detection demo's detections before and after the head, compared
     detection by detection (:mod:`~iterative_reasoning.detection_diagnosis`), with the head's
     loss on training, held-out and test images."""
+    from iterative_reasoning.demo_detection import format_head_loss
     from iterative_reasoning.detection_diagnosis import diagnose_run, format_diagnosis
 
     run: Path = args.run
@@ -265,8 +263,7 @@ def diagnose(args: argparse.Namespace) -> int:
     print(f"{run}: detector -> {args.after}")
     print(format_diagnosis(report))
     if report.get("head_loss"):
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in report["head_loss"].items())
-        print(f"the head's loss (paper fusion): {shown}")
+        print(format_head_loss(report["head_loss"]))
     if report.get("gate"):
         shown = ", ".join(f"{k} {v:+.2f}" for k, v in report["gate"].items())
         print(f"fallback gate: {shown}")

@@ -5,13 +5,13 @@ head's only as far as its AP on those images says it gains."""
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
 from torch.utils.data import Subset
 
+from iterative_reasoning._validation import check_weight
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
 
@@ -86,8 +86,7 @@ def select_gate(
         raise ValueError("select_gate needs a detector whose head has fusion='residual'")
     if 0.0 not in grid:
         raise ValueError(f"grid must hold 0 (the detector's own prediction), got {list(grid)}")
-    if not math.isfinite(margin) or margin < 0:
-        raise ValueError(f"margin must be finite and non-negative (AP points), got {margin}")
+    check_weight("margin", margin)
     if len(classes) != head.num_classes:
         raise ValueError(f"classes has {len(classes)} names but the head {head.num_classes}")
     gate = head.fallback.gate

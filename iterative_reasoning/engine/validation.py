@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import math
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -36,23 +35,30 @@ def validation_split(
         >>> len(train), len(held_out), sorted(train.indices + held_out.indices) == list(range(10))
         (8, 2, True)
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-        raise TypeError(f"the validation fraction must be a number, got {fraction!r}")
-    if not (0 < fraction < 1) or not math.isfinite(fraction):
-        raise ValueError(
-            f"the validation fraction must be strictly between 0 and 1 (a share of the "
-            f"training images), got {fraction}"
-        )
+    check_fraction("the validation fraction", fraction)
     size = len(dataset)  # type: ignore[arg-type]
-    held_out = min(max(1, round(fraction * size)), size - 1)
     if size < 2:
         raise ValueError(f"a validation split needs at least 2 training images, got {size}")
+    held_out = min(max(1, round(fraction * size)), size - 1)
     order = torch.randperm(size, generator=torch.Generator().manual_seed(seed)).tolist()
     unflipped = dataset
     if getattr(dataset, "hflip_prob", 0) > 0:
         unflipped = copy.copy(dataset)
         unflipped.hflip_prob = 0.0  # type: ignore[attr-defined]
     return Subset(dataset, sorted(order[held_out:])), Subset(unflipped, sorted(order[:held_out]))
+
+
+def check_fraction(name: str, fraction: object) -> float:
+    """Raise unless ``fraction`` is a number strictly between 0 and 1 (a share of the training
+    images to hold out); errors name it ``name``."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
+        raise TypeError(f"{name} must be a number, got {fraction!r}")
+    if not 0 < fraction < 1:  # NaN fails this too
+        raise ValueError(
+            f"{name} must be strictly between 0 and 1 (a share of the training images), "
+            f"got {fraction}"
+        )
+    return float(fraction)
 
 
 class ValidationHook(Hook):
