@@ -35,6 +35,7 @@ from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
+from knowledge_graphs.files import write_atomic
 
 #: The rows of the demo's table, in order.
 ROWS = ("baseline", "local", "global", "final")
@@ -186,12 +187,14 @@ def run_demo(
             evaluate(model, data["test"], batch_size=8, output_dir=out / kind)
         metrics[kind] = json.loads(done.read_text())
     table = format_table(metrics) if config.benchmark == "easy" else format_group_table(metrics)
-    (out / "table.txt").write_text(table + "\n")
+    write_atomic(out / "table.txt", table + "\n")
     # each model's training seconds as measured by the call that trained it
     results = out / "results.json"
     before = json.loads(results.read_text()).get("train_seconds", {}) if results.exists() else {}
     trained = {kind: s if s > 0 else before.get(kind, s) for kind, s in seconds.items()}
-    results.write_text(json.dumps({"metrics": metrics, "train_seconds": trained}, indent=2) + "\n")
+    write_atomic(
+        results, json.dumps({"metrics": metrics, "train_seconds": trained}, indent=2) + "\n"
+    )
     written: list[Path] = []
     if figures:
         from iterative_reasoning.plot import plot_iterations, plot_training_curves

@@ -56,6 +56,7 @@ from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.synthetic import FAMILIES
+from knowledge_graphs.files import write_atomic
 
 #: The benchmark's categories whose look depends on context, and the others.
 LOOK_ALIKE = tuple(name for a, b, _ in AMBIGUOUS_PAIRS for name in (a, b))
@@ -279,7 +280,7 @@ def run_detection_demo(
     table += "\n" + format_head_loss(head_loss)
     if sweep:
         table += "\n\n" + format_sweep_table(sweep, seconds["evaluate detector"])
-    (out / "table.txt").write_text(table + "\n")
+    write_atomic(out / "table.txt", table + "\n")
     results = {
         "metrics": metrics,
         "seconds": seconds,
@@ -287,7 +288,7 @@ def run_detection_demo(
         "head_loss": head_loss,
         "gate": gates,
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     written: list[Path] = []
     if figures:
         from iterative_reasoning.plot import plot_detections
@@ -336,9 +337,7 @@ def _fit_gate(
             with_head, held_out, train_images.classes, GATE_GRID, config.gate_margin, progress
         )
     folder.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps({**wanted, **selection.as_json()}, indent=2) + "\n")
-    partial.replace(path)
+    write_atomic(path, json.dumps({**wanted, **selection.as_json()}, indent=2) + "\n")
 
 
 @contextmanager
@@ -427,12 +426,12 @@ def run_detection_seeds(
     }
     table = format_seeds_table({seed: run.metrics for seed, run in runs.items()})
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.txt").write_text(table + "\n")
+    write_atomic(out / "summary.txt", table + "\n")
     summary = {
         str(seed): {"metrics": run.metrics, "head_loss": run.head_loss, "gate": run.gate}
         for seed, run in runs.items()
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return DetectionSeedsResult(runs, table)
 
 

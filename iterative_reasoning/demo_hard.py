@@ -22,6 +22,7 @@ from typing import Any
 
 from iterative_reasoning.demo import DemoConfig, HeadFactory, aligned, group_ap, run_demo
 from iterative_reasoning.recipes import synthetic
+from knowledge_graphs.files import write_atomic
 
 #: The paper's models, then its ablations of the final model.
 MAIN_ROWS: tuple[str, ...] = ("baseline", "local", "global", "final")
@@ -139,7 +140,7 @@ def run_hard_benchmark(
         "groups": {g: _mean([c["groups"][g] for c in ceilings]) for g in ceilings[0]["groups"]},
     }
     tables = format_tables(summary, ceiling_mean, config.seeds, tuple(heads or ()))
-    (out / "tables.txt").write_text("\n\n".join(tables) + "\n")
+    write_atomic(out / "tables.txt", "\n\n".join(tables) + "\n")
     payload = {
         "seeds": config.seeds,
         "summary": {row: {k: list(v) for k, v in m.items()} for row, m in summary.items()},
@@ -149,7 +150,7 @@ def run_hard_benchmark(
         "train_seconds": {k: _recorded_seconds(out / f"seed-{k}") for k in runs},
         "wall_seconds_of_this_call": wall,
     }
-    (out / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    write_atomic(out / "summary.json", json.dumps(payload, indent=2) + "\n")
     written: list[Path] = []
     if figures:
         from iterative_reasoning.plot import plot_class_ap_by_model

@@ -14,6 +14,7 @@ from iterative_reasoning.data.records import RegionSample
 from iterative_reasoning.engine.log import read_log
 from iterative_reasoning.engine.model import RegionModel, collate_regions
 from iterative_reasoning.nn.reasoning_head import ReasoningOutput
+from knowledge_graphs.files import save_figure
 
 
 def predictions_by_step(output: ReasoningOutput, names: Sequence[str]) -> dict[str, Tensor]:
@@ -95,7 +96,7 @@ def plot_iterations(
     drawn.scale(1, 2.4)
     figure.tight_layout()
     path = Path(path)
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     return path
 
 
@@ -132,7 +133,7 @@ def plot_training_curves(
     axes[0][0].set_ylabel("loss")
     figure.tight_layout()
     path = Path(path)
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     return path
 
 
@@ -177,8 +178,7 @@ def plot_detections(
         axes.axis("off")
     figure.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     return path
 
 
@@ -210,6 +210,5 @@ def plot_class_ap_by_model(
     axes.legend(fontsize=7, ncol=min(len(models), 4), loc="lower left")
     figure.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path, dpi=110)
     return path

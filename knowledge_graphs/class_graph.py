@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from knowledge_graphs.files import atomic_open, write_atomic
 from knowledge_graphs.relations import inverse_of
 
 if TYPE_CHECKING:
@@ -277,13 +278,14 @@ class ClassGraph:
         graph always gives the same bytes."""
         path = Path(path)
         text = json.dumps(self.to_dict(), separators=(",", ":"))
-        tmp = path.with_name(path.name + ".partial")
         if path.suffix == ".gz":  # no time or name in the header: same graph, same bytes
-            with open(tmp, "wb") as raw, gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as f:
+            with (
+                atomic_open(path, binary=True) as raw,
+                gzip.GzipFile("", "wb", fileobj=raw, mtime=0) as f,
+            ):
                 f.write(text.encode("utf-8"))
         else:
-            tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+            write_atomic(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ClassGraph:

@@ -6,6 +6,7 @@ import math
 import os
 
 from knowledge_graphs.class_graph import ClassGraph
+from knowledge_graphs.files import save_figure
 
 
 def plot_neighbourhood(
@@ -66,4 +67,4 @@ def plot_neighbourhood(
         ax.legend(handles=handles, loc="lower left", fontsize=8)
     ax.set_xlim(-1.3, 1.3)
     ax.set_ylim(-1.3, 1.3)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    save_figure(fig, path, dpi=100, bbox_inches="tight")

@@ -5,10 +5,11 @@ cache directory that nltk accepts. Nothing is ever downloaded."""
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from functools import cache
 from pathlib import Path
+
+from knowledge_graphs.files import write_atomic
 
 #: Files a WordNet dictionary directory must have for nltk to read it.
 REQUIRED_FILES: tuple[str, ...] = tuple(
@@ -220,17 +221,13 @@ def _copy_dictionary(source: Path, target: Path) -> None:
     for name in REQUIRED_FILES:
         src, dst = source / name, target / name
         if not dst.exists() or dst.stat().st_size != src.stat().st_size:
-            tmp = dst.with_suffix(dst.suffix + ".partial")
-            shutil.copyfile(src, tmp)
-            tmp.replace(dst)
+            write_atomic(dst, src.read_bytes())
     lexnames = target / "lexnames"
     if (source / "lexnames").is_file():
-        shutil.copyfile(source / "lexnames", lexnames)
+        write_atomic(lexnames, (source / "lexnames").read_bytes())
     elif not lexnames.exists():
         lines = [
             f"{i:02d}\t{name}\t{_SYNTACTIC_CATEGORY[name.split('.')[0]]}\n"
             for i, name in enumerate(_LEXNAMES)
         ]
-        tmp = lexnames.with_suffix(".partial")
-        tmp.write_text("".join(lines))
-        tmp.replace(lexnames)
+        write_atomic(lexnames, "".join(lines))

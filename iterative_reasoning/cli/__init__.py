@@ -39,6 +39,7 @@ def _main(argv: list[str] | None) -> int:
     if problem:
         print(f"iterative-reasoning {args.command}: {problem}", file=sys.stderr)
         return 2
+    from iterative_reasoning.engine.lock import RunDirectoryBusy
     from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
 
     try:
@@ -49,9 +50,12 @@ def _main(argv: list[str] | None) -> int:
         if args.command == "diagnose":
             return commands.diagnose(args)
         return commands.evaluate(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, RunDirectoryBusy) as error:
         print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
         return 2
+    except FloatingPointError as error:  # a loss not finite, or diverging: the run failed
+        print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
+        return 1
     except ImportError as error:  # e.g. WordNet missing (WordNetNotFoundError)
         print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import time
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 
 from iterative_reasoning.cli.parser import lexicon, positive_int, run_spec
+from knowledge_graphs.files import write_atomic
 
 
 def demo(args: argparse.Namespace) -> int:
@@ -121,9 +123,8 @@ def train(args: argparse.Namespace) -> int:
     when its directory holds a checkpoint."""
     from iterative_reasoning import recipes
     from iterative_reasoning.engine import close_distributed, init_distributed, process_group
-    from iterative_reasoning.engine import train as train_model
     from iterative_reasoning.engine.config import TrainConfig
-    from iterative_reasoning.engine.state import seed_everything
+    from iterative_reasoning.engine.lock import RunDirectoryLock
 
     device = init_distributed()
     rank, _ = process_group()
@@ -138,36 +139,12 @@ def train(args: argparse.Namespace) -> int:
         if getattr(args, name, None) is not None
     }
     config = replace(recipes.default_schedule(spec, frozen=args.freeze_convnet), **overrides)
-    seed_everything(config.seed)  # model construction too: --seed makes the whole run repeat
-    run = recipes.setup(spec, "train")
-    model = run.model
-    if args.init_convnet is not None:
-        recipes.load_convnet(model, args.init_convnet)
-    if args.freeze_convnet:
-        model = recipes.frozen(model)
-
-    def record(start: int) -> None:
-        """``run.json``: what this command runs, written once the run is known to start."""
-        if rank != 0:
-            return
-        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        payload = {"args": arguments, "config": config.__dict__, "start_step": start}
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        (args.output_dir / "run.json").write_text(json.dumps(payload, indent=2, default=str))
-
-    dataset, hooks = _held_out(args, spec, run.dataset, config)
-    history = train_model(
-        model,
-        dataset,
-        config,
-        args.output_dir,
-        resume=not args.no_resume,
-        device=device,
-        progress=not args.quiet,
-        adopt_schedule=args.adopt_schedule,
-        on_start=record,
-        hooks=hooks,
-    )
+    if not args.no_resume:
+        _check_same_run(args)
+    # the run directory is this process's from the data it writes to the last checkpoint
+    lock = RunDirectoryLock(args.output_dir) if rank == 0 else contextlib.nullcontext()
+    with lock:
+        history = _train(args, spec, config, rank, device)
     if rank == 0:
         if history:
             print(
@@ -181,6 +158,73 @@ def train(args: argparse.Namespace) -> int:
             )
     close_distributed()
     return 0
+
+
+#: The options that say what a run trains: a run directory holds one such run.
+RUN_IDENTITY = ("task", "dataset", "model", "detector", "benchmark", "train_on")
+
+
+def _check_same_run(args: argparse.Namespace) -> None:
+    """Raise when the run directory's ``run.json`` records another run than ``args`` (another
+    ``--model``, dataset, detector...), which its checkpoint cannot continue."""
+    path = args.output_dir / "run.json"
+    if not path.is_file():
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))["args"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return  # not ours to judge: the checkpoint's own check follows
+    given = vars(args)
+    changed = [
+        f"--{name.replace('_', '-')} {recorded[name]} there, {given[name]} now"
+        for name in RUN_IDENTITY
+        if name in recorded and name in given and str(recorded[name]) != str(given[name])
+    ]
+    if changed:
+        raise ValueError(
+            f"{args.output_dir} holds another run ({'; '.join(changed)}; see its run.json): "
+            "give another --output-dir, or --no-resume to start afresh there"
+        )
+
+
+def _train(
+    args: argparse.Namespace, spec: Any, config: Any, rank: int, device: Any
+) -> list[dict[str, float]]:
+    """The run of ``train`` once the run directory is held: data, model, training."""
+    from iterative_reasoning import recipes
+    from iterative_reasoning.engine import train as train_model
+    from iterative_reasoning.engine.state import seed_everything
+
+    seed_everything(config.seed)  # model construction too: --seed makes the whole run repeat
+    run = recipes.setup(spec, "train")
+    model = run.model
+    if args.init_convnet is not None:
+        recipes.load_convnet(model, args.init_convnet)
+    if args.freeze_convnet:
+        model = recipes.frozen(model)
+
+    def record(start: int) -> None:
+        """``run.json``: what this command runs, written once the run is known to start
+        (and to train something)."""
+        if rank != 0 or start >= config.steps:
+            return
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        payload = {"args": arguments, "config": config.__dict__, "start_step": start}
+        write_atomic(args.output_dir / "run.json", json.dumps(payload, indent=2, default=str))
+
+    dataset, hooks = _held_out(args, spec, run.dataset, config)
+    return train_model(
+        model,
+        dataset,
+        config,
+        args.output_dir,
+        resume=not args.no_resume,
+        device=device,
+        progress=not args.quiet,
+        adopt_schedule=args.adopt_schedule,
+        on_start=record,
+        hooks=hooks,
+    )
 
 
 def _held_out(args: argparse.Namespace, spec: Any, dataset: Any, config: Any) -> tuple[Any, list]:
@@ -268,5 +312,5 @@ def diagnose(args: argparse.Namespace) -> int:
         shown = ", ".join(f"{k} {v:+.2f}" for k, v in report["gate"].items())
         print(f"fallback gate: {shown}")
     if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        write_atomic(args.json, json.dumps(report, indent=2) + "\n")
     return 0

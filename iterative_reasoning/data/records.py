@@ -17,6 +17,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from knowledge_graphs.files import open_append
+
 
 @dataclass(frozen=True)
 class ImageRecord:
@@ -116,7 +118,7 @@ class RecordCache:
         if todo:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             torn = self._torn()
-            with open(self.path, "a", encoding="utf-8") as f:
+            with open_append(self.path) as f:
                 if torn:  # end the torn line, so that the next one is whole
                     f.write("\n")
                 for key in progress(todo) if progress else todo:

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from iterative_reasoning.data.synthetic import IMAGE_SIZE, tier
+from knowledge_graphs.files import atomic_open, write_atomic
 
 
 def write_ade2016(
@@ -26,7 +29,6 @@ def write_ade2016(
     files (``train.txt``, ``mval.txt``, ``mtest.txt`` by default) and ``objectnames.txt`` /
     ``objectcounts.txt``; :class:`~iterative_reasoning.data.ADE20K` then loads it like real ADE.
     Each split uses its own seed (``seed`` + its position). Returns ``root``."""
-    from PIL import Image
 
     draw, synsets = tier(benchmark)
     root = Path(root)
@@ -44,7 +46,7 @@ def write_ade2016(
             number = index + 1 if split == "train" else (val_number := val_number + 1)
             stem = folder / f"ADE_{prefix}_{number:08d}"
             pixels, instances = draw(seed + position, index)
-            Image.fromarray(pixels).save(stem.with_suffix(".jpg"), quality=95)
+            _save_image(pixels, stem.with_suffix(".jpg"), quality=95)
             atr = []
             for level in (0, 1):
                 seg = np.zeros((*pixels.shape[:2], 3), np.uint8)
@@ -61,15 +63,15 @@ def write_ade2016(
                     )
                     counts[instance.name] += 1
                 suffix = "_seg.png" if level == 0 else f"_parts_{level}.png"
-                Image.fromarray(seg).save(f"{stem}{suffix}")
-            (folder / f"{stem.name}_atr.txt").write_text("\n".join(atr) + "\n")
+                _save_image(seg, Path(f"{stem}{suffix}"))
+            write_atomic(folder / f"{stem.name}_atr.txt", "\n".join(atr) + "\n", sync=False)
             lines.append(f"images/{folder_kind}/s/synthetic_scene/{stem.name}.jpg")
-        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+        write_atomic(root / f"{split}.txt", "\n".join(lines) + "\n")
     ordered = sorted(names, key=lambda n: n.replace("_", " "))
-    (root / "objectnames.txt").write_text(
-        "- \n" + "".join(n.replace("_", " ") + " \n" for n in ordered)
+    write_atomic(
+        root / "objectnames.txt", "- \n" + "".join(n.replace("_", " ") + " \n" for n in ordered)
     )
-    (root / "objectcounts.txt").write_text("1\n" + "".join(f"{counts[n]}\n" for n in ordered))
+    write_atomic(root / "objectcounts.txt", "1\n" + "".join(f"{counts[n]}\n" for n in ordered))
     return root
 
 
@@ -86,7 +88,6 @@ def write_coco(
     class order), each region's ``bbox`` and its visible pixels as an RLE ``segmentation``.
     Each split uses its own seed (``seed`` + its position), as :func:`write_ade2016`. Returns
     ``root``."""
-    from PIL import Image
     from pycocotools import mask as coco_mask
 
     draw, synsets = tier(benchmark)
@@ -105,7 +106,7 @@ def write_coco(
         for index in range(count):
             pixels, instances = draw(seed + position, index)
             name = f"{index:06d}.png"
-            Image.fromarray(pixels).save(folder / name)
+            _save_image(pixels, folder / name)
             images.append(
                 {
                     "id": index + 1,
@@ -130,5 +131,14 @@ def write_coco(
                 )
                 next_id += 1
         payload = {"images": images, "annotations": annotations, "categories": categories}
-        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(payload))
+        write_atomic(root / "annotations" / f"instances_{split}.json", json.dumps(payload))
     return root
+
+
+def _save_image(pixels: np.ndarray, path: Path, **options: Any) -> None:
+    """Write an image file (its format from the name) with
+    :func:`~knowledge_graphs.files.atomic_open`, without flushing it to the disk: the
+    benchmark's stamp, written last, vouches for the whole."""
+    kind = Image.registered_extensions()[path.suffix.lower()]
+    with atomic_open(path, binary=True, sync=False) as f:
+        Image.fromarray(pixels).save(f, format=kind, **options)

@@ -25,6 +25,7 @@ from iterative_reasoning.data.records import (
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.annotations import object_keys
 from knowledge_graphs.builders.vg_relationships import iter_json_array
+from knowledge_graphs.files import open_append, write_atomic
 
 if TYPE_CHECKING:
     from iterative_reasoning.data.graphs import GraphRelations
@@ -221,9 +222,7 @@ class VisualGenome(RecordDataset):
             return path.read_text(encoding="utf-8").splitlines()
         classes = vg_vocabulary(self.root / "objects.json", min_count, self.label_by, self.aliases)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".partial")
-        tmp.write_text("\n".join(classes), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, "\n".join(classes))
         return classes
 
     def _parse(
@@ -244,7 +243,7 @@ class VisualGenome(RecordDataset):
 
             stream = iter(tqdm(stream, total=len(images), desc="Visual Genome objects"))
         cache.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(cache.path, "a", encoding="utf-8") as f:
+        with open_append(cache.path) as f:
             for entry in stream:
                 image_id = entry.get("image_id", entry.get("id"))
                 if image_id not in wanted:

@@ -16,10 +16,12 @@ from iterative_reasoning.engine.distributed import (
 from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
 from iterative_reasoning.engine.hooks import Hook
 from iterative_reasoning.engine.loader import StepBatchSampler, data_order
+from iterative_reasoning.engine.lock import RunDirectoryBusy, RunDirectoryLock
 from iterative_reasoning.engine.log import read_log
 from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
 from iterative_reasoning.engine.optim import lr_schedule, make_optimizer, parameter_groups
 from iterative_reasoning.engine.state import TrainState
+from iterative_reasoning.engine.stopping import TrainingDiverged
 from iterative_reasoning.engine.train import train, train_and_evaluate, train_step
 
 __all__ = [
@@ -28,9 +30,12 @@ __all__ = [
     "DetectionModel",
     "Hook",
     "RegionModel",
+    "RunDirectoryBusy",
+    "RunDirectoryLock",
     "StepBatchSampler",
     "TrainConfig",
     "TrainState",
+    "TrainingDiverged",
     "close_distributed",
     "collate_detections",
     "collate_regions",

@@ -39,6 +39,11 @@ class TrainConfig:
         log_every: steps averaged into one line of ``log.jsonl`` and one TensorBoard point.
         skip_nonfinite: skip a step whose loss is not finite (logged as ``"skipped"``) instead
             of stopping with an error.
+        max_loss_growth: the run stops with
+            :class:`~iterative_reasoning.engine.stopping.TrainingDiverged` when a step's loss
+            exceeds this many times that of its first step (taken as at least 1), before the
+            step changes anything: a learning rate too high makes the loss grow by orders of
+            magnitude long before it overflows (0: no such check).
         optimizer: ``"sgd"`` (SGD with ``momentum``, the paper's) or ``"adamw"`` (AdamW with
             decoupled ``weight_decay``, as the DETR family trains).
         clip_grad_norm: the largest norm of the gradients of all parameters together (0: no
@@ -68,6 +73,7 @@ class TrainConfig:
     checkpoint_every: int = 10_000
     log_every: int = 20
     skip_nonfinite: bool = False
+    max_loss_growth: float = 1e4
     optimizer: str = "sgd"
     clip_grad_norm: float = 0.0
     precision: str = "float32"
@@ -85,7 +91,7 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        for name in ("momentum", "weight_decay", "clip_grad_norm"):
+        for name in ("momentum", "weight_decay", "clip_grad_norm", "max_loss_growth"):
             value = float(getattr(self, name))
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be finite and non-negative, got {value}")

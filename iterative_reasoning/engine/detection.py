@@ -19,6 +19,7 @@ from iterative_reasoning.detection_metrics import DetectionMetrics, coco_results
 from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
 from iterative_reasoning.engine.loader import evaluation_batches, workers_for
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from knowledge_graphs.files import write_atomic
 
 #: What :class:`DetectionModel` trains besides a detector that is not frozen.
 TRAINED_PARTS: tuple[str, ...] = ("head", "fallback")
@@ -234,6 +235,6 @@ def evaluate_detection(
             "images": len(image_ids),
             "detections": len(results),
         }
-        (path / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
-        (path / "detections.json").write_text(json.dumps(results) + "\n")
+        write_atomic(path / "metrics.json", json.dumps(payload, indent=2) + "\n")
+        write_atomic(path / "detections.json", json.dumps(results) + "\n")
     return metrics

@@ -18,6 +18,7 @@ from iterative_reasoning.metrics import (
     average_precision_of_classes,
     evaluate_classification,
 )
+from knowledge_graphs.files import write_atomic
 
 
 def predict_dataset(
@@ -71,5 +72,5 @@ def evaluate(
             "images": len(dataset),  # type: ignore[arg-type]
             "class_ap_of": per_class,
         }
-        (path / "metrics.json").write_text(json.dumps(payload, indent=2) + "\n")
+        write_atomic(path / "metrics.json", json.dumps(payload, indent=2) + "\n")
     return metrics

@@ -9,6 +9,8 @@ import os
 import warnings
 from pathlib import Path
 
+from knowledge_graphs.files import open_append, write_atomic
+
 LOG = "log.jsonl"
 
 
@@ -27,10 +29,8 @@ class RunLog:
         output_dir.mkdir(parents=True, exist_ok=True)
         self.path = output_dir / LOG
         kept = [line for line in read_log(output_dir) if line["step"] <= step]
-        tmp = self.path.with_suffix(".jsonl.partial")
-        tmp.write_text("".join(json.dumps(line) + "\n" for line in kept))
-        tmp.replace(self.path)
-        self.file = open(self.path, "a")  # noqa: SIM115 (closed by close())
+        write_atomic(self.path, "".join(json.dumps(line) + "\n" for line in kept))
+        self.file = open_append(self.path)
         # the terms of the steps since the last line, carried over a stop in the checkpoint
         self.pending: list[dict[str, float]] = [dict(t) for t in pending or []]
         self.writer = None

@@ -35,6 +35,8 @@ class TrainState:
         self.schedule = lr_schedule(self.optimizer, config)
         self.scaler = self._scaler(config)
         self.step = 0
+        #: the loss of the run's first step, against which divergence is judged
+        self.first_loss: float | None = None
 
     def _scaler(self, config: TrainConfig) -> torch.amp.GradScaler | None:
         """float16 scales the loss so that small gradients do not underflow."""
@@ -48,6 +50,8 @@ class TrainState:
             "schedule": self.schedule.state_dict(),
             "step": self.step,
         }
+        if self.first_loss is not None:
+            state["first_loss"] = self.first_loss
         if self.scaler is not None:
             state["scaler"] = self.scaler.state_dict()
         return state
@@ -61,6 +65,7 @@ class TrainState:
         if self.scaler is not None and "scaler" in state:
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
+        self.first_loss = state.get("first_loss")
 
     def adopt(self, config: TrainConfig) -> None:
         """Continue with the settings of ``config``: the optimiser's momentum kept, the learning
@@ -78,6 +83,14 @@ class TrainState:
                 self.schedule.step()
         if (self.scaler is None) != (config.precision != "float16"):
             self.scaler = self._scaler(config)
+
+    def diverged(self, loss: float) -> bool:
+        """Whether ``loss`` (finite) exceeds ``config.max_loss_growth`` times the first step's
+        (taken as at least 1, so that a run that starts near a loss of 0 is not held to it)."""
+        growth = self.config.max_loss_growth
+        if not growth or self.first_loss is None:
+            return False
+        return loss > growth * max(self.first_loss, 1.0)
 
     @property
     def lr(self) -> float:

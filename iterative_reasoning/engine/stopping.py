@@ -26,6 +26,13 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.step = step
 
 
+class TrainingDiverged(FloatingPointError):
+    """Training stopped because the loss diverged (grew past
+    :attr:`~iterative_reasoning.engine.TrainConfig.max_loss_growth` times the first step's):
+    the diverging step changed nothing and no checkpoint is written after it, so the last
+    checkpoint (named in the message) holds the weights from before."""
+
+
 class TrainingTerminated(SystemExit):
     """Training stopped by SIGTERM after a finished step, checkpointed; uncaught, the process
     exits with status 143, the shell's status for SIGTERM.

@@ -20,7 +20,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import RegionSample
-from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
+from iterative_reasoning.engine.checkpoint import (
+    check_same_model,
+    load_checkpoint,
+    save_checkpoint,
+)
 from iterative_reasoning.engine.config import TrainConfig, schedule_changes
 from iterative_reasoning.engine.distributed import (
     any_process,
@@ -38,6 +42,7 @@ from iterative_reasoning.engine.hooks import (
     StopOnSignal,
 )
 from iterative_reasoning.engine.loader import training_loader
+from iterative_reasoning.engine.lock import RunDirectoryLock
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.state import (
     Snapshot,
@@ -48,7 +53,11 @@ from iterative_reasoning.engine.state import (
     set_random_state,
     snapshot,
 )
-from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
+from iterative_reasoning.engine.stopping import (
+    TrainingDiverged,
+    TrainingInterrupted,
+    TrainingTerminated,
+)
 
 if TYPE_CHECKING:
     from iterative_reasoning.engine.detection import DetectionModel
@@ -118,13 +127,20 @@ def train(
     """
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise ValueError("the training dataset is empty")
-    run = TrainingRun(model, config, Path(output_dir), device, resume, adopt_schedule)
-    if on_start is not None:
-        on_start(run.state.step)
-    every: list[Hook] = [LogHook(tensorboard), *([ProgressHook()] if progress else [])]
-    every += [*([CallbackHook(callback)] if callback else []), *hooks]
-    every += [CheckpointHook(), StopOnSignal()]  # last: the checkpoint has every hook's state
-    run.hooks = every
+    lock = RunDirectoryLock(output_dir) if process_group()[0] == 0 else contextlib.nullcontext()
+    with lock:
+        run = TrainingRun(model, config, Path(output_dir), device, resume, adopt_schedule)
+        if on_start is not None:
+            on_start(run.state.step)
+        every: list[Hook] = [LogHook(tensorboard), *([ProgressHook()] if progress else [])]
+        every += [*([CallbackHook(callback)] if callback else []), *hooks]
+        every += [CheckpointHook(), StopOnSignal()]  # last: the checkpoint has every hook's state
+        run.hooks = every
+        return _run(run, dataset, every)
+
+
+def _run(run: TrainingRun, dataset: Dataset[Any], every: list[Hook]) -> list[dict[str, float]]:
+    """The steps of :func:`train`, its hooks around them, and what an error leaves."""
     history: list[dict[str, float]] = []
     taken = None  # the state at the start of the step under way
     # the data workers start first, before any hook starts a thread (TensorBoard's writer):
@@ -142,6 +158,9 @@ def train(
                 hook.after_step(run, terms)
     except (TrainingInterrupted, TrainingTerminated):
         raise
+    except TrainingDiverged as diverged:
+        # the weights that diverged are not kept: the last checkpoint stays the last one
+        raise TrainingDiverged(f"{diverged}; {run.last_checkpoint_text()}") from None
     except BaseException:
         # a bad image, out of memory, a second Ctrl-C...: keep everything up to the last
         # finished step, as it was at its end, so that a resume loses nothing
@@ -173,6 +192,8 @@ def train_step(
     Raises:
         FloatingPointError: the loss of some process is not finite (without
             ``skip_nonfinite``), before anything has changed.
+        TrainingDiverged: the loss of some process grew past ``config.max_loss_growth``
+            times the first step's, before anything has changed.
     """
     model, config, optimizer, scaler = state.model, state.config, state.optimizer, state.scaler
     with autocast(device, config.precision):
@@ -184,6 +205,12 @@ def train_step(
             f"the loss is not finite at step {state.step + 1} ({terms}): training stops "
             f"with the checkpoint of step {state.step}; lower the learning rate (or set "
             "skip_nonfinite to skip such steps)"
+        )
+    if any_process(not skip and state.diverged(terms["loss"]), device):
+        raise TrainingDiverged(
+            f"the loss diverged at step {state.step + 1}: {terms['loss']:.4g}, more than "
+            f"{config.max_loss_growth:g} times the first step's ({state.first_loss:.4g}); "
+            "training stops before this step changes anything: lower the learning rate"
         )
     # also when skipped: DDP's processes must all reduce their gradients
     (scaler.scale(loss) if scaler is not None else loss).backward()
@@ -203,6 +230,8 @@ def train_step(
     state.schedule.step()
     state.step += 1
     terms = mean_over_processes(terms, device)
+    if state.first_loss is None and not skip:
+        state.first_loss = terms["loss"]
     terms["lr"] = state.lr
     return terms
 
@@ -277,8 +306,11 @@ class TrainingRun:
         self.resumed = load_checkpoint(output_dir) if resume else None
         if self.resumed is not None:
             self._restore(self.resumed, adopt_schedule)
+        #: the step of the last checkpoint this run wrote or resumed from
+        self.checkpointed: int | None = self.state.step if self.resumed is not None else None
 
     def _restore(self, saved: dict[str, Any], adopt_schedule: bool) -> None:
+        check_same_model(self.state.model, saved, self.output_dir)
         changed = schedule_changes(saved.get("config", {}), self.config)
         if "optimizer" in changed:
             old, new = changed["optimizer"]
@@ -357,6 +389,16 @@ class TrainingRun:
         for hook in self.hooks:
             state.update(hook.checkpoint_state())
         save_checkpoint(self.output_dir, state)
+        self.checkpointed = self.state.step
+
+    def last_checkpoint_text(self) -> str:
+        """Where the last checkpoint is, in words (for an error message)."""
+        if self.checkpointed is None:
+            return "no checkpoint was written (the next run starts afresh)"
+        return (
+            f"the last checkpoint, of step {self.checkpointed}, is in {self.output_dir} "
+            "(resume from it with a lower learning rate and --adopt-schedule)"
+        )
 
 
 def train_and_evaluate(

@@ -20,6 +20,7 @@ from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from knowledge_graphs.files import write_atomic
 
 #: The ADE20K splits the benchmark is written as: training and test (``mtest``, test-1k's name).
 SPLITS = ("train", "mtest")
@@ -67,7 +68,7 @@ def written_benchmark(
         wanted["benchmark"] = benchmark
     if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
         write_ade2016(root, splits, seed=seed, benchmark=benchmark)
-        stamp.write_text(json.dumps(wanted) + "\n")
+        write_atomic(stamp, json.dumps(wanted) + "\n")
     options: dict[str, Any] = {"min_size": IMAGE_SIZE, "max_size": IMAGE_SIZE}
     options.update(classes=[BACKGROUND, *tier(benchmark)[1]], cache_dir=root.parent / "cache")
     return {
@@ -87,7 +88,7 @@ def written_coco(
     wanted = {"splits": splits, "seed": seed}
     if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
         write_coco(root, splits, seed=seed)
-        stamp.write_text(json.dumps(wanted) + "\n")
+        write_atomic(stamp, json.dumps(wanted) + "\n")
     return {
         split: COCODetection(
             root / "images",

@@ -284,8 +284,8 @@ def test_cli_runs_repeat_with_a_seed_and_refuse_a_changed_schedule(tmp_path, wor
     capsys.readouterr()
     assert main([*argv, "--output-dir", str(tmp_path / "a")]) == 0
     assert "nothing to train" in capsys.readouterr().out
-    record = (tmp_path / "a" / "run.json").read_text()  # what ran last: from step 2
-    assert json.loads(record)["start_step"] == 2
+    # a command that trains nothing leaves the record of what ran as it was
+    assert (tmp_path / "a" / "run.json").read_text() == record
     changed = [*argv, "--steps", "3", "--lr", "0.5", "--output-dir", str(tmp_path / "a")]
     assert main(changed) == 2
     assert "another schedule (lr:" in capsys.readouterr().err
@@ -370,7 +370,14 @@ def test_evaluating_with_another_model_than_trained_says_so(tmp_path, wordnet, c
     err = capsys.readouterr().err
     assert "holds another model than this one" in err and "Traceback" not in err
     assert main(["train", *base, "--model", "local", *run, *steps, "--steps", "2"]) == 2
-    assert "holds another model" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds another run (--model baseline there, local now" in err
+    assert "--adopt-schedule" not in err
+    # without the run's record, the checkpoint itself tells: the schedule is not blamed
+    (tmp_path / "run.json").unlink()
+    assert main(["train", *base, "--model", "local", *run, *steps, "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds another model" in err and "--adopt-schedule" not in err
 
 
 def test_a_run_without_wordnet_builds_its_graph_from_the_annotations(tmp_path, capsys, monkeypatch):

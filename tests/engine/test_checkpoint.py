@@ -52,9 +52,39 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     marker = tmp_path / "ran"
     with open(tmp_path / CHECKPOINT, "wb") as f:
         pickle.dump({"model": _Payload(str(marker))}, f, protocol=2)
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="not a readable checkpoint") as raised:
         load_checkpoint(tmp_path)
     assert not marker.exists()
+    assert "weights_only" not in str(raised.value)  # never the advice to run the file's code
+
+
+def test_a_file_of_random_bytes_or_of_foreign_objects_is_named_as_such(tmp_path):
+    (tmp_path / CHECKPOINT).write_bytes(os.urandom(4096))
+    with pytest.raises(ValueError, match="not the zip archive torch.save writes") as raised:
+        load_checkpoint(tmp_path)
+    assert "weights_only" not in str(raised.value)
+    torch.save({"model": {}, "code": os.system}, tmp_path / CHECKPOINT)
+    with pytest.raises(ValueError, match="holds Python objects other than tensors") as raised:
+        load_checkpoint(tmp_path)
+    assert "weights_only" not in str(raised.value)
+
+
+def test_a_full_disk_is_one_clear_error_and_the_checkpoint_before_is_intact(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path, _state(1))
+
+    def full_disk(obj, f, *args, **kwargs):  # what torch raises when a write comes up short
+        f.write(b"PK\x03\x04 partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    monkeypatch.setattr("shutil.disk_usage", lambda path: type("Usage", (), {"free": 4096})())
+    with pytest.raises(OSError, match="no space left on the device") as raised:
+        save_checkpoint(tmp_path, _state(2))
+    assert raised.value.filename == str(tmp_path / CHECKPOINT)
+    assert "checkpoints before it are intact" in str(raised.value)
+    monkeypatch.undo()
+    assert load_checkpoint(tmp_path)["step"] == 1
+    assert not list(tmp_path.glob(".*partial"))
 
 
 def test_writes_follow_no_link_out_of_the_run_directory(tmp_path):

@@ -49,3 +49,20 @@ def test_read_log_skips_a_torn_last_line_and_refuses_a_torn_middle(tmp_path):
     (tmp_path / LOG).write_text("\n".join(reversed(lines)) + "\n")
     with pytest.raises(ValueError, match="line 1: not JSON"):
         read_log(tmp_path)
+
+
+def test_the_log_follows_no_link_planted_in_the_run_directory(tmp_path):
+    import os
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in (LOG, "log.jsonl.partial", ".log.jsonl.partial"):
+        os.symlink(outside, run / name)
+    with pytest.warns(UserWarning, match="torn last line"):  # what the link points to
+        log = RunLog(run, step=0, tensorboard=False)
+    log.add(1, {"loss": 1.0}, flush=True)
+    log.close()
+    assert outside.read_text() == "keep me"
+    assert not (run / LOG).is_symlink() and read_log(run) == [{"step": 1, "loss": 1.0}]

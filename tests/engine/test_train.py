@@ -192,3 +192,53 @@ def test_mixed_precision_on_the_cpu_is_close_to_float32(tmp_path):
         train(small_region_model(), data, replace(CONFIG, precision="float16"), tmp_path / "half")
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="int8")
+
+
+def test_a_diverging_loss_stops_the_run_and_keeps_the_last_checkpoint(tmp_path):
+    from iterative_reasoning.engine import TrainingDiverged
+
+    data = SyntheticScenes(4, seed=0)
+    config = replace(CONFIG, steps=40, lr=30.0, lr_steps=(), checkpoint_every=1, num_workers=0)
+    with pytest.raises(TrainingDiverged, match="the loss diverged at step") as raised:
+        train(small_region_model(), data, config, tmp_path, progress=False, tensorboard=False)
+    step = load_checkpoint(tmp_path)["step"]
+    assert f"the last checkpoint, of step {step}, is in {tmp_path}" in str(raised.value)
+    assert f"diverged at step {step + 1}:" in str(raised.value)  # nothing written after it
+    assert all(torch.isfinite(v).all() for v in load_checkpoint(tmp_path)["model"].values())
+    # the check can be turned off: the same run then goes on (to a loss that is not finite,
+    # or to its end)
+    config = replace(config, max_loss_growth=0.0)
+    try:
+        history = train(small_region_model(), data, config, tmp_path / "unchecked", progress=False)
+        assert len(history) == 40
+    except FloatingPointError as error:
+        assert not isinstance(error, TrainingDiverged)
+
+
+def test_a_second_process_on_the_same_run_directory_is_refused_before_writing(tmp_path):
+    from iterative_reasoning.engine import RunDirectoryBusy
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from iterative_reasoning.engine import RunDirectoryLock\n"
+            "RunDirectoryLock(sys.argv[1]).acquire()\nprint('held', flush=True)\ntime.sleep(120)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunDirectoryBusy, match=f"process {holder.pid}"):
+            train(small_region_model(), SyntheticScenes(4, seed=0), CONFIG, tmp_path)
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    history = train(
+        small_region_model(), SyntheticScenes(4, seed=0), replace(CONFIG, steps=1), tmp_path
+    )
+    assert len(history) == 1
