@@ -185,6 +185,16 @@ def check_positive(name: str, value: float) -> float:
     return float(value)
 
 
+def check_count(name: str, value: object, minimum: int = 1, meaning: str = "") -> int:
+    """An integer of at least ``minimum`` (a number of classes, of steps...); ``meaning`` says
+    what it counts, for the message."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}{meaning}, got {value}")
+    return value
+
+
 def check_probability(name: str, value: float) -> float:
     """A number in ``[0, 1]`` (a flip probability...)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from iterative_reasoning._detection_validation import check_detections
+from iterative_reasoning._validation import ValueChecks
+
 IOU_TYPES = ("bbox", "segm")
 #: ``COCOeval.stats`` positions of the six numbers :class:`DetectionMetrics` keeps.
 _STATS = {"ap": 0, "ap50": 1, "ap75": 2, "ap_small": 3, "ap_medium": 4, "ap_large": 5}
@@ -90,15 +93,15 @@ def coco_results(
             f"detections has {len(detections)} image(s) but image_ids {len(image_ids)}; "
             "give one id per image"
         )
+    checks = ValueChecks()
+    check_detections(detections, len(image_ids), checks)
+    checks.run()
     pairs = (
         category_id_of.items() if isinstance(category_id_of, Mapping) else enumerate(category_id_of)
     )
     lookup = {label: category for label, category in pairs if category is not None}
     results: list[dict[str, Any]] = []
-    for index, (found, image_id) in enumerate(zip(detections, image_ids, strict=True)):
-        missing = {"boxes", "labels", "scores"} - set(found)
-        if missing:
-            raise ValueError(f"detections[{index}] lacks {sorted(missing)}")
+    for found, image_id in zip(detections, image_ids, strict=True):
         boxes = found["boxes"].detach().to("cpu", torch.float64)
         xywh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], dim=1).tolist()
         labels = found["labels"].tolist()
@@ -117,6 +120,40 @@ def coco_results(
                 result["segmentation"] = rles[i]
             results.append(result)
     return results
+
+
+def check_results(results: Sequence[Mapping[str, Any]]) -> None:
+    """Raise ``ValueError`` unless every result has a ``bbox`` of four finite numbers with
+    non-negative width and height and a finite ``score`` (``COCOeval`` takes a NaN box or
+    score without a word; :func:`run_cocoeval` checks the image and category ids)."""
+    for i, result in enumerate(results):
+        if not isinstance(result, Mapping):
+            raise ValueError(f"results[{i}] must be a dict, got {type(result).__name__}")
+        missing = {"image_id", "category_id", "bbox", "score"} - set(result)
+        if missing:
+            raise ValueError(f"results[{i}] lacks {sorted(missing)}")
+        bbox, score = result["bbox"], result["score"]
+        if not (
+            isinstance(bbox, Sequence)
+            and len(bbox) == 4
+            and all(_is_finite_number(v) for v in bbox)
+            and bbox[2] >= 0
+            and bbox[3] >= 0
+        ):
+            raise ValueError(
+                f"results[{i}]['bbox'] must be [x, y, width, height]: four finite numbers, "
+                f"width and height not negative; got {bbox!r}"
+            )
+        if not _is_finite_number(score):
+            raise ValueError(f"results[{i}]['score'] must be a finite number, got {score!r}")
+
+
+def _is_finite_number(value: object) -> bool:
+    return (
+        isinstance(value, (int, float, np.number))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def evaluate_coco(
@@ -139,6 +176,7 @@ def evaluate_coco(
         nothing to measure).
     """
     results = list(results)
+    check_results(results)
     evaluation = run_cocoeval(coco_gt, results, iou_type, image_ids)
     stats = {name: float(evaluation.stats[i]) for name, i in _STATS.items()}
     if not results:  # COCOeval reports -1 (nothing to measure) where the AP is 0

@@ -154,3 +154,23 @@ def test_background_and_unknown_labels_are_left_out():
         [None, 12],  # a sequence indexed by label; label 0 maps to nothing
     )
     assert [r["category_id"] for r in results] == [12]
+
+
+def test_a_nan_or_infinite_box_or_score_is_refused_not_scored():
+    """A NaN box once scored AP 1.0: COCOeval takes it without a word."""
+    coco, boxes = _ground_truth()
+    detections = _perfect(boxes)
+    results = coco_results(detections, [1, 2, 3], CATEGORY_ID_OF)
+    for key, value in (("boxes", float("nan")), ("boxes", float("inf")), ("scores", float("nan"))):
+        bad = [{k: v.clone() for k, v in d.items()} for d in detections]
+        bad[0][key].view(-1)[0] = value
+        with pytest.raises(ValueError, match=rf"detections\[0\]\['{key}'\] must be finite"):
+            coco_results(bad, [1, 2, 3], CATEGORY_ID_OF)
+    for change, match in (
+        ({"bbox": [float("nan"), 0.0, 5.0, 5.0]}, r"results\[0\]\['bbox'\] must be"),
+        ({"bbox": [0.0, 0.0, -5.0, 5.0]}, "width and height not negative"),
+        ({"bbox": ["1", "2", "3", "4"]}, "four finite numbers"),
+        ({"score": float("inf")}, r"results\[0\]\['score'\] must be a finite number"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            evaluate_coco(coco, [{**results[0], **change}, *results[1:]])

@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -335,6 +336,11 @@ def _categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
     for category in data["categories"]:
         if not isinstance(category, dict) or "id" not in category or "name" not in category:
             raise ValueError(f"{path}: category {category!r} needs an 'id' and a 'name'")
+        if category["name"] == BACKGROUND:
+            raise ValueError(
+                f"{path}: category {category['id']} is named {BACKGROUND!r}, the name this "
+                "package keeps for the background class (label 0); rename it"
+            )
     categories = sorted(data["categories"], key=lambda c: c["id"])
     for key in ("id", "name"):
         values = [c[key] for c in categories]
@@ -362,7 +368,11 @@ def _image_size(image: dict[str, Any], path: Path) -> tuple[int, int]:
 def _bbox(ann: dict[str, Any], path: Path) -> tuple[float, float, float, float]:
     bbox = ann.get("bbox")
     try:
-        x, y, w, h = (float(v) for v in bbox)  # type: ignore[union-attr]
+        if not isinstance(bbox, list) or any(
+            isinstance(v, (str, bool)) or not isinstance(v, (int, float)) for v in bbox
+        ):
+            raise TypeError
+        x, y, w, h = (float(v) for v in bbox)
     except (TypeError, ValueError):
         raise ValueError(
             f"{path}: annotation {ann.get('id')} needs a 'bbox' of four numbers [x, y, w, h], "
@@ -397,6 +407,11 @@ def _index(data: dict[str, Any]) -> Any:
 
 def _read(path: Path) -> dict[str, Any]:
     """A COCO annotation file, checked for the three lists region classification needs."""
+    if path.is_dir():
+        raise ValueError(
+            f"COCO annotation file {path} is a directory; give the file itself, e.g. "
+            f"{path / 'instances_train2017.json'}"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"COCO annotation file {path} is missing")
     try:
@@ -410,4 +425,15 @@ def _read(path: Path) -> dict[str, Any]:
             f"{path}: not a COCO annotation file (needs lists 'images', 'annotations' and "
             "'categories')"
         )
+    for key, items in (("image", data["images"]), ("annotation", data["annotations"])):
+        ids = [item.get("id") for item in items if isinstance(item, dict)]
+        if key == "image" and (len(ids) < len(items) or None in ids):
+            raise ValueError(f"{path}: every image needs an 'id'")
+        counts = Counter(str(i) for i in ids if i is not None)
+        repeated = sorted(i for i, n in counts.items() if n > 1)
+        if repeated:
+            raise ValueError(
+                f"{path}: {key} ids must be unique, but {repeated[:5]} appear more than once "
+                f"(the {key}s would be mixed up)"
+            )
     return data

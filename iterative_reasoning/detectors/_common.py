@@ -1,5 +1,6 @@
 """What the adapters of other libraries' detectors share: the head that attaches and detaches,
-the torchvision-style input checks, and the update of a sigmoid detector's scores."""
+the torchvision-style input checks (the same as the engine's), and the update of a sigmoid
+detector's scores."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from iterative_reasoning._detection_validation import check_detector_input
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
 
@@ -74,46 +76,10 @@ class HeadAdapter(nn.Module):
         return head
 
     def check_input(self, images: object, targets: object) -> None:
-        """torchvision's detector input: images, and targets in training mode."""
-        check_images(images)
-        assert isinstance(images, (list, tuple))
-        if self.training and targets is None:
-            raise ValueError("in training mode targets are needed")
-        if targets is not None:
-            check_targets(targets, len(images))
-
-
-def check_images(images: object) -> None:
-    """Raise unless ``images`` is a non-empty list of ``[3, H, W]`` float tensors (torchvision's
-    detector input)."""
-    if not isinstance(images, (list, tuple)) or not images:
-        raise ValueError("images must be a non-empty list of [3, H, W] tensors")
-    for i, image in enumerate(images):
-        if not isinstance(image, Tensor) or image.dim() != 3 or image.size(0) != 3:
-            shape = list(image.shape) if isinstance(image, Tensor) else type(image).__name__
-            raise ValueError(f"images[{i}] must be a [3, H, W] tensor, got {shape}")
-        if not image.is_floating_point():
-            raise ValueError(f"images[{i}] must hold floats in [0, 1], got {image.dtype}")
-
-
-def check_targets(targets: object, num_images: int) -> None:
-    """Raise unless ``targets`` holds, for each image, ``"boxes"`` ``[n, 4]`` and ``"labels"``
-    ``[n]`` in ``1..K`` (torchvision's detector targets, background 0)."""
-    if not isinstance(targets, (list, tuple)) or len(targets) != num_images:
-        raise ValueError(f"targets must be a list of {num_images} dicts, one per image")
-    for i, target in enumerate(targets):
-        if not isinstance(target, dict) or "boxes" not in target or "labels" not in target:
-            raise ValueError(f"targets[{i}] must be a dict with 'boxes' and 'labels'")
-        boxes, labels = target["boxes"], target["labels"]
-        if boxes.dim() != 2 or boxes.size(-1) != 4 or len(labels) != len(boxes):
-            raise ValueError(
-                f"targets[{i}] must hold boxes [n, 4] and labels [n], got "
-                f"{list(boxes.shape)} and {list(labels.shape)}"
-            )
-        if bool((labels < 1).any()):
-            raise ValueError(
-                f"targets[{i}]['labels'] must be 1..K (0 is background), got {labels.tolist()}"
-            )
+        """torchvision's detector input, with values checked
+        (:func:`~iterative_reasoning._detection_validation.check_detector_input`): images,
+        and targets in training mode."""
+        check_detector_input(images, targets, self.num_classes, self.training)
 
 
 def clip_to_inputs(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> Tensor:

@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 from torchvision.models.detection import FasterRCNN
 
+from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors.base import CropRegionClassifier
 from iterative_reasoning.ops import CropMode, RegionCrop
 
@@ -118,6 +119,8 @@ def small_faster_rcnn(
     """
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
     from torchvision.models.detection.rpn import AnchorGenerator
+
+    check_count("num_classes", num_classes, 2, " (C: background and at least one class)")
     from torchvision.ops import MultiScaleRoIAlign
 
     backbone = SmallBackbone(width)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors.detr_family import require_transformers
 from iterative_reasoning.detectors.yolo_network import import_ultralytics
 
@@ -27,6 +28,7 @@ def small_rt_detr(
     """
     from iterative_reasoning.detectors.transformers import TransformersDetector
 
+    check_count("num_classes", num_classes, 1, " (K, the object classes; no background)")
     transformers = require_transformers()
     if size % 32:
         raise ValueError(f"size must be a multiple of 32, got {size}")
@@ -66,6 +68,8 @@ def small_yolo(num_classes: int, yaml: str = "yolov8n.yaml", imgsz: int = 384) -
     ``num_classes`` classes (nothing downloaded), as a :class:`YOLODetector` at ``imgsz``."""
     from iterative_reasoning.detectors.ultralytics import YOLODetector
 
+    # 0 would give ultralytics' default of 80 classes
+    check_count("num_classes", num_classes, 1, " (K, the object classes; no background)")
     import_ultralytics()
     from ultralytics.nn.tasks import DetectionModel
 

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import box_convert, clip_boxes_to_image
 
+from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
     clip_to_inputs,
@@ -137,7 +138,7 @@ class TransformersDetector(HeadAdapter):
         self.processor = processor
         self.score_thresh = score_thresh
         self.loss_weight = loss_weight
-        self.num_classes = int(config.num_labels)
+        self.num_classes = check_count("the model's config.num_labels", int(config.num_labels))
         self.strides, self.channels = feature_levels(model, self.family)
         self.region_channels = int(config.d_model)  # the decoder's states
         self.stride_hint = (

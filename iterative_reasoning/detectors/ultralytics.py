@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, box_convert, box_iou, clip_boxes_to_image
 
+from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
     clip_to_inputs,
@@ -109,7 +110,7 @@ class YOLODetector(HeadAdapter):
         self.model = detection_model_of(model)
         detect = detect_head(self.model)
         self.strides = [int(s) for s in detect.stride.tolist()]
-        self.num_classes = int(detect.nc)
+        self.num_classes = check_count("the YOLO model's class count (nc)", int(detect.nc))
         if imgsz < 1 or imgsz % max(self.strides):
             raise ValueError(
                 f"imgsz must be a positive multiple of {max(self.strides)}, got {imgsz}"

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from iterative_reasoning._detection_validation import check_detector_input
 from iterative_reasoning.data.coco import COCODetection, DetectionSample
 from iterative_reasoning.detection_metrics import DetectionMetrics, coco_results, evaluate_coco
 from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
@@ -147,10 +148,20 @@ class DetectionModel(nn.Module):
                     module.eval()
         return self
 
+    @property
+    def num_classes(self) -> int:
+        """``K``, the detector's object classes (background not counted)."""
+        if self.torchvision:
+            return int(self.detector.roi_heads.box_predictor.cls_score.out_features) - 1
+        return int(self.detector.num_classes)
+
     def forward(self, batch: DetectionBatch) -> dict[str, Tensor]:
-        """The detector's losses (and ``"loss_reasoning"``) in training mode."""
+        """The detector's losses (and ``"loss_reasoning"``) in training mode; the images and
+        targets are checked first (finite boxes of positive size, labels in ``1..K``, images
+        in ``[0, 1]``), so that a bad target cannot reach the detector's kernels."""
         if not self.training:
             raise RuntimeError("DetectionModel.forward gives training losses; use predict()")
+        check_detector_input(batch.images, batch.targets, self.num_classes, training=True)
         losses: dict[str, Tensor] = self.detector(batch.images, batch.targets)
         return losses
 
@@ -172,6 +183,7 @@ class DetectionModel(nn.Module):
     @torch.no_grad()
     def predict(self, batch: DetectionBatch) -> list[dict[str, Tensor]]:
         """The detections of each image (torchvision's format, original-image pixels)."""
+        check_detector_input(batch.images, None, self.num_classes, training=False)
         was_training = self.training
         self.eval()
         try:

@@ -247,6 +247,17 @@ def test_left_right_labels_swap_on_flips(tmp_path):
         (lambda d: d["categories"].append({"id": 99, "name": "car"}), "names must be unique"),
         (lambda d: d["categories"].append({"id": 3, "name": "bus"}), "ids must be unique"),
         (lambda d: d["annotations"][0].pop("image_id"), "annotation 10 has no image_id"),
+        # once taken: the strings went on to fail inside pycocotools
+        (lambda d: d["annotations"][0].update(bbox=["5", "5", "20", "25"]), "four numbers"),
+        (lambda d: d["annotations"][0].update(bbox=[True, 5, 20, 25]), "four numbers"),
+        # once taken: the second image got the first one's boxes
+        (lambda d: d["images"][1].update(id=1), r"image ids must be unique, but \['1'\]"),
+        (lambda d: d["annotations"][1].update(id=10), r"annotation ids must be unique"),
+        (lambda d: d["images"][0].pop("id"), "every image needs an 'id'"),
+        (
+            lambda d: d["categories"].append({"id": 99, "name": "__background__"}),
+            "category 99 is named '__background__', the name this package keeps",
+        ),
     ],
 )
 def test_malformed_files_name_the_annotation_or_image(tmp_path, change, message):
@@ -284,3 +295,9 @@ def test_malformed_masks_name_their_annotation(tmp_path):
 def test_a_flip_probability_outside_zero_to_one_is_refused(tmp_path, probability):
     with pytest.raises(ValueError, match="hflip_prob must be a probability in"):
         COCODataset(tmp_path, tmp_path / "instances.json", hflip_prob=probability)
+
+
+def test_an_annotation_path_that_is_a_directory_is_named_as_such(tmp_path):
+    _write(tmp_path)
+    with pytest.raises(ValueError, match="is a directory; give the file itself"):
+        COCODataset(tmp_path / "img", tmp_path)

@@ -4,8 +4,6 @@ from helpers import random_relations, two_images
 
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
-    check_images,
-    check_targets,
     clip_to_inputs,
     device_of,
     odds_update,
@@ -85,35 +83,6 @@ def test_a_head_that_does_not_fit_is_refused(head, match):
     Adapter().attach(_head("global", region_channels=24))  # no local module: any map width
 
 
-def test_images_and_targets():
-    images, targets = two_images()
-    check_images(images)
-    check_targets(targets, 2)
-    for bad, match in (
-        ([], "non-empty list"),
-        (torch.rand(3, 8, 8), "non-empty list"),
-        ([torch.rand(8, 8)], r"images\[0\] must be a \[3, H, W\] tensor, got \[8, 8\]"),
-        ([images[0], "x"], r"images\[1\] must be a \[3, H, W\] tensor, got str"),
-        ([torch.zeros(3, 4, 4, dtype=torch.uint8)], r"images\[0\] must hold floats in \[0, 1\]"),
-    ):
-        with pytest.raises(ValueError, match=match):
-            check_images(bad)
-    for bad, match in (
-        (targets[:1], "targets must be a list of 2 dicts"),
-        ([targets[0], {"boxes": targets[1]["boxes"]}], r"targets\[1\] must be a dict"),
-        (
-            [targets[0], {"boxes": torch.zeros(2, 4), "labels": torch.ones(1, dtype=torch.long)}],
-            r"targets\[1\] must hold boxes \[n, 4\] and labels \[n\], got \[2, 4\] and \[1\]",
-        ),
-        (
-            [{**targets[0], "labels": torch.tensor([0, 1])}, targets[1]],
-            r"targets\[0\]\['labels'\] must be 1..K \(0 is background\), got \[0, 1\]",
-        ),
-    ):
-        with pytest.raises(ValueError, match=match):
-            check_targets(bad, 2)
-
-
 def test_check_input_needs_targets_in_training():
     adapter = Adapter()
     images, targets = two_images()
@@ -121,6 +90,9 @@ def test_check_input_needs_targets_in_training():
     adapter.train().check_input(images, targets)
     with pytest.raises(ValueError, match="in training mode targets are needed"):
         adapter.train().check_input(images, None)
+    bad = [{**targets[0], "labels": torch.tensor([1, K + 1])}, targets[1]]  # K the adapter's
+    with pytest.raises(ValueError, match=rf"must be object classes 1..{K} \(0 is background\)"):
+        adapter.train().check_input(images, bad)
 
 
 def test_clip_to_inputs():

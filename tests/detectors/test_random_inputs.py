@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from iterative_reasoning.detectors import random_detection_batch
-from iterative_reasoning.detectors._common import check_images, check_targets
+from iterative_reasoning._detection_validation import check_detector_input
 
 
 def test_a_batch_in_torchvision_s_detector_format():
@@ -10,8 +10,7 @@ def test_a_batch_in_torchvision_s_detector_format():
     images, targets = random_detection_batch(
         3, 5, size=(200, 300), boxes_per_image=6, generator=gen
     )
-    check_images(images)
-    check_targets(targets, 3)
+    check_detector_input(images, targets, num_classes=5, training=True)
     for image, target in zip(images, targets, strict=True):
         assert image.shape == (3, 200, 300) and 0 <= image.min() and image.max() <= 1
         boxes, labels = target["boxes"], target["labels"]

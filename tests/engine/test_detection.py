@@ -247,3 +247,39 @@ def test_other_libraries_detectors_train_frozen_and_evaluate_through_the_engine(
     metrics = evaluate_detection(frozen, coco["test"], batch_size=2, output_dir=tmp_path)
     assert 0.0 <= metrics["bbox"].ap <= 1.0
     assert json.loads((tmp_path / "metrics.json").read_text())["images"] == 2
+
+
+@pytest.mark.parametrize("train_on", ["proposals", "ground_truth"])
+def test_a_bad_target_or_image_is_an_error_before_the_detector_runs(coco, train_on):
+    """A NaN target box once crashed the process in RoI pooling (train_on='ground_truth')."""
+    from iterative_reasoning.engine.detection import collate_detections
+
+    detector = _detector()
+    small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
+    head = reasoning_head_for(detector, "final", class_relations=RELATIONS, **small)
+    attach_reasoning_head(detector, head, train_on=train_on)
+    model = DetectionModel(detector).train()
+    batch = collate_detections([coco["train"][0], coco["train"][1]])
+    nan_box = torch.tensor([[10.0, 10.0, float("nan"), 40.0]])
+    cases = [
+        ({"boxes": nan_box, "labels": torch.tensor([1])}, r"\['boxes'\] must be finite"),
+        (
+            {"boxes": torch.tensor([[10.0, 10.0, 40.0, 40.0]]), "labels": torch.tensor([-1])},
+            r"object classes 1..13 \(0 is background\), got labels from -1",
+        ),
+        (
+            {"boxes": torch.tensor([[10.0, 10.0, 40.0, 40.0]]), "labels": torch.tensor([14])},
+            "got labels from 14 to 14",
+        ),
+    ]
+    for target, match in cases:
+        with pytest.raises(ValueError, match=match):
+            model(batch._replace(targets=[target, batch.targets[1]]))
+        # the detector itself, called directly with the head: the head's RoI heads check too
+        with pytest.raises(ValueError, match=match):
+            detector(batch.images, [target, batch.targets[1]])
+    with pytest.raises(ValueError, match=r"images\[1\] must hold values in \[0, 1\]"):
+        model(batch._replace(images=[batch.images[0], batch.images[1] * 255]))
+    rgba = torch.cat([batch.images[0], torch.ones_like(batch.images[0][:1])])
+    with pytest.raises(ValueError, match="RGBA: drop the alpha channel"):
+        model.predict(batch._replace(images=[rgba, batch.images[1]]))

@@ -19,6 +19,7 @@ from torchvision.models.detection.roi_heads import (
     fastrcnn_loss,
 )
 
+from iterative_reasoning._detection_validation import check_detection_targets
 from iterative_reasoning.detectors.torchvision.detections import (
     keypoint_branch,
     mask_branch,
@@ -190,7 +191,9 @@ class ReasoningRoIHeads(RoIHeads):
     ) -> tuple[Detections, dict[str, Tensor]]:
         """As :meth:`RoIHeads.forward <torchvision.models.detection.roi_heads.RoIHeads.forward>`:
         ``(detections, {})`` in evaluation mode, ``([], losses)`` in training mode."""
-        _check_target_types(targets, self.has_keypoint())
+        if targets is not None:  # boxes in pixels of the network input by now
+            check_detection_targets(targets, len(proposals), self.head.num_classes - 1)
+            _check_keypoint_types(targets, self.has_keypoint())
         matched_idxs = labels = regression_targets = None
         if self.training:
             proposals, matched_idxs, labels, regression_targets = self.select_training_samples(
@@ -368,15 +371,9 @@ def _batch_of(counts: list[int], device: torch.device) -> Tensor:
     )
 
 
-def _check_target_types(targets: list[dict[str, Tensor]] | None, keypoints: bool) -> None:
-    """torchvision's checks of the targets' dtypes."""
-    if targets is None:
-        return
+def _check_keypoint_types(targets: list[dict[str, Tensor]], keypoints: bool) -> None:
+    """torchvision's check of the keypoints' dtype."""
     for t in targets:
-        if t["boxes"].dtype not in (torch.float, torch.double, torch.half):
-            raise TypeError(f"target boxes must of float type, instead got {t['boxes'].dtype}")
-        if t["labels"].dtype != torch.int64:
-            raise TypeError(f"target labels must of int64 type, instead got {t['labels'].dtype}")
         if keypoints and t["keypoints"].dtype != torch.float32:
             raise TypeError(
                 f"target keypoints must of float type, instead got {t['keypoints'].dtype}"
