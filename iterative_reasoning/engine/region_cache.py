@@ -5,17 +5,20 @@ Heads trained with the same seed read the same batches at the same steps
 (:class:`~iterative_reasoning.engine.loader.StepBatchSampler`), and a frozen ConvNet (evaluation
 mode, no gradient) maps a batch to the same :class:`~iterative_reasoning.detectors.RegionBatch`
 every time, so the second head's run can take the first's. A batch is known by a digest of its
-images, boxes and sizes, the ConvNet by a digest of its weights, buffers and modes, so that a hit
-is only ever the same computation on the same numbers: the heads train to the same weights, bit
-for bit, with the cache or without it. The digests are computed on the host (a few milliseconds
-for a batch of four 384-pixel images): the cache is for CPU runs, where the forward pass costs
+images, boxes and sizes, the ConvNet by a digest of its weights, buffers and modes, both taken
+from the numbers at every lookup, so that no change of the weights (through an optimiser,
+``load_state_dict``, ``.data``, ``vector_to_parameters``) can go unseen and a hit is only ever
+the same computation on the same numbers: the heads train to the same weights, bit for bit,
+with the cache or without it. What the cache keeps and what it returns are copies, so a caller
+who changes a returned tensor in place changes nothing kept. The digests are computed on the
+host (measured: 0.6 ms for the demo's ConvNet, 50 ms for a ResNet-50's 25.6 M weights, against
+seconds for its forward pass on a CPU): the cache is for CPU runs, where the forward pass costs
 far more.
 """
 
 from __future__ import annotations
 
 import hashlib
-import weakref
 from typing import Any
 
 import torch
@@ -53,7 +56,7 @@ class RegionCache:
         >>> with torch.no_grad():
         ...     first = cache(convnet, images, boxes, sizes)
         ...     again = cache(convnet, images.clone(), boxes, sizes)
-        >>> again is first, cache.hits, cache.misses
+        >>> torch.equal(again.features, first.features), cache.hits, cache.misses
         (True, 1, 1)
     """
 
@@ -65,9 +68,6 @@ class RegionCache:
         self.hits = 0
         self.misses = 0
         self._kept: dict[Key, RegionBatch] = {}
-        self._weights: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], bytes]] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def __len__(self) -> int:
         return len(self._kept)
@@ -90,38 +90,44 @@ class RegionCache:
         kept = self._kept.get(key)
         if kept is not None:
             self.hits += 1
-            return kept
+            return _copy(kept)
         self.misses += 1
         out: RegionBatch = convnet(images, boxes, image_sizes)
         size = sum(t.numel() * t.element_size() for t in out if isinstance(t, Tensor))
         if self.nbytes + size <= self.max_bytes:
-            self._kept[key] = out
+            self._kept[key] = _copy(out)
             self.nbytes += size
         return out
 
     def clear(self) -> None:
         """Drop everything kept (the counts stay)."""
         self._kept.clear()
-        self._weights.clear()
         self.nbytes = 0
 
     def _weights_digest(self, convnet: nn.Module) -> bytes:
-        # a tensor's version counter moves with every in-place change (load_state_dict,
-        # an optimiser step), so the digest is computed again only when the weights or the
-        # modes of the modules change (batch norm in training mode is another computation)
-        state = convnet.state_dict(keep_vars=True)
+        """The digest of the weights, buffers and modes (batch norm in training mode is
+        another computation), from the numbers themselves: a version counter would miss a
+        change through ``.data``."""
         modes = tuple(int(m.training) for m in convnet.modules())
-        versions = (*modes, *(v for t in state.values() for v in (id(t), t._version)))
-        known = self._weights.get(convnet)
-        if known is not None and known[0] == versions:
-            return known[1]
         digest = hashlib.sha1(usedforsecurity=False)
         digest.update(str(modes).encode())
-        for name, tensor in state.items():
+        for name, tensor in convnet.state_dict(keep_vars=True).items():
             digest.update(name.encode())
             _update(digest, tensor.detach())
-        self._weights[convnet] = (versions, digest.digest())
-        return self._weights[convnet][1]
+        return digest.digest()
+
+
+def _copy(batch: RegionBatch) -> RegionBatch:
+    """A copy whose tensors share nothing with ``batch``'s."""
+    features = batch.region_features
+    return batch._replace(
+        features=batch.features.clone(),
+        boxes=batch.boxes.clone(),
+        batch=batch.batch.clone(),
+        image_sizes=batch.image_sizes.clone(),
+        base_logits=batch.base_logits.clone(),
+        region_features=features.clone() if features is not None else None,
+    )
 
 
 def _inputs_digest(images: Tensor, boxes: list[Tensor], image_sizes: Tensor) -> bytes:

@@ -37,9 +37,9 @@ def test_the_same_inputs_are_computed_once(batch):
         again = cache(convnet, batch.images.clone(), [b.clone() for b in batch.boxes],
                       batch.image_sizes.clone())  # fmt: skip
         plain = convnet(*_inputs(batch))
-    assert again is first and (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
-    for kept, computed in zip(first, plain, strict=True):
-        assert torch.equal(kept, computed)
+    assert (cache.hits, cache.misses, len(cache)) == (1, 1, 1)
+    for kept, hit, computed in zip(first, again, plain, strict=True):
+        assert torch.equal(kept, computed) and torch.equal(hit, computed)
     assert cache.nbytes == sum(t.numel() * t.element_size() for t in plain)
 
 
@@ -82,6 +82,42 @@ def test_weights_are_known_by_their_values(batch):
         twin.train()  # batch norm with batch statistics is another computation
         cache(twin, *_inputs(batch))
     assert (cache.hits, cache.misses) == (2, 3)
+
+
+@pytest.mark.parametrize("how", ["data", "vector_to_parameters", "buffer_data"])
+def test_weights_changed_behind_autograd_s_back_are_seen(batch, how):
+    """Changes through .data and vector_to_parameters leave the version counters as they
+    were; the cache once answered from before them."""
+    convnet = _frozen().convnet
+    cache = RegionCache()
+    with torch.no_grad():
+        cache(convnet, *_inputs(batch))
+        if how == "data":
+            next(convnet.parameters()).data.mul_(1.5)
+        elif how == "vector_to_parameters":
+            vector = torch.nn.utils.parameters_to_vector(convnet.parameters())
+            torch.nn.utils.vector_to_parameters(vector * 1.1, convnet.parameters())
+        else:
+            buffer = next(b for n, b in convnet.named_buffers() if "running_var" in n)
+            buffer.data.mul_(2.0)
+        changed = cache(convnet, *_inputs(batch))
+        expected = convnet(*_inputs(batch))
+    assert (cache.hits, cache.misses) == (0, 2)
+    assert torch.equal(changed.base_logits, expected.base_logits)
+
+
+def test_a_caller_who_changes_what_it_got_changes_nothing_kept(batch):
+    convnet = _frozen().convnet
+    cache = RegionCache()
+    with torch.no_grad():
+        first = cache(convnet, *_inputs(batch))
+        expected = first.base_logits.clone()
+        first.base_logits.zero_()  # changed in place by the caller
+        hit = cache(convnet, *_inputs(batch))
+        assert torch.equal(hit.base_logits, expected)
+        hit.features.add_(1.0)
+        assert torch.equal(cache(convnet, *_inputs(batch)).features, first.features)
+    assert (cache.hits, cache.misses) == (2, 1)
 
 
 def test_autocast_is_part_of_the_key(batch):
