@@ -271,6 +271,18 @@ def check_probabilities(
         )
 
     _require(checks, probs.detach().amin() < 0, report)
+    # each row a distribution: logits or unnormalised scores would pass the checks above
+    tolerance = 1e-2 if probs.element_size() < 4 else 1e-4
+    error = (probs.detach().sum(-1, dtype=torch.float32) - 1).abs()
+
+    def not_summing() -> None:
+        row = int(error.argmax())
+        raise ValueError(
+            f"{name} must hold one probability distribution per region (rows summing to 1: "
+            f"the softmax of the logits), got row {row} summing to {float(probs[row].sum()):.6g}"
+        )
+
+    _require(checks, error.amax() > tolerance, not_summing)
     return probs
 
 

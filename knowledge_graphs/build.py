@@ -11,7 +11,7 @@ from knowledge_graphs.builders.left_right import left_right_of
 from knowledge_graphs.builders.part import part_senses
 from knowledge_graphs.builders.plural import plural_of
 from knowledge_graphs.builders.similarity import similar_to
-from knowledge_graphs.class_graph import ClassGraph, warn_unresolved
+from knowledge_graphs.class_graph import ClassGraph, check_class_names, warn_unresolved
 from knowledge_graphs.lexicon import Lexicon
 from knowledge_graphs.relations import (
     IS_KIND_OF,
@@ -66,6 +66,7 @@ def build_class_graph(
     Raises:
         ValueError: empty or duplicated names, an unknown relation, bad counts.
     """
+    names = check_class_names("names", names)
     unknown = [r for r in relations if r not in BUILDABLE]
     if unknown:
         raise ValueError(f"unknown relation(s) {unknown}; buildable: {list(BUILDABLE)}")

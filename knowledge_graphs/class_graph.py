@@ -73,7 +73,7 @@ class ClassGraph:
         synsets: Sequence[str | None] | None = None,
         provenance: Mapping[str, Any] | None = None,
     ) -> None:
-        classes = list(classes)
+        classes = check_class_names("classes", classes)
         if not classes:
             raise ValueError("classes is empty: a class graph needs at least one class")
         seen: set[str] = set()
@@ -330,6 +330,32 @@ class ClassGraph:
         except (KeyError, TypeError, ValueError) as error:
             raise GraphFileError(f"{source}: corrupted ({error})") from error
         return graph
+
+
+def check_class_names(name: str, value: object) -> list[str]:
+    """``value`` as a list of class names: a sequence of strings, not one string (which would
+    be taken letter by letter).
+
+    Example:
+        >>> check_class_names("classes", ("dog", "cat"))
+        ['dog', 'cat']
+        >>> check_class_names("classes", "dog")
+        Traceback (most recent call last):
+        ...
+        TypeError: classes must be a sequence of class names, got the string 'dog' ...
+    """
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{name} must be a sequence of class names, got the string {value!r} (give "
+            f"[{value!r}] for one class)"
+        )
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of class names, got {type(value).__name__}")
+    names = list(value)
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        raise TypeError(f"{name} must hold strings, got {odd[0]!r} ({type(odd[0]).__name__})")
+    return names
 
 
 def _digest(body: Mapping[str, Any]) -> str:

@@ -22,10 +22,25 @@ from iterative_reasoning.data.records import (
 )
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.ade_parts import instance_ranks, read_atr
+from knowledge_graphs.class_graph import check_class_names
 
 Release = Literal["auto", "2016", "2021"]
 SPLITS_2016: tuple[str, ...] = ("train", "val", "mval", "mtest")
 BACKGROUND = "__background__"
+
+
+def dataset_classes(classes: object, default: Callable[[], list[str]]) -> list[str]:
+    """A dataset's ``classes`` argument checked (names, background first), or ``default()``
+    when it is ``None``."""
+    if classes is None:
+        return default()
+    names = check_class_names("classes", classes)
+    if not names or names[0] != BACKGROUND:
+        raise ValueError(
+            f"classes must start with {BACKGROUND!r} (label 0), got "
+            f"{names[:3] if names else 'none'}"
+        )
+    return names
 
 
 def ade_vocabulary(root: str | os.PathLike[str] | None = None, min_count: int = 5) -> list[str]:
@@ -114,9 +129,7 @@ class ADE20K(RecordDataset):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"ADE20K root {str(self.root)!r} is not a directory")
-        self.classes = list(classes) if classes is not None else ade_vocabulary(self.root)
-        if not self.classes or self.classes[0] != BACKGROUND:
-            raise ValueError(f"classes must start with {BACKGROUND!r}")
+        self.classes = dataset_classes(classes, lambda: ade_vocabulary(self.root))
         self.class_index = {c: i for i, c in enumerate(self.classes)}
         self.min_size, self.max_size, self.hflip_prob = min_size, max_size, hflip_prob
         self.flip = flip_permutation(self.classes)

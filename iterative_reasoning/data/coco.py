@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from iterative_reasoning._validation import check_probability
-from iterative_reasoning.data.ade20k import BACKGROUND
+from iterative_reasoning.data.ade20k import BACKGROUND, dataset_classes
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordDataset,
@@ -83,9 +83,7 @@ class COCODataset(RecordDataset):
         data = _read(self.annotation_file)
         categories = _categories(data, self.annotation_file)
         names = [c["name"] for c in categories]
-        self.classes = list(classes) if classes is not None else [BACKGROUND, *names]
-        if not self.classes or self.classes[0] != BACKGROUND:
-            raise ValueError(f"classes must start with {BACKGROUND!r}")
+        self.classes = dataset_classes(classes, lambda: [BACKGROUND, *names])
         index = {c: i for i, c in enumerate(self.classes)}
         missing = [n for n in names if n not in index]
         if missing:

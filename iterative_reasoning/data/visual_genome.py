@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from iterative_reasoning.data.ade20k import BACKGROUND
+from iterative_reasoning.data.ade20k import BACKGROUND, dataset_classes
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
@@ -194,9 +194,7 @@ class VisualGenome(RecordDataset):
         cache = Path(cache_dir or default_cache_dir(self.root))
         # caches are keyed by the size and time of the files they summarise: never stale
         self._fingerprint = file_fingerprint(objects, image_data)
-        self.classes = list(classes) if classes is not None else self._vocabulary(cache, min_count)
-        if not self.classes or self.classes[0] != BACKGROUND:
-            raise ValueError(f"classes must start with {BACKGROUND!r}")
+        self.classes = dataset_classes(classes, lambda: self._vocabulary(cache, min_count))
         self.class_index = {c: i for i, c in enumerate(self.classes)}
         self.min_size, self.max_size, self.hflip_prob = min_size, max_size, hflip_prob
         self.flip = flip_permutation(self.classes)

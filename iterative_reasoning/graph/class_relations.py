@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,6 +79,19 @@ class ClassRelations:
             assert weight is not None  # filled in by __post_init__
             out[name] = (index, row_normalize(index[1], weight, self.num_classes))
         return out
+
+    @cached_property
+    def digest(self) -> str:
+        """A digest of the classes, names, edges and weights: what a reasoning graph built from
+        these relations carries, so that a module can tell relations of the same names apart."""
+        digest = hashlib.sha1(usedforsecurity=False)
+        digest.update(f"{self.num_classes}".encode())
+        for name, (index, weight) in self.edges.items():
+            assert weight is not None  # filled in by __post_init__
+            digest.update(f"|{name}|{index.size(1)}".encode())
+            digest.update(index.detach().cpu().contiguous().numpy().tobytes())
+            digest.update(weight.detach().double().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     def __repr__(self) -> str:
         rels = ", ".join(f"{n}={e}" for n, e in self.num_edges.items())

@@ -185,6 +185,7 @@ def assemble_reasoning_graph(
     graph = ReasoningGraph()
     graph.image_sizes = image_sizes
     graph.edge_lists_flag = torch.tensor([edge_lists])
+    graph.class_relations_digest = class_relations.digest  # which relations it holds
     region = graph[REGION]
     region.num_nodes = boxes.size(0)
     region.box = boxes

@@ -42,6 +42,13 @@ def check_global_input(
             "with the same class relations (and overlaps=True if the module reads "
             "'overlaps')"
         )
+    built_from = getattr(graph, "class_relations_digest", None)
+    if built_from is not None and built_from != module.class_relations.digest:
+        raise ValueError(
+            "the graph was built from other class relations than the module's (the same "
+            f"names {list(module.semantic_relations)} or others, but other classes, edges or "
+            "weights); build it with the module's class_relations"
+        )
     num_regions = graph[REGION].num_nodes
     if x.dim() != 2 or x.shape != (num_regions, module.in_channels):
         raise ValueError(

@@ -301,3 +301,11 @@ def test_an_annotation_path_that_is_a_directory_is_named_as_such(tmp_path):
     _write(tmp_path)
     with pytest.raises(ValueError, match="is a directory; give the file itself"):
         COCODataset(tmp_path / "img", tmp_path)
+
+
+def test_classes_given_as_one_string_are_refused(tmp_path):
+    path = _write(tmp_path)
+    with pytest.raises(TypeError, match="classes must be a sequence of class names"):
+        COCODataset(tmp_path / "img", path, classes="__background__")
+    with pytest.raises(ValueError, match="classes must start with '__background__'"):
+        COCODataset(tmp_path / "img", path, classes=["person", "car", "left hand"])

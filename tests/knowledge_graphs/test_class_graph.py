@@ -159,3 +159,15 @@ def test_the_same_graph_gives_the_same_bytes(tmp_path):
     time.sleep(1.1)  # a gzip header would carry the time of writing
     g.save(tmp_path / "b.json.gz")
     assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
+
+
+def test_classes_given_as_one_string_are_refused_not_split_into_letters():
+    from knowledge_graphs import ClassGraph
+    from knowledge_graphs.build import build_class_graph
+
+    with pytest.raises(TypeError, match=r"got the string 'dog' \(give \['dog'\] for one class\)"):
+        ClassGraph("dog")
+    with pytest.raises(TypeError, match="names must be a sequence of class names"):
+        build_class_graph("dog", relations=())
+    with pytest.raises(TypeError, match=r"classes must hold strings, got 3 \(int\)"):
+        ClassGraph(["dog", 3])

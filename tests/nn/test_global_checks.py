@@ -121,3 +121,38 @@ def test_global_config():
         check_global_config(D_R, C, relations, D, True, True, ())
     with pytest.raises(ValueError, match="the semantic path needs at least one"):
         check_global_config(D_R, C, ClassRelations(C, {}), D, True, True, SPATIAL_RELATIONS)
+
+
+def test_a_graph_of_other_relations_under_the_same_names_is_refused(module_and_graph):
+    """Such a graph was once used without a word (the reference layer reads its edges)."""
+    module, graph, probs = module_and_graph
+    x = torch.randn(5, D_R)
+    check_global_input(module, x, graph, None)
+    rel = module.class_relations
+    name = rel.names[0]
+    index, weight = rel.edges[name]
+    for changed in (
+        {**rel.edges, name: (index, weight * 2)},  # other weights
+        {**rel.edges, name: (index.flip(0), weight)},  # other edges
+    ):
+        other = ClassRelations(C, changed)
+        assert other.names == rel.names
+        boxes, batch = random_boxes([3, 2], dtype=torch.float32)
+        foreign = build_reasoning_graph(boxes, batch, image_sizes(2), probs, other)
+        with pytest.raises(ValueError, match="built from other class relations than the module"):
+            check_global_input(module, x, foreign, None)
+    same = ClassRelations(C, {n: (i.clone(), w.clone()) for n, (i, w) in rel.edges.items()})
+    boxes, batch = random_boxes([3, 2], dtype=torch.float32)
+    check_global_input(
+        module, x, build_reasoning_graph(boxes, batch, image_sizes(2), probs, same), None
+    )
+
+
+def test_class_probabilities_must_be_distributions(module_and_graph):
+    module, graph, probs = module_and_graph
+    x = torch.randn(5, D_R)
+    with pytest.raises(ValueError, match="one probability distribution per region .* row 0"):
+        check_global_input(module, x, graph, probs * torch.tensor([[2.0]] + [[1.0]] * 4))
+    logits_passed_as_probs = torch.randn(5, C).abs()
+    with pytest.raises(ValueError, match="rows summing to 1"):
+        check_global_input(module, x, graph, logits_passed_as_probs)
