@@ -72,6 +72,27 @@ def check_tensor(name: str, value: object) -> Tensor:
     return value
 
 
+def check_float_on(
+    name: str, value: Tensor, device: torch.device, dtype: torch.dtype | None, owner: str
+) -> None:
+    """``value`` holds floats on ``device`` and, outside autocast, of ``dtype`` (that of
+    ``owner``'s parameters; ``None``: any float), so that a mismatch is named here instead of
+    failing inside torch."""
+    if value.device != device:
+        raise ValueError(
+            f"{name} is on {value.device} but {owner} is on {device}; move it there "
+            f"({name}.to({str(device)!r})) or the module to it"
+        )
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {value.dtype}")
+    if dtype is not None and value.dtype != dtype and not torch.is_autocast_enabled(device.type):
+        raise TypeError(
+            f"{name} has dtype {value.dtype} but {owner}'s parameters are {dtype}: convert one "
+            f"to the other ({name}.to({dtype}) or module.to({value.dtype})), or run under "
+            "torch.autocast"
+        )
+
+
 def check_finite(name: str, value: Tensor, checks: ValueChecks | None = None) -> None:
     """No NaN or infinity in ``value``. Screened by its sum, which any NaN or infinity makes
     non-finite, so that no temporary of the tensor's size is made; a sum that overflows is

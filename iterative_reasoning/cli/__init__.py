@@ -21,7 +21,7 @@ import warnings
 from urllib.error import URLError
 
 from iterative_reasoning.cli import commands
-from iterative_reasoning.cli.parser import parser
+from iterative_reasoning.cli.parser import flags_without_effect, parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     problem = _path_problem(args)
+    if problem is None and args.command in ("train", "evaluate"):
+        problem = flags_without_effect(args)
     if problem:
         print(f"iterative-reasoning {args.command}: {problem}", file=sys.stderr)
         return 2

@@ -89,6 +89,48 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
     )
 
 
+def _coco(args: argparse.Namespace) -> bool:
+    return bool(args.dataset == "coco")
+
+
+def _own_graph(args: argparse.Namespace) -> bool:
+    return args.model != "baseline" and not args.graph
+
+
+#: The options of ``train`` and ``evaluate`` that apply to some runs only: option -> (the runs
+#: it applies to, in words; whether it applies to ``args``).
+ONLY_FOR: dict[str, tuple[str, Any]] = {
+    "detector": ("--task detection", lambda a: a.task == "detection"),
+    "reasoned_boxes": ("--task detection", lambda a: a.task == "detection"),
+    "train_on": ("--task detection", lambda a: a.task == "detection"),
+    "annotations": ("--dataset coco", _coco),
+    "write_masks": ("--dataset coco", _coco),
+    "num_images": ("--dataset synthetic", lambda a: a.dataset == "synthetic"),
+    "num_test_images": ("--dataset synthetic", lambda a: a.dataset == "synthetic"),
+    "benchmark": ("--dataset synthetic", lambda a: a.dataset == "synthetic"),
+    "min_count": ("--dataset visual_genome", lambda a: a.dataset == "visual_genome"),
+    "split_file": ("--dataset visual_genome", lambda a: a.dataset == "visual_genome"),
+    "graph": ("a model with a head (not --model baseline)", lambda a: a.model != "baseline"),
+    "graph_relations": ("a head's own class graph (not --model baseline or --graph)", _own_graph),
+    "shipped_graph": ("a head's own class graph (not --model baseline or --graph)", _own_graph),
+    "adopt_schedule": ("a resumed run (not --no-resume)", lambda a: not a.no_resume),
+}
+
+
+def flags_without_effect(args: argparse.Namespace) -> str | None:
+    """The first option of ``train`` or ``evaluate`` given (other than its default) to a run it
+    does not apply to, in words; ``None`` when every option given applies."""
+    command = argparse.ArgumentParser()
+    _run(command)
+    _schedule(command)
+    for name, (where, applies) in ONLY_FOR.items():
+        if not hasattr(args, name) or getattr(args, name) == command.get_default(name):
+            continue
+        if not applies(args):
+            return f"--{name.replace('_', '-')} applies to {where} only; this run has no use for it"
+    return None
+
+
 def lexicon(args: argparse.Namespace) -> Any:
     """The WordNet of ``--wordnet`` (``None``: found offline when a graph needs it)."""
     from knowledge_graphs.wordnet import load_wordnet

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from iterative_reasoning._validation import (
+    check_batch,
     check_boxes,
     check_finite,
     check_image_sizes,
@@ -186,7 +187,7 @@ def _concat_boxes(
                     "tensor per image"
                 )
             batch = torch.zeros(boxes.size(0), dtype=torch.long, device=boxes.device)
-        return boxes, batch
+        return boxes, check_batch(batch, boxes.size(0), num_images)
     if batch is not None:
         raise ValueError("give batch only with boxes as one tensor, not a list per image")
     if len(boxes) != num_images:

@@ -11,6 +11,7 @@ from torch_geometric.data import HeteroData
 from iterative_reasoning._validation import (
     ValueChecks,
     check_finite,
+    check_float_on,
     check_probabilities,
     check_tensor,
 )
@@ -55,6 +56,9 @@ def check_global_input(
             f"x must have shape [R, D_r] = [{num_regions}, {module.in_channels}] "
             f"(R from the graph, D_r = in_channels), got {list(x.shape)}"
         )
+    parameter = next(module.parameters(), None)
+    if parameter is not None:
+        check_float_on("x", x, parameter.device, parameter.dtype, "the global module")
     checks = ValueChecks()
     check_finite("x", x, checks)
     class_nodes = graph[CLASS].num_nodes

@@ -13,6 +13,7 @@ from iterative_reasoning._validation import (
     check_batch,
     check_boxes,
     check_finite,
+    check_float_on,
     check_image_sizes,
     check_not_normalised,
     check_tensor,
@@ -49,8 +50,14 @@ def check_head_input(
             f"features have {features.size(1)} channels but the local module was built for "
             f"in_channels = {head.local.in_channels}"
         )
+    parameter = next(head.parameters(), None)
+    device = parameter.device if parameter is not None else features.device
+    dtypes = {p.dtype for p in head.parameters()}
+    dtype = dtypes.pop() if len(dtypes) == 1 else None  # parts of other dtypes: not judged
+    check_float_on("features", features, device, dtype, "the head")
     check_finite("features", features, checks)
     boxes = check_boxes("boxes", boxes, checks)
+    check_float_on("boxes", boxes, device, None, "the head")
     sizes = check_image_sizes(image_sizes, checks)
     if sizes.size(0) != features.size(0):
         raise ValueError(
@@ -60,6 +67,8 @@ def check_head_input(
     height, width = features.shape[2:]
     check_grid_sizes(grid_sizes_of(sizes, head.spatial_scale), height, width, checks)
     batch = check_batch(batch, boxes.size(0), sizes.size(0), checks)
+    if batch.device != device:
+        raise ValueError(f"batch is on {batch.device} but the head is on {device}; move it there")
     check_not_normalised(boxes, batch, sizes, checks)
     logits = check_tensor("base_logits", base_logits)
     if logits.shape != (boxes.size(0), head.num_classes):
@@ -67,6 +76,7 @@ def check_head_input(
             f"base_logits must have shape [R, C] = [{boxes.size(0)}, {head.num_classes}], "
             f"got {list(logits.shape)}"
         )
+    check_float_on("base_logits", logits, device, dtype, "the head")
     check_finite("base_logits", logits, checks)
     if region_features is not None and head.global_ is not None:
         region_features = check_tensor("region_features", region_features)
@@ -76,6 +86,7 @@ def check_head_input(
                 f"{head.region_channels}] (D_r = global module in_channels - C), "
                 f"got {list(region_features.shape)}"
             )
+        check_float_on("region_features", region_features, device, dtype, "the head")
         check_finite("region_features", region_features, checks)
     check_masks(masks, boxes.size(0), head.crop.output_size, checks)
     # the user's call: check_head_input <- forward <- nn.Module's _call_impl, _wrapped_call_impl

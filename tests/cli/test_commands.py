@@ -401,3 +401,24 @@ def test_a_run_without_wordnet_builds_its_graph_from_the_annotations(tmp_path, c
     assert main([*argv, "--output-dir", str(run), "--graph-relations", "mined"]) == 0
     graph = ClassGraph.load(run / "class_graph.json.gz")
     assert set(graph.relations) >= {"co_occurs_with"} and "is_kind_of" not in graph.relations
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--detector", "small"], "--detector applies to --task detection only"),
+        (["--train-on", "ground_truth"], "--train-on applies to --task detection only"),
+        (["--write-masks"], "--write-masks applies to --dataset coco only"),
+        (["--min-count", "3"], "--min-count applies to --dataset visual_genome only"),
+        (["--graph-relations", "mined"], r"--graph-relations applies to a head's own class graph"),
+        (["--shipped-graph"], "--shipped-graph applies to a head's own class graph"),
+        (["--no-resume", "--adopt-schedule"], "--adopt-schedule applies to a resumed run"),
+    ],
+)
+def test_an_option_with_nothing_to_apply_to_is_refused(tmp_path, capsys, extra, message):
+    """These were once taken without a word and had no effect."""
+    argv = ["train", "--dataset", "synthetic", "--model", "baseline", "--output-dir"]
+    assert main([*argv, str(tmp_path), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())  # refused before any work

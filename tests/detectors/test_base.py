@@ -89,6 +89,19 @@ def test_errors():
         region_batch(features, [box, box], [(128, 128)] * 2, base_logits=torch.zeros(1, 3))
     with pytest.raises(ValueError, match="image_sizes has 1 row"):
         region_batch(features, [box, box], [(128, 128)], base_logits=torch.zeros(2, 3))
+    two = torch.cat([box, box])
+    logits = torch.zeros(2, 3)
+    # once taken: an unsorted batch, and one that points past the images
+    with pytest.raises(ValueError, match="batch must be sorted"):
+        region_batch(
+            features, two, [(128, 128)] * 2, batch=torch.tensor([1, 0]), base_logits=logits
+        )
+    with pytest.raises(ValueError, match=r"batch refers to image 2 but only 2 image\(s\)"):
+        region_batch(
+            features, two, [(128, 128)] * 2, batch=torch.tensor([0, 2]), base_logits=logits
+        )
+    with pytest.raises(ValueError, match=r"batch must have shape \[R\] = \[2\]"):
+        region_batch(features, two, [(128, 128)] * 2, batch=torch.tensor([0]), base_logits=logits)
 
 
 def test_resize_helpers():

@@ -156,3 +156,11 @@ def test_class_probabilities_must_be_distributions(module_and_graph):
     logits_passed_as_probs = torch.randn(5, C).abs()
     with pytest.raises(ValueError, match="rows summing to 1"):
         check_global_input(module, x, graph, logits_passed_as_probs)
+
+
+def test_a_dtype_or_device_mismatch_of_x_is_named(module_and_graph):
+    module, graph, _ = module_and_graph
+    with pytest.raises(TypeError, match="x has dtype torch.float64 but the global module's"):
+        check_global_input(module, torch.randn(5, D_R, dtype=torch.float64), graph, None)
+    with pytest.raises(ValueError, match="x is on meta but the global module is on cpu"):
+        check_global_input(module, torch.randn(5, D_R, device="meta"), graph, None)

@@ -97,3 +97,29 @@ def test_head_config():
     with pytest.raises(ValueError, match=r"in_channels \(5\) must be D_r \+ C"):
         check_head_config(C, None, narrow, 3, "cross", crop)
     assert isinstance(local, LocalModule)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error", "match"),
+    [
+        ("features", torch.randn(2, 3, 8, 8, dtype=torch.float64), TypeError,
+         "features has dtype torch.float64 but the head's parameters are torch.float32"),
+        ("base_logits", torch.randint(0, 3, (5, C)), TypeError,
+         "base_logits must be a floating-point tensor, got dtype torch.int64"),
+        ("region_features", torch.randn(5, 4, dtype=torch.float16), TypeError,
+         "region_features has dtype torch.float16"),
+        ("features", torch.randn(2, 3, 8, 8, device="meta"), ValueError,
+         "features is on meta but the head is on cpu"),
+        ("base_logits", torch.randn(5, C, device="meta"), ValueError, "base_logits is on meta"),
+    ],
+)  # fmt: skip
+def test_a_dtype_or_device_mismatch_is_named(name, value, error, match):
+    """These once failed inside torch without naming the argument."""
+    with pytest.raises(error, match=match):
+        check_head_input(_head(), **dict(_inputs(), **{name: value}))
+
+
+def test_autocast_lets_other_float_dtypes_through():
+    inputs = dict(_inputs(), features=torch.randn(2, 3, 8, 8, dtype=torch.bfloat16))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        check_head_input(_head(), **inputs)
