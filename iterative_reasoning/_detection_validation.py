@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor
 
-from iterative_reasoning._validation import ValueChecks, _require, check_finite, check_tensor
+from iterative_reasoning._validation import (
+    ValueChecks,
+    _require,
+    check_boxes,
+    check_finite,
+    check_tensor,
+)
 
 _CHANNELS_HINT = {
     1: " (a grey image: repeat it, image.expand(3, -1, -1))",
@@ -100,7 +106,7 @@ def check_detection_targets(
                 f"targets[{i}]['labels'] must have dtype torch.int64, got {labels.dtype}"
             )
         if boxes.numel():
-            check_target_boxes(f"targets[{i}]['boxes']", boxes, checks)
+            check_boxes(f"targets[{i}]['boxes']", boxes, checks, positive_size=True)
             check_labels(f"targets[{i}]['labels']", labels, num_classes, checks)
     return list(targets)
 
@@ -117,23 +123,6 @@ def check_detector_input(
     if targets is not None:
         check_detection_targets(targets, len(checked), num_classes, checks)
     checks.run()
-
-
-def check_target_boxes(name: str, boxes: Tensor, checks: ValueChecks | None = None) -> None:
-    """Finite ``xyxy`` boxes of positive width and height (what a detector can learn)."""
-    check_finite(name, boxes, checks)
-    box = boxes.detach()
-    bad = (box[:, 2] <= box[:, 0]) | (box[:, 3] <= box[:, 1])
-
-    def report() -> None:
-        index = bad.nonzero()[0, 0]
-        shown = [round(v, 3) for v in box[index].tolist()]
-        raise ValueError(
-            f"{name} must be xyxy with x2 > x1 and y2 > y1, got {int(bad.sum())} box(es) "
-            f"without, e.g. box {int(index)} = {shown} (were they given as xywh?)"
-        )
-
-    _require(checks, bad.any(), report)
 
 
 def check_labels(
@@ -193,24 +182,9 @@ def check_detections(
                 f"{scores.dtype}"
             )
         if count:
-            _check_found_boxes(f"detections[{i}]['boxes']", boxes, checks)
+            check_boxes(f"detections[{i}]['boxes']", boxes, checks)
             check_finite(f"detections[{i}]['scores']", scores, checks)
     return list(detections)
-
-
-def _check_found_boxes(name: str, boxes: Tensor, checks: ValueChecks | None) -> None:
-    check_finite(name, boxes, checks)
-    box = boxes.detach()
-    bad = (box[:, 2] < box[:, 0]) | (box[:, 3] < box[:, 1])
-
-    def report() -> None:
-        index = int(bad.nonzero()[0, 0])
-        raise ValueError(
-            f"{name} must be xyxy with x2 >= x1 and y2 >= y1, got box {index} = "
-            f"{[round(v, 3) for v in box[index].tolist()]}"
-        )
-
-    _require(checks, bad.any(), report)
 
 
 def _what(value: object) -> str:

@@ -109,8 +109,11 @@ def check_finite(name: str, value: Tensor, checks: ValueChecks | None = None) ->
     _require(checks, ~torch.isfinite(value.detach().sum(dtype=accumulate)), report)
 
 
-def check_boxes(name: str, boxes: object, checks: ValueChecks | None = None) -> Tensor:
-    """Boxes ``[R, 4]`` in ``xyxy`` with ``x2 >= x1`` and ``y2 >= y1``, finite."""
+def check_boxes(
+    name: str, boxes: object, checks: ValueChecks | None = None, positive_size: bool = False
+) -> Tensor:
+    """Boxes ``[R, 4]`` in ``xyxy`` with ``x2 >= x1`` and ``y2 >= y1`` (``x2 > x1`` and
+    ``y2 > y1`` with ``positive_size``: boxes a detector learns from), finite."""
     boxes = check_tensor(name, boxes)
     if boxes.dim() != 2 or boxes.size(-1) != 4:
         raise ValueError(f"{name} must have shape [R, 4] (x1, y1, x2, y2), got {list(boxes.shape)}")
@@ -119,13 +122,18 @@ def check_boxes(name: str, boxes: object, checks: ValueChecks | None = None) -> 
     if boxes.numel() == 0:
         return boxes
     check_finite(name, boxes, checks)
-    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    box = boxes.detach()
+    if positive_size:
+        bad = (box[:, 2] <= box[:, 0]) | (box[:, 3] <= box[:, 1])
+    else:
+        bad = (box[:, 2] < box[:, 0]) | (box[:, 3] < box[:, 1])
+    wanted = "x2 > x1 and y2 > y1" if positive_size else "x2 >= x1 and y2 >= y1"
 
     def report() -> None:
         i = int(bad.nonzero()[0, 0])
         raise ValueError(
-            f"{name} must be xyxy with x2 >= x1 and y2 >= y1; box {i} is "
-            f"{[round(v, 3) for v in boxes[i].tolist()]} (were they given as xywh?)"
+            f"{name} must be xyxy with {wanted}; {int(bad.sum())} box(es) are not, e.g. box {i} "
+            f"= {[round(v, 3) for v in box[i].tolist()]} (were they given as xywh?)"
         )
 
     _require(checks, bad.any(), report)

@@ -71,7 +71,7 @@ def _with(targets, i, **changed):
         (
             lambda t: _with(t, 1, boxes=torch.tensor([[50.0, 5, 10, 60]])),
             ValueError,
-            r"targets\[1\]\['boxes'\] must be xyxy with x2 > x1 and y2 > y1, .* box 0",
+            r"targets\[1\]\['boxes'\] must be xyxy with x2 > x1 and y2 > y1; .* box 0",
         ),
         (
             lambda t: _with(t, 1, boxes=torch.tensor([[5.0, 5, 5, 60]])),  # no width
@@ -127,7 +127,7 @@ def _found(boxes, scores, labels=None):
         ),
         (_found([[0.0, 0, NAN, 5]], [0.5]), ValueError, r"\['boxes'\] must be finite"),
         (_found([[0.0, 0, math.inf, 5]], [0.5]), ValueError, r"\['boxes'\] must be finite"),
-        (_found([[6.0, 0, 5, 5]], [0.5]), ValueError, "x2 >= x1 and y2 >= y1, got box 0"),
+        (_found([[6.0, 0, 5, 5]], [0.5]), ValueError, "x2 >= x1 and y2 >= y1; 1 box.* box 0"),
         (
             _found([[0.0, 0, 5, 5]], [0.5, 0.4]),
             ValueError,

@@ -83,7 +83,7 @@ def test_tensor_and_boxes():
     with pytest.raises(TypeError, match="floating-point"):
         check_boxes("boxes", torch.zeros(1, 4, dtype=torch.long))
     with pytest.raises(
-        ValueError, match=r"box 1 is \[5.0, 5.0, 2.0, 9.0\] \(were they given as xywh"
+        ValueError, match=r"box 1 = \[5.0, 5.0, 2.0, 9.0\] \(were they given as xywh"
     ):
         check_boxes("boxes", torch.tensor([[0.0, 0, 1, 1], [5, 5, 2, 9]]))
     assert check_boxes("boxes", torch.zeros(0, 4)).shape == (0, 4)

@@ -15,7 +15,6 @@ import errno
 import fcntl
 import os
 from pathlib import Path
-from types import TracebackType
 
 LOCK = ".lock"
 #: The locks this process holds: the lock file's path -> (descriptor, holders).
@@ -92,10 +91,5 @@ class RunDirectoryLock:
     def __enter__(self) -> RunDirectoryLock:
         return self.acquire()
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.release()

@@ -276,10 +276,15 @@ def test_errors():
     images, targets = _data()
     with pytest.raises(ValueError, match="targets"):
         detector.train()(images)
-    with pytest.raises(ValueError, match=r"labels.*1\.\.K"):
+    with pytest.raises(ValueError, match=r"labels.*1\.\.\d+ \(0 is background\)"):
         detector.train()(images, [{**targets[0], "labels": torch.tensor([0, 1])}, targets[1]])
-    with pytest.raises(ValueError, match=r"images\[0\]"):
+    with pytest.raises(TypeError, match=r"images\[0\] must hold floats"):
         detector.eval()([torch.zeros(3, 10, 10, dtype=torch.uint8)])
+    # NaN or inverted target boxes were once dropped without a word
+    for box in ([10.0, 10.0, float("nan"), 40.0], [40.0, 10.0, 10.0, 40.0]):
+        bad = {"boxes": torch.tensor([box]), "labels": torch.tensor([1])}
+        with pytest.raises(ValueError, match=r"targets\[1\]\['boxes'\] must be"):
+            detector.train()(images, [targets[0], bad])
 
 
 def test_an_image_without_objects_trains_as_background():

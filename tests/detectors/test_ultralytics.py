@@ -174,8 +174,13 @@ def test_errors():
     images, targets = _data()
     with pytest.raises(ValueError, match="targets"):
         detector.train()(images)
-    with pytest.raises(ValueError, match=r"labels.*1\.\.K"):
+    with pytest.raises(ValueError, match=r"labels.*1\.\.\d+ \(0 is background\)"):
         detector.train()(images, [{**targets[0], "labels": torch.tensor([0, 1])}, targets[1]])
+    # NaN pixels once gave zero detections without a word
+    nan_image = images[0].clone()
+    nan_image[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"images\[0\] must be finite"):
+        detector.eval()([nan_image, images[1]])
 
 
 def test_missing_ultralytics_names_how_to_install(monkeypatch):

@@ -151,6 +151,12 @@ def test_what_a_detection_model_trains_is_checked():
 
 
 def test_evaluation_writes_coco_metrics_and_a_results_file(coco, tmp_path):
+    import os
+
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    outside.write_text("keep me")
+    for name in ("metrics.json", "detections.json"):  # planted links are replaced, not followed
+        os.symlink(outside, tmp_path / name)
     model = DetectionModel(_detector(head=True))
     model.detector.roi_heads.score_thresh = 0.0  # random weights: keep every detection
     metrics = evaluate_detection(model, coco["test"], batch_size=2, output_dir=tmp_path)
@@ -171,6 +177,7 @@ def test_evaluation_writes_coco_metrics_and_a_results_file(coco, tmp_path):
     gt = COCO(str(coco["test"].annotation_file))
     assert gt.loadRes(results).getImgIds()  # a results file pycocotools reads
     assert {r["category_id"] for r in results} <= set(gt.getCatIds())
+    assert outside.read_text() == "keep me"
     with pytest.raises(TypeError, match="COCODetection"):
         evaluate_detection(model, [1, 2])  # type: ignore[arg-type]
 

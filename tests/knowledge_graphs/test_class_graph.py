@@ -51,6 +51,20 @@ def test_save_load_round_trip(tmp_path, suffix):
     assert loaded.provenance == {"source": "test", "parameters": {"k": 5}}
 
 
+@pytest.mark.parametrize("suffix", [".json", ".json.gz"])
+def test_saving_follows_no_link_planted_at_the_file_or_its_partial_name(tmp_path, suffix):
+    import os
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    path = tmp_path / f"graph{suffix}"
+    for name in (path.name, path.name + ".partial", f".{path.name}.partial"):
+        os.symlink(outside, tmp_path / name)
+    _graph().save(path)
+    assert outside.read_text() == "keep me"
+    assert not path.is_symlink() and ClassGraph.load(path).to_dict() == _graph().to_dict()
+
+
 def test_other_versions_and_corruption_are_refused(tmp_path):
     g = _graph()
     data = g.to_dict()
