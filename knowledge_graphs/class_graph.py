@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any
 from knowledge_graphs.files import atomic_open, write_atomic
 from knowledge_graphs.relations import inverse_of
 
+#: The name of the background class (label 0 of every classifier the class graphs serve);
+#: no class of a label set may take it.
+BACKGROUND = "__background__"
+
 if TYPE_CHECKING:
     from iterative_reasoning.graph import ClassRelations
 

@@ -5,9 +5,10 @@ caches, checkpoints) goes through :func:`atomic_open` or :func:`write_atomic`: t
 to a fresh temporary file in the same folder, created exclusively (so a link planted at any
 name is never followed), is flushed to disk, and is renamed over the destination (a link at the
 destination is replaced, not followed). A reader sees the old file or the new one, never a
-torn one; an interrupted or failed write leaves the old file as it was and no temporary file
-behind. Files that grow line by line (logs, caches) are opened by :func:`open_append`, which
-refuses a link.
+torn one; a write that fails (an error, a full disk, Ctrl-C) leaves the old file as it was and
+no temporary file behind (a process killed outright may leave a hidden ``.NAME.*.partial``,
+which nothing reads). Files that grow line by line (logs, caches) are opened by
+:func:`open_append`, which refuses a link.
 """
 
 from __future__ import annotations

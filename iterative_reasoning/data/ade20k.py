@@ -22,11 +22,10 @@ from iterative_reasoning.data.records import (
 )
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.ade_parts import instance_ranks, read_atr
-from knowledge_graphs.class_graph import check_class_names
+from knowledge_graphs.class_graph import BACKGROUND, check_class_names
 
 Release = Literal["auto", "2016", "2021"]
 SPLITS_2016: tuple[str, ...] = ("train", "val", "mval", "mtest")
-BACKGROUND = "__background__"
 
 
 def dataset_classes(classes: object, default: Callable[[], list[str]]) -> list[str]:

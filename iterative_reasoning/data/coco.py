@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,13 +24,14 @@ from iterative_reasoning.data.records import (
     read_image,
 )
 from iterative_reasoning.data.transforms import flip_permutation
+from knowledge_graphs.coco_file import coco_bbox, coco_category_list, read_coco_file
 
 
 def coco_categories(annotations: str | os.PathLike[str]) -> list[str]:
     """The category names of a COCO annotation file in the order of their ids (the
     contiguous labels ``1..K`` of :class:`COCODataset`)."""
     path = Path(annotations)
-    return [c["name"] for c in _categories(_read(path), path)]
+    return [c["name"] for c in coco_category_list(read_coco_file(path), path)]
 
 
 class COCODataset(RecordDataset):
@@ -80,8 +79,8 @@ class COCODataset(RecordDataset):
         if not self.root.is_dir():
             raise FileNotFoundError(f"COCO image root {str(self.root)!r} is not a directory")
         self.annotation_file = Path(annotations)
-        data = _read(self.annotation_file)
-        categories = _categories(data, self.annotation_file)
+        data = read_coco_file(self.annotation_file)
+        categories = coco_category_list(data, self.annotation_file)
         names = [c["name"] for c in categories]
         self.classes = dataset_classes(classes, lambda: [BACKGROUND, *names])
         index = {c: i for i, c in enumerate(self.classes)}
@@ -137,7 +136,7 @@ class COCODataset(RecordDataset):
         for ann in anns:
             if ann.get("iscrowd", 0):
                 continue
-            x, y, w, h = _bbox(ann, self.annotation_file)
+            x, y, w, h = coco_bbox(ann, self.annotation_file)
             x1, y1 = max(x, 0.0), max(y, 0.0)
             x2, y2 = min(x + w, float(width)), min(y + h, float(height))
             if x2 - x1 < 1 or y2 - y1 < 1:
@@ -328,28 +327,6 @@ def _rle(segmentation: Any, height: int, width: int) -> Any:
     }
 
 
-def _categories(data: dict[str, Any], path: Path) -> list[dict[str, Any]]:
-    """The categories in the order of their ids, checked: each has an ``id`` and a ``name``,
-    and neither repeats."""
-    for category in data["categories"]:
-        if not isinstance(category, dict) or "id" not in category or "name" not in category:
-            raise ValueError(f"{path}: category {category!r} needs an 'id' and a 'name'")
-        if category["name"] == BACKGROUND:
-            raise ValueError(
-                f"{path}: category {category['id']} is named {BACKGROUND!r}, the name this "
-                "package keeps for the background class (label 0); rename it"
-            )
-    categories = sorted(data["categories"], key=lambda c: c["id"])
-    for key in ("id", "name"):
-        values = [c[key] for c in categories]
-        repeated = sorted({str(v) for v in values if values.count(v) > 1})
-        if repeated:
-            raise ValueError(
-                f"{path}: category {key}s must be unique, but {repeated[:5]} appear more than once"
-            )
-    return categories
-
-
 def _image_size(image: dict[str, Any], path: Path) -> tuple[int, int]:
     try:
         height, width = int(image["height"]), int(image["width"])
@@ -363,28 +340,10 @@ def _image_size(image: dict[str, Any], path: Path) -> tuple[int, int]:
     return height, width
 
 
-def _bbox(ann: dict[str, Any], path: Path) -> tuple[float, float, float, float]:
-    bbox = ann.get("bbox")
-    try:
-        if not isinstance(bbox, list) or any(
-            isinstance(v, (str, bool)) or not isinstance(v, (int, float)) for v in bbox
-        ):
-            raise TypeError
-        x, y, w, h = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{path}: annotation {ann.get('id')} needs a 'bbox' of four numbers [x, y, w, h], "
-            f"got {bbox!r}"
-        ) from None
-    if not all(np.isfinite([x, y, w, h])):
-        raise ValueError(f"{path}: annotation {ann.get('id')} has a non-finite bbox {bbox!r}")
-    return x, y, w, h
-
-
 def coco_ground_truth(path: str | os.PathLike[str]) -> Any:
     """A COCO annotation file as ``pycocotools.coco.COCO``, with what ``COCOeval`` reads of the
     ground truth (``iscrowd``, ``area``) filled in where the file leaves it out."""
-    return _index(_read(Path(path)))
+    return _index(read_coco_file(path))
 
 
 def _index(data: dict[str, Any]) -> Any:
@@ -401,37 +360,3 @@ def _index(data: dict[str, Any]) -> Any:
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
     return coco
-
-
-def _read(path: Path) -> dict[str, Any]:
-    """A COCO annotation file, checked for the three lists region classification needs."""
-    if path.is_dir():
-        raise ValueError(
-            f"COCO annotation file {path} is a directory; give the file itself, e.g. "
-            f"{path / 'instances_train2017.json'}"
-        )
-    if not path.is_file():
-        raise FileNotFoundError(f"COCO annotation file {path} is missing")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not JSON ({error})") from error
-    if not isinstance(data, dict) or not all(
-        isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
-    ):
-        raise ValueError(
-            f"{path}: not a COCO annotation file (needs lists 'images', 'annotations' and "
-            "'categories')"
-        )
-    for key, items in (("image", data["images"]), ("annotation", data["annotations"])):
-        ids = [item.get("id") for item in items if isinstance(item, dict)]
-        if key == "image" and (len(ids) < len(items) or None in ids):
-            raise ValueError(f"{path}: every image needs an 'id'")
-        counts = Counter(str(i) for i in ids if i is not None)
-        repeated = sorted(i for i, n in counts.items() if n > 1)
-        if repeated:
-            raise ValueError(
-                f"{path}: {key} ids must be unique, but {repeated[:5]} appear more than once "
-                f"(the {key}s would be mixed up)"
-            )
-    return data

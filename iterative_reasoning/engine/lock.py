@@ -29,13 +29,11 @@ class RunDirectoryLock:
     """The lock of a run directory, held from :meth:`acquire` (or ``with``) to :meth:`release`.
 
     Example:
-        >>> import tempfile
+        >>> import os, tempfile
         >>> folder = tempfile.mkdtemp()
-        >>> with RunDirectoryLock(folder):
-        ...     RunDirectoryLock(folder).acquire()
-        Traceback (most recent call last):
-        ...
-        iterative_reasoning.engine.lock.RunDirectoryBusy: ...
+        >>> with RunDirectoryLock(folder) as lock:  # another process would be refused now
+        ...     lock.path.read_text().strip() == str(os.getpid())
+        True
     """
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:

@@ -5,9 +5,6 @@ statistics.count_boxes`: from a COCO-format file, from ADE20K (either release) o
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -16,48 +13,47 @@ from typing import Any
 import numpy as np
 
 from knowledge_graphs.builders.vg_relationships import iter_json_array
+from knowledge_graphs.coco_file import coco_bbox, coco_category_list, read_coco_file
 
 Images = Iterator[tuple[np.ndarray, np.ndarray]]
 
 
 def coco_images(path: str | os.PathLike[str]) -> tuple[list[str], Images]:
     """The category names of a COCO-format file (in category-id order, the classes' order) and
-    its images: the labels (index in that order) and ``xyxy`` boxes of each image's non-crowd
-    annotations, read with pycocotools.
+    its images, in the order of their ids: the labels (index in that order) and ``xyxy`` boxes
+    of each image's non-crowd annotations. The file is read and checked by
+    :func:`~knowledge_graphs.coco_file.read_coco_file` (repeated image or annotation ids, a
+    category named as the background and boxes that are not four finite numbers are errors).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a COCO annotation file (the file is named).
+        ValueError: not a COCO annotation file, or one of the faults above (the file is named).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such COCO annotation file")
-    from pycocotools.coco import COCO
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints as it loads
-            coco = COCO(str(path))
-        categories = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c["id"])
-        names = [str(c["name"]) for c in categories]
-    except (json.JSONDecodeError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not a COCO annotation file ({type(e).__name__}: {e})") from e
+    data = read_coco_file(path)
+    categories = coco_category_list(data, path)
+    names = [str(c["name"]) for c in categories]
     if not names:
         raise ValueError(f"{path}: has no categories")
     index = {c["id"]: i for i, c in enumerate(categories)}
+    by_image: dict[Any, list[dict[str, Any]]] = {}
+    for ann in data["annotations"]:
+        if not isinstance(ann, dict) or "image_id" not in ann:
+            raise ValueError(f"{path}: annotation {ann!r} has no image_id")
+        if not ann.get("iscrowd", 0):
+            by_image.setdefault(ann["image_id"], []).append(ann)
 
     def images() -> Images:
-        for image_id in sorted(coco.getImgIds()):
-            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=False))
+        for image_id in sorted(image["id"] for image in data["images"]):
             labels, boxes = [], []
-            for ann in anns:
-                try:
-                    x, y, w, h = (float(v) for v in ann["bbox"])
-                    labels.append(index[ann["category_id"]])
-                except (KeyError, TypeError, ValueError) as e:
+            for ann in by_image.get(image_id, []):
+                if ann.get("category_id") not in index:
                     raise ValueError(
-                        f"{path}: annotation {ann.get('id')!r} has no valid bbox and category "
-                        f"({type(e).__name__}: {e})"
-                    ) from e
+                        f"{path}: annotation {ann.get('id')!r} has category_id "
+                        f"{ann.get('category_id')!r}, which is not in categories"
+                    )
+                x, y, w, h = coco_bbox(ann, path)
+                labels.append(index[ann["category_id"]])
                 boxes.append((x, y, x + w, y + h))
             yield np.asarray(labels, np.int64), np.asarray(boxes, np.float64).reshape(-1, 4)
 

@@ -93,7 +93,7 @@ def test_regions_labels_crowds_and_skips(tmp_path):
 
 
 def test_bad_input_names_the_file_or_annotation(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing"):
+    with pytest.raises(FileNotFoundError, match="none.json: no such COCO annotation file"):
         COCODataset(tmp_path, tmp_path / "none.json")
     (tmp_path / "x.json").write_text(json.dumps({"images": []}))
     with pytest.raises(ValueError, match="not a COCO annotation file"):

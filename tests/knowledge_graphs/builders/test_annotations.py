@@ -90,3 +90,27 @@ def test_remap_by_name_and_records():
 
     ((labels, boxes),) = record_images([Record()])
     assert labels.tolist() == [0, 2] and boxes.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        # two images under one id once had their boxes counted as one image's
+        (lambda d: d["images"][1].update(id=1), r"image ids must be unique, but \['1'\]"),
+        (lambda d: d["annotations"][1].update(id=1), "annotation ids must be unique"),
+        (lambda d: d["annotations"][0].update(bbox=[0, 0, float("nan"), 5]), "non-finite bbox"),
+        (lambda d: d["annotations"][0].update(bbox=["0", "0", "5", "5"]), "four numbers"),
+        (lambda d: d["categories"][0].update(name="__background__"), "the background class"),
+        (lambda d: d["annotations"][0].update(category_id=99), "category_id 99"),
+    ],
+)
+def test_the_coco_reader_refuses_what_would_count_wrong(tmp_path, change, message):
+    path = _coco_file(
+        tmp_path, [(1, "cup"), (2, "table")], [(1, 1, [0, 0, 1, 1], 0), (2, 2, [0, 0, 2, 2], 0)]
+    )
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message):
+        names, images = coco_images(path)
+        list(images)
