@@ -18,6 +18,7 @@ from iterative_reasoning._validation import (
     _require,
     check_boxes,
     check_finite,
+    check_float_on,
     check_tensor,
 )
 
@@ -27,9 +28,15 @@ _CHANNELS_HINT = {
 }
 
 
-def check_detection_images(images: object, checks: ValueChecks | None = None) -> list[Tensor]:
+def check_detection_images(
+    images: object,
+    checks: ValueChecks | None = None,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> list[Tensor]:
     """A non-empty list of ``[3, H, W]`` float tensors, finite, in ``[0, 1]`` (torchvision's
-    detector input: the detector normalises them itself)."""
+    detector input: the detector normalises them itself); with ``device`` and ``dtype`` (the
+    detector's), on that device and, outside autocast, of that dtype."""
     if not isinstance(images, (list, tuple)) or not images:
         raise ValueError(
             f"images must be a non-empty list of [3, H, W] tensors, got {_what(images)}"
@@ -49,6 +56,8 @@ def check_detection_images(images: object, checks: ValueChecks | None = None) ->
             )
         if image.numel() == 0:
             raise ValueError(f"{name} is empty: {list(image.shape)}")
+        if device is not None:
+            check_float_on(name, image, device, dtype, "the detector")
         check_finite(name, image, checks)
         _check_unit_range(name, image, checks)
     return list(images)
@@ -112,12 +121,19 @@ def check_detection_targets(
 
 
 def check_detector_input(
-    images: object, targets: object, num_classes: int | None, training: bool
+    images: object,
+    targets: object,
+    num_classes: int | None,
+    training: bool,
+    detector: torch.nn.Module | None = None,
 ) -> None:
-    """A detector's call ``detector(images, targets)`` in torchvision's format: the images, and
-    the targets (needed in training), every value read from the device at once."""
+    """A detector's call ``detector(images, targets)`` in torchvision's format: the images (on
+    ``detector``'s device, of its dtype), and the targets (needed in training), every value
+    read from the device at once."""
     checks = ValueChecks()
-    checked = check_detection_images(images, checks)
+    parameter = next(detector.parameters(), None) if detector is not None else None
+    device, dtype = (parameter.device, parameter.dtype) if parameter is not None else (None, None)
+    checked = check_detection_images(images, checks, device, dtype)
     if training and targets is None:
         raise ValueError("in training mode targets are needed")
     if targets is not None:

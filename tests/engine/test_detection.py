@@ -287,6 +287,9 @@ def test_a_bad_target_or_image_is_an_error_before_the_detector_runs(coco, train_
             detector(batch.images, [target, batch.targets[1]])
     with pytest.raises(ValueError, match=r"images\[1\] must hold values in \[0, 1\]"):
         model(batch._replace(images=[batch.images[0], batch.images[1] * 255]))
+    double = [batch.images[0].double(), batch.images[1]]  # once a raw error from a convolution
+    with pytest.raises(TypeError, match=r"images\[0\] has dtype torch.float64 but the detector"):
+        model(batch._replace(images=double))
     rgba = torch.cat([batch.images[0], torch.ones_like(batch.images[0][:1])])
     with pytest.raises(ValueError, match="RGBA: drop the alpha channel"):
         model.predict(batch._replace(images=[rgba, batch.images[1]]))
