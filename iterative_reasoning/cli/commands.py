@@ -40,6 +40,8 @@ def demo(args: argparse.Namespace) -> int:
         raise ValueError("--detector goes with --task detection")
     if args.benchmark == "hard":
         return _hard_demo(args, options, start)
+    if args.seeds is not None:
+        raise ValueError("--seeds goes with --benchmark hard or --task detection")
     from iterative_reasoning.demo import DemoConfig, run_demo
 
     config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)

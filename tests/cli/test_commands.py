@@ -232,6 +232,9 @@ def test_cli_detection_errors(tmp_path, capsys):
     for flag in (["--fusion", "paper"], ["--validation-fraction", "0.2"], ["--gate-fit", "ap"]):
         assert main(["demo", *flag, "--output-dir", str(tmp_path)]) == 2
         assert f"{flag[0]} goes with --task detection" in capsys.readouterr().err
+    # once taken, and the whole classification demo ran as if it had not been given
+    assert main(["demo", "--seeds", "0", "--output-dir", str(tmp_path)]) == 2
+    assert "--seeds goes with --benchmark hard or --task detection" in capsys.readouterr().err
     demo = ["demo", "--task", "detection", "--output-dir", str(tmp_path / "d")]
     for fraction in ("0", "1"):
         assert main([*demo, "--validation-fraction", fraction]) == 2
