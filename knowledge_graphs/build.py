@@ -3,6 +3,7 @@ dataset-mined relations, with provenance."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -72,6 +73,9 @@ def build_class_graph(
         raise ValueError(f"unknown relation(s) {unknown}; buildable: {list(BUILDABLE)}")
     if counts is not None and len(counts) != len(names):
         raise ValueError(f"counts has {len(counts)} entries for {len(names)} class names")
+    if counts is not None and not all(math.isfinite(c) and c >= 0 for c in counts):
+        bad = next(c for c in counts if not (math.isfinite(c) and c >= 0))
+        raise ValueError(f"counts must be finite and non-negative instance counts, got {bad}")
     if lexicon is None and _NEEDS_LEXICON & set(relations):
         from knowledge_graphs.wordnet import load_wordnet
 

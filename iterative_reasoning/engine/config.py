@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from iterative_reasoning.engine.loader import workers_for
@@ -81,8 +82,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
-            if int(getattr(self, name)) < 1:
+            if _integer(name, getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        _integer("seed", self.seed)
+        for step in self.lr_steps:
+            if _integer("lr_steps", step) < 1:
+                raise ValueError(f"lr_steps must be positive steps, got {list(self.lr_steps)}")
         for name in ("lr", "gamma"):
             value = float(getattr(self, name))
             if not math.isfinite(value) or value <= 0:
@@ -95,9 +100,9 @@ class TrainConfig:
             value = float(getattr(self, name))
             if not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be finite and non-negative, got {value}")
-        if int(self.warmup_steps) < 0:
+        if _integer("warmup_steps", self.warmup_steps) < 0:
             raise ValueError(f"warmup_steps must be non-negative, got {self.warmup_steps}")
-        if self.num_workers is not None and int(self.num_workers) < 0:
+        if self.num_workers is not None and _integer("num_workers", self.num_workers) < 0:
             raise ValueError(f"num_workers must be non-negative or None, got {self.num_workers}")
         self.lr_steps = tuple(int(s) for s in self.lr_steps)
 
@@ -122,6 +127,13 @@ class TrainConfig:
             checkpoint_every=max(1, round(self.checkpoint_every * factor)),
             log_every=max(1, round(self.log_every * factor)),
         )
+
+
+def _integer(name: str, value: object) -> int:
+    """``value`` if it is an integer (a NumPy one too), else a ``TypeError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    return int(value)
 
 
 #: The settings a resumed run must share with its checkpoint (unless it adopts new ones).

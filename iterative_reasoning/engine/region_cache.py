@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from iterative_reasoning._validation import check_weight
 from iterative_reasoning.detectors.base import RegionBatch
 
 #: What a batch's regions are known by: the ConvNet's digest, then the batch's.
@@ -61,8 +62,7 @@ class RegionCache:
     """
 
     def __init__(self, max_bytes: int = 2 * 2**30) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be non-negative, got {max_bytes}")
+        check_weight("max_bytes", max_bytes)
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.hits = 0

@@ -108,6 +108,8 @@ def check_head_config(
 
     if local is None and global_ is None:
         raise ValueError("the head needs a local module, a global module or both; got neither")
+    if not isinstance(num_iterations, int) or isinstance(num_iterations, bool):
+        raise TypeError(f"num_iterations must be an integer, got {num_iterations!r}")
     if num_iterations < 2:
         raise ValueError(
             f"num_iterations must be >= 2 (the ConvNet prediction plus at least one reasoning "

@@ -45,3 +45,21 @@ def test_schedule_changes_names_what_a_resume_would_change():
         schedule_changes(old_checkpoint, TrainConfig(lr=0.01, lr_steps=(4,), precision="bfloat16"))
         == {}
     )
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "match"),
+    [
+        ({"steps": 1.5}, TypeError, "steps must be an integer, got float 1.5"),
+        ({"batch_size": "2"}, TypeError, "batch_size must be an integer, got str"),
+        ({"lr_steps": (-5,)}, ValueError, r"lr_steps must be positive steps, got \[-5\]"),
+        ({"lr_steps": (2.5,)}, TypeError, "lr_steps must be an integer"),
+        ({"seed": 0.5}, TypeError, "seed must be an integer"),
+        ({"warmup_steps": 1.5}, TypeError, "warmup_steps must be an integer"),
+        ({"max_loss_growth": float("nan")}, ValueError, "max_loss_growth must be finite"),
+    ],
+)
+def test_counts_are_integers(changes, error, match):
+    """Once taken as they were: a step count of 1.5 or '10'."""
+    with pytest.raises(error, match=match):
+        TrainConfig(**changes)

@@ -148,8 +148,10 @@ def test_max_bytes_bounds_what_is_kept(batch):
 
 
 def test_errors(batch):
-    with pytest.raises(ValueError, match="max_bytes must be non-negative, got -1"):
+    with pytest.raises(ValueError, match="max_bytes must be finite and non-negative, got -1"):
         RegionCache(max_bytes=-1)
+    with pytest.raises(ValueError, match="max_bytes must be finite and non-negative, got nan"):
+        RegionCache(max_bytes=float("nan"))
     model = small_region_model()
     with pytest.raises(RuntimeError, match="under torch.no_grad"):
         RegionCache()(model.convnet, *_inputs(batch))

@@ -51,3 +51,11 @@ def test_errors(lexicon):
         build_class_graph(["car", "wheel"], lexicon=lexicon, counts=[3])
     with pytest.raises(ValueError, match="duplicated"):
         build_class_graph(["car", "car"], lexicon=lexicon)
+
+
+def test_counts_must_be_finite_and_non_negative():
+    from knowledge_graphs.build import build_class_graph
+
+    for bad in (float("nan"), -1.0, float("inf")):
+        with pytest.raises(ValueError, match="counts must be finite and non-negative"):
+            build_class_graph(["dog", "cat"], relations=(), counts=[bad, 1.0])

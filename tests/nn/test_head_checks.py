@@ -123,3 +123,10 @@ def test_autocast_lets_other_float_dtypes_through():
     inputs = dict(_inputs(), features=torch.randn(2, 3, 8, 8, dtype=torch.bfloat16))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         check_head_input(_head(), **inputs)
+
+
+def test_the_number_of_iterations_is_an_integer():
+    with pytest.raises(TypeError, match="num_iterations must be an integer, got 2.5"):
+        IterativeReasoningHead.paper(
+            "final", num_classes=C, class_relations=random_relations(C), num_iterations=2.5
+        )
