@@ -22,6 +22,7 @@ from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.builders.attributes import ATTRIBUTE_DEFAULTS
 from knowledge_graphs.builders.statistics import COOCCURRENCE_DEFAULTS, PLACE_DEFAULTS
 from knowledge_graphs.class_graph import ClassGraph, GraphFileError
+from knowledge_graphs.coco_file import coco_category_list, read_coco_file
 from knowledge_graphs.ready_made import READY_MADE, load_ready_made, overrides, senses, vocabulary
 from knowledge_graphs.resolution import resolve_classes
 from knowledge_graphs.wordnet import WordNetNotFoundError, load_wordnet
@@ -113,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     show.add_argument("--plot", type=Path, help="draw the class's neighbourhood to this image")
     args = parser.parse_args(argv)
     try:
-        return _build(args) if args.command == "build" else _show(args)
+        if args.command == "build":
+            _flag_without_effect(args, build)
+            return _build(args)
+        return _show(args)
     except (WordNetNotFoundError, GraphFileError, FileNotFoundError, ValueError, KeyError) as e:
         print(f"knowledge-graphs: error: {e}", file=sys.stderr)
         return 2
@@ -124,14 +128,48 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _coco_categories(path: Path) -> list[str]:
-    """The category names of a COCO annotation file, in category-id order."""
-    if not path.is_file():
-        raise FileNotFoundError(f"--classes-from-coco: {path} is missing")
-    try:
-        categories = json.loads(path.read_text(encoding="utf-8"))["categories"]
-        return [c["name"] for c in sorted(categories, key=lambda c: c["id"])]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a COCO annotation file with categories ({error})") from error
+    """The category names of a COCO annotation file, in category-id order (the file read and
+    checked as every COCO file is, :mod:`knowledge_graphs.coco_file`)."""
+    return [str(c["name"]) for c in coco_category_list(read_coco_file(path), path)]
+
+
+def _statistics(args: argparse.Namespace) -> bool:
+    return any(
+        getattr(args, k) is not None for k in ("coco_statistics", "ade_statistics", "vg_statistics")
+    )
+
+
+#: The options of ``build`` that apply to some builds only: option -> (the builds it applies
+#: to, in words; whether it applies to ``args``).
+ONLY_FOR: dict[str, tuple[str, Any]] = {
+    "similar_k": ("--relations with similar_to", lambda a: "similar_to" in a.relations),
+    "similarity": ("--relations with similar_to", lambda a: "similar_to" in a.relations),
+    "vg_top": ("--vg-relationships", lambda a: a.vg_relationships is not None),
+    "vg_predicate_aliases": ("--vg-relationships", lambda a: a.vg_relationships is not None),
+    "vg_object_aliases": (
+        "--vg-relationships or --cooccurrence-from-vg",
+        lambda a: a.vg_relationships is not None or a.vg_statistics is not None,
+    ),
+    "ade_split": ("--cooccurrence-from-ade", lambda a: a.ade_statistics is not None),
+    "cooccurrence_threshold": ("a --cooccurrence-from-* source", _statistics),
+    "cooccurrence_top_k": ("a --cooccurrence-from-* source", _statistics),
+    "cooccurrence_min_images": ("a --cooccurrence-from-* source", _statistics),
+    "place_min_frequency": ("a --cooccurrence-from-* source", _statistics),
+    "place_min_pairs": ("a --cooccurrence-from-* source", _statistics),
+    "attribute_top_k": ("--vg-attributes", lambda a: a.vg_attributes is not None),
+    "attribute_threshold": ("--vg-attributes", lambda a: a.vg_attributes is not None),
+    "overrides": ("a WordNet relation in --relations", lambda a: bool(a.relations)),
+    "no_senses": ("a WordNet relation in --relations", lambda a: bool(a.relations)),
+}
+
+
+def _flag_without_effect(args: argparse.Namespace, build: argparse.ArgumentParser) -> None:
+    """Raise ``ValueError`` for an option given (other than its default) to a build it does
+    not apply to."""
+    for name, (where, applies) in ONLY_FOR.items():
+        if getattr(args, name) != build.get_default(name) and not applies(args):
+            flag = "--" + name.replace("_", "-")
+            raise ValueError(f"{flag} applies to {where} only; this build has no use for it")
 
 
 def _read_classes(spec: str) -> tuple[list[str], list[int] | None, str]:

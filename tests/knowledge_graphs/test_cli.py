@@ -129,3 +129,21 @@ def test_build_with_statistics_from_annotations(tmp_path, capsys, wordnet, monke
     assert main(["build", "--classes", str(classes), "--vg-attributes", "no.json"]
                 + ["--out", str(out), "--relations"]) == 2  # fmt: skip
     assert "--vg-attributes: no.json is missing" in capsys.readouterr().err
+
+
+def test_an_option_with_nothing_to_apply_to_is_refused(tmp_path, capsys):
+    """These were once taken without a word and had no effect."""
+    classes = tmp_path / "classes.txt"
+    classes.write_text("car\nwheel\n")
+    base = ["build", "--classes", str(classes), "--out", str(tmp_path / "g.json")]
+    for extra, message in (
+        (["--relations", "--similar-k", "3"], "--similar-k applies to --relations with similar_to"),
+        (["--relations", "--vg-top", "3"], "--vg-top applies to --vg-relationships only"),
+        (["--relations", "--ade-split", "val"], "--ade-split applies to --cooccurrence-from-ade"),
+        (["--relations", "--place-min-pairs", "3"], "applies to a --cooccurrence-from-* source"),
+        (["--relations", "--attribute-top-k", "2"], "--attribute-top-k applies to --vg-attributes"),
+        (["--relations", "--no-senses"], "--no-senses applies to a WordNet relation"),
+    ):
+        assert main([*base, *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "g.json").exists()
