@@ -132,6 +132,8 @@ def check_same_model(model: torch.nn.Module, state: dict[str, Any], directory: A
 def _read(path: Path) -> dict[str, Any]:
     if path.is_symlink():
         raise ValueError(f"{path}: a link, not a checkpoint file; checkpoints are never links")
+    if path.is_dir():
+        raise ValueError(f"{path}: a directory, not a checkpoint file")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             state = torch.load(path, map_location="cpu", weights_only=True)

@@ -28,7 +28,8 @@ class RunLog:
     ) -> None:
         output_dir.mkdir(parents=True, exist_ok=True)
         self.path = output_dir / LOG
-        kept = [line for line in read_log(output_dir) if line["step"] <= step]
+        # a fresh run keeps nothing of an old log (which it need not be able to read)
+        kept = [line for line in read_log(output_dir) if line["step"] <= step] if step else []
         write_atomic(self.path, "".join(json.dumps(line) + "\n" for line in kept))
         self.file = open_append(self.path)
         # the terms of the steps since the last line, carried over a stop in the checkpoint

@@ -119,7 +119,8 @@ def count_boxes(
         progress: a progress-bar description, or ``None`` for none.
 
     Raises:
-        ValueError: a label outside ``0..C-1``, or boxes not ``[n, 4]`` beside ``n`` labels.
+        ValueError: a label outside ``0..C-1``, boxes not ``[n, 4]`` beside ``n`` labels, or a
+            box that is not finite ``xyxy``.
     """
     if num_classes < 1:
         raise ValueError(f"num_classes must be positive, got {num_classes}")
@@ -143,6 +144,13 @@ def count_boxes(
             raise ValueError(
                 f"image {number}: label {int(labels.min() if labels.min() < 0 else labels.max())}"
                 f" is outside 0..{c - 1}"
+            )
+        bad = ~np.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"image {number}: boxes must be finite xyxy with x2 >= x1 and y2 >= y1, got box "
+                f"{k} = {boxes[k].tolist()}"
             )
         total += 1
         present = np.unique(labels)

@@ -58,6 +58,12 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     assert "weights_only" not in str(raised.value)  # never the advice to run the file's code
 
 
+def test_a_directory_in_place_of_the_checkpoint_is_named_as_such(tmp_path):
+    (tmp_path / CHECKPOINT).mkdir()
+    with pytest.raises(ValueError, match="checkpoint.pt: a directory, not a checkpoint file"):
+        load_checkpoint(tmp_path)
+
+
 def test_a_file_of_random_bytes_or_of_foreign_objects_is_named_as_such(tmp_path):
     (tmp_path / CHECKPOINT).write_bytes(os.urandom(4096))
     with pytest.raises(ValueError, match="not the zip archive torch.save writes") as raised:

@@ -60,9 +60,18 @@ def test_the_log_follows_no_link_planted_in_the_run_directory(tmp_path):
     run.mkdir()
     for name in (LOG, "log.jsonl.partial", ".log.jsonl.partial"):
         os.symlink(outside, run / name)
-    with pytest.warns(UserWarning, match="torn last line"):  # what the link points to
-        log = RunLog(run, step=0, tensorboard=False)
+    log = RunLog(run, step=0, tensorboard=False)
     log.add(1, {"loss": 1.0}, flush=True)
     log.close()
     assert outside.read_text() == "keep me"
     assert not (run / LOG).is_symlink() and read_log(run) == [{"step": 1, "loss": 1.0}]
+
+
+def test_a_fresh_run_starts_a_new_log_over_an_unreadable_old_one(tmp_path):
+    (tmp_path / LOG).write_text('{"step": 1, "loss": 1.0}\nnot json\n{"step": 2, "loss": 2.0}\n')
+    with pytest.raises(ValueError, match="line 2: not JSON"):
+        read_log(tmp_path)
+    log = RunLog(tmp_path, step=0, tensorboard=False)  # nothing of the old log is kept
+    log.add(1, {"loss": 5.0}, flush=True)
+    log.close()
+    assert read_log(tmp_path) == [{"step": 1, "loss": 5.0}]

@@ -179,6 +179,10 @@ def test_bad_and_degenerate_input():
         count_boxes([([0, 1], [[0, 0, 1, 1]])], 3)
     with pytest.raises(ValueError, match="num_classes must be positive"):
         count_boxes([], 0)
+    # once counted without a word: a NaN or an inverted box took a place in the statistics
+    for box in ([0, 0, float("nan"), 1], [2, 0, 1, 1], [0, 0, float("inf"), 1]):
+        with pytest.raises(ValueError, match=r"image 1: boxes must be finite xyxy .* box 1"):
+            count_boxes([([0], [[0, 0, 1, 1]]), ([0, 1], [[0, 0, 1, 1], box])], 3)
     # a vocabulary of one class, single-object images, classes that never co-occur: empty
     one = count_boxes([([0], [[0, 0, 1, 1]])] * 3, 1)
     assert co_occurs_with(one) == [] and box_places(one) == {
