@@ -52,7 +52,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e '.[dev,docs,transformers,ultralytics]'
+	$(PY) -m pip install -q -e '.[dev,docs,transformers,ultralytics,hub]'
 	touch $(STAMP)
 
 wordnet:

@@ -6,6 +6,7 @@ from iterative_reasoning.nn.fallback import FUSIONS, FallbackGate
 from iterative_reasoning.nn.global_conv import FastGlobalReasoningConv, GlobalReasoningConv
 from iterative_reasoning.nn.global_module import GlobalModule, GlobalOutput
 from iterative_reasoning.nn.local_module import LocalModule, LocalOutput
+from iterative_reasoning.nn.pretrained import PretrainedHeadError
 from iterative_reasoning.nn.reasoning_head import (
     FEED_MODES,
     MODELS,
@@ -21,6 +22,7 @@ __all__ = [
     "AttentionFusion",
     "ConvGRUCell",
     "FallbackGate",
+    "PretrainedHeadError",
     "FastGlobalReasoningConv",
     "Fusion",
     "GlobalModule",

@@ -3,7 +3,10 @@ attention that fuses every prediction."""
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +20,7 @@ from iterative_reasoning.nn.global_module import GlobalModule
 from iterative_reasoning.nn.head_checks import check_head_config, check_head_input
 from iterative_reasoning.nn.head_trace import Trace
 from iterative_reasoning.nn.local_module import LocalModule
+from iterative_reasoning.nn.pretrained import load_head, push_head, save_head
 from iterative_reasoning.ops import CropMode, RegionCrop, RegionGrid, grid_sizes_of
 from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
 
@@ -154,6 +158,11 @@ class IterativeReasoningHead(nn.Module):
         self.base_attention = nn.Parameter(torch.zeros(1)) if attention and local is None else None
         self.fusion_mode: FusionMode = fusion
         self.fallback = FallbackGate(num_classes) if fusion == "residual" else None
+        #: the arguments of paper() that built the head (what save_pretrained records)
+        self.paper_config: dict[str, Any] | None = None
+        #: the class names and the class graph's provenance, when known (from_pretrained)
+        self.classes: list[str] | None = None
+        self.class_graph_provenance: dict[str, Any] | None = None
         self.reset_parameters()
 
     @classmethod
@@ -233,7 +242,81 @@ class IterativeReasoningHead(nn.Module):
         options: dict[str, object] = {"feed": "self" if model == "no_cross_feed" else "cross"}
         options["attention"] = model != "no_attention"
         options.update(kwargs)
-        return cls(num_classes, local, global_, num_iterations, crop=crop, **options)  # type: ignore[arg-type]
+        head = cls(num_classes, local, global_, num_iterations, crop=crop, **options)  # type: ignore[arg-type]
+        # what rebuilds it (save_pretrained): the arguments, the class relations aside
+        head.paper_config = {
+            "model": model,
+            "num_classes": num_classes,
+            "feature_channels": feature_channels,
+            "region_channels": region_channels,
+            "memory_channels": memory_channels,
+            "fc_channels": fc_channels,
+            "hidden_channels": hidden_channels,
+            "class_embedding_shape": (
+                list(class_embedding.shape) if class_embedding is not None else None
+            ),
+            "num_iterations": num_iterations,
+            "spatial_scale": spatial_scale,
+            "crop_mode": crop_mode,
+            "sampling_ratio": sampling_ratio,
+            "aligned": aligned,
+            "delta": delta,
+            "overlaps": overlaps,
+            **kwargs,
+        }
+        return head
+
+    def save_pretrained(
+        self,
+        directory: str | os.PathLike[str],
+        classes: Sequence[str] | None = None,
+        class_graph: Any = None,
+    ) -> Path:
+        """Save the head as a shareable artifact: ``directory/model.safetensors`` (the
+        weights and the class relations) and ``directory/config.json`` (what rebuilds it: the
+        arguments of :meth:`paper`, the dtype, ``classes`` and the class graph's provenance,
+        the package version). Heads made by :meth:`paper` (or ``reasoning_head_for``) only.
+
+        Args:
+            directory: where to write (created).
+            classes: the class names, background first (kept with the head).
+            class_graph: the :class:`~knowledge_graphs.ClassGraph` (or its file) the class
+                relations came from; its provenance is kept.
+
+        Example:
+            >>> import tempfile, torch
+            >>> from iterative_reasoning.graph import ClassRelations
+            >>> rel = ClassRelations(3, {"is_part_of": torch.tensor([[1], [2]])})
+            >>> head = IterativeReasoningHead.paper(
+            ...     "final", num_classes=3, class_relations=rel, feature_channels=4,
+            ...     region_channels=4, memory_channels=4, fc_channels=8, hidden_channels=4)
+            >>> folder = head.save_pretrained(tempfile.mkdtemp(), classes=["bg", "a", "b"])
+            >>> again = IterativeReasoningHead.from_pretrained(folder)
+            >>> again.classes, all(torch.equal(p, q) for p, q in
+            ...                    zip(head.state_dict().values(), again.state_dict().values()))
+            (['bg', 'a', 'b'], True)
+        """
+        return save_head(self, directory, classes, class_graph)
+
+    @classmethod
+    def from_pretrained(
+        cls, source: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+    ) -> IterativeReasoningHead:
+        """The head saved by :meth:`save_pretrained` at ``source`` (a directory, or with
+        ``huggingface_hub`` a Hub repository id such as ``"user/name"``), rebuilt exactly
+        (the same outputs, bit for bit). Reads JSON and safetensors only: nothing is
+        unpickled. Its ``classes`` and ``class_graph_provenance`` are what was saved.
+
+        Raises:
+            PretrainedHeadError: not an artifact of this format (the file is named).
+        """
+        return load_head(cls, source, map_location)
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> str:
+        """Upload the head (as :meth:`save_pretrained` writes it; ``classes`` and
+        ``class_graph`` may be given) to the Hugging Face Hub repository ``repo_id``, created
+        if needed; needs ``huggingface_hub`` (the ``hub`` extra). Returns the commit URL."""
+        return push_head(self, repo_id, **options)
 
     @property
     def spatial_scale(self) -> float:
