@@ -5,6 +5,7 @@ iterative-reasoning demo [--task detection] [--benchmark hard] [--output-dir run
 iterative-reasoning diagnose runs/demo-detection-rt_detr   (where the head moves the AP)
 iterative-reasoning train --dataset ade20k --root ADE --model final --output-dir runs/ade-final
 iterative-reasoning evaluate --dataset ade20k --root ADE --model final --output-dir runs/ade-final
+iterative-reasoning export --output-dir runs/ade-final --to heads/ade-final   (a shareable head)
 iterative-reasoning train --task detection --detector fasterrcnn_resnet50_fpn --dataset coco \
     --root IMAGES --annotations instances_train.json --model final --output-dir runs/det-final
 torchrun --nproc_per_node 4 -m iterative_reasoning.cli train ...  (DDP; --batch-size over all)
@@ -51,6 +52,8 @@ def _main(argv: list[str] | None) -> int:
             return commands.train(args)
         if args.command == "diagnose":
             return commands.diagnose(args)
+        if args.command == "export":
+            return commands.export(args)
         return commands.evaluate(args)
     except (FileNotFoundError, ValueError, RunDirectoryBusy) as error:
         print(f"iterative-reasoning {args.command}: {error}", file=sys.stderr)

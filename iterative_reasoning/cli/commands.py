@@ -283,6 +283,33 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def export(args: argparse.Namespace) -> int:
+    """``export``: the head of a trained run as an artifact
+    (:meth:`~iterative_reasoning.nn.IterativeReasoningHead.save_pretrained`), with the run's
+    class names and class graph."""
+    from iterative_reasoning import recipes
+    from iterative_reasoning.cli.parser import recorded_run
+    from iterative_reasoning.engine import load_checkpoint
+    from iterative_reasoning.engine.checkpoint import load_model_state
+
+    recorded = recorded_run(args.output_dir)
+    recorded.quiet = True
+    state = load_checkpoint(args.output_dir)
+    if state is None:
+        raise FileNotFoundError(f"no checkpoint in {args.output_dir} (train first)")
+    run = recipes.setup(run_spec(recorded), "train")
+    load_model_state(run.model, state, args.output_dir)
+    head = run.model.head
+    if head is None:
+        raise ValueError(f"the run in {args.output_dir} has no head to export (--model baseline)")
+    head.save_pretrained(args.to, classes=run.classes, class_graph=run.graph)
+    print(
+        f"wrote {args.to} (the {recorded.model} head of step {state['step']}: "
+        f"{', '.join(sorted(p.name for p in args.to.iterdir()))})"
+    )
+    return 0
+
+
 def diagnose(args: argparse.Namespace) -> int:
     """``diagnose``: a detection demo's detections before and after the head, compared
     detection by detection (:mod:`~iterative_reasoning.detection_diagnosis`), with the head's

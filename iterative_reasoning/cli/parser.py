@@ -4,6 +4,7 @@ they describe."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,13 @@ def parser(description: str) -> argparse.ArgumentParser:
     commands.choices["evaluate"].add_argument(
         "--split", help="the split to evaluate (default: mtest, test)"
     )
+    _export(
+        commands.add_parser(
+            "export",
+            help="write a trained run's head as a shareable artifact (model.safetensors and "
+            "config.json; IterativeReasoningHead.from_pretrained reads it)",
+        )
+    )
     _diagnose(
         commands.add_parser(
             "diagnose",
@@ -46,6 +54,44 @@ def parser(description: str) -> argparse.ArgumentParser:
         )
     )
     return main
+
+
+def _export(export: argparse.ArgumentParser) -> None:
+    export.add_argument(
+        "--output-dir",
+        type=Path,
+        required=True,
+        help="the run directory (iterative-reasoning train)",
+    )
+    export.add_argument("--to", type=Path, required=True, help="the artifact's directory")
+
+
+def recorded_run(output_dir: Path) -> argparse.Namespace:
+    """The options ``iterative-reasoning train`` recorded in ``output_dir/run.json``, over the
+    defaults of today's options (a run recorded before an option existed gets its default)."""
+    path = output_dir / "run.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: give the output directory of an 'iterative-reasoning train' run"
+        )
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))["args"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not the record of a run ({error})") from None
+    command = argparse.ArgumentParser()
+    _run(command)
+    _schedule(command)
+    args = command.parse_args(
+        ["--dataset", recorded["dataset"], "--model", recorded["model"], "--output-dir", "."]
+    )
+    for name, value in recorded.items():
+        if hasattr(args, name):
+            setattr(args, name, value)
+    for name in ("output_dir", "root", "annotations", "split_file", "init_convnet"):
+        value = getattr(args, name)
+        setattr(args, name, Path(value) if value is not None else None)
+    args.output_dir = output_dir
+    return args
 
 
 def _diagnose(diagnose: argparse.ArgumentParser) -> None:

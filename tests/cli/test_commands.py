@@ -425,3 +425,30 @@ def test_an_option_with_nothing_to_apply_to_is_refused(tmp_path, capsys, extra, 
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not tmp_path.exists() or not any(tmp_path.iterdir())  # refused before any work
+
+
+def test_export_writes_the_trained_head_as_an_artifact(tmp_path, wordnet, capsys):
+    from iterative_reasoning.nn import IterativeReasoningHead
+
+    wn = ["--wordnet", require_wordnet()]
+    run = tmp_path / "run"
+    data = ["--dataset", "synthetic", "--num-images", "4", "--num-test-images", "2", *wn]
+    argv = ["train", *data, "--model", "final", "--output-dir", str(run), "--steps", "2"]
+    assert main([*argv, "--quiet"]) == 0
+    assert main(["export", "--output-dir", str(run), "--to", str(tmp_path / "head")]) == 0
+    assert "the final head of step 2" in capsys.readouterr().out
+    head = IterativeReasoningHead.from_pretrained(tmp_path / "head")
+    trained = load_checkpoint(run)["model"]
+    for name, value in head.state_dict().items():
+        assert torch.equal(trained[f"head.{name}"], value), name
+    assert head.classes == class_names()
+    assert (
+        head.class_graph_provenance["provenance"]["source"] == "the synthetic benchmark's classes"
+    )
+    # a run without a head, and a directory that holds no run
+    baseline = ["train", *data, "--model", "baseline", "--output-dir", str(tmp_path / "b")]
+    assert main([*baseline, "--steps", "1", "--quiet"]) == 0
+    assert main(["export", "--output-dir", str(tmp_path / "b"), "--to", str(tmp_path / "x")]) == 2
+    assert "has no head to export (--model baseline)" in capsys.readouterr().err
+    assert main(["export", "--output-dir", str(tmp_path), "--to", str(tmp_path / "x")]) == 2
+    assert "run.json is missing" in capsys.readouterr().err
