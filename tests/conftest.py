@@ -33,3 +33,17 @@ def tiny_demo(tmp_path_factory, wordnet):
     out = tmp_path_factory.mktemp("demo")
     result = run_demo(out, DemoConfig().scaled(0.02), progress=False, lexicon=wordnet)
     return out, result
+
+
+@pytest.fixture(scope="session")
+def coco_mini():
+    """The 80 real COCO train2017 photos and their original annotations of the project's
+    shared samples (``ITER_REASONING_REAL_SAMPLES/coco_mini``): ``(images, annotations)``;
+    the test is skipped when they are absent."""
+    import os
+
+    root = os.environ.get("ITER_REASONING_REAL_SAMPLES")
+    folder = Path(root) / "coco_mini" if root else None
+    if folder is None or not (folder / "instances_train2017.json").is_file():
+        pytest.skip("the real COCO samples (ITER_REASONING_REAL_SAMPLES/coco_mini) are absent")
+    return folder / "train2017", folder / "instances_train2017.json"

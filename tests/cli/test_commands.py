@@ -452,3 +452,17 @@ def test_export_writes_the_trained_head_as_an_artifact(tmp_path, wordnet, capsys
     assert "has no head to export (--model baseline)" in capsys.readouterr().err
     assert main(["export", "--output-dir", str(tmp_path), "--to", str(tmp_path / "x")]) == 2
     assert "run.json is missing" in capsys.readouterr().err
+
+
+def test_a_detector_with_the_head_trains_and_evaluates_on_real_coco_photos(tmp_path, coco_mini):
+    images, annotations = coco_mini
+    run = ["--output-dir", str(tmp_path), "--model", "final", "--shipped-graph"]
+    data = ["--task", "detection", "--dataset", "coco", "--detector", "small"]
+    data += ["--root", str(images), "--annotations", str(annotations)]
+    steps = ["--steps", "2", "--batch-size", "2", "--quiet"]
+    assert main(["train", *data, *run, *steps]) == 0
+    assert load_checkpoint(tmp_path)["step"] == 2
+    assert main(["evaluate", *data, *run]) == 0
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["images"] == 80 and set(written["bbox"]) >= {"ap", "ap50", "ap_of"}
+    assert len(written["bbox"]["ap_of"]) == 80  # every COCO category scored

@@ -309,3 +309,31 @@ def test_classes_given_as_one_string_are_refused(tmp_path):
         COCODataset(tmp_path / "img", path, classes="__background__")
     with pytest.raises(ValueError, match="classes must start with '__background__'"):
         COCODataset(tmp_path / "img", path, classes=["person", "car", "left hand"])
+
+
+def test_every_real_photo_and_annotation_of_the_coco_samples_is_read(coco_mini):
+    """80 real COCO photos (grayscale and odd sizes among them), polygons, RLE and crowds."""
+    from collections import Counter
+
+    from iterative_reasoning.data.coco import COCODetection
+
+    images, annotations = coco_mini
+    data = json.loads(annotations.read_text())
+    kept = [a for a in data["annotations"] if not a["iscrowd"]]
+    detection = COCODetection(images, annotations, masks=True)
+    regions = COCODataset(images, annotations, masks=True)
+    assert len(detection) == len(regions) == len(data["images"]) == 80
+    sizes = {i["id"]: (i["height"], i["width"]) for i in data["images"]}
+    found: Counter = Counter()
+    for i in range(len(detection)):
+        sample = detection[i]
+        assert sample.image.shape == (3, *sizes[sample.image_id])  # grey photos come as RGB
+        assert 0 <= sample.image.min() and sample.image.max() <= 1
+        target = sample.target
+        assert target["masks"].shape == (len(target["boxes"]), *sizes[sample.image_id])
+        assert (target["boxes"][:, 2:] > target["boxes"][:, :2]).all()
+        found.update(detection.classes[k] for k in target["labels"].tolist())
+        assert len(regions[i].labels) == len(target["labels"])
+    names = {c["id"]: c["name"] for c in data["categories"]}
+    assert found == Counter(names[a["category_id"]] for a in kept)  # 731 boxes, crowds left out
+    assert sum(found.values()) == len(kept) == 731
