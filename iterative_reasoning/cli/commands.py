@@ -131,8 +131,11 @@ def train(args: argparse.Namespace) -> int:
     device = init_distributed()
     rank, _ = process_group()
     spec = run_spec(args)
-    if args.freeze_convnet and args.init_convnet is None:
-        raise ValueError("--freeze-convnet needs --init-convnet (a trained ConvNet)")
+    if args.freeze_convnet and args.init_convnet is None and args.detector_weights is None:
+        raise ValueError(
+            "--freeze-convnet needs --init-convnet (a trained ConvNet), or for a detector "
+            "--detector-weights (its own trained weights)"
+        )
     if args.validation_fraction is not None:
         _fraction(args.validation_fraction)
     overrides = {
@@ -163,7 +166,15 @@ def train(args: argparse.Namespace) -> int:
 
 
 #: The options that say what a run trains: a run directory holds one such run.
-RUN_IDENTITY = ("task", "dataset", "model", "detector", "benchmark", "train_on")
+RUN_IDENTITY = (
+    "task",
+    "dataset",
+    "model",
+    "detector",
+    "detector_weights",
+    "benchmark",
+    "train_on",
+)
 
 
 def _check_same_run(args: argparse.Namespace) -> None:

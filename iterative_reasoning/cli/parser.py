@@ -129,6 +129,7 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
         min_size=args.min_size,
         weights=args.weights,
         detector=args.detector,
+        detector_weights=args.detector_weights,
         reasoned_boxes=reasoned,
         train_on=args.train_on,
         progress=not getattr(args, "quiet", False),
@@ -147,6 +148,7 @@ def _own_graph(args: argparse.Namespace) -> bool:
 #: it applies to, in words; whether it applies to ``args``).
 ONLY_FOR: dict[str, tuple[str, Any]] = {
     "detector": ("--task detection", lambda a: a.task == "detection"),
+    "detector_weights": ("--task detection", lambda a: a.task == "detection"),
     "reasoned_boxes": ("--task detection", lambda a: a.task == "detection"),
     "train_on": ("--task detection", lambda a: a.task == "detection"),
     "annotations": ("--dataset coco", _coco),
@@ -278,6 +280,14 @@ def _run(sub: argparse.ArgumentParser) -> None:
         "--detector",
         choices=DETECTORS,
         help="torchvision detector (default: fasterrcnn_resnet50_fpn; synthetic: small)",
+    )
+    detection.add_argument(
+        "--detector-weights",
+        metavar="NAME",
+        help="the torchvision detector's own weights by their name in its weights enum (e.g. "
+        "DEFAULT or COCO_V1: trained on COCO, 91 outputs), downloaded once by torchvision; "
+        "the data's categories are matched to the outputs by name (with --freeze-detector "
+        "the head trains alone on it)",
     )
     detection.add_argument(
         "--reasoned-boxes",

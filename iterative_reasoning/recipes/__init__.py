@@ -52,12 +52,17 @@ def setup(spec: RunSpec, split: str = "train") -> RunSetup:
     """The dataset of ``split`` and the model of ``spec`` (its class graph built or read once,
     in the run directory)."""
     if spec.task == "detection":
-        from iterative_reasoning.recipes.detection import detection_dataset, detection_model
+        from iterative_reasoning.recipes.detection import (
+            detection_dataset,
+            detection_model,
+            graph_classes,
+        )
 
         detections = detection_dataset(spec, split)
         model = detection_model(spec, detections, split)
         head = getattr(model, "head", None)
-        graph = None if head is None else _cached_graph(spec, split, list(detections.classes))
+        classes = graph_classes(spec, detections)
+        graph = None if head is None else _cached_graph(spec, split, classes)
         return RunSetup(detections, model, list(detections.classes), graph)
     from iterative_reasoning.recipes.classification import (
         region_classes,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from iterative_reasoning.data.ade20k import BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.engine.detection import DetectionModel
 from iterative_reasoning.recipes import synthetic
@@ -29,7 +30,36 @@ def detection_dataset(spec: RunSpec, split: str) -> COCODetection:
         raise ValueError("--task detection --dataset coco needs --root and --annotations")
     masks = detector_name(spec).startswith("maskrcnn")
     flip = 0.5 if split == "train" else 0.0
-    return COCODetection(spec.root, spec.annotations, hflip_prob=flip, masks=masks)
+    outputs = detector_outputs(spec)  # the labels are then the detector's outputs
+    return COCODetection(spec.root, spec.annotations, classes=outputs, hflip_prob=flip, masks=masks)
+
+
+def detector_weights(spec: RunSpec) -> Any:
+    """The torchvision weights of ``spec.detector_weights`` (an entry of the detector's
+    weights enum), or ``None``."""
+    if spec.detector_weights is None:
+        return None
+    from torchvision.models import get_model_weights
+
+    name = detector_name(spec)
+    if name == "small":
+        raise ValueError("--detector-weights: the 'small' detector has no pretrained weights")
+    family = get_model_weights(name)
+    try:
+        return family.verify(spec.detector_weights)
+    except (KeyError, ValueError, TypeError):
+        names = ", ".join(["DEFAULT", *(w.name for w in family)])
+        raise ValueError(
+            f"--detector-weights {spec.detector_weights} is not a weight name of {name}; "
+            f"give one of {names}"
+        ) from None
+
+
+def detector_outputs(spec: RunSpec) -> list[str] | None:
+    """The name of each output of a detector with its own weights (``"__background__"``
+    first; unused slots ``"N/A"``), or ``None`` when the detector is built for the data."""
+    weights = detector_weights(spec)
+    return None if weights is None else list(weights.meta["categories"])
 
 
 def detector_name(spec: RunSpec) -> str:
@@ -43,21 +73,61 @@ def detection_model(spec: RunSpec, dataset: COCODetection, split: str) -> Detect
     from iterative_reasoning.detectors.torchvision import build_detector
 
     name = detector_name(spec)
-    classes = list(dataset.classes)  # background, then the file's categories
-    weights = None if name == "small" else spec.weights
-    detector = build_detector(name, len(classes), weights_backbone=weights)
+    classes = list(dataset.classes)  # background, then the categories (or the outputs)
+    outputs = detector_outputs(spec)
+    if outputs is not None:  # the detector's own weights: its outputs are the classes
+        detector = _pretrained_detector(name, detector_weights(spec))
+        classes = graph_classes(spec, dataset)
+    else:
+        weights = None if name == "small" else spec.weights
+        detector = build_detector(name, len(classes), weights_backbone=weights)
     if spec.model != "baseline":
         graph = run_class_graph(spec, split, classes)
         widths = synthetic.head_widths() if name == "small" else {}
+        relations = (
+            graph.to_class_relations(background=True)
+            if outputs is None
+            else graph.to_class_relations(outputs=outputs)
+        )
         attach_head(
             detector,
             spec.model,
-            graph.to_class_relations(background=True),
+            relations,
             widths=widths,
             reasoned_boxes=spec.reasoned_boxes,
             train_on=spec.train_on,
         )
     return DetectionModel(detector)
+
+
+def graph_classes(spec: RunSpec, dataset: COCODetection) -> list[str]:
+    """The classes of the run's class graph (background first): the dataset's, or with the
+    detector's own weights the annotation file's categories (in category-id order), which the
+    graph maps onto the detector's outputs by name."""
+    if spec.detector_weights is None:
+        return list(dataset.classes)
+    names = {c["id"]: c["name"] for c in dataset.coco.dataset["categories"]}
+    return [BACKGROUND, *(names[i] for i in sorted(names))]
+
+
+def _pretrained_detector(name: str, weights: Any) -> Any:
+    """torchvision's detector ``name`` with its ``weights`` (downloaded once into torch's
+    cache; without a network, an error that says which file to put where)."""
+    from urllib.error import URLError
+
+    import torch
+
+    from iterative_reasoning.detectors.torchvision import build_detector
+
+    try:
+        return build_detector(name, len(weights.meta["categories"]), weights=weights)
+    except URLError as error:
+        folder = Path(torch.hub.get_dir()) / "checkpoints"
+        raise FileNotFoundError(
+            f"--detector-weights: cannot download {weights.url} ({error.reason}); on a "
+            f"machine with a network, download it and put it in {folder} (keep its name "
+            f"{Path(weights.url).name})"
+        ) from None
 
 
 def attach_head(

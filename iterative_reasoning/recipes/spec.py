@@ -53,6 +53,9 @@ class RunSpec:
             ``fasterrcnn_resnet50_fpn``; ``small`` for synthetic).
         reasoned_boxes: detection: proposals per image the head reasons over at inference, or
             ``None`` for all.
+        detector_weights: detection: the torchvision detector's own weights (a name of its
+            weights enum, e.g. ``"DEFAULT"``: trained on COCO, its outputs COCO's 91 category
+            ids); the dataset's categories are matched to those outputs by name.
         train_on: detection: the head trains on the sampled ``"proposals"`` or on the
             ``"ground_truth"`` boxes.
         progress: progress bars while reading and counting.
@@ -78,6 +81,7 @@ class RunSpec:
     min_size: int = 600
     weights: str | None = "IMAGENET1K_V1"
     detector: str | None = None
+    detector_weights: str | None = None
     reasoned_boxes: int | None = DEFAULT_REASONED_BOXES
     train_on: str = "proposals"
     progress: bool = True

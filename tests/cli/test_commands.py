@@ -466,3 +466,67 @@ def test_a_detector_with_the_head_trains_and_evaluates_on_real_coco_photos(tmp_p
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["images"] == 80 and set(written["bbox"]) >= {"ap", "ap50", "ap_of"}
     assert len(written["bbox"]["ap_of"]) == 80  # every COCO category scored
+
+
+def _offline_weights(monkeypatch, fail=False):
+    """torchvision's weights API without the network: a detector's "COCO weights" are a fresh
+    91-output detector's (or, with ``fail``, the download fails as without a network)."""
+    from torchvision.models import _api, get_model_builder
+
+    def get_state_dict(self, *args, **kwargs):
+        if fail:
+            raise URLError("no network")
+        torch.manual_seed(0)
+        name = {
+            "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights": "fasterrcnn_mobilenet_v3_large_320_fpn"
+        }[type(self).__name__]
+        return get_model_builder(name)(
+            weights=None, weights_backbone=None, num_classes=91
+        ).state_dict()
+
+    monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", get_state_dict)
+
+
+def test_a_head_trains_on_a_detector_s_own_coco_weights(tmp_path, coco_mini, monkeypatch, capsys):
+    from torchvision.models.detection import FasterRCNN_MobileNet_V3_Large_320_FPN_Weights
+
+    images, annotations = coco_mini
+    _offline_weights(monkeypatch)
+    data = ["--task", "detection", "--dataset", "coco", "--root", str(images)]
+    data += [
+        "--annotations",
+        str(annotations),
+        "--detector",
+        "fasterrcnn_mobilenet_v3_large_320_fpn",
+    ]
+    # the global head (the paper's local module on this detector is 100 M weights), on few boxes
+    run = ["--output-dir", str(tmp_path), "--model", "global", "--shipped-graph"]
+    run += ["--reasoned-boxes", "20"]
+    own = ["--detector-weights", "DEFAULT"]
+    steps = ["--steps", "2", "--batch-size", "2", "--quiet", "--freeze-detector"]
+    assert main(["train", *data, *run, *own, *steps]) == 0
+    state = load_checkpoint(tmp_path)["model"]
+    assert state["detector.roi_heads.box_predictor.cls_score.weight"].shape[0] == 91
+    categories = FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.DEFAULT.meta["categories"]
+    # the head's classes are the detector's 91 outputs, its graph on them by name
+    assert main(["export", "--output-dir", str(tmp_path), "--to", str(tmp_path / "head")]) == 0
+    from iterative_reasoning.nn import IterativeReasoningHead
+
+    head = IterativeReasoningHead.from_pretrained(tmp_path / "head")
+    assert head.num_classes == 91 and head.classes == categories
+    relations = head.global_.class_relations
+    index, _ = relations.edges["is_part_of"]
+    named = {(categories[s], categories[t]) for s, t in index.t().tolist()}
+    assert all("N/A" not in pair and "__background__" not in pair for pair in named)
+    assert main(["evaluate", *data, *run, *own]) == 0
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["images"] == 80 and len(written["bbox"]["ap_of"]) == 80
+    capsys.readouterr()
+    # a name the detector has no weights of, and no network
+    fresh = ["--output-dir", str(tmp_path / "fresh"), "--model", "global", "--shipped-graph"]
+    assert main(["train", *data, *fresh, "--detector-weights", "IMAGENET9K", *steps]) == 2
+    assert "--detector-weights IMAGENET9K is not a weight name" in capsys.readouterr().err
+    _offline_weights(monkeypatch, fail=True)
+    assert main(["train", *data, *fresh, *own, *steps]) == 2
+    err = capsys.readouterr().err
+    assert "cannot download https://" in err and "hub/checkpoints" in err and "Traceback" not in err
