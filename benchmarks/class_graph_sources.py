@@ -25,6 +25,7 @@ warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 from iterative_reasoning.data.synthetic import CLASSES, class_names  # noqa: E402
 from iterative_reasoning.data.synthetic_formats import write_coco  # noqa: E402
 from iterative_reasoning.demo import DemoConfig, HeadFactory, run_demo  # noqa: E402
+from iterative_reasoning.graph import ClassRelations  # noqa: E402
 from iterative_reasoning.recipes import synthetic  # noqa: E402
 from knowledge_graphs.build import build_class_graph  # noqa: E402
 from knowledge_graphs.builders.annotations import coco_images, remap_images  # noqa: E402
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, dict[str, float]]
 
 def _head(model: str, graph: ClassGraph) -> HeadFactory:
     """A head of the demo's design on ``graph`` (instead of the demo's own graph)."""
-    relations = graph.to_class_relations(background=True)
+    relations = ClassRelations.from_class_graph(graph)
     return lambda num_classes, _, width: synthetic.head(model, num_classes, relations, width)
 
 

@@ -29,6 +29,7 @@ warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 from _measure import add_run_arguments, parse_run_arguments, time_call, write_json  # noqa: E402
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
+from iterative_reasoning.graph import ClassRelations  # noqa: E402
 from knowledge_graphs.ready_made import load_ready_made  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
     from torchvision.models.detection import fasterrcnn_resnet50_fpn
 
     torch.manual_seed(args["seed"])
-    relations = load_ready_made("coco").to_class_relations(background=True)
+    relations = ClassRelations.from_class_graph(load_ready_made("coco"))
     plain = fasterrcnn_resnet50_fpn(
         weights=None,
         weights_backbone=None,

@@ -50,7 +50,7 @@ def make_problem(
     if real_graph is not None:
         from knowledge_graphs.ready_made import load_ready_made
 
-        rel = load_ready_made(real_graph).to_class_relations(background=True)
+        rel = ClassRelations.from_class_graph(load_ready_made(real_graph))
         classes = rel.num_classes
     else:
         num_edges = classes * edges_per_class

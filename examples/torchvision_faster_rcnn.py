@@ -19,6 +19,7 @@ from iterative_reasoning.detectors import (
     random_detection_batch,
     reasoning_head_for,
 )
+from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs import load_ready_made
 
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     # the shipped COCO class graph (WordNet's relations among COCO's 80 categories), on the
     # detector's 91 outputs: torchvision numbers them by COCO's category ids
     categories = FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]
-    relations = load_ready_made("coco").to_class_relations(outputs=categories)
+    relations = ClassRelations.from_class_graph(load_ready_made("coco"), outputs=categories)
 
     # ---------------------------------------------------------------------------------------
     detector = fasterrcnn_resnet50_fpn(

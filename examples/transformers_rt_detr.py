@@ -17,6 +17,7 @@ from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProc
 
 from iterative_reasoning.detectors import random_detection_batch
 from iterative_reasoning.detectors.transformers import TransformersDetector, reasoning_head_for
+from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs import load_ready_made
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     gen = torch.Generator().manual_seed(0)
     # the shipped COCO class graph (WordNet's relations among COCO's 80 categories), numbered
     # as the head numbers them: background 0, then the detector's labels 0..79 as 1..80
-    relations = load_ready_made("coco").to_class_relations(background=True)
+    relations = ClassRelations.from_class_graph(load_ready_made("coco"))
 
     # ---------------------------------------------------------------------------------------
     if args.pretrained:

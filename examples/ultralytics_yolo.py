@@ -23,6 +23,7 @@ from iterative_reasoning.detectors.ultralytics import (
     import_ultralytics,
     reasoning_head_for,
 )
+from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs import load_ready_made
 
 # ultralytics through the adapter: importing it changes process-wide settings (threads of child
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     gen = torch.Generator().manual_seed(0)
     # the shipped COCO class graph (WordNet's relations among COCO's 80 categories), numbered
     # as the head numbers them: background 0, then the detector's labels 0..79 as 1..80
-    relations = load_ready_made("coco").to_class_relations(background=True)
+    relations = ClassRelations.from_class_graph(load_ready_made("coco"))
 
     # ---------------------------------------------------------------------------------------
     yolo = YOLO(args.weights)  # 80 classes

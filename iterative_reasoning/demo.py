@@ -150,7 +150,7 @@ def run_demo(
         spec.data_root, config.train_images, config.test_images, config.seed, config.benchmark
     )
     names = list(data["test"].classes)
-    relations = run_class_graph(spec, "train", names).to_class_relations(background=True)
+    relations = ClassRelations.from_class_graph(run_class_graph(spec, "train", names))
     num_classes = len(names)
 
     models: dict[str, RegionModel] = {}

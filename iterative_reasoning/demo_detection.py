@@ -1,9 +1,9 @@
 """The detection benchmark: a detector with and without the reasoning head on the synthetic
 scenes, scored with COCO's metrics, on two CPU cores in minutes. The detector is a torchvision
 Faster R-CNN (``family="faster_rcnn"``, the default), a ``transformers`` RT-DETR
-(``family="rt_detr"``, :func:`~iterative_reasoning.detectors.transformers.small_rt_detr`) or an
+(``family="rt_detr"``, :func:`~iterative_reasoning.detectors.small_detectors.small_rt_detr`) or an
 ``ultralytics`` YOLOv8n (``family="yolo"``,
-:func:`~iterative_reasoning.detectors.ultralytics.small_yolo`).
+:func:`~iterative_reasoning.detectors.small_detectors.small_yolo`).
 
 It writes the synthetic benchmark in COCO format (:func:`~iterative_reasoning.data.write_coco`)
 and reads it through :class:`~iterative_reasoning.data.COCODetection`, trains a Faster R-CNN
@@ -40,6 +40,7 @@ from iterative_reasoning._validation import check_weight
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
 from iterative_reasoning.demo import aligned, train_or_resume
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
+from iterative_reasoning.detectors.small_detectors import small_rt_detr, small_yolo
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
@@ -50,6 +51,7 @@ from iterative_reasoning.engine.validation import (
     validation_loss,
     validation_split,
 )
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.fallback import check_fusion
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.recipes import RunSpec, synthetic
@@ -222,7 +224,7 @@ def run_detection_demo(
         DetectionModel(detector), data["train"], config.detector, out / "detector", progress
     )
     torch.manual_seed(config.head.seed)
-    relations = run_class_graph(spec, "train").to_class_relations(background=True)
+    relations = ClassRelations.from_class_graph(run_class_graph(spec, "train"))
     attach_head(
         detector,
         config.model,
@@ -479,12 +481,8 @@ def _spread(values: list[float]) -> str:
 def _build_detector(config: DetectionDemoConfig, num_classes: int) -> torch.nn.Module:
     """The benchmark's detector, untrained: ``num_classes`` with background."""
     if config.family == "rt_detr":
-        from iterative_reasoning.detectors.transformers import small_rt_detr
-
         return small_rt_detr(num_classes - 1, width=2 * config.width)
     if config.family == "yolo":
-        from iterative_reasoning.detectors.ultralytics import small_yolo
-
         return small_yolo(num_classes - 1)
     return small_faster_rcnn(
         num_classes, config.width, box_batch_size_per_image=config.batch_size_per_image

@@ -21,7 +21,7 @@ from knowledge_graphs.relations import inverse_of
 BACKGROUND = "__background__"
 
 if TYPE_CHECKING:
-    from iterative_reasoning.graph import ClassRelations
+    pass
 
 #: The file format: a JSON object (gzip-compressed when the name ends in ``.gz``).
 FORMAT = "iterative-reasoning/class-graph"
@@ -67,7 +67,7 @@ class ClassGraph:
         {'is_part_of': 1, 'has_part': 1, 'plural_of': 1, 'singular_of': 1}
         >>> g.neighbours("car")
         {'has_part': [('wheel', 1.0)], 'singular_of': [('cars', 1.0)]}
-        >>> g.to_class_relations(background=True).num_classes  # index 0 is background
+        >>> g.edge_lists(background=True)[0]  # index 0 is background
         4
     """
 
@@ -185,14 +185,16 @@ class ClassGraph:
 
     # -- conversions -----------------------------------------------------------------------
 
-    def to_class_relations(
+    def edge_lists(
         self,
         background: bool = True,
         relations: Sequence[str] | None = None,
         outputs: Sequence[str] | None = None,
-    ) -> ClassRelations:
-        """The edge dictionaries the global module consumes, as
-        :class:`~iterative_reasoning.graph.ClassRelations`.
+    ) -> tuple[int, dict[str, tuple[list[list[int]], list[float]]]]:
+        """The graph as a classifier reads it: the number of outputs and, per relation, the
+        edges ``[sources, targets]`` in output indices and their weights (what
+        :meth:`ClassRelations.from_class_graph
+        <iterative_reasoning.graph.ClassRelations.from_class_graph>` turns into tensors).
 
         Args:
             background: the classifier has a background column 0 before the classes, so
@@ -204,10 +206,6 @@ class ClassGraph:
                 detectors, whose 91 outputs are COCO's category ids:
                 ``outputs=FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]``.
         """
-        import torch
-
-        from iterative_reasoning.graph import ClassRelations
-
         offset = 1 if background else 0
         position = [i + offset for i in range(len(self.classes))]
         size = len(self.classes) + offset
@@ -223,13 +221,12 @@ class ClassGraph:
         missing = [r for r in names if r not in self.relations]
         if missing:
             raise KeyError(f"the graph has no relation(s) {missing}; it has {list(self.relations)}")
-        where = torch.tensor(position, dtype=torch.long)
         edges = {}
         for rel in names:
             e = self.relations[rel]
-            index = where[torch.tensor([e.source, e.target], dtype=torch.long).reshape(2, -1)]
-            edges[rel] = (index, torch.tensor(e.weight, dtype=torch.float))
-        return ClassRelations(size, edges)
+            index = [[position[s] for s in e.source], [position[t] for t in e.target]]
+            edges[rel] = (index, list(e.weight))
+        return size, edges
 
     def to_networkx(self) -> Any:
         """A :class:`networkx.MultiDiGraph`: nodes are class names (attribute ``synset``),

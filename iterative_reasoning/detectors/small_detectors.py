@@ -8,6 +8,8 @@ from typing import Any
 
 from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors.detr_family import require_transformers
+from iterative_reasoning.detectors.transformers import TransformersDetector
+from iterative_reasoning.detectors.ultralytics import YOLODetector
 from iterative_reasoning.detectors.yolo_network import import_ultralytics
 
 
@@ -26,8 +28,6 @@ def small_rt_detr(
         width: the backbone's first width.
         num_queries: the decoder's queries.
     """
-    from iterative_reasoning.detectors.transformers import TransformersDetector
-
     check_count("num_classes", num_classes, 1, " (K, the object classes; no background)")
     transformers = require_transformers()
     if size % 32:
@@ -66,8 +66,6 @@ def small_rt_detr(
 def small_yolo(num_classes: int, yaml: str = "yolov8n.yaml", imgsz: int = 384) -> Any:
     """A YOLO built from ultralytics' ``yaml`` (YOLOv8n by default) with random weights and
     ``num_classes`` classes (nothing downloaded), as a :class:`YOLODetector` at ``imgsz``."""
-    from iterative_reasoning.detectors.ultralytics import YOLODetector
-
     # 0 would give ultralytics' default of 80 classes
     check_count("num_classes", num_classes, 1, " (K, the object classes; no background)")
     import_ultralytics()

@@ -55,7 +55,6 @@ from iterative_reasoning.detectors.detr_family import (
     model_config,
     require_transformers,
 )
-from iterative_reasoning.detectors.small_detectors import small_rt_detr
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
@@ -67,7 +66,6 @@ __all__ = [
     "TransformersDetector",
     "family_of",
     "reasoning_head_for",
-    "small_rt_detr",
 ]
 
 Detections = list[dict[str, Tensor]]

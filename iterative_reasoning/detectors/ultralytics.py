@@ -36,7 +36,6 @@ from iterative_reasoning.detectors._common import (
     device_of,
     odds_update,
 )
-from iterative_reasoning.detectors.small_detectors import small_yolo
 from iterative_reasoning.detectors.yolo_network import (
     INSTALL,
     detect_head,
@@ -54,7 +53,6 @@ __all__ = [
     "detection_model_of",
     "import_ultralytics",
     "reasoning_head_for",
-    "small_yolo",
 ]
 
 Detections = list[dict[str, Tensor]]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from iterative_reasoning._validation import check_finite, check_tensor
+
+if TYPE_CHECKING:
+    from knowledge_graphs.class_graph import ClassGraph
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,35 @@ class ClassRelations:
         for name, value in self.edges.items():
             checked[name] = _check_relation(name, value, self.num_classes)
         object.__setattr__(self, "edges", checked)
+
+    @classmethod
+    def from_class_graph(
+        cls,
+        graph: ClassGraph,
+        background: bool = True,
+        relations: Sequence[str] | None = None,
+        outputs: Sequence[str] | None = None,
+    ) -> ClassRelations:
+        """The relations of a :class:`~knowledge_graphs.ClassGraph` as a classifier with
+        ``background`` (a column 0 before the classes) or with named ``outputs`` reads them
+        (:meth:`~knowledge_graphs.ClassGraph.edge_lists`); ``relations`` picks some, in order.
+
+        Example:
+            >>> from knowledge_graphs import ClassGraph
+            >>> g = ClassGraph(["car", "wheel"])
+            >>> g.add_relation("is_part_of", [(1, 0, 1.0)])
+            >>> ClassRelations.from_class_graph(g).edges["is_part_of"][0].tolist()
+            [[2], [1]]
+        """
+        size, lists = graph.edge_lists(background, relations, outputs)
+        edges = {
+            name: (
+                torch.tensor(index, dtype=torch.long).reshape(2, -1),
+                torch.tensor(weight, dtype=torch.float),
+            )
+            for name, (index, weight) in lists.items()
+        }
+        return cls(size, edges)
 
     @property
     def names(self) -> tuple[str, ...]:

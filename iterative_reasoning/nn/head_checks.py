@@ -4,7 +4,7 @@ read per device)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from torch import Tensor
 
@@ -22,6 +22,10 @@ from iterative_reasoning._validation import (
 from iterative_reasoning.ops import RegionCrop, grid_sizes_of
 from iterative_reasoning.ops.masks import check_masks
 from iterative_reasoning.ops.region_grid import check_grid_sizes
+
+#: How each module's input is fed from the iteration before (the head's ``feed``).
+FeedMode = Literal["cross", "self", "mean"]
+FEED_MODES: tuple[str, ...] = ("cross", "self", "mean")
 
 if TYPE_CHECKING:
     from iterative_reasoning.nn.global_module import GlobalModule
@@ -104,8 +108,6 @@ def check_head_config(
     crop: RegionCrop,
 ) -> None:
     """The head's parts fit: a module at least, its classes, the crop's size."""
-    from iterative_reasoning.nn.reasoning_head import FEED_MODES
-
     if local is None and global_ is None:
         raise ValueError("the head needs a local module, a global module or both; got neither")
     if not isinstance(num_iterations, int) or isinstance(num_iterations, bool):

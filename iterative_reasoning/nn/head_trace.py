@@ -4,15 +4,45 @@ iterations (:class:`ModuleTrace`), and their fusion into a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from iterative_reasoning.nn.attention import AttentionFusion
 
-if TYPE_CHECKING:
-    from iterative_reasoning.nn.reasoning_head import ReasoningOutput
+
+class ReasoningOutput(NamedTuple):
+    """Output of :class:`~iterative_reasoning.nn.IterativeReasoningHead`.
+
+    Attributes:
+        logits: the final prediction ``f``, ``[R, C]``: the attention fusion of all
+            predictions, or without attention the last iteration's (averaged over modules);
+            with ``fusion="residual"``, that fusion through the fallback gate.
+        base_logits: the ConvNet prediction ``f_0``, ``[R, C]``.
+        local_logits: local predictions ``f_l^t`` for ``t = 1..T-1``, ``[T-1, R, C]``, or
+            ``None`` without a local module.
+        global_logits: global predictions ``f_g^t``, ``[T-1, R, C]``, or ``None``.
+        attention: softmax weight of every prediction, ``[N, R]``, in the order of
+            :meth:`~iterative_reasoning.nn.IterativeReasoningHead.prediction_names`;
+            ``None`` without attention.
+        local_inputs: the logits each local step read (its "previous prediction", from which
+            the loss computes hard-example weights), ``[T-1, R, C]``, or ``None``.
+        global_inputs: the same for the global module, or ``None``.
+        fused_logits: with ``fusion="residual"``, the fusion of the predictions before the
+            fallback gate (``logits`` is then the gated prediction,
+            :class:`~iterative_reasoning.nn.FallbackGate`); ``None`` with the paper's fusion,
+            whose fusion is ``logits``.
+    """
+
+    logits: Tensor
+    base_logits: Tensor
+    local_logits: Tensor | None
+    global_logits: Tensor | None
+    attention: Tensor | None
+    local_inputs: Tensor | None
+    global_inputs: Tensor | None
+    fused_logits: Tensor | None = None
 
 
 class ModuleTrace:
@@ -45,8 +75,6 @@ class Trace:
 
     def output(self, fusion: AttentionFusion | None, iterations: int) -> ReasoningOutput:
         """Fuse every prediction, in the order base, then each iteration's local and global."""
-        from iterative_reasoning.nn.reasoning_head import ReasoningOutput
-
         modules = [m for m in (self.local, self.global_) if m.logits]
         local, global_ = (
             self.local.stacked(self.local.logits),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -17,15 +17,17 @@ from iterative_reasoning.nn.attention import AttentionFusion
 from iterative_reasoning.nn.fallback import FallbackGate, FusionMode, check_fusion
 from iterative_reasoning.nn.global_conv import most_regions
 from iterative_reasoning.nn.global_module import GlobalModule
-from iterative_reasoning.nn.head_checks import check_head_config, check_head_input
-from iterative_reasoning.nn.head_trace import Trace
+from iterative_reasoning.nn.head_checks import (
+    FeedMode,
+    check_head_config,
+    check_head_input,
+)
+from iterative_reasoning.nn.head_trace import ReasoningOutput, Trace
 from iterative_reasoning.nn.local_module import LocalModule
 from iterative_reasoning.nn.pretrained import load_head, push_head, save_head
 from iterative_reasoning.ops import CropMode, RegionCrop, RegionGrid, grid_sizes_of
 from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
 
-FeedMode = Literal["cross", "self", "mean"]
-FEED_MODES: tuple[str, ...] = ("cross", "self", "mean")
 MODELS: tuple[str, ...] = (
     "local",
     "global",
@@ -35,38 +37,6 @@ MODELS: tuple[str, ...] = (
     "no_cross_feed",
     "no_attention",
 )
-
-
-class ReasoningOutput(NamedTuple):
-    """Output of :class:`IterativeReasoningHead`.
-
-    Attributes:
-        logits: the final prediction ``f``, ``[R, C]``: the attention fusion of all
-            predictions, or without attention the last iteration's (averaged over modules);
-            with ``fusion="residual"``, that fusion through the fallback gate.
-        base_logits: the ConvNet prediction ``f_0``, ``[R, C]``.
-        local_logits: local predictions ``f_l^t`` for ``t = 1..T-1``, ``[T-1, R, C]``, or
-            ``None`` without a local module.
-        global_logits: global predictions ``f_g^t``, ``[T-1, R, C]``, or ``None``.
-        attention: softmax weight of every prediction, ``[N, R]``, in the order of
-            :meth:`IterativeReasoningHead.prediction_names`; ``None`` without attention.
-        local_inputs: the logits each local step read (its "previous prediction", from which
-            the loss computes hard-example weights), ``[T-1, R, C]``, or ``None``.
-        global_inputs: the same for the global module, or ``None``.
-        fused_logits: with ``fusion="residual"``, the fusion of the predictions before the
-            fallback gate (``logits`` is then the gated prediction,
-            :class:`~iterative_reasoning.nn.FallbackGate`); ``None`` with the paper's fusion,
-            whose fusion is ``logits``.
-    """
-
-    logits: Tensor
-    base_logits: Tensor
-    local_logits: Tensor | None
-    global_logits: Tensor | None
-    attention: Tensor | None
-    local_inputs: Tensor | None
-    global_inputs: Tensor | None
-    fused_logits: Tensor | None = None
 
 
 class IterativeReasoningHead(nn.Module):

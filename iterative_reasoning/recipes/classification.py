@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 
 from iterative_reasoning.data.ade20k import BACKGROUND
 from iterative_reasoning.engine.model import RegionModel
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
@@ -82,7 +83,7 @@ def region_model(spec: RunSpec, num_classes: int, graph: Any) -> RegionModel:
     """The ConvNet with, but for the baseline, the head of ``spec.model``: the synthetic
     benchmark's small ConvNet and heads, else the paper's ResNet-50 (``spec.weights``) and
     heads."""
-    relations = graph.to_class_relations(background=True) if graph is not None else None
+    relations = ClassRelations.from_class_graph(graph) if graph is not None else None
     if spec.dataset == "synthetic":
         convnet = synthetic.convnet(num_classes)  # first: a seed gives the demo's weights
         head = None

@@ -9,6 +9,7 @@ from typing import Any
 from iterative_reasoning.data.ade20k import BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.engine.detection import DetectionModel
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
@@ -85,9 +86,9 @@ def detection_model(spec: RunSpec, dataset: COCODetection, split: str) -> Detect
         graph = run_class_graph(spec, split, classes)
         widths = synthetic.head_widths() if name == "small" else {}
         relations = (
-            graph.to_class_relations(background=True)
+            ClassRelations.from_class_graph(graph)
             if outputs is None
-            else graph.to_class_relations(outputs=outputs)
+            else ClassRelations.from_class_graph(graph, outputs=outputs)
         )
         attach_head(
             detector,

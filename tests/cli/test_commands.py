@@ -10,7 +10,6 @@ from iterative_reasoning.cli import main
 from iterative_reasoning.data.synthetic import class_names
 from iterative_reasoning.demo import DemoConfig
 from iterative_reasoning.engine import load_checkpoint, read_log
-from iterative_reasoning.graph import ClassRelations
 
 
 def test_cli_train_on_the_synthetic_benchmark_gives_the_demo_s_rows(tiny_demo, tmp_path):
@@ -359,8 +358,10 @@ def test_user_errors_are_one_line_and_status_2(tmp_path, wordnet, capsys, monkey
 
 
 class _OneRelation:
-    def to_class_relations(self, background=True):
-        return ClassRelations(2, {"similar_to": torch.tensor([[0], [1]])})
+    """A class graph of two classes with one edge, as ClassRelations.from_class_graph reads it."""
+
+    def edge_lists(self, background=True, relations=None, outputs=None):
+        return 2, {"similar_to": ([[0], [1]], [1.0])}
 
 
 def test_evaluating_with_another_model_than_trained_says_so(tmp_path, wordnet, capsys):

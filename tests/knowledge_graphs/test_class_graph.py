@@ -5,6 +5,7 @@ import networkx as nx
 import pytest
 import torch
 
+from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs.class_graph import FORMAT_VERSION, ClassGraph, GraphFileError
 
 
@@ -104,7 +105,7 @@ def test_class_relations_feed_the_global_module():
     from iterative_reasoning.nn import GlobalModule
 
     g = _graph()
-    rel = g.to_class_relations(background=True)
+    rel = ClassRelations.from_class_graph(g)
     assert rel.num_classes == 5 and set(rel.names) == set(g.relations)
     index, weight = rel.edges["is_part_of"]
     assert index.tolist() == [[2, 4], [1, 1]] and weight.tolist() == [1.0, 2.0]
@@ -114,7 +115,9 @@ def test_class_relations_feed_the_global_module():
         boxes, torch.tensor([0, 0]), torch.tensor([[64.0, 64]]), torch.full((2, 5), 0.2), rel
     )
     assert module(torch.randn(2, 13), graph).logits.shape == (2, 5)
-    assert g.to_class_relations(background=False, relations=["wears"]).num_classes == 4
+    assert (
+        ClassRelations.from_class_graph(g, background=False, relations=["wears"]).num_classes == 4
+    )
 
 
 def test_class_relations_onto_a_classifier_s_own_outputs():
@@ -122,16 +125,16 @@ def test_class_relations_onto_a_classifier_s_own_outputs():
     category ids, with unused slots); outputs outside the graph have no edge."""
     g = _graph()
     outputs = ["__background__", "N/A", *reversed(g.classes), "N/A"]
-    rel = g.to_class_relations(outputs=outputs)
+    rel = ClassRelations.from_class_graph(g, outputs=outputs)
     assert rel.num_classes == len(outputs)
-    plain = g.to_class_relations(background=True)
+    plain = ClassRelations.from_class_graph(g)
     where = {i + 1: outputs.index(name) for i, name in enumerate(g.classes)}
     for name, (index, weight) in rel.edges.items():
         expected, expected_weight = plain.edges[name]
         assert index.tolist() == [[where[i] for i in row] for row in expected.tolist()]
         assert torch.equal(weight, expected_weight)
     with pytest.raises(ValueError, match="are not among the 2 outputs"):
-        g.to_class_relations(outputs=["__background__", g.classes[0]])
+        ClassRelations.from_class_graph(g, outputs=["__background__", g.classes[0]])
 
 
 def test_coco_graph_onto_torchvisions_91_outputs():
@@ -140,7 +143,7 @@ def test_coco_graph_onto_torchvisions_91_outputs():
     from knowledge_graphs.ready_made import load_ready_made
 
     categories = FasterRCNN_ResNet50_FPN_Weights.DEFAULT.meta["categories"]
-    rel = load_ready_made("coco").to_class_relations(outputs=categories)
+    rel = ClassRelations.from_class_graph(load_ready_made("coco"), outputs=categories)
     assert rel.num_classes == 91
     used = torch.cat([index.flatten() for index, _ in rel.edges.values()]).unique().tolist()
     assert not {i for i, name in enumerate(categories) if name in ("N/A", "__background__")} & set(
@@ -161,7 +164,7 @@ def test_errors():
     with pytest.raises(ValueError, match="weight 0.0"):
         g.add_relation("is_kind_of", [(0, 1, 0.0)])
     with pytest.raises(KeyError, match="no relation"):
-        g.to_class_relations(relations=["is_kind_of"])
+        ClassRelations.from_class_graph(g, relations=["is_kind_of"])
 
 
 def test_the_same_graph_gives_the_same_bytes(tmp_path):

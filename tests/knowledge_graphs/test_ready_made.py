@@ -3,6 +3,7 @@ import warnings
 
 import pytest
 
+from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs.ready_made import (
     READY_MADE,
     build_ready_made,
@@ -29,7 +30,7 @@ def test_shipped_graphs_load_without_wordnet(name, size):
     assert counts is None if shipped_without_counts else len(counts) == size
     assert g.provenance["lexicon"] == "WordNet 3.0"
     assert g.provenance["source"] == READY_MADE[name][2]
-    rel = g.to_class_relations(background=True)
+    rel = ClassRelations.from_class_graph(g)
     assert rel.num_classes == size + 1
 
 

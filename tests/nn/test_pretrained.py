@@ -7,6 +7,7 @@ import pytest
 import torch
 from helpers import random_boxes, random_relations
 
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn import IterativeReasoningHead, LocalModule, PretrainedHeadError
 
 C, D_F, D_R = 6, 3, 8
@@ -75,7 +76,7 @@ def test_the_class_graph_s_provenance_is_kept(tmp_path):
     graph.add_relation("is_part_of", [(0, 1, 1.0)])
     graph.save(tmp_path / "graph.json")
     head = IterativeReasoningHead.paper(
-        "final", num_classes=C, class_relations=graph.to_class_relations(), **SMALL
+        "final", num_classes=C, class_relations=ClassRelations.from_class_graph(graph), **SMALL
     )
     head.save_pretrained(tmp_path / "head", class_graph=tmp_path / "graph.json")
     kept = IterativeReasoningHead.from_pretrained(tmp_path / "head").class_graph_provenance
