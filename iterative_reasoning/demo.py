@@ -54,7 +54,7 @@ class DemoConfig:
         models: the heads to train (:data:`~iterative_reasoning.nn.reasoning_head.MODELS`).
         width: the ConvNet's first width.
         benchmark: the benchmark's tier, ``"easy"`` or ``"hard"``
-            (:data:`~iterative_reasoning.data.synthetic.BENCHMARKS`).
+            (:data:`~iterative_reasoning.data.synthetic.scenes.BENCHMARKS`).
     """
 
     train_images: int = 800
@@ -251,8 +251,8 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
 
 def format_group_table(metrics: dict[str, dict[str, Any]]) -> str:
     """The hard tier's table: the four metrics of each model, then the mean per-class AP of
-    each look-alike group (:data:`~iterative_reasoning.data.synthetic_hard.GROUPS`)."""
-    from iterative_reasoning.data.synthetic_hard import GROUPS
+    each look-alike group (:data:`~iterative_reasoning.data.synthetic.hard.GROUPS`)."""
+    from iterative_reasoning.data.synthetic.hard import GROUPS
 
     header = ["model", "inst AP", "inst AC", "cls AP", "cls AC"]
     header += [f"{g.name} ({g.context})" for g in GROUPS]

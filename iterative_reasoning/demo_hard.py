@@ -1,5 +1,5 @@
 """The hard tier's tables: the paper's Table 1 and its ablations on
-:mod:`~iterative_reasoning.data.synthetic_hard`, each model trained and scored on several seeds,
+:mod:`~iterative_reasoning.data.synthetic.hard`, each model trained and scored on several seeds,
 as the mean and standard deviation, beside the ceiling the generator computes.
 
 Each seed is one run of :func:`~iterative_reasoning.demo.run_demo` into ``seed-<k>/``: the
@@ -105,7 +105,7 @@ def run_hard_benchmark(
     """Run every seed into ``output_dir/seed-<k>`` and write ``tables.txt``, ``summary.json``
     and ``class_ap_by_model.png`` into ``output_dir``. ``heads`` adds models of your own
     (as :func:`~iterative_reasoning.demo.run_demo`); they are rows of the main table."""
-    from iterative_reasoning.data.synthetic_hard import ceiling
+    from iterative_reasoning.data.synthetic.hard import ceiling
 
     config = config or HardBenchmarkConfig()
     if config.seeds < 1:
@@ -167,7 +167,7 @@ def run_hard_benchmark(
 def summarize(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, tuple[float, float]]]:
     """Mean and standard deviation (``n - 1``) over the seeds' ``metrics.json`` of each row's
     metrics and of each look-alike group's per-class AP."""
-    from iterative_reasoning.data.synthetic_hard import GROUPS
+    from iterative_reasoning.data.synthetic.hard import GROUPS
 
     rows = [row for row in runs[0] if all(row in r for r in runs)]
     summary: dict[str, dict[str, tuple[float, float]]] = {}
@@ -188,7 +188,7 @@ def format_tables(
     """The main table (baseline, local, global, final, the ``extra`` rows, and the ceiling)
     and the ablation table (the final model and each ablation), as ``mean ± std`` over
     ``seeds``."""
-    from iterative_reasoning.data.synthetic_hard import GROUPS
+    from iterative_reasoning.data.synthetic.hard import GROUPS
 
     header = ["model", "inst AP", "inst AC", "cls AP", "cls AC"]
     header += [f"{g.name} ({g.context})" for g in GROUPS]

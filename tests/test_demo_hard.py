@@ -5,7 +5,7 @@ from functools import partial
 import pytest
 
 from iterative_reasoning.cli import main
-from iterative_reasoning.data.synthetic_hard import GROUPS
+from iterative_reasoning.data.synthetic.hard import GROUPS
 from iterative_reasoning.demo_hard import (
     ABLATION_ROWS,
     MAIN_ROWS,

@@ -1,7 +1,7 @@
 """The synthetic benchmark written in real formats, so that the real loaders read it: the
 ADE20K 2016 layout (:class:`~iterative_reasoning.data.ADE20K`) and COCO's
 (:class:`~iterative_reasoning.data.COCODataset`, :class:`~iterative_reasoning.data.COCODetection`),
-for either tier (:func:`~iterative_reasoning.data.synthetic.tier`)."""
+for either tier (:func:`~iterative_reasoning.data.synthetic.scenes.tier`)."""
 
 from __future__ import annotations
 

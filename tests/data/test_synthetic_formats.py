@@ -6,9 +6,9 @@ from PIL import Image
 from iterative_reasoning.data.ade20k import ADE20K
 from iterative_reasoning.data.coco import COCODataset
 from iterative_reasoning.data.synthetic import SyntheticScenes, class_names, render, tier
+from iterative_reasoning.data.synthetic.hard import CLASSES
+from iterative_reasoning.data.synthetic.hard import class_names as hard_class_names
 from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
-from iterative_reasoning.data.synthetic_hard import CLASSES
-from iterative_reasoning.data.synthetic_hard import class_names as hard_class_names
 
 
 def test_the_easy_tier_in_ade_format_loads_through_the_ade_loader(tmp_path):

@@ -3,10 +3,8 @@ import itertools
 import numpy as np
 import pytest
 
-from iterative_reasoning.data.synthetic import (
-    IMAGE_SIZE,
-)
-from iterative_reasoning.data.synthetic_hard import (
+from iterative_reasoning.data.synthetic.easy import IMAGE_SIZE, shape_mask
+from iterative_reasoning.data.synthetic.hard import (
     ABSENT,
     APPEARANCES,
     CLASSES,
@@ -16,14 +14,13 @@ from iterative_reasoning.data.synthetic_hard import (
     MISLEADING,
     NEAR_CUE_RANGE,
     OCCLUDED,
-    _shape_mask,
     best_guess,
     ceiling,
     class_names,
     posterior,
     render,
 )
-from iterative_reasoning.data.synthetic_hard_layout import _gap, plan
+from iterative_reasoning.data.synthetic.hard_layout import _gap, plan
 
 GROUP = {g.name: g for g in GROUPS}
 MEMBERS = {m: g for g in GROUPS for m in g.members}
@@ -274,7 +271,7 @@ def test_a_hidden_cue_object_shows_part_of_itself():
                 continue
             hidden += 1
             ((look, box),) = thing.shapes
-            whole = _shape_mask(APPEARANCES[look].shape, *box)
+            whole = shape_mask(APPEARANCES[look].shape, *box)
             (inst,) = [i for i in instances if i.name == thing.name]
             assert not (inst.mask & ~whole).any()
             assert 0.2 < inst.mask.sum() / whole.sum() < 0.85

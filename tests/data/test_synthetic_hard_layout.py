@@ -1,8 +1,8 @@
 import numpy as np
 
 from iterative_reasoning.data.synthetic import IMAGE_SIZE
-from iterative_reasoning.data.synthetic_hard import CLUTTER, GROUPS, best_guess, render
-from iterative_reasoning.data.synthetic_hard_layout import Drawn, _gap, plan
+from iterative_reasoning.data.synthetic.hard import CLUTTER, GROUPS, best_guess, render
+from iterative_reasoning.data.synthetic.hard_layout import Drawn, _gap, plan
 
 CELL_SIDE = IMAGE_SIZE // 2
 

@@ -1,6 +1,6 @@
 """Where everything of a hard-tier image goes, before any pixel: the cells, the look-alike
 objects and their cues (near, far, absent, misleading, hidden), the clutter
-(:func:`plan`); :func:`~iterative_reasoning.data.synthetic_hard.render` draws a plan."""
+(:func:`plan`); :func:`~iterative_reasoning.data.synthetic.hard.render` draws a plan."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iterative_reasoning.data.synthetic import _CELL, _FRAME, _PAD, _uniform
-from iterative_reasoning.data.synthetic_hard import (
-    _INNER,
+from iterative_reasoning.data.synthetic.easy import CELL, FRAME, PAD, uniform
+from iterative_reasoning.data.synthetic.hard_groups import (
     ABSENT,
     APPEARANCES,
     CLUTTER,
     GROUPS,
+    INNER,
     MISLEADING,
     NEAR_ANGLES,
     OCCLUDED,
@@ -97,10 +97,10 @@ def plan(seed: int, index: int) -> Plan:
     )
     # the oval at its cell's centre
     y0, x0 = origin["oval"]
-    h, w = _uniform(rng, 15, 18), _uniform(rng, 18, 23)
+    h, w = uniform(rng, 15, 18), uniform(rng, 18, 23)
     y, x = (
-        y0 + (_INNER - h) // 2 + _uniform(rng, -8, 8),
-        x0 + (_INNER - w) // 2 + _uniform(rng, -8, 8),
+        y0 + (INNER - h) // 2 + uniform(rng, -8, 8),
+        x0 + (INNER - w) // 2 + uniform(rng, -8, 8),
     )
     oval_box = (y, x, y + h - 1, x + w - 1)
     own["oval"] = len(drawn)
@@ -149,7 +149,7 @@ def _cue_value(rng: np.random.Generator, cue: Cue, true: int) -> str | None:
 
 def _cell_origin(cell: int) -> tuple[int, int]:
     """The top-left drawable pixel of a cell (0..3, row-major)."""
-    return _FRAME + (cell // 2) * _CELL + _PAD, _FRAME + (cell % 2) * _CELL + _PAD
+    return FRAME + (cell // 2) * CELL + PAD, FRAME + (cell % 2) * CELL + PAD
 
 
 def _rect(y: int, x: int, height: int, width: int) -> _Box:
@@ -191,11 +191,11 @@ def _panel_scene(
 ) -> list[Drawn]:
     """The panel near its cell's centre (12 pixels low) and the lantern 60-64 pixels from it,
     centre to centre, above it."""
-    h, w = _uniform(rng, 22, 26), _uniform(rng, 14, 16)
-    y = origin[0] + (_INNER - h) // 2 + 12 + _uniform(rng, -4, 4)
-    x = origin[1] + (_INNER - w) // 2 + _uniform(rng, -4, 4)
+    h, w = uniform(rng, 22, 26), uniform(rng, 14, 16)
+    y = origin[0] + (INNER - h) // 2 + 12 + uniform(rng, -4, 4)
+    x = origin[1] + (INNER - w) // 2 + uniform(rng, -4, 4)
     panel = _rect(y, x, h, w)
-    size = _uniform(rng, 11, 13)
+    size = uniform(rng, 11, 13)
     out = [Drawn(member, (("panel", panel),))]
     if lantern is not None:
         out.append(_near_cue(rng, lantern, _centre(panel), (60, 64), size, size, below=False))
@@ -213,12 +213,12 @@ def _band_scene(
 ) -> list[Drawn]:
     """The band near its cell's centre (12 pixels high) and the table 62-66 pixels from it,
     centre to centre, below it."""
-    h, w = _uniform(rng, 8, 10), _uniform(rng, 24, 30)
-    y = origin[0] + (_INNER - h) // 2 - 12 + _uniform(rng, -8, 8)
-    x = origin[1] + (_INNER - w) // 2 + _uniform(rng, -8, 8)
+    h, w = uniform(rng, 8, 10), uniform(rng, 24, 30)
+    y = origin[0] + (INNER - h) // 2 - 12 + uniform(rng, -8, 8)
+    x = origin[1] + (INNER - w) // 2 + uniform(rng, -8, 8)
     band = _rect(y, x, h, w)
     out = [Drawn(member, (("band", band),))]
-    th, tw = _uniform(rng, 12, 14), _uniform(rng, 14, 16)
+    th, tw = uniform(rng, 12, 14), uniform(rng, 14, 16)
     if table is not None:
         out.append(_near_cue(rng, table, _centre(band), (62, 66), th, tw, below=True))
     cy, cx = _centre(band)
@@ -247,8 +247,8 @@ def _cue_scene(
     half hidden by an occluder with probability :data:`OCCLUDED`."""
     out: list[Drawn] = []
     slot_h, slot_w, gap = 44, 60, 8
-    y = origin[0] + _uniform(rng, 0, _INNER - slot_h)
-    x = origin[1] + _uniform(rng, 0, _INNER - 2 * slot_w - gap)
+    y = origin[0] + uniform(rng, 0, INNER - slot_h)
+    x = origin[1] + uniform(rng, 0, INNER - 2 * slot_w - gap)
     order = [oval_cue, band_cue] if rng.random() < 0.5 else [band_cue, oval_cue]
     for slot, name in enumerate(order):
         sy, sx = y, x + slot * (slot_w + gap)
@@ -257,8 +257,8 @@ def _cue_scene(
         if name is None:
             continue
         (h0, h1), (w0, w1) = _CUE_SIZES[name]
-        h, w = _uniform(rng, h0, h1), _uniform(rng, w0, w1)
-        cy, cx = sy + _uniform(rng, 0, slot_h - h), sx + _uniform(rng, 0, slot_w - w)
+        h, w = uniform(rng, h0, h1), uniform(rng, w0, w1)
+        cy, cx = sy + uniform(rng, 0, slot_h - h), sx + uniform(rng, 0, slot_w - w)
         out.append(Drawn(name, ((name, _rect(cy, cx, h, w)),)))
         if hidden:  # an occluder over one half: the top of a triangle (whose base stays), the
             # top or bottom of a narrow object, any side of a wide one (36 pixels or more)
@@ -282,13 +282,13 @@ def _clutter(rng: np.random.Generator, footprints: list[_Box]) -> list[Drawn]:
     (which does not depend on any label) and from each other."""
     weights = 1.0 / np.arange(1, len(CLUTTER) + 1)
     out: list[Drawn] = []
-    for _ in range(_uniform(rng, 1, 3)):
+    for _ in range(uniform(rng, 1, 3)):
         name = CLUTTER[_choice(rng, weights)]
-        h, w = _uniform(rng, 14, 22), _uniform(rng, 16, 22)
+        h, w = uniform(rng, 14, 22), uniform(rng, 16, 22)
         for _attempt in range(40):
             cell = int(rng.integers(4))
             oy, ox = _cell_origin(cell)
-            box = _rect(oy + _uniform(rng, 0, _INNER - h), ox + _uniform(rng, 0, _INNER - w), h, w)
+            box = _rect(oy + uniform(rng, 0, INNER - h), ox + uniform(rng, 0, INNER - w), h, w)
             if all(_gap(box, other) >= 6 for other in footprints):
                 footprints.append(box)
                 out.append(Drawn(name, ((name, box),)))

@@ -26,21 +26,18 @@ or cat and cheese) and the small oval, in random cells and at random
 places within them; all deterministic from ``(seed, index)``. The benchmark can write itself to
 disk in the ADE20K 2016 format
 (:func:`~iterative_reasoning.data.synthetic_formats.write_ade2016`), so that it runs through
-the same loader as real ADE.
+the same loader as real ADE. The easy tier of the benchmark.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from iterative_reasoning.data.ade20k import BACKGROUND
-from iterative_reasoning.data.records import ImageRecord, RegionSample, inclusive_boxes_of
+from iterative_reasoning.data.records import ImageRecord, inclusive_boxes_of
 
 
 @dataclass(frozen=True)
@@ -93,7 +90,7 @@ APPEARANCES: dict[str, Appearance] = {
 IMAGE_SIZE = 384
 #: The least distance, in pixels, between an ambiguous object's box and its context cue.
 MIN_CUE_DISTANCE = 36
-_FRAME, _CELL, _PAD = 16, 176, 20  # image frame, cell size, empty margin inside each cell
+FRAME, CELL, PAD = 16, 176, 20  # image frame, cell size, empty margin inside each cell
 
 
 class Instance(NamedTuple):
@@ -113,21 +110,21 @@ def render(seed: int, index: int) -> tuple[np.ndarray, list[Instance]]:
     """The ``index``-th image of the benchmark of ``seed``: RGB ``uint8 [384, 384, 3]`` and its
     instances (objects at level 0, doors at level 1), deterministically."""
     rng = np.random.default_rng([seed, index])
-    image = _background(rng)
+    image = background(rng)
     instances: list[Instance] = []
     scenes = _scenes(rng)
     for cell, kind in enumerate(rng.permutation(list(scenes))):
         height, width, objects = scenes[str(kind)]
-        room_y, room_x = _CELL - 2 * _PAD - height, _CELL - 2 * _PAD - width
+        room_y, room_x = CELL - 2 * PAD - height, CELL - 2 * PAD - width
         if room_y < 0 or room_x < 0:
             raise AssertionError(f"scene {kind} of {height}x{width} overflows its cell")
-        y0 = _FRAME + (cell // 2) * _CELL + _PAD + int(rng.integers(0, room_y + 1))
-        x0 = _FRAME + (cell % 2) * _CELL + _PAD + int(rng.integers(0, room_x + 1))
+        y0 = FRAME + (cell // 2) * CELL + PAD + int(rng.integers(0, room_y + 1))
+        x0 = FRAME + (cell % 2) * CELL + PAD + int(rng.integers(0, room_x + 1))
         for name, level, shapes in objects:
             mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
             for look, (y1, x1, y2, x2) in shapes:
-                part = _shape_mask(APPEARANCES[look].shape, y0 + y1, x0 + x1, y0 + y2, x0 + x2)
-                _paint(image, part, APPEARANCES[look], rng)
+                part = shape_mask(APPEARANCES[look].shape, y0 + y1, x0 + x1, y0 + y2, x0 + x2)
+                paint(image, part, APPEARANCES[look], rng)
                 mask |= part
             instances.append(Instance(name, level, mask))
     return image, instances
@@ -142,68 +139,6 @@ def record_of(image_id: str, path: str, instances: list[Instance], names: list[s
     return ImageRecord(image_id, path, height, width, boxes, labels)
 
 
-#: The tiers of the benchmark: ``easy`` (this module: three pairs, perfect context) and
-#: ``hard`` (:mod:`iterative_reasoning.data.synthetic_hard`: groups of three and four, imperfect
-#: context, a known ceiling).
-BENCHMARKS: tuple[str, ...] = ("easy", "hard")
-
-
-def tier(
-    benchmark: str,
-) -> tuple[Callable[[int, int], tuple[np.ndarray, list[Instance]]], dict[str, str]]:
-    """The renderer of a tier and its classes (name -> WordNet synset, in label order)."""
-    if benchmark == "easy":
-        return render, {name: synset for name, (synset, _) in CLASSES.items()}
-    if benchmark == "hard":
-        from iterative_reasoning.data import synthetic_hard
-
-        return synthetic_hard.render, dict(synthetic_hard.CLASSES)
-    raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
-
-
-class SyntheticScenes(Dataset[RegionSample]):
-    """The benchmark as a dataset, rendered on the fly: ``num_images`` images of ``seed``.
-
-    Args:
-        num_images: images in the split.
-        seed: the split's seed (use different seeds for training and testing).
-        hflip_prob: probability of a horizontal flip (no class is left/right here).
-        benchmark: the tier, ``"easy"`` or ``"hard"`` (:data:`BENCHMARKS`).
-    """
-
-    def __init__(
-        self, num_images: int, seed: int = 0, hflip_prob: float = 0.0, benchmark: str = "easy"
-    ) -> None:
-        if num_images < 1:
-            raise ValueError(f"num_images must be positive, got {num_images}")
-        self.num_images, self.seed, self.hflip_prob = num_images, seed, hflip_prob
-        self._render, synsets = tier(benchmark)
-        self.classes = [BACKGROUND, *synsets]
-
-    def __len__(self) -> int:
-        return self.num_images
-
-    def record(self, index: int) -> ImageRecord:
-        _, instances = self._render(self.seed, index)
-        return record_of(f"synthetic_{self.seed}_{index:06d}", "", instances, self.classes)
-
-    def __getitem__(self, index: int) -> RegionSample:
-        if not 0 <= index < self.num_images:
-            raise IndexError(f"index {index} out of range for {self.num_images} images")
-        pixels, instances = self._render(self.seed, index)
-        record = record_of(f"synthetic_{self.seed}_{index:06d}", "", instances, self.classes)
-        image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
-        boxes = torch.from_numpy(record.boxes.copy())
-        if self.hflip_prob > 0 and float(torch.rand(())) < self.hflip_prob:
-            image = image.flip(-1)
-            boxes = torch.stack(
-                [IMAGE_SIZE - boxes[:, 2], boxes[:, 1], IMAGE_SIZE - boxes[:, 0], boxes[:, 3]], 1
-            )
-        return RegionSample(
-            image, boxes, torch.from_numpy(record.labels.copy()), record.image_id, 1.0
-        )
-
-
 # -- scenes: (height, width, objects), each object (name, level, [(look, box)]) with boxes
 # (y1, x1, y2, x2), inclusive, in the scene's own pixels ---------------------------------------
 
@@ -211,7 +146,7 @@ _Box = tuple[int, int, int, int]
 _Scene = tuple[int, int, list[tuple[str, int, list[tuple[str, _Box]]]]]
 
 
-def _uniform(rng: np.random.Generator, low: int, high: int) -> int:
+def uniform(rng: np.random.Generator, low: int, high: int) -> int:
     return int(rng.integers(low, high + 1))
 
 
@@ -222,10 +157,10 @@ def _at(look: str, y: int, x: int, height: int, width: int) -> tuple[str, _Box]:
 
 def _room(rng: np.random.Generator) -> _Scene:
     """Two identical bands, a table between them, each band 36-44 pixels from the table."""
-    band_h, band_w = _uniform(rng, 8, 10), _uniform(rng, 96, 120)
-    table_h, table_w = _uniform(rng, 16, 20), _uniform(rng, 48, 68)
-    gap_top, gap_bottom = _uniform(rng, 36, 44), _uniform(rng, 36, 44)
-    table_x = (band_w - table_w) // 2 + _uniform(rng, -12, 12)
+    band_h, band_w = uniform(rng, 8, 10), uniform(rng, 96, 120)
+    table_h, table_w = uniform(rng, 16, 20), uniform(rng, 48, 68)
+    gap_top, gap_bottom = uniform(rng, 36, 44), uniform(rng, 36, 44)
+    table_x = (band_w - table_w) // 2 + uniform(rng, -12, 12)
     table_y = band_h + gap_top
     floor_y = table_y + table_h + gap_bottom
     return (
@@ -242,21 +177,21 @@ def _room(rng: np.random.Generator) -> _Scene:
 def _whole(rng: np.random.Generator, kind: str) -> _Scene:
     """A body of the shared texture with a door in its middle, 36-44 pixels from its edges, and
     wheels below (a car) or a roof above (a building), at least 36 pixels from the door."""
-    door_h, door_w = _uniform(rng, 26, 30), _uniform(rng, 16, 20)
-    margin_top, margin_bottom = _uniform(rng, 38, 42), _uniform(rng, 38, 42)
-    margin_x = _uniform(rng, 38, 42)
+    door_h, door_w = uniform(rng, 26, 30), uniform(rng, 16, 20)
+    margin_top, margin_bottom = uniform(rng, 38, 42), uniform(rng, 38, 42)
+    margin_x = uniform(rng, 38, 42)
     body_h, body_w = margin_top + door_h + margin_bottom, door_w + 2 * margin_x
-    top = _uniform(rng, 12, 16) if kind == "building" else 0
-    door_y, door_x = top + margin_top, margin_x + _uniform(rng, -2, 2)
+    top = uniform(rng, 12, 16) if kind == "building" else 0
+    door_y, door_x = top + margin_top, margin_x + uniform(rng, -2, 2)
     body: list[tuple[str, _Box]] = [("body", (top, 0, top + body_h - 1, body_w - 1))]
     if kind == "building":
-        overhang = _uniform(rng, 0, 6)
+        overhang = uniform(rng, 0, 6)
         body.insert(0, ("roof", (0, -overhang, top - 1, body_w - 1 + overhang)))
         height, door = top + body_h, "door"
     else:
-        radius = _uniform(rng, 8, 10)
+        radius = uniform(rng, 8, 10)
         wheel_top = body_h - 2  # the wheels' tops stay margin_bottom - 2 from the door
-        for cx in (_uniform(rng, 14, 24), body_w - 1 - _uniform(rng, 14, 24)):
+        for cx in (uniform(rng, 14, 24), body_w - 1 - uniform(rng, 14, 24)):
             body.append(("wheel", (wheel_top, cx - radius, wheel_top + 2 * radius, cx + radius)))
         height, door = wheel_top + 2 * radius + 1, "car_door"
     door_box = (door_y, door_x, door_y + door_h - 1, door_x + door_w - 1)
@@ -277,10 +212,10 @@ def _whole(rng: np.random.Generator, kind: str) -> _Scene:
 def _cues(rng: np.random.Generator, office: bool) -> _Scene:
     """Keyboard under a monitor, or a cat beside cheese."""
     if office:
-        mon_h, mon_w = _uniform(rng, 30, 36), _uniform(rng, 40, 50)
-        key_h, key_w = _uniform(rng, 12, 14), _uniform(rng, 50, 60)
-        gap = _uniform(rng, 4, 10)
-        mon_x = (key_w - mon_w) // 2 + _uniform(rng, -4, 4)
+        mon_h, mon_w = uniform(rng, 30, 36), uniform(rng, 40, 50)
+        key_h, key_w = uniform(rng, 12, 14), uniform(rng, 50, 60)
+        gap = uniform(rng, 4, 10)
+        mon_x = (key_w - mon_w) // 2 + uniform(rng, -4, 4)
         return (
             mon_h + gap + key_h,
             key_w,
@@ -289,9 +224,9 @@ def _cues(rng: np.random.Generator, office: bool) -> _Scene:
                 ("keyboard", 0, [_at("keyboard", mon_h + gap, 0, key_h, key_w)]),
             ],
         )
-    cat_h, cat_w = _uniform(rng, 36, 44), _uniform(rng, 30, 38)
-    cheese_h, cheese_w = _uniform(rng, 20, 26), _uniform(rng, 20, 26)
-    gap = _uniform(rng, 4, 12)
+    cat_h, cat_w = uniform(rng, 36, 44), uniform(rng, 30, 38)
+    cheese_h, cheese_w = uniform(rng, 20, 26), uniform(rng, 20, 26)
+    gap = uniform(rng, 4, 12)
     cheese_y = cat_h - cheese_h
     return (
         cat_h,
@@ -305,9 +240,9 @@ def _cues(rng: np.random.Generator, office: bool) -> _Scene:
 
 def _oval(rng: np.random.Generator, office: bool) -> _Scene:
     """The small oval alone, near its cell's centre: far from every other cell's objects."""
-    size = _CELL - 2 * _PAD
-    h, w = _uniform(rng, 15, 18), _uniform(rng, 18, 23)
-    y, x = (size - h) // 2 + _uniform(rng, -10, 10), (size - w) // 2 + _uniform(rng, -10, 10)
+    size = CELL - 2 * PAD
+    h, w = uniform(rng, 15, 18), uniform(rng, 18, 23)
+    y, x = (size - h) // 2 + uniform(rng, -10, 10), (size - w) // 2 + uniform(rng, -10, 10)
     name = "computer_mouse" if office else "mouse"
     return size, size, [(name, 0, [_at("small_oval", y, x, h, w)])]
 
@@ -326,13 +261,13 @@ def _scenes(rng: np.random.Generator) -> dict[str, _Scene]:
 # -- drawing -------------------------------------------------------------------------------
 
 
-def _background(rng: np.random.Generator) -> np.ndarray:
+def background(rng: np.random.Generator) -> np.ndarray:
     base = rng.uniform(0.35, 0.55)
     noise = rng.normal(0.0, 0.04, (IMAGE_SIZE, IMAGE_SIZE, 3))
     return np.clip((base + noise) * 255, 0, 255).astype(np.uint8)
 
 
-def _shape_mask(shape: str, y1: int, x1: int, y2: int, x2: int) -> np.ndarray:
+def shape_mask(shape: str, y1: int, x1: int, y2: int, x2: int) -> np.ndarray:
     yy, xx = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
     inside = (yy >= y1) & (yy <= y2) & (xx >= x1) & (xx <= x2)
     if shape == "ellipse":
@@ -345,7 +280,7 @@ def _shape_mask(shape: str, y1: int, x1: int, y2: int, x2: int) -> np.ndarray:
     return inside
 
 
-def _paint(image: np.ndarray, mask: np.ndarray, look: Appearance, rng: np.random.Generator) -> None:
+def paint(image: np.ndarray, mask: np.ndarray, look: Appearance, rng: np.random.Generator) -> None:
     yy, xx = np.nonzero(mask)
     phase = rng.uniform(0, 2 * np.pi)
     stripes = 0.5 + 0.5 * np.sin(
