@@ -208,9 +208,10 @@ def _adapters():
     small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
     try:
         from iterative_reasoning.detectors import transformers as detr
+        from iterative_reasoning.detectors.small_detectors import small_rt_detr
 
         torch.manual_seed(0)
-        detector = detr.small_rt_detr(NUM_CLASSES - 1, size=128, width=16, num_queries=12)
+        detector = small_rt_detr(NUM_CLASSES - 1, size=128, width=16, num_queries=12)
         head = detr.reasoning_head_for(detector.model, "final", class_relations=RELATIONS, **small)
         found["rt_detr"] = detector.attach(head)
     except ImportError:
