@@ -47,6 +47,8 @@ STEPS = (
 
 def label_steps(detector: Any) -> None:
     """Wrap the head's steps (and the detector's box head) in ``record_function`` labels."""
+    box_head = detector.roi_heads.box_head
+    box_head.forward = _labelled(box_head.forward, "detector.box_head")
     head = detector.roi_heads.head
     if getattr(head, "labelled_for_profiling", False):  # one head, several detectors
         return
@@ -58,8 +60,6 @@ def label_steps(detector: Any) -> None:
         if owner is None:
             continue
         setattr(owner, method, _labelled(getattr(owner, method), f"head.{label}"))
-    box_head = detector.roi_heads.box_head
-    box_head.forward = _labelled(box_head.forward, "detector.box_head")
 
 
 def _labelled(call: Callable[..., Any], label: str) -> Callable[..., Any]:
