@@ -22,7 +22,7 @@ from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.builders.attributes import ATTRIBUTE_DEFAULTS
 from knowledge_graphs.builders.statistics import COOCCURRENCE_DEFAULTS, PLACE_DEFAULTS
 from knowledge_graphs.class_graph import ClassGraph, GraphFileError
-from knowledge_graphs.coco_file import coco_category_list, read_coco_file
+from knowledge_graphs.coco_file import coco_category_names
 from knowledge_graphs.ready_made import READY_MADE, load_ready_made, overrides, senses, vocabulary
 from knowledge_graphs.resolution import resolve_classes
 from knowledge_graphs.wordnet import WordNetNotFoundError, load_wordnet
@@ -127,12 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _coco_categories(path: Path) -> list[str]:
-    """The category names of a COCO annotation file, in category-id order (the file read and
-    checked as every COCO file is, :mod:`knowledge_graphs.coco_file`)."""
-    return [str(c["name"]) for c in coco_category_list(read_coco_file(path), path)]
-
-
 def _statistics(args: argparse.Namespace) -> bool:
     return any(
         getattr(args, k) is not None for k in ("coco_statistics", "ade_statistics", "vg_statistics")
@@ -206,7 +200,7 @@ def _build(args: argparse.Namespace) -> int:
             f"--out {args.out} is a directory; give a file, e.g. {args.out / 'graph.json.gz'}"
         )
     if args.classes_from_coco is not None:
-        names, counts, source = _coco_categories(args.classes_from_coco), None, "COCO categories"
+        names, counts, source = coco_category_names(args.classes_from_coco), None, "COCO categories"
         source = f"{source} of {args.classes_from_coco.name}"
     else:
         names, counts, source = _read_classes(args.classes)

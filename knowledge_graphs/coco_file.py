@@ -85,6 +85,12 @@ def coco_category_list(data: dict[str, Any], path: str | os.PathLike[str]) -> li
     return categories
 
 
+def coco_category_names(path: str | os.PathLike[str]) -> list[str]:
+    """The category names of the COCO annotation file at ``path``, in the order of their ids
+    (read and checked by :func:`read_coco_file` and :func:`coco_category_list`)."""
+    return [str(c["name"]) for c in coco_category_list(read_coco_file(path), path)]
+
+
 def coco_bbox(
     ann: dict[str, Any], path: str | os.PathLike[str]
 ) -> tuple[float, float, float, float]:

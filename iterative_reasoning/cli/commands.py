@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from iterative_reasoning.cli.parser import lexicon, positive_int, run_spec
+from iterative_reasoning.cli.parser import RUN_RECORD, lexicon, positive_int, run_record, run_spec
 from knowledge_graphs.files import write_atomic
 
 
@@ -180,13 +180,10 @@ RUN_IDENTITY = (
 def _check_same_run(args: argparse.Namespace) -> None:
     """Raise when the run directory's ``run.json`` records another run than ``args`` (another
     ``--model``, dataset, detector...), which its checkpoint cannot continue."""
-    path = args.output_dir / "run.json"
-    if not path.is_file():
-        return
     try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))["args"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        return  # not ours to judge: the checkpoint's own check follows
+        recorded = run_record(args.output_dir)
+    except (FileNotFoundError, ValueError):
+        return  # no record, or not ours to judge: the checkpoint's own check follows
     given = vars(args)
     changed = [
         f"--{name.replace('_', '-')} {recorded[name]} there, {given[name]} now"
@@ -223,7 +220,7 @@ def _train(
             return
         arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
         payload = {"args": arguments, "config": config.__dict__, "start_step": start}
-        write_atomic(args.output_dir / "run.json", json.dumps(payload, indent=2, default=str))
+        write_atomic(args.output_dir / RUN_RECORD, json.dumps(payload, indent=2, default=str))
 
     dataset, hooks = _held_out(args, spec, run.dataset, config)
     return train_model(

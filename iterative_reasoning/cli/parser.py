@@ -66,10 +66,18 @@ def _export(export: argparse.ArgumentParser) -> None:
     export.add_argument("--to", type=Path, required=True, help="the artifact's directory")
 
 
-def recorded_run(output_dir: Path) -> argparse.Namespace:
-    """The options ``iterative-reasoning train`` recorded in ``output_dir/run.json``, over the
-    defaults of today's options (a run recorded before an option existed gets its default)."""
-    path = output_dir / "run.json"
+#: Where ``iterative-reasoning train`` records what it runs, in the run directory.
+RUN_RECORD = "run.json"
+
+
+def run_record(output_dir: Path) -> dict[str, Any]:
+    """The options ``iterative-reasoning train`` recorded in ``output_dir/run.json``.
+
+    Raises:
+        FileNotFoundError: no record there.
+        ValueError: a file that is not such a record.
+    """
+    path = output_dir / RUN_RECORD
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} is missing: give the output directory of an 'iterative-reasoning train' run"
@@ -78,10 +86,16 @@ def recorded_run(output_dir: Path) -> argparse.Namespace:
         recorded = json.loads(path.read_text(encoding="utf-8"))["args"]
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not the record of a run ({error})") from None
-    command = argparse.ArgumentParser()
-    _run(command)
-    _schedule(command)
-    args = command.parse_args(
+    if not isinstance(recorded, dict) or not {"dataset", "model"} <= recorded.keys():
+        raise ValueError(f"{path}: not the record of a run (no dataset and model)")
+    return recorded
+
+
+def recorded_run(output_dir: Path) -> argparse.Namespace:
+    """The options of the run in ``output_dir`` (:func:`run_record`), over the defaults of
+    today's options (a run recorded before an option existed gets its default)."""
+    recorded = run_record(output_dir)
+    args = _train_options().parse_args(
         ["--dataset", recorded["dataset"], "--model", recorded["model"], "--output-dir", "."]
     )
     for name, value in recorded.items():
@@ -92,6 +106,14 @@ def recorded_run(output_dir: Path) -> argparse.Namespace:
         setattr(args, name, Path(value) if value is not None else None)
     args.output_dir = output_dir
     return args
+
+
+def _train_options() -> argparse.ArgumentParser:
+    """A parser of ``train``'s options alone (and so of their defaults)."""
+    command = argparse.ArgumentParser()
+    _run(command)
+    _schedule(command)
+    return command
 
 
 def _diagnose(diagnose: argparse.ArgumentParser) -> None:
@@ -168,9 +190,7 @@ ONLY_FOR: dict[str, tuple[str, Any]] = {
 def flags_without_effect(args: argparse.Namespace) -> str | None:
     """The first option of ``train`` or ``evaluate`` given (other than its default) to a run it
     does not apply to, in words; ``None`` when every option given applies."""
-    command = argparse.ArgumentParser()
-    _run(command)
-    _schedule(command)
+    command = _train_options()
     for name, (where, applies) in ONLY_FOR.items():
         if not hasattr(args, name) or getattr(args, name) == command.get_default(name):
             continue

@@ -24,14 +24,18 @@ from iterative_reasoning.data.records import (
     read_image,
 )
 from iterative_reasoning.data.transforms import flip_permutation
-from knowledge_graphs.coco_file import coco_bbox, coco_category_list, read_coco_file
+from knowledge_graphs.coco_file import (
+    coco_bbox,
+    coco_category_list,
+    coco_category_names,
+    read_coco_file,
+)
 
 
 def coco_categories(annotations: str | os.PathLike[str]) -> list[str]:
     """The category names of a COCO annotation file in the order of their ids (the
     contiguous labels ``1..K`` of :class:`COCODataset`)."""
-    path = Path(annotations)
-    return [c["name"] for c in coco_category_list(read_coco_file(path), path)]
+    return coco_category_names(annotations)
 
 
 class COCODataset(RecordDataset):

@@ -155,11 +155,13 @@ class DetectionModel(nn.Module):
             return int(self.detector.roi_heads.box_predictor.cls_score.out_features) - 1
         return int(self.detector.num_classes)
 
-    @property
-    def _takes_as_is(self) -> nn.Module | None:
-        """The detector, when it takes images as they are (a torchvision detector: on its
-        device, of its dtype); ``None`` for an adapter, which converts them itself."""
-        return self.detector if self.torchvision else None
+    def _check_input(self, batch: DetectionBatch, training: bool) -> None:
+        """A torchvision detector's input, checked here (on its device, of its dtype) so that a
+        bad target cannot reach its kernels; an adapter checks its own input
+        (:meth:`~iterative_reasoning.detectors._common.HeadAdapter.check_input`)."""
+        if self.torchvision:
+            targets = batch.targets if training else None
+            check_detector_input(batch.images, targets, self.num_classes, training, self.detector)
 
     def forward(self, batch: DetectionBatch) -> dict[str, Tensor]:
         """The detector's losses (and ``"loss_reasoning"``) in training mode; the images and
@@ -167,7 +169,7 @@ class DetectionModel(nn.Module):
         in ``[0, 1]``), so that a bad target cannot reach the detector's kernels."""
         if not self.training:
             raise RuntimeError("DetectionModel.forward gives training losses; use predict()")
-        check_detector_input(batch.images, batch.targets, self.num_classes, True, self._takes_as_is)
+        self._check_input(batch, training=True)
         losses: dict[str, Tensor] = self.detector(batch.images, batch.targets)
         return losses
 
@@ -189,7 +191,7 @@ class DetectionModel(nn.Module):
     @torch.no_grad()
     def predict(self, batch: DetectionBatch) -> list[dict[str, Tensor]]:
         """The detections of each image (torchvision's format, original-image pixels)."""
-        check_detector_input(batch.images, None, self.num_classes, False, self._takes_as_is)
+        self._check_input(batch, training=False)
         was_training = self.training
         self.eval()
         try:

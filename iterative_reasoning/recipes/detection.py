@@ -13,6 +13,7 @@ from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
+from knowledge_graphs.coco_file import coco_category_list
 
 #: The detector of a run that names none.
 DEFAULT_DETECTOR = {"coco": "fasterrcnn_resnet50_fpn", "synthetic": "small"}
@@ -74,22 +75,17 @@ def detection_model(spec: RunSpec, dataset: COCODetection, split: str) -> Detect
     from iterative_reasoning.detectors.torchvision import build_detector
 
     name = detector_name(spec)
-    classes = list(dataset.classes)  # background, then the categories (or the outputs)
-    outputs = detector_outputs(spec)
-    if outputs is not None:  # the detector's own weights: its outputs are the classes
-        detector = _pretrained_detector(name, detector_weights(spec))
-        classes = graph_classes(spec, dataset)
+    weights = detector_weights(spec)
+    if weights is not None:  # the detector's own weights: its outputs are the classes
+        detector = _pretrained_detector(name, weights)
     else:
-        weights = None if name == "small" else spec.weights
-        detector = build_detector(name, len(classes), weights_backbone=weights)
+        backbone = None if name == "small" else spec.weights
+        detector = build_detector(name, len(dataset.classes), weights_backbone=backbone)
     if spec.model != "baseline":
-        graph = run_class_graph(spec, split, classes)
+        graph = run_class_graph(spec, split, graph_classes(spec, dataset))
         widths = synthetic.head_widths() if name == "small" else {}
-        relations = (
-            ClassRelations.from_class_graph(graph)
-            if outputs is None
-            else ClassRelations.from_class_graph(graph, outputs=outputs)
-        )
+        # onto the classifier's outputs: the dataset's classes, or the weights' by name
+        relations = ClassRelations.from_class_graph(graph, outputs=detector_outputs(spec))
         attach_head(
             detector,
             spec.model,
@@ -107,8 +103,8 @@ def graph_classes(spec: RunSpec, dataset: COCODetection) -> list[str]:
     graph maps onto the detector's outputs by name."""
     if spec.detector_weights is None:
         return list(dataset.classes)
-    names = {c["id"]: c["name"] for c in dataset.coco.dataset["categories"]}
-    return [BACKGROUND, *(names[i] for i in sorted(names))]
+    categories = coco_category_list(dataset.coco.dataset, dataset.annotation_file)
+    return [BACKGROUND, *(c["name"] for c in categories)]
 
 
 def _pretrained_detector(name: str, weights: Any) -> Any:
