@@ -8,13 +8,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("iterative_reasoning", "knowledge_graphs")
-#: The upward imports still to remove: ADE20K's boxes for the class-graph statistics are read
-#: through the dataset class (``knowledge_graphs.builders.annotations.ade_images``); the
-#: class-graph library needs an ADE reader of its own.
-KNOWN_UPWARD = {
-    ("knowledge_graphs.builders.annotations", "iterative_reasoning.data"),
-    ("knowledge_graphs.builders.annotations", "iterative_reasoning.data.ade20k"),
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -106,16 +99,11 @@ def test_the_class_graph_library_imports_nothing_of_the_reasoning_package():
         for target in targets
         if target.startswith("iterative_reasoning")
     }
-    assert upward - KNOWN_UPWARD == set(), "knowledge_graphs imports iterative_reasoning"
-    # the known ones are still there (when one goes, take it off the list)
-    assert KNOWN_UPWARD <= upward
+    assert upward == set(), "knowledge_graphs imports iterative_reasoning"
 
 
 def test_no_module_imports_itself_through_others():
-    graph = _graph()
-    for name, target in KNOWN_UPWARD:
-        graph[name].discard(target)
-    assert _cycles(graph) == []
+    assert _cycles(_graph()) == []
 
 
 def test_the_checker_finds_a_circle_and_an_upward_import(tmp_path):

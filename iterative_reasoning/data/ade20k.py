@@ -4,28 +4,20 @@ at every level as regions, the iter-reason split files), and the 2021_17_01 rele
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Literal
-
-import numpy as np
 
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
     RecordDataset,
     default_cache_dir,
-    inclusive_boxes_of,
     sibling_fingerprints,
 )
 from iterative_reasoning.data.transforms import flip_permutation
-from knowledge_graphs.builders.ade_parts import instance_ranks, read_atr
+from knowledge_graphs.ade_files import Release, image_regions, image_release, split_images
 from knowledge_graphs.class_graph import BACKGROUND, check_class_names
-
-Release = Literal["auto", "2016", "2021"]
-SPLITS_2016: tuple[str, ...] = ("train", "val", "mval", "mtest")
 
 
 def dataset_classes(classes: object, default: Callable[[], list[str]]) -> list[str]:
@@ -91,8 +83,12 @@ class ADE20K(RecordDataset):
       instance is the rank of its B value among the non-zero B values of ``X_seg.png`` (level
       0) or ``X_parts_L.png``, and its box the extent of those pixels.
     - **2021_17_01**: ``root`` holds ``images/ADE/{training,validation}/...`` with one ``X.json``
-      per image (splits ``train`` and ``val``); a region is every object whose ``raw_name`` is a
-      class, its box the visible pixels (255) of its ``instance_mask``.
+      per image (splits ``train`` and ``val``: the two folders, as the release ships no split
+      files); a region is every object whose ``raw_name`` is a class, its box the visible
+      pixels (255) of its ``instance_mask``.
+
+    The files are read by :mod:`knowledge_graphs.ade_files` (the class-graph statistics read
+    the same regions).
 
     Images are resized to 600 on the short side, at most 1000 on the long side; a horizontal
     flip (``hflip_prob``) swaps ``left_*`` and ``right_*`` labels. Parsed annotations are cached
@@ -101,8 +97,10 @@ class ADE20K(RecordDataset):
 
     Args:
         root: the dataset directory.
-        split: ``train``, ``val``, ``mval``, ``mtest`` (2016) or ``train``, ``val`` (2021), or a
-            path to a split file.
+        split: ``train``, ``val``, ``mval``, ``mtest`` (2016's split files) or ``train``,
+            ``val`` (2021's folders); ``training``, ``validation`` or ``all`` (the release's
+            folders, either release); or a path to a split file
+            (:func:`~knowledge_graphs.ade_files.split_images`).
         release: ``"2016"``, ``"2021"``, or ``"auto"`` (by the annotation files present).
         classes: the class names, background first; by default :func:`ade_vocabulary`.
         min_size: short side after resizing (600).
@@ -132,18 +130,17 @@ class ADE20K(RecordDataset):
         self.class_index = {c: i for i, c in enumerate(self.classes)}
         self.min_size, self.max_size, self.hflip_prob = min_size, max_size, hflip_prob
         self.flip = flip_permutation(self.classes)
-        images = self._images(split, release)
-        self.release = release if release != "auto" else _detect(images[0])
+        images = split_images(self.root, split, release)
+        self.release = release if release != "auto" else image_release(images[0])
         digest = hashlib.sha256("\n".join(self.classes).encode()).hexdigest()[:12]
         name = f"ade20k_{self.release}_{Path(split).stem}_{digest}.jsonl"
         cache = RecordCache(Path(cache_dir or default_cache_dir(self.root)) / name)
-        parse = self._parse_2016 if self.release == "2016" else self._parse_2021
         bar = _progress(f"ADE20K {split}") if progress else None
         # each record is keyed by its image and the size and time of its annotation files, so
         # an edited annotation is parsed again
         fingerprints = sibling_fingerprints(images)
         keys = [f"{p}#{fingerprints[str(p)]}" for p in images]
-        parsed = cache.fill(keys, lambda key: parse(Path(key.rsplit("#", 1)[0])), bar)
+        parsed = cache.fill(keys, lambda key: self._parse(Path(key.rsplit("#", 1)[0])), bar)
         self._keep(
             [parsed[key] for key in keys],
             f"ADE20K {split}",
@@ -151,119 +148,12 @@ class ADE20K(RecordDataset):
             "classes; are the classes those of this dataset?",
         )
 
-    # -- image lists -----------------------------------------------------------------------
-
-    def _images(self, split: str, release: Release) -> list[Path]:
-        split_file = Path(split) if Path(split).suffix == ".txt" else self.root / f"{split}.txt"
-        if split_file.is_file():
-            lines = split_file.read_text(encoding="utf-8").splitlines()
-            images = []
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                path = self.root / line.strip()
-                if not path.with_suffix("").with_name(path.stem + "_atr.txt").exists() and not (
-                    path.with_suffix(".json").exists()
-                ):
-                    raise FileNotFoundError(
-                        f"{split_file}, line {number}: {line.strip()!r} has no annotation "
-                        f"({path.stem}_atr.txt or {path.stem}.json) under {self.root}"
-                    )
-                images.append(path)
-        elif release != "2016" and split in ("train", "val"):
-            folder = (
-                self.root / "images" / "ADE" / ("training" if split == "train" else "validation")
-            )
-            images = sorted(p.with_suffix(".jpg") for p in folder.rglob("ADE_*.json"))
-            if not images:
-                raise FileNotFoundError(f"no ADE20K 2021 annotations (ADE_*.json) under {folder}")
-        else:
-            raise FileNotFoundError(
-                f"split {split!r}: no split file {split_file} (2016: the iter-reason files "
-                f"{', '.join(s + '.txt' for s in SPLITS_2016)} in the root)"
-            )
-        if not images:
-            raise ValueError(f"split {split!r} lists no image")
-        return images
-
-    # -- parsing ---------------------------------------------------------------------------
-
-    def _parse_2016(self, image: Path) -> ImageRecord | None:
-        stem = image.with_suffix("")
-        atr = stem.with_name(stem.name + "_atr.txt")
-        wanted: dict[int, list[tuple[int, int]]] = {}
-        for (instance, level), raw_name in read_atr(atr).items():
-            label = self.class_index.get(raw_name.replace(" ", "_"))
-            if label is not None:
-                wanted.setdefault(level, []).append((instance, label))
-        boxes, labels, size = [], [], None
-        for level, instances in sorted(wanted.items()):
-            png = stem.with_name(stem.name + ("_seg.png" if level == 0 else f"_parts_{level}.png"))
-            ranks, count = instance_ranks(png)
-            size = size or ranks.shape
-            extent = inclusive_boxes_of(ranks, count)
-            for instance, label in instances:
-                if not 1 <= instance <= count or extent[instance - 1, 0] < 0:
-                    raise ValueError(
-                        f"{atr}: instance {instance:03d} at level {level} is not in {png.name} "
-                        f"({count} instances)"
-                    )
-                boxes.append(extent[instance - 1])
-                labels.append(label)
-        if not boxes:
+    def _parse(self, image: Path) -> ImageRecord | None:
+        found = image_regions(image, self.class_index)
+        if found is None:
             return None
-        if size is None:  # pragma: no cover - boxes imply a mask was read
-            raise AssertionError
-        return ImageRecord(
-            stem.name, str(image), size[0], size[1], np.stack(boxes), np.asarray(labels, np.int64)
-        )
-
-    def _parse_2021(self, image: Path) -> ImageRecord | None:
-        annotation = image.with_suffix(".json")
-        try:
-            data = json.loads(annotation.read_text(encoding="utf-8"))["annotation"]
-            height, width = int(data["imsize"][0]), int(data["imsize"][1])
-            objects = data["object"]
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-            raise ValueError(f"{annotation}: not an ADE20K 2021 annotation ({error})") from error
-        boxes, labels = [], []
-        for obj in objects:
-            label = self.class_index.get(str(obj.get("raw_name", "")).strip().replace(" ", "_"))
-            if label is None:
-                continue
-            mask_path = annotation.parent / obj["instance_mask"]
-            visible = (_read_gray(mask_path) == 255).astype(np.int64)
-            box = inclusive_boxes_of(visible, 1)[0]
-            if box[0] < 0:
-                continue  # fully occluded: no visible pixel, no box
-            boxes.append(box)
-            labels.append(label)
-        if not boxes:
-            return None
-        return ImageRecord(
-            image.stem, str(image), height, width, np.stack(boxes), np.asarray(labels, np.int64)
-        )
-
-
-def _detect(image: Path) -> Literal["2016", "2021"]:
-    stem = image.with_suffix("")
-    if stem.with_name(stem.name + "_atr.txt").exists():
-        return "2016"
-    if image.with_suffix(".json").exists():
-        return "2021"
-    raise FileNotFoundError(f"{image}: neither an _atr.txt (2016) nor a .json (2021) annotation")
-
-
-def _read_gray(png: Path) -> np.ndarray:
-    from PIL import Image
-
-    try:
-        with Image.open(png) as im:
-            return np.asarray(im.convert("L"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{png} is missing") from None
-    except OSError as error:
-        raise ValueError(f"{png}: not a readable PNG ({error})") from error
+        labels, boxes, (height, width) = found
+        return ImageRecord(image.stem, str(image), height, width, boxes, labels)
 
 
 def _progress(description: str) -> Callable[[Iterable[str]], Iterator[str]]:

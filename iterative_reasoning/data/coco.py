@@ -15,7 +15,8 @@ import torch
 from torch import Tensor
 
 from iterative_reasoning._validation import check_probability
-from iterative_reasoning.data.ade20k import BACKGROUND, dataset_classes
+from iterative_reasoning.data.ade20k import dataset_classes
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordDataset,

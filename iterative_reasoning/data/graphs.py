@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from iterative_reasoning.data.ade20k import BACKGROUND
+from knowledge_graphs.class_graph import BACKGROUND
 
 #: Which relations a built graph has: WordNet's and the names' (``wordnet``), those mined from
 #: the training annotations (``mined``), or both.

@@ -63,27 +63,6 @@ class ImageRecord:
         )
 
 
-def inclusive_boxes_of(ranks: np.ndarray, count: int) -> np.ndarray:
-    """``[count, 4]`` boxes ``[x1, y1, x2 + 1, y2 + 1]`` of the pixels of each instance rank
-    ``1..count`` in a rank map (rows of ``-1`` for ranks with no pixel)."""
-    rows, cols = np.indices(ranks.shape)
-    flat, r, c = ranks.ravel(), rows.ravel(), cols.ravel()
-    keep = flat > 0
-    flat, r, c = flat[keep] - 1, r[keep], c[keep]
-    big = np.iinfo(np.int64).max
-    x1 = np.full(count, big)
-    y1 = np.full(count, big)
-    x2 = np.full(count, -1)
-    y2 = np.full(count, -1)
-    np.minimum.at(x1, flat, c)
-    np.minimum.at(y1, flat, r)
-    np.maximum.at(x2, flat, c)
-    np.maximum.at(y2, flat, r)
-    boxes = np.stack([x1, y1, x2 + 1, y2 + 1], axis=1).astype(np.float32)
-    boxes[x2 < 0] = -1
-    return boxes
-
-
 class RecordCache:
     """Parsed records appended to a JSON-lines file as they are made, so that an interrupted
     parse resumes where it stopped; a torn last line (a kill mid-write) is ignored."""

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from iterative_reasoning.data.ade20k import BACKGROUND, dataset_classes
+from iterative_reasoning.data.ade20k import dataset_classes
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,

@@ -7,7 +7,7 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from iterative_reasoning.data.ade20k import BACKGROUND
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic

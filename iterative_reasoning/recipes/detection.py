@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iterative_reasoning.data.ade20k import BACKGROUND
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.engine.detection import DetectionModel
 from iterative_reasoning.graph import ClassRelations

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from iterative_reasoning.data.ade20k import ADE20K, BACKGROUND
+from iterative_reasoning.data.ade20k import ADE20K
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.graphs import GraphRelations
 from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -10,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge_graphs.ade_files import instance_ranks, read_2021, read_atr
 from knowledge_graphs.resolution import normalize
 
 PartCounts = Counter[tuple[str, str]]
@@ -106,43 +106,6 @@ def _pairs_2016(stem: Path, atr: Path) -> PartCounts:
     return counts
 
 
-def read_atr(atr: Path) -> dict[tuple[int, int], str]:
-    """The instances of an ADE20K 2016 ``X_atr.txt``: ``(instance number, part level)`` -> raw
-    name (column 5, stripped). A malformed line raises with the file and line number."""
-    names = {}
-    text = atr.read_text(encoding="utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split("#")]
-        if len(fields) < 5 or not fields[0].isdigit() or not fields[1].isdigit():
-            raise ValueError(
-                f"{atr}, line {number}: not an atr line (expected 'NNN # level # crop # "
-                f"wordnet name # raw name # attributes'): {line!r}"
-            )
-        names[(int(fields[0]), int(fields[1]))] = fields[4]
-    return names
-
-
-def instance_ranks(png: Path) -> tuple[np.ndarray, int]:
-    """The instance number of each pixel of an ADE20K mask (``_seg.png``, ``_parts_L.png``):
-    the 1-based rank of its B value among the non-zero B values (0 where B is 0), and the
-    number of instances."""
-    from PIL import Image
-
-    try:
-        with Image.open(png) as im:
-            blue = np.asarray(im.convert("RGB"))[:, :, 2]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{png} is missing") from None
-    except OSError as error:
-        raise ValueError(f"{png}: not a readable PNG ({error})") from error
-    values, inverse = np.unique(blue, return_inverse=True)
-    offset = 0 if values[0] == 0 else 1
-    ranks = (np.arange(len(values)) + offset)[inverse.reshape(blue.shape)]
-    return ranks, len(values) - (1 - offset)
-
-
 def _majority_parent(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
     """For each child instance, the parent instance with the most pixels under it."""
     keep = (child > 0) & (parent > 0)
@@ -160,14 +123,12 @@ def _majority_parent(child: np.ndarray, parent: np.ndarray) -> dict[int, int]:
 
 
 def _pairs_2021(annotation: Path) -> PartCounts:
-    try:
-        objects = json.loads(annotation.read_text(encoding="utf-8"))["annotation"]["object"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{annotation}: not an ADE20K 2021 annotation ({error})") from error
-    by_id = {o["id"]: normalize(o["raw_name"]) for o in objects}
+    objects = read_2021(annotation)[0]
+    by_id = {o["id"]: normalize(str(o["raw_name"])) for o in objects}
     counts: PartCounts = Counter()
     for o in objects:
-        parent = o.get("parts", {}).get("ispartof")
+        parts = o.get("parts")
+        parent = parts.get("ispartof") if isinstance(parts, dict) else None
         if isinstance(parent, int) and parent in by_id:
-            counts[(normalize(o["raw_name"]), by_id[parent])] += 1
+            counts[(normalize(str(o["raw_name"])), by_id[parent])] += 1
     return counts

@@ -1,17 +1,18 @@
 """Annotated images as ``(labels, boxes)`` pairs for :func:`~knowledge_graphs.builders.
-statistics.count_boxes`: from a COCO-format file, from ADE20K (either release) or any dataset of
+statistics.count_boxes`: from a COCO-format file, from ADE20K (either release), from any dataset of
 :class:`~iterative_reasoning.data.records.ImageRecord`, and from Visual Genome's
 ``objects.json`` (streamed)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from knowledge_graphs.ade_files import image_regions, split_images
 from knowledge_graphs.builders.vg_relationships import iter_json_array
 from knowledge_graphs.coco_file import coco_bbox, coco_category_list, read_coco_file
 
@@ -72,19 +73,25 @@ def ade_images(
     root: str | os.PathLike[str],
     names: Sequence[str],
     split: str = "train",
-    cache_dir: str | os.PathLike[str] | None = None,
     progress: bool = False,
 ) -> Images:
-    """The images of an ADE20K split (2016 or 2021 release, as
-    :class:`~iterative_reasoning.data.ADE20K` reads them: objects and parts, boxes from the
-    masks) with the regions of the classes ``names``."""
-    from iterative_reasoning.data import ADE20K
-    from iterative_reasoning.data.ade20k import BACKGROUND
+    """The images of an ADE20K split (either release; ``split`` as
+    :func:`~knowledge_graphs.ade_files.split_images` takes it: the 2016 split files, the 2021
+    folders, ``training``, ``validation`` or ``all``) with the regions of the classes
+    ``names``, read as :class:`iterative_reasoning.data.ADE20K` reads them (objects and parts,
+    boxes from the masks); an image with none of them counts as an image with no box."""
+    images: Iterable[Path] = split_images(root, split)
+    if progress:
+        from tqdm import tqdm
 
-    dataset = ADE20K(
-        root, split, classes=[BACKGROUND, *names], cache_dir=cache_dir, progress=progress
-    )
-    return record_images(dataset.records)
+        images = tqdm(images, desc=f"ADE20K {split}", unit="image")
+    index = {name: i for i, name in enumerate(names)}
+    for image in images:
+        found = image_regions(image, index)
+        if found is None:
+            yield np.zeros(0, np.int64), np.zeros((0, 4), np.float64)
+        else:
+            yield found[0], found[1].astype(np.float64)
 
 
 def vg_images(

@@ -87,7 +87,7 @@ def test_interrupted_parsing_resumes_from_the_cache(tmp_path, monkeypatch):
     def parsed_again(self, image):
         raise AssertionError(f"{image} was parsed again")
 
-    monkeypatch.setattr(ADE20K, "_parse_2016", parsed_again)
+    monkeypatch.setattr(ADE20K, "_parse", parsed_again)
     ds = ADE20K(tmp_path, "train", cache_dir=cache)  # parsed records are not read again
     assert _labelled(ds, ds.records[0]) == EXPECTED
 

@@ -10,7 +10,6 @@ from iterative_reasoning.data.records import (
     RecordCache,
     default_cache_dir,
     file_fingerprint,
-    inclusive_boxes_of,
     load_sample,
     read_image,
     sibling_fingerprints,
@@ -38,18 +37,6 @@ def test_record_json_round_trip():
     assert back.labels.dtype == np.int64 and back.labels.tolist() == [3, 1]
     empty = ImageRecord.from_json(dict(record.to_json(), boxes=[], labels=[]))
     assert empty.boxes.shape == (0, 4) and empty.labels.shape == (0,)
-
-
-def test_inclusive_boxes_equal_a_loop_over_the_pixels():
-    ranks = np.random.default_rng(0).integers(0, 5, (9, 13))
-    ranks[ranks == 3] = 0  # rank 3 has no pixel
-    boxes = inclusive_boxes_of(ranks, 5)
-    for k in range(1, 6):
-        ys, xs = np.nonzero(ranks == k)
-        if ys.size == 0:
-            assert boxes[k - 1].tolist() == [-1, -1, -1, -1]
-        else:
-            assert boxes[k - 1].tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
 def test_record_cache_resumes_and_ignores_a_torn_line(tmp_path):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from iterative_reasoning.data.ade20k import BACKGROUND
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.synthetic.easy import (
     CELL,
     MIN_CUE_DISTANCE,

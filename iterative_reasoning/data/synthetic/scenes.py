@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from iterative_reasoning.data.ade20k import BACKGROUND
+from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import ImageRecord, RegionSample
 from iterative_reasoning.data.synthetic import hard
 from iterative_reasoning.data.synthetic.easy import (
