@@ -16,7 +16,6 @@ from torch import Tensor
 
 from iterative_reasoning._validation import check_probability
 from iterative_reasoning.data.ade20k import dataset_classes
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordDataset,
@@ -25,6 +24,7 @@ from iterative_reasoning.data.records import (
     read_image,
 )
 from iterative_reasoning.data.transforms import flip_permutation
+from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.coco_file import (
     coco_bbox,
     coco_category_list,

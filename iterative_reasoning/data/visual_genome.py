@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from iterative_reasoning.data.ade20k import dataset_classes
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
@@ -26,6 +25,7 @@ from iterative_reasoning.data.records import (
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.builders.annotations import object_keys
 from knowledge_graphs.builders.vg_relationships import iter_json_array
+from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.files import open_append, write_atomic
 
 if TYPE_CHECKING:

@@ -7,12 +7,12 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
+from knowledge_graphs.class_graph import BACKGROUND
 
 
 def region_classes(spec: RunSpec, split: str) -> tuple[list[str], Any]:

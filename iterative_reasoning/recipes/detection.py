@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.engine.detection import DetectionModel
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
+from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.coco_file import coco_category_list
 
 #: The detector of a run that names none.

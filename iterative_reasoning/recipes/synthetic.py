@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.data.ade20k import ADE20K
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.graphs import GraphRelations
 from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier
@@ -21,6 +20,7 @@ from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.files import write_atomic
 
 #: The ADE20K splits the benchmark is written as: training and test (``mtest``, test-1k's name).

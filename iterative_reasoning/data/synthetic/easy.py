@@ -36,9 +36,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import ImageRecord
 from knowledge_graphs.ade_files import inclusive_boxes_of
+from knowledge_graphs.class_graph import BACKGROUND
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.synthetic.easy import (
     CELL,
     MIN_CUE_DISTANCE,
     PAD,
     Appearance,
 )
+from knowledge_graphs.class_graph import BACKGROUND
 
 #: Probability that a cue is absent, that it is misleading, and that a drawn cue object is half
 #: hidden.

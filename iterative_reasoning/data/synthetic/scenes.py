@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from knowledge_graphs.class_graph import BACKGROUND
 from iterative_reasoning.data.records import ImageRecord, RegionSample
 from iterative_reasoning.data.synthetic import hard
 from iterative_reasoning.data.synthetic.easy import (
@@ -20,6 +19,7 @@ from iterative_reasoning.data.synthetic.easy import (
     record_of,
     render,
 )
+from knowledge_graphs.class_graph import BACKGROUND
 
 #: The tiers of the benchmark: ``easy`` (this module: three pairs, perfect context) and
 #: ``hard`` (:mod:`iterative_reasoning.data.synthetic.hard`: groups of three and four, imperfect
