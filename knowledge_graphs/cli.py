@@ -20,7 +20,11 @@ from typing import Any
 
 from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.builders.attributes import ATTRIBUTE_DEFAULTS
-from knowledge_graphs.builders.statistics import COOCCURRENCE_DEFAULTS, PLACE_DEFAULTS
+from knowledge_graphs.builders.statistics import (
+    COOCCURRENCE_DEFAULTS,
+    PLACE_DEFAULTS,
+    mined_support,
+)
 from knowledge_graphs.class_graph import ClassGraph, GraphFileError
 from knowledge_graphs.coco_file import coco_category_names
 from knowledge_graphs.ready_made import READY_MADE, load_ready_made, overrides, senses, vocabulary
@@ -92,13 +96,25 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FILE",
         help="Visual Genome objects.json (streamed)",
     )
-    mined.add_argument("--ade-split", default="train", help="ADE20K split to count (train)")
+    mined.add_argument(
+        "--ade-split",
+        default="train",
+        help="ADE20K split to count: a split file's name (2016: train, val, mval, mtest), or the "
+        "release's folders: training, validation, all (2021's train and val are its folders) "
+        "(%(default)s)",
+    )
     together, places = COOCCURRENCE_DEFAULTS, PLACE_DEFAULTS
     mined.add_argument("--cooccurrence-threshold", type=float, default=together["threshold"])
     mined.add_argument("--cooccurrence-top-k", type=int, default=together["top_k"])
     mined.add_argument("--cooccurrence-min-images", type=int, default=together["min_images"])
     mined.add_argument("--place-min-frequency", type=float, default=places["min_frequency"])
     mined.add_argument("--place-min-pairs", type=int, default=places["min_pairs"])
+    mined.add_argument(
+        "--place-min-images",
+        type=int,
+        default=places["min_images"],
+        help="images a box place must rest on (%(default)s)",
+    )
     mined.add_argument(
         "--vg-attributes",
         type=Path,
@@ -150,6 +166,7 @@ ONLY_FOR: dict[str, tuple[str, Any]] = {
     "cooccurrence_min_images": ("a --cooccurrence-from-* source", _statistics),
     "place_min_frequency": ("a --cooccurrence-from-* source", _statistics),
     "place_min_pairs": ("a --cooccurrence-from-* source", _statistics),
+    "place_min_images": ("a --cooccurrence-from-* source", _statistics),
     "attribute_top_k": ("--vg-attributes", lambda a: a.vg_attributes is not None),
     "attribute_threshold": ("--vg-attributes", lambda a: a.vg_attributes is not None),
     "overrides": ("a WordNet relation in --relations", lambda a: bool(a.relations)),
@@ -267,7 +284,7 @@ def _mined_statistics(
         categories, found = read.coco_images(args.coco_statistics)
         images, source = read.remap_images(found, categories, names), str(args.coco_statistics)
     elif args.ade_statistics is not None:
-        images = read.ade_images(args.ade_statistics, names, args.ade_split, progress=True)
+        images = read.ade_images(args.ade_statistics, names, args.ade_split)
         source = f"{args.ade_statistics} ({args.ade_split})"
     elif args.vg_statistics is not None:
         aliases = None
@@ -286,7 +303,11 @@ def _mined_statistics(
                 "top_k": args.cooccurrence_top_k,
                 "min_images": args.cooccurrence_min_images,
             },
-            places={"min_frequency": args.place_min_frequency, "min_pairs": args.place_min_pairs},
+            places={
+                "min_frequency": args.place_min_frequency,
+                "min_pairs": args.place_min_pairs,
+                "min_images": args.place_min_images,
+            },
             progress="box statistics",
         )
         relations.update(found_relations)
@@ -321,20 +342,39 @@ def _show(args: argparse.Namespace) -> int:
     graph = load_ready_made(args.graph) if args.graph in READY_MADE else ClassGraph.load(args.graph)
     if args.name is None:
         print(graph.summary())
+        print("\n".join(_mined_rules(graph.provenance)))
         if args.plot:
             raise ValueError("--plot needs --class")
         return 0
     i = graph.index(args.name)
     print(f"{args.name} (synset {graph.synsets[i]})")
+    support = mined_support(graph.provenance)
     for relation, neighbours in graph.neighbours(args.name, args.relation).items():
-        shown = ", ".join(f"{n} ({w:.3g})" for n, w in neighbours)
-        print(f"  {relation:<16} {shown}")
+        rests_on = support.get(relation, {})
+        shown = []
+        for n, w in neighbours:
+            found = rests_on.get((i, graph.index(n)))
+            on = "" if found is None else f"; {found[0]} images, {found[1]} box pairs"
+            shown.append(f"{n} ({w:.3g}{on})")
+        print(f"  {relation:<16} {', '.join(shown)}")
     if args.plot:
         from knowledge_graphs.plot import plot_neighbourhood
 
         plot_neighbourhood(graph, args.name, args.plot, relation=args.relation)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _mined_rules(provenance: dict[str, Any]) -> list[str]:
+    """The sources and thresholds of a graph's mined statistics, as lines of text."""
+    mined = provenance.get("mined", {}).get("statistics")
+    if not mined:
+        return []
+    lines = [f"  statistics from {mined['source']}: {mined['images']} images"]
+    for rule, parameters in mined.get("parameters", {}).items():
+        shown = ", ".join(f"{k} {v}" for k, v in parameters.items())
+        lines.append(f"    {rule}: {shown}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -10,13 +10,19 @@ and ``xyxy`` boxes. Counting is vectorised per image and accumulated in chunks, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from knowledge_graphs.relations import BOX_ABOVE, BOX_INSIDE, BOX_LEFT_OF, CO_OCCURS_WITH
+from knowledge_graphs.relations import (
+    BOX_ABOVE,
+    BOX_INSIDE,
+    BOX_LEFT_OF,
+    CO_OCCURS_WITH,
+    inverse_of,
+)
 
 #: The place of one box relative to another, per ordered pair of boxes in an image: the first
 #: box lies inside the second, contains it, or (neither) its centre is above, below, left or
@@ -33,22 +39,24 @@ Image = tuple[Any, Any]  # (labels [n] ints in 0..C-1, boxes [n, 4] xyxy)
 
 
 class _CodeCounter:
-    """Counts of integer codes in ``0..size-1``: a dense array of counts where it fits in
-    :data:`_DENSE_LIMIT` entries, else sorted runs of (code, count) merged as they grow (each
+    """Counts (or sums of weights) of integer codes in ``0..size-1``: a dense array where it fits
+    in :data:`_DENSE_LIMIT` entries, else sorted runs of (code, count) merged as they grow (each
     code is sorted about log times, never once per chunk)."""
 
-    def __init__(self, size: int) -> None:
-        self.dense = np.zeros(size, np.int64) if size <= _DENSE_LIMIT else None
+    def __init__(self, size: int, weighted: bool = False) -> None:
+        self.dtype = np.float64 if weighted else np.int64
+        self.dense = np.zeros(size, self.dtype) if size <= _DENSE_LIMIT else None
         self.codes = np.zeros(0, np.int64)
-        self.counts = np.zeros(0, np.int64)
+        self.counts = np.zeros(0, self.dtype)
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
         self._in_runs = 0
-        self._pending: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray | None]] = []
         self._size = 0
 
-    def add(self, codes: np.ndarray) -> None:
+    def add(self, codes: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Count each of ``codes`` once, or by its weight."""
         if codes.size:
-            self._pending.append(codes.astype(np.int64, copy=False))
+            self._pending.append((codes.astype(np.int64, copy=False), weights))
             self._size += codes.size
             if self._size >= _CHUNK:
                 self._flush()
@@ -56,13 +64,19 @@ class _CodeCounter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        chunk = np.concatenate(self._pending)
+        chunk = np.concatenate([c for c, _ in self._pending])
+        weights = None
+        if self.dtype == np.float64:
+            weights = np.concatenate(
+                [np.ones(len(c)) if w is None else w for c, w in self._pending]
+            )
         self._pending, self._size = [], 0
         if self.dense is not None:
-            self.dense += np.bincount(chunk, minlength=len(self.dense))
+            self.dense += np.bincount(chunk, weights, minlength=len(self.dense)).astype(self.dtype)
             return
-        self._runs.append(np.unique(chunk, return_counts=True))
-        self._in_runs += len(self._runs[-1][0])
+        codes, inverse = np.unique(chunk, return_inverse=True)
+        self._runs.append((codes, np.bincount(inverse, weights).astype(self.dtype)))
+        self._in_runs += len(codes)
         if self._in_runs > max(len(self.codes), _CHUNK):
             self._merge()
 
@@ -71,7 +85,7 @@ class _CodeCounter:
         counts = np.concatenate([self.counts, *(n for _, n in self._runs)])
         self.codes, inverse = np.unique(codes, return_inverse=True)
         self.counts = np.bincount(inverse, weights=counts, minlength=len(self.codes)).astype(
-            np.int64
+            self.dtype
         )
         self._runs, self._in_runs = [], 0
 
@@ -93,10 +107,14 @@ class BoxStatistics:
         num_classes: ``C``.
         images: images counted.
         image_counts: ``[C]``: images in which each class occurs (``r_ii``).
-        cooccurrence: ``(i, j) -> r_ij`` for ``i < j``: images in which both occur.
+        cooccurrence: ``(i, j) -> r_ij`` for ``i < j``: images in which both occur (the image
+            support of every relation between them).
         pair_counts: ``(i, j) -> n``: ordered pairs of boxes of classes ``i != j`` in the same
             image.
-        place_counts: ``place -> {(i, j) -> n}`` for each of :data:`PLACES`.
+        place_counts: ``place -> {(i, j) -> n}`` for each of :data:`PLACES`: box pairs in it.
+        place_shares: ``place -> {(i, j) -> s}``: the sum over images of each image's share of
+            its ``(i, j)`` box pairs in the place (each image weighs 1, however many boxes it
+            has).
     """
 
     num_classes: int
@@ -105,6 +123,11 @@ class BoxStatistics:
     cooccurrence: dict[tuple[int, int], int] = field(default_factory=dict)
     pair_counts: dict[tuple[int, int], int] = field(default_factory=dict)
     place_counts: dict[str, dict[tuple[int, int], int]] = field(default_factory=dict)
+    place_shares: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)
+
+    def images_together(self, i: int, j: int) -> int:
+        """``r_ij``: the images holding both classes (either order)."""
+        return self.cooccurrence.get((min(i, j), max(i, j)), 0)
 
 
 def count_boxes(
@@ -127,6 +150,7 @@ def count_boxes(
     c = num_classes
     occurrence = np.zeros(c, np.int64)
     together, places = _CodeCounter(c * c), _CodeCounter(c * c * (_NONE + 1))
+    shares = _CodeCounter(c * c * (_NONE + 1), weighted=True)
     if progress is not None:
         from tqdm import tqdm
 
@@ -157,7 +181,9 @@ def count_boxes(
         occurrence[present] += 1
         i, j = np.triu_indices(len(present), k=1)
         together.add(present[i] * c + present[j])
-        places.add(_place_codes(labels, boxes, c))
+        codes = _place_codes(labels, boxes, c)
+        places.add(codes)
+        shares.add(*_image_shares(codes))
     stats = BoxStatistics(c, total, occurrence)
     codes, counts = together.items()
     stats.cooccurrence = {
@@ -171,7 +197,22 @@ def count_boxes(
         stats.pair_counts[key] = stats.pair_counts.get(key, 0) + n
         if place < _NONE:
             stats.place_counts[PLACES[place]][key] = n
+    codes, sums = shares.items()
+    stats.place_shares = {place: {} for place in PLACES}
+    for k, share in zip(codes.tolist(), sums.tolist(), strict=True):
+        pair, place = divmod(k, _NONE + 1)
+        if place < _NONE:
+            stats.place_shares[PLACES[place]][divmod(pair, c)] = share
     return stats
+
+
+def _image_shares(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct place codes of one image and the share of their class pair's box pairs
+    that each holds (the shares of a class pair sum to 1)."""
+    found, counts = np.unique(codes, return_counts=True)
+    pair, inverse = np.unique(found // (_NONE + 1), return_inverse=True)
+    totals = np.bincount(inverse, counts, minlength=len(pair))
+    return found, counts / totals[inverse]
 
 
 def _place_codes(labels: np.ndarray, boxes: np.ndarray, c: int) -> np.ndarray:
@@ -208,11 +249,14 @@ def _place_codes(labels: np.ndarray, boxes: np.ndarray, c: int) -> np.ndarray:
 def co_occurs_with(
     stats: BoxStatistics, threshold: float = 0.1, top_k: int = 10, min_images: int = 2
 ) -> list[tuple[int, int, float]]:
-    r"""Edges ``(j, i, w)`` into each class ``i`` from its ``top_k`` most co-occurring classes,
-    weighted as HKRM normalises its co-occurrence counts,
-    :math:`w_{ij} = r_{ij} / \sqrt{r_{ii}\, r_{jj}}` (1 when two classes always occur
-    together), kept where ``w >= threshold`` and ``r_ij >= min_images`` (ties to the lower
-    index). The relation is symmetric: its inverse is itself.
+    r"""Symmetric edges between classes that share images, weighted as HKRM normalises its
+    co-occurrence counts, :math:`w_{ij} = r_{ij} / \sqrt{r_{ii}\, r_{jj}}` (1 when two classes
+    always occur together), for pairs with ``w >= threshold`` and ``r_ij >= min_images``.
+
+    Each class keeps its ``top_k`` strongest partners (ties to the lower index), and a pair is
+    an edge in both directions, with the same weight, when either of its classes keeps it: so
+    ``skis`` keeps ``person`` even if ``person`` has ten stronger partners, and a class may
+    have more than ``top_k`` edges (those its partners keep). The relation is its own inverse.
 
     Example:
         >>> stats = count_boxes([([0, 1], [[0, 0, 1, 1], [2, 2, 3, 3]]), ([0], [[0, 0, 1, 1]])], 3)
@@ -225,6 +269,7 @@ def co_occurs_with(
         raise ValueError(f"top_k and min_images must be positive, got {top_k}, {min_images}")
     r = stats.image_counts.astype(np.float64)
     partners: dict[int, list[tuple[float, int]]] = {}
+    weight: dict[tuple[int, int], float] = {}
     for (i, j), n in stats.cooccurrence.items():
         if n < min_images:
             continue
@@ -232,41 +277,60 @@ def co_occurs_with(
         if w >= threshold:
             partners.setdefault(i, []).append((w, j))
             partners.setdefault(j, []).append((w, i))
-    edges = []
+            weight[(i, j)] = w
+    kept = set()
     for i, found in partners.items():
-        for w, j in sorted(found, key=lambda x: (-x[0], x[1]))[:top_k]:
-            edges.append((j, i, w))
+        for _, j in sorted(found, key=lambda x: (-x[0], x[1]))[:top_k]:
+            kept.add((min(i, j), max(i, j)))
+    edges = [e for i, j in kept for e in ((i, j, weight[(i, j)]), (j, i, weight[(i, j)]))]
     return sorted(edges)
 
 
 def box_places(
-    stats: BoxStatistics, min_frequency: float = 0.5, min_pairs: int = 10
+    stats: BoxStatistics, min_frequency: float = 0.5, min_pairs: int = 10, min_images: int = 5
 ) -> dict[str, list[tuple[int, int, float]]]:
-    """The frequent relative places: for each ordered pair of classes ``(i, j)`` with at least
-    ``min_pairs`` box pairs in the same images, an edge ``(i, j, f)`` of ``box_above``,
-    ``box_left_of`` or ``box_inside`` where a box of ``i`` is above, left of or inside one of
-    ``j`` in a share ``f >= min_frequency`` of those pairs. Their inverses (``box_below``,
-    ``box_right_of``, ``box_contains``) hold the same edges reversed, which are the frequencies
-    of the reverse places (a box above another makes the other below it).
+    """The frequent relative places: an edge ``(i, j, f)`` of ``box_above``, ``box_left_of``
+    or ``box_inside`` where a box of ``i`` is above, left of or inside one of ``j`` in a share
+    ``f >= min_frequency`` of their box pairs, **each image weighing one** (``f`` is the mean,
+    over the images holding both classes, of each image's share of its pairs in that place), for
+    class pairs that share at least ``min_images`` images and ``min_pairs`` box pairs. One
+    crowded image (forty people beside three bottles) is one vote, however many pairs it holds,
+    and fewer than ``min_images`` images make no edge.
+
+    Their inverses (``box_below``, ``box_right_of``, ``box_contains``) hold the same edges
+    reversed, which are the shares of the reverse places (a box above another makes the other
+    below it).
 
     Example:
         >>> stats = count_boxes([([0, 1], [[0, 0, 2, 2], [0, 5, 2, 7]])], 2)
-        >>> box_places(stats, min_pairs=1)["box_above"]
+        >>> box_places(stats, min_pairs=1, min_images=1)["box_above"]
         [(0, 1, 1.0)]
     """
     if not 0 < min_frequency <= 1:
         raise ValueError(f"min_frequency must be in (0, 1], got {min_frequency}")
-    if min_pairs < 1:
-        raise ValueError(f"min_pairs must be positive, got {min_pairs}")
+    if min_pairs < 1 or min_images < 1:
+        raise ValueError(
+            f"min_pairs and min_images must be positive, got {min_pairs}, {min_images}"
+        )
     out: dict[str, list[tuple[int, int, float]]] = {}
     for relation, place in ((BOX_ABOVE, "above"), (BOX_LEFT_OF, "left_of"), (BOX_INSIDE, "inside")):
         edges = []
-        for (i, j), n in stats.place_counts[place].items():
-            total = stats.pair_counts[(i, j)]
-            if total >= min_pairs and n / total >= min_frequency:
-                edges.append((i, j, n / total))
+        for (i, j), share in stats.place_shares[place].items():
+            images = stats.images_together(i, j)
+            if images < min_images or stats.pair_counts[(i, j)] < min_pairs:
+                continue
+            if share / images >= min_frequency:
+                edges.append((i, j, share / images))
         out[relation] = sorted(edges)
     return out
+
+
+def edge_support(stats: BoxStatistics, edges: Sequence[tuple[int, int, float]]) -> list[list[int]]:
+    """``[i, j, images, pairs]`` per edge: the images holding both classes and their box pairs
+    (ordered, boxes of ``i`` with boxes of ``j``), what a mined edge rests on."""
+    return [
+        [i, j, stats.images_together(i, j), stats.pair_counts.get((i, j), 0)] for i, j, _ in edges
+    ]
 
 
 def keyword_defaults(function: Any) -> dict[str, Any]:
@@ -290,12 +354,13 @@ def statistics_relations(
 ) -> tuple[dict[str, list[tuple[int, int, float]]], dict[str, Any]]:
     """``co_occurs_with`` and the ``box_*`` relations of ``stats`` (keyword arguments of
     :func:`co_occurs_with` and :func:`box_places`), and their provenance: the source, the
-    images counted, the thresholds and the edges kept per relation."""
+    images counted, the thresholds, the edges kept per relation and what each edge rests on
+    (``support``: :func:`edge_support` per relation, read by :func:`mined_support`)."""
     cooccurrence = {**COOCCURRENCE_DEFAULTS, **(cooccurrence or {})}
     places = {**PLACE_DEFAULTS, **(places or {})}
     relations = {CO_OCCURS_WITH: co_occurs_with(stats, **cooccurrence)}
     relations.update(box_places(stats, **places))
-    provenance = {
+    provenance: dict[str, Any] = {
         "source": source,
         "images": stats.images,
         "classes_seen": int((stats.image_counts > 0).sum()),
@@ -303,6 +368,7 @@ def statistics_relations(
         "box_pairs": int(sum(stats.pair_counts.values())),
         "parameters": {CO_OCCURS_WITH: cooccurrence, "box_places": places},
         "edges": {name: len(edges) for name, edges in relations.items()},
+        "support": {name: edge_support(stats, edges) for name, edges in relations.items()},
     }
     return relations, provenance
 
@@ -320,3 +386,19 @@ def mine_statistics(
     ``dataset_relations`` and ``dataset_provenance``."""
     stats = count_boxes(images, num_classes, progress)
     return statistics_relations(stats, source, cooccurrence, places)
+
+
+def mined_support(provenance: Mapping[str, Any]) -> dict[str, dict[tuple[int, int], list[int]]]:
+    """What each mined statistics edge of a graph rests on, from its provenance
+    (:class:`~knowledge_graphs.class_graph.ClassGraph`'s ``provenance``): relation ->
+    ``(source, target) -> [images, pairs]``, the inverse relations included (an edge of
+    ``box_below`` rests on the reversed edge of ``box_above``); empty for a graph without
+    statistics."""
+    found = provenance.get("mined", {}).get("statistics", {}).get("support", {})
+    table: dict[str, dict[tuple[int, int], list[int]]] = {}
+    for relation, rows in found.items():
+        table[relation] = {(i, j): [images, pairs] for i, j, images, pairs in rows}
+        inverse = inverse_of(relation)
+        if inverse is not None and inverse != relation:
+            table[inverse] = {(j, i): [images, pairs] for i, j, images, pairs in rows}
+    return table

@@ -1,5 +1,9 @@
 import json
+from pathlib import Path
 
+import pytest
+
+from knowledge_graphs.builders.statistics import mined_support
 from knowledge_graphs.class_graph import ClassGraph
 from knowledge_graphs.cli import main
 
@@ -110,7 +114,11 @@ def test_build_with_statistics_from_annotations(tmp_path, capsys, wordnet, monke
     assert {"is_kind_of", "co_occurs_with", "box_inside", "box_contains"} <= set(g.relations)
     statistics = g.provenance["mined"]["statistics"]
     assert statistics["images"] == 12 and statistics["source"] == train
-    assert statistics["parameters"]["box_places"] == {"min_frequency": 0.5, "min_pairs": 3}
+    assert statistics["parameters"]["box_places"] == {
+        "min_frequency": 0.5,
+        "min_pairs": 3,
+        "min_images": 5,
+    }
     # the statistics alone (no WordNet relation, no WordNet needed)
     assert main([*argv, "--relations", "--out", str(out)]) == 0
     assert not {"is_kind_of", "similar_to"} & set(ClassGraph.load(out).relations)
@@ -174,3 +182,51 @@ def test_statistics_of_real_coco_photos_are_what_a_person_would_accept(tmp_path,
     partners = dict(graph.neighbours("dining table")["co_occurs_with"])
     assert {"cup", "bowl", "chair", "fork"} <= set(partners)
     assert "giraffe" not in partners and "surfboard" not in partners
+    # symmetric by construction: every skis photo holds a person, and person keeps skis too
+    assert {("skis", "person"), ("person", "skis")} <= together
+    assert all(pair[::-1] in together for pair in together)
+    # the box places: each rests on at least five images (one crowded photo once made an
+    # edge of weight 1 alone); what is left is what a person would accept
+    support = mined_support(graph.provenance)
+    places = {}
+    for relation in ("box_above", "box_left_of", "box_inside"):
+        for s, t, w in graph.relations[relation].pairs():
+            images, _ = support[relation][(s, t)]
+            assert images >= 5, (relation, graph.classes[s], graph.classes[t], images)
+            places[(relation, graph.classes[s], graph.classes[t])] = w
+    assert ("box_inside", "bowl", "dining table") in places
+    assert ("box_above", "person", "dining table") in places
+    assert ("box_above", "book", "person") not in places  # weight 1.0 on one photo before
+
+
+def test_statistics_of_the_real_ade_2021_release_without_split_files(tmp_path):
+    """The 2021 release ships its images in folders, not split lists: its root builds (once
+    "no split file .../training.txt"), with the folders' names as splits."""
+    import os
+
+    samples = os.environ.get("ITER_REASONING_REAL_SAMPLES")
+    if not samples:
+        pytest.skip("ITER_REASONING_REAL_SAMPLES is not set")
+    root = Path(samples) / "ade20k" / "CSAILVision_ADE20K" / "ADE20K_2021_17_01"
+    classes = tmp_path / "classes.txt"
+    classes.write_text("building\nsky\ntree\nroad\ncar\nperson\nwheel\nwindowpane\n")
+    out = tmp_path / "g.json"
+    for split in ("train", "training", "all"):
+        argv = ["build", "--classes", str(classes), "--cooccurrence-from-ade", str(root)]
+        argv += ["--ade-split", split, "--relations", "--out", str(out)]
+        assert main([*argv, "--cooccurrence-min-images", "3"]) == 0
+        graph = ClassGraph.load(out)
+        assert graph.provenance["mined"]["statistics"]["images"] == 3
+        together = {
+            (graph.classes[s], graph.classes[t])
+            for s, t, _ in graph.relations["co_occurs_with"].pairs()
+        }
+        # three street scenes: what all three hold
+        assert {
+            ("car", "road"),
+            ("road", "car"),
+            ("building", "tree"),
+            ("tree", "road"),
+        } <= together
+        # three images are fewer than a box place needs
+        assert all(len(graph.relations[r]) == 0 for r in ("box_above", "box_left_of"))
