@@ -20,6 +20,7 @@ Shape glossary, used in every docstring of the package:
 Boxes are ``xyxy`` float pixels of the network input (after resizing).
 """
 
+from iterative_reasoning._version import __version__
 from iterative_reasoning.graph import ClassRelations, build_reasoning_graph
 from iterative_reasoning.losses import ReasoningLoss, reasoning_loss
 from iterative_reasoning.metrics import ClassificationMetrics, evaluate_classification
@@ -31,9 +32,8 @@ from iterative_reasoning.nn import (
     ReasoningOutput,
 )
 
-__version__ = "0.1.0.dev0"
-
 __all__ = [
+    "__version__",
     "ClassRelations",
     "ClassificationMetrics",
     "GlobalModule",

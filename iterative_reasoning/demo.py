@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import torch
 
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS
+from iterative_reasoning.data.synthetic.hard import GROUPS
 from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_state
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
@@ -33,6 +34,7 @@ from iterative_reasoning.engine.region_cache import RegionCache
 from iterative_reasoning.engine.train import train
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from iterative_reasoning.plot import plot_iterations, plot_training_curves
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from knowledge_graphs.files import write_atomic
@@ -197,8 +199,6 @@ def run_demo(
     )
     written: list[Path] = []
     if figures:
-        from iterative_reasoning.plot import plot_iterations, plot_training_curves
-
         written.append(plot_training_curves(out, list(models), out / "training_curves.png"))
         if "final" in models:
             sample = data["test"][0]
@@ -252,7 +252,6 @@ def format_table(metrics: dict[str, dict[str, Any]]) -> str:
 def format_group_table(metrics: dict[str, dict[str, Any]]) -> str:
     """The hard tier's table: the four metrics of each model, then the mean per-class AP of
     each look-alike group (:data:`~iterative_reasoning.data.synthetic.hard.GROUPS`)."""
-    from iterative_reasoning.data.synthetic.hard import GROUPS
 
     header = ["model", "inst AP", "inst AC", "cls AP", "cls AC"]
     header += [f"{g.name} ({g.context})" for g in GROUPS]

@@ -54,6 +54,7 @@ from iterative_reasoning.engine.validation import (
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.fallback import check_fusion
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from iterative_reasoning.plot import plot_detections
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
@@ -293,8 +294,6 @@ def run_detection_demo(
     write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     written: list[Path] = []
     if figures:
-        from iterative_reasoning.plot import plot_detections
-
         before = plain.predict(plain.collate([sample]))[0]
         written.append(
             plot_detections(

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from iterative_reasoning.data.synthetic.hard import GROUPS, ceiling
 from iterative_reasoning.demo import DemoConfig, HeadFactory, aligned, group_ap, run_demo
+from iterative_reasoning.plot import plot_class_ap_by_model
 from iterative_reasoning.recipes import synthetic
 from knowledge_graphs.files import write_atomic
 
@@ -105,7 +107,6 @@ def run_hard_benchmark(
     """Run every seed into ``output_dir/seed-<k>`` and write ``tables.txt``, ``summary.json``
     and ``class_ap_by_model.png`` into ``output_dir``. ``heads`` adds models of your own
     (as :func:`~iterative_reasoning.demo.run_demo`); they are rows of the main table."""
-    from iterative_reasoning.data.synthetic.hard import ceiling
 
     config = config or HardBenchmarkConfig()
     if config.seeds < 1:
@@ -153,8 +154,6 @@ def run_hard_benchmark(
     write_atomic(out / "summary.json", json.dumps(payload, indent=2) + "\n")
     written: list[Path] = []
     if figures:
-        from iterative_reasoning.plot import plot_class_ap_by_model
-
         per_class = {}
         for row in summary:  # the classes with test regions in every seed
             aps = [r[row]["class_ap_of"] for r in runs.values()]
@@ -167,7 +166,6 @@ def run_hard_benchmark(
 def summarize(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, tuple[float, float]]]:
     """Mean and standard deviation (``n - 1``) over the seeds' ``metrics.json`` of each row's
     metrics and of each look-alike group's per-class AP."""
-    from iterative_reasoning.data.synthetic.hard import GROUPS
 
     rows = [row for row in runs[0] if all(row in r for r in runs)]
     summary: dict[str, dict[str, tuple[float, float]]] = {}
@@ -188,7 +186,6 @@ def format_tables(
     """The main table (baseline, local, global, final, the ``extra`` rows, and the ceiling)
     and the ablation table (the final model and each ablation), as ``mean ± std`` over
     ``seeds``."""
-    from iterative_reasoning.data.synthetic.hard import GROUPS
 
     header = ["model", "inst AP", "inst AC", "cls AP", "cls AC"]
     header += [f"{g.name} ({g.context})" for g in GROUPS]

@@ -22,6 +22,7 @@ from knowledge_graphs.relations import (
     SIMILAR_TO,
 )
 from knowledge_graphs.resolution import Resolution, resolve_classes
+from knowledge_graphs.wordnet import load_wordnet
 
 #: The relations :func:`build_class_graph` knows how to build (each adds its inverse).
 BUILDABLE: tuple[str, ...] = (IS_KIND_OF, IS_PART_OF, PLURAL_OF, LEFT_RIGHT_OF, SIMILAR_TO)
@@ -77,8 +78,6 @@ def build_class_graph(
         bad = next(c for c in counts if not (math.isfinite(c) and c >= 0))
         raise ValueError(f"counts must be finite and non-negative instance counts, got {bad}")
     if lexicon is None and _NEEDS_LEXICON & set(relations):
-        from knowledge_graphs.wordnet import load_wordnet
-
         lexicon = load_wordnet()
     measure = similarity or ("lin" if counts is not None else "wup")
     resolution = (

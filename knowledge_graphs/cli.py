@@ -19,15 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_graphs.build import BUILDABLE, build_class_graph
-from knowledge_graphs.builders.attributes import ATTRIBUTE_DEFAULTS
+from knowledge_graphs.builders import annotations as read
+from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
+from knowledge_graphs.builders.attributes import (
+    ATTRIBUTE_DEFAULTS,
+    attribute_similar_to,
+    vg_attribute_counts,
+)
 from knowledge_graphs.builders.statistics import (
     COOCCURRENCE_DEFAULTS,
     PLACE_DEFAULTS,
+    mine_statistics,
     mined_support,
+)
+from knowledge_graphs.builders.vg_relationships import (
+    load_aliases,
+    vg_predicate_counts,
+    vg_relations,
 )
 from knowledge_graphs.class_graph import ClassGraph, GraphFileError
 from knowledge_graphs.coco_file import coco_category_names
+from knowledge_graphs.plot import plot_neighbourhood
 from knowledge_graphs.ready_made import READY_MADE, load_ready_made, overrides, senses, vocabulary
+from knowledge_graphs.relations import ATTRIBUTE_SIMILAR_TO
 from knowledge_graphs.resolution import resolve_classes
 from knowledge_graphs.wordnet import WordNetNotFoundError, load_wordnet
 
@@ -230,17 +244,9 @@ def _build(args: argparse.Namespace) -> int:
         print(resolve_classes(names, lexicon, table, senses=sense_table).report())
     dataset, mined = _mined_statistics(args, names)
     if args.ade_parts:
-        from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
-
         images = [line.strip() for line in args.ade_parts.read_text().splitlines() if line.strip()]
         dataset["annotated_part_of"] = ade_part_of(names, ade_part_counts(images, progress=True))
     if args.vg_relationships:
-        from knowledge_graphs.builders.vg_relationships import (
-            load_aliases,
-            vg_predicate_counts,
-            vg_relations,
-        )
-
         counted = vg_predicate_counts(
             args.vg_relationships,
             names,
@@ -274,8 +280,6 @@ def _mined_statistics(
     args: argparse.Namespace, names: list[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The statistics relations the options ask for, and their provenance."""
-    from knowledge_graphs.builders import annotations as read
-    from knowledge_graphs.builders.statistics import mine_statistics
 
     relations: dict[str, Any] = {}
     provenance: dict[str, Any] = {}
@@ -289,8 +293,6 @@ def _mined_statistics(
     elif args.vg_statistics is not None:
         aliases = None
         if args.vg_object_aliases:
-            from knowledge_graphs.builders.vg_relationships import load_aliases
-
             aliases = load_aliases(args.vg_object_aliases)
         images, source = read.vg_images(args.vg_statistics, names, aliases), str(args.vg_statistics)
     if images is not None and source is not None:
@@ -313,12 +315,6 @@ def _mined_statistics(
         relations.update(found_relations)
         provenance["statistics"] = found_provenance
     if args.vg_attributes is not None:
-        from knowledge_graphs.builders.attributes import (
-            attribute_similar_to,
-            vg_attribute_counts,
-        )
-        from knowledge_graphs.relations import ATTRIBUTE_SIMILAR_TO
-
         if not args.vg_attributes.is_file():
             raise FileNotFoundError(f"--vg-attributes: {args.vg_attributes} is missing")
         counts = vg_attribute_counts(args.vg_attributes, names, progress=True)
@@ -358,8 +354,6 @@ def _show(args: argparse.Namespace) -> int:
             shown.append(f"{n} ({w:.3g}{on})")
         print(f"  {relation:<16} {', '.join(shown)}")
     if args.plot:
-        from knowledge_graphs.plot import plot_neighbourhood
-
         plot_neighbourhood(graph, args.name, args.plot, relation=args.relation)
         print(f"wrote {args.plot}")
     return 0

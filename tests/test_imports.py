@@ -118,3 +118,35 @@ def test_the_checker_finds_a_circle_and_an_upward_import(tmp_path):
     fake = tmp_path / "class_graph.py"
     fake.write_text(tree_text)
     assert "iterative_reasoning.graph" in _imports("knowledge_graphs.class_graph", fake, known)
+
+
+def _imports_inside_functions() -> list[str]:
+    """The package imports made inside a function (module, line, imported module)."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for inner in ast.walk(node):
+                modules = []
+                if isinstance(inner, ast.ImportFrom):
+                    modules = [inner.module or ""] if not inner.level else ["(relative)"]
+                elif isinstance(inner, ast.Import):
+                    modules = [a.name for a in inner.names]
+                for module in modules:
+                    if module == "(relative)" or module.split(".")[0] in PACKAGES:
+                        found.append(f"{name}:{inner.lineno} imports {module}")
+    return found
+
+
+def test_package_imports_sit_at_the_top_of_their_module():
+    """Imports inside functions hide the layering: only optional third-party packages are
+    imported there."""
+    assert _imports_inside_functions() == []
+
+
+def test_the_checker_finds_an_import_inside_a_function(tmp_path, monkeypatch):
+    fake = tmp_path / "fake.py"
+    fake.write_text("import torch\n\n\ndef f():\n    from knowledge_graphs import files\n")
+    monkeypatch.setitem(globals(), "_modules", lambda: {"fake": fake})
+    assert _imports_inside_functions() == ["fake:5 imports knowledge_graphs"]

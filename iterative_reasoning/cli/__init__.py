@@ -23,6 +23,8 @@ from urllib.error import URLError
 
 from iterative_reasoning.cli import commands
 from iterative_reasoning.cli.parser import flags_without_effect, parser
+from iterative_reasoning.engine.lock import RunDirectoryBusy
+from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +44,6 @@ def _main(argv: list[str] | None) -> int:
     if problem:
         print(f"iterative-reasoning {args.command}: {problem}", file=sys.stderr)
         return 2
-    from iterative_reasoning.engine.lock import RunDirectoryBusy
-    from iterative_reasoning.engine.stopping import TrainingInterrupted, TrainingTerminated
 
     try:
         if args.command == "demo":

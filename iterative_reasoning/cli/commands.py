@@ -14,7 +14,38 @@ from typing import Any
 
 import torch
 
-from iterative_reasoning.cli.parser import RUN_RECORD, lexicon, positive_int, run_record, run_spec
+from iterative_reasoning import recipes
+from iterative_reasoning.cli.parser import (
+    RUN_RECORD,
+    lexicon,
+    positive_int,
+    recorded_run,
+    run_record,
+    run_spec,
+)
+from iterative_reasoning.demo import DemoConfig, run_demo
+from iterative_reasoning.demo_detection import (
+    DetectionDemoConfig,
+    format_head_loss,
+    run_detection_demo,
+    run_detection_seeds,
+)
+from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
+from iterative_reasoning.detection_diagnosis import diagnose_run, format_diagnosis
+from iterative_reasoning.engine import (
+    close_distributed,
+    evaluate_detection,
+    init_distributed,
+    load_checkpoint,
+    process_group,
+)
+from iterative_reasoning.engine import evaluate as evaluate_model
+from iterative_reasoning.engine import train as train_model
+from iterative_reasoning.engine.checkpoint import load_model_state
+from iterative_reasoning.engine.config import TrainConfig
+from iterative_reasoning.engine.lock import RunDirectoryLock
+from iterative_reasoning.engine.state import seed_everything
+from iterative_reasoning.engine.validation import ValidationHook, check_fraction, validation_split
 from knowledge_graphs.files import write_atomic
 
 
@@ -42,7 +73,6 @@ def demo(args: argparse.Namespace) -> int:
         return _hard_demo(args, options, start)
     if args.seeds is not None:
         raise ValueError("--seeds goes with --benchmark hard or --task detection")
-    from iterative_reasoning.demo import DemoConfig, run_demo
 
     config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
     result = run_demo(args.output_dir or Path("runs/demo"), config, **options)
@@ -50,11 +80,6 @@ def demo(args: argparse.Namespace) -> int:
 
 
 def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
-    from iterative_reasoning.demo_detection import (
-        DetectionDemoConfig,
-        run_detection_demo,
-        run_detection_seeds,
-    )
 
     if args.benchmark != "easy":
         raise ValueError("--benchmark goes with --task classification")
@@ -88,13 +113,11 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
 
 
 def _fraction(value: float) -> float:
-    from iterative_reasoning.engine.validation import check_fraction
 
     return check_fraction("--validation-fraction", value)
 
 
 def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
-    from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
 
     seeds = 3 if args.seeds is None else args.seeds
     if seeds < 1:
@@ -123,11 +146,6 @@ def _report(table: str, figures: list[Path], seconds: dict[str, float], start: f
 def train(args: argparse.Namespace) -> int:
     """``train``: the run of the options (its schedule the dataset's unless given), resumed
     when its directory holds a checkpoint."""
-    from iterative_reasoning import recipes
-    from iterative_reasoning.engine import close_distributed, init_distributed, process_group
-    from iterative_reasoning.engine.config import TrainConfig
-    from iterative_reasoning.engine.lock import RunDirectoryLock
-
     device = init_distributed()
     rank, _ = process_group()
     spec = run_spec(args)
@@ -201,10 +219,6 @@ def _train(
     args: argparse.Namespace, spec: Any, config: Any, rank: int, device: Any
 ) -> list[dict[str, float]]:
     """The run of ``train`` once the run directory is held: data, model, training."""
-    from iterative_reasoning import recipes
-    from iterative_reasoning.engine import train as train_model
-    from iterative_reasoning.engine.state import seed_everything
-
     seed_everything(config.seed)  # model construction too: --seed makes the whole run repeat
     run = recipes.setup(spec, "train")
     model = run.model
@@ -240,7 +254,6 @@ def _train(
 def _held_out(args: argparse.Namespace, spec: Any, dataset: Any, config: Any) -> tuple[Any, list]:
     """The images to train on and the validation hook: ``--validation-fraction`` of the
     training images held out (seed 0), 0.1 by default for a head on a frozen detector."""
-    from iterative_reasoning.engine.validation import ValidationHook, validation_split
 
     fraction = args.validation_fraction
     if fraction is None and spec.task == "detection" and args.freeze_convnet:
@@ -254,11 +267,6 @@ def _held_out(args: argparse.Namespace, spec: Any, dataset: Any, config: Any) ->
 
 def evaluate(args: argparse.Namespace) -> int:
     """``evaluate``: the run's checkpoint on a split (``metrics.json``)."""
-    from iterative_reasoning import recipes
-    from iterative_reasoning.engine import evaluate as evaluate_model
-    from iterative_reasoning.engine import evaluate_detection, load_checkpoint
-    from iterative_reasoning.engine.checkpoint import load_model_state
-
     spec = run_spec(args)
     split = args.split or spec.test_split
     run = recipes.setup(spec, split)
@@ -295,11 +303,6 @@ def export(args: argparse.Namespace) -> int:
     """``export``: the head of a trained run as an artifact
     (:meth:`~iterative_reasoning.nn.IterativeReasoningHead.save_pretrained`), with the run's
     class names and class graph."""
-    from iterative_reasoning import recipes
-    from iterative_reasoning.cli.parser import recorded_run
-    from iterative_reasoning.engine import load_checkpoint
-    from iterative_reasoning.engine.checkpoint import load_model_state
-
     recorded = recorded_run(args.output_dir)
     recorded.quiet = True
     state = load_checkpoint(args.output_dir)
@@ -322,8 +325,6 @@ def diagnose(args: argparse.Namespace) -> int:
     """``diagnose``: a detection demo's detections before and after the head, compared
     detection by detection (:mod:`~iterative_reasoning.detection_diagnosis`), with the head's
     loss on training, held-out and test images."""
-    from iterative_reasoning.demo_detection import format_head_loss
-    from iterative_reasoning.detection_diagnosis import diagnose_run, format_diagnosis
 
     run: Path = args.run
     annotations = run / "data" / "annotations" / "instances_test.json"

@@ -17,6 +17,7 @@ from iterative_reasoning.nn.fallback import FUSIONS
 from iterative_reasoning.nn.reasoning_head import MODELS
 from iterative_reasoning.recipes import DATASETS, TASKS, RunSpec
 from iterative_reasoning.recipes.synthetic import FAMILIES
+from knowledge_graphs.wordnet import load_wordnet
 
 #: ``--model``: the plain ConvNet, or a head of the paper's tables.
 MODEL_CHOICES = ("baseline", *MODELS)
@@ -201,7 +202,6 @@ def flags_without_effect(args: argparse.Namespace) -> str | None:
 
 def lexicon(args: argparse.Namespace) -> Any:
     """The WordNet of ``--wordnet`` (``None``: found offline when a graph needs it)."""
-    from knowledge_graphs.wordnet import load_wordnet
 
     return load_wordnet(args.wordnet) if getattr(args, "wordnet", None) else None
 

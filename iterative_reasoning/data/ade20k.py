@@ -18,6 +18,7 @@ from iterative_reasoning.data.records import (
 from iterative_reasoning.data.transforms import flip_permutation
 from knowledge_graphs.ade_files import Release, image_regions, image_release, split_images
 from knowledge_graphs.class_graph import BACKGROUND, check_class_names
+from knowledge_graphs.ready_made import vocabulary
 
 
 def dataset_classes(classes: object, default: Callable[[], list[str]]) -> list[str]:
@@ -63,7 +64,6 @@ def ade_vocabulary(root: str | os.PathLike[str] | None = None, min_count: int = 
         raise FileNotFoundError(
             f"min_count={min_count} needs objectnames.txt and objectcounts.txt in the root"
         )
-    from knowledge_graphs.ready_made import vocabulary
 
     shipped, shipped_counts = vocabulary("ade20k")
     assert shipped_counts is not None  # the ADE vocabulary ships its counts

@@ -24,6 +24,7 @@ from iterative_reasoning.data.records import (
     read_image,
 )
 from iterative_reasoning.data.transforms import flip_permutation
+from iterative_reasoning.ops import box_masks
 from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.coco_file import (
     coco_bbox,
@@ -172,7 +173,6 @@ class COCODataset(RecordDataset):
     def region_masks(self, index: int) -> torch.Tensor:
         """``[n, P, P]``: the fraction of each bin of each region's box that its instance mask
         covers, in the record's (unflipped) orientation."""
-        from iterative_reasoning.ops import box_masks
 
         record = self.records[index]
         full = np.stack(

@@ -10,7 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from iterative_reasoning.data.ade20k import ADE20K
+from knowledge_graphs.build import BUILDABLE, build_class_graph
+from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
+from knowledge_graphs.builders.annotations import coco_images, record_images
+from knowledge_graphs.builders.statistics import mine_statistics
 from knowledge_graphs.class_graph import BACKGROUND
+from knowledge_graphs.ready_made import overrides, senses, vocabulary
 
 #: Which relations a built graph has: WordNet's and the names' (``wordnet``), those mined from
 #: the training annotations (``mined``), or both.
@@ -46,8 +52,6 @@ def dataset_class_graph(
             part-of, predicates, attributes).
         progress: progress bars while counting.
     """
-    from knowledge_graphs.build import BUILDABLE, build_class_graph
-    from knowledge_graphs.builders.statistics import mine_statistics
 
     if relations not in GRAPH_RELATIONS:
         raise ValueError(f"relations must be one of {GRAPH_RELATIONS}, got {relations!r}")
@@ -93,10 +97,6 @@ def ade20k_class_graph(
     relations (same vocabulary, sense table, overrides and counts), and from the annotations of
     ``split``, the box statistics and the annotated part-of (``annotated_part_of``, as the
     original code mined them)."""
-    from iterative_reasoning.data import ADE20K
-    from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
-    from knowledge_graphs.builders.annotations import record_images
-    from knowledge_graphs.ready_made import overrides, senses, vocabulary
 
     names, counts = vocabulary("ade20k")
     records: list[Any] = []
@@ -142,8 +142,6 @@ def coco_class_graph(
     """The graph of a COCO-format run: its categories (in category-id order) with WordNet's
     relations and the box statistics of ``annotations`` (the training file). The COCO-80
     categories get the shipped graph's sense overrides."""
-    from knowledge_graphs.builders.annotations import coco_images
-    from knowledge_graphs.ready_made import overrides, senses
 
     names, images = coco_images(annotations)  # the file is read once, for both
     return dataset_class_graph(

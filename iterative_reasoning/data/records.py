@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from iterative_reasoning.data.transforms import hflip, resize
 from knowledge_graphs.files import open_append
 
 
@@ -151,7 +152,6 @@ def load_sample(
     """Read a record's image and apply the flip (with probability ``hflip_prob``, ``flip`` the
     label permutation of :func:`~iterative_reasoning.data.transforms.flip_permutation`) and the
     paper's resize; box-relative ``masks`` ``[n, P, P]`` flip with the image."""
-    from iterative_reasoning.data.transforms import hflip, resize
 
     image = read_image(record.path)
     if check_size and image.shape[1:] != (record.height, record.width):

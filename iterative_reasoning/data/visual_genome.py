@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from iterative_reasoning.data.ade20k import dataset_classes
+from iterative_reasoning.data.graphs import dataset_class_graph
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
@@ -23,8 +24,17 @@ from iterative_reasoning.data.records import (
     file_fingerprint,
 )
 from iterative_reasoning.data.transforms import flip_permutation
-from knowledge_graphs.builders.annotations import object_keys
-from knowledge_graphs.builders.vg_relationships import iter_json_array
+from knowledge_graphs.builders.annotations import object_keys, record_images
+from knowledge_graphs.builders.attributes import (
+    ATTRIBUTE_DEFAULTS,
+    attribute_similar_to,
+    vg_attribute_counts,
+)
+from knowledge_graphs.builders.vg_relationships import (
+    iter_json_array,
+    vg_predicate_counts,
+    vg_relations,
+)
 from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.files import open_append, write_atomic
 
@@ -75,8 +85,6 @@ def vg_class_graph(
         cache_dir: where the training split's parsed records are kept.
         split_file: the split file of :class:`VisualGenome`, whose ``train`` images are mined.
     """
-    from iterative_reasoning.data.graphs import dataset_class_graph
-    from knowledge_graphs.builders.annotations import record_images
 
     root = Path(root)
     synsets = vg_vocabulary(root / "objects.json", min_count)[1:]
@@ -94,12 +102,6 @@ def vg_class_graph(
         return record_images(dataset.records)
 
     def mined() -> tuple[dict[str, Any], dict[str, Any]]:
-        from knowledge_graphs.builders.attributes import (
-            ATTRIBUTE_DEFAULTS,
-            attribute_similar_to,
-            vg_attribute_counts,
-        )
-        from knowledge_graphs.builders.vg_relationships import vg_predicate_counts, vg_relations
 
         found: dict[str, Any] = {}
         about: dict[str, Any] = {}

@@ -17,6 +17,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from iterative_reasoning._detection_validation import check_detector_input
 from iterative_reasoning.data.coco import COCODetection, DetectionSample
 from iterative_reasoning.detection_metrics import DetectionMetrics, coco_results, evaluate_coco
+from iterative_reasoning.detectors._common import HeadAdapter
 from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
 from iterative_reasoning.engine.loader import evaluation_batches, workers_for
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
@@ -209,7 +210,6 @@ def _is_torchvision(detector: nn.Module) -> bool:
 
 def _is_adapter(detector: nn.Module) -> bool:
     """An adapter of this package's for another library's detector."""
-    from iterative_reasoning.detectors._common import HeadAdapter
 
     return isinstance(detector, HeadAdapter)
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iterative_reasoning.data.records import RegionSample
+from iterative_reasoning.detectors import ResNetRegionClassifier
 from iterative_reasoning.detectors.base import RegionBatch, pad_images
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
@@ -124,7 +125,6 @@ class RegionModel(nn.Module):
         ``"baseline"``, the head of :meth:`IterativeReasoningHead.paper
         <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``"local"``, ``"global"``,
         ``"final"`` or an ablation) with the paper's sizes."""
-        from iterative_reasoning.detectors import ResNetRegionClassifier
 
         convnet = ResNetRegionClassifier(num_classes, weights=weights)
         head = None

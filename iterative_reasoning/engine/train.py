@@ -33,6 +33,7 @@ from iterative_reasoning.engine.distributed import (
     mean_over_processes,
     process_group,
 )
+from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.hooks import (
     CallbackHook,
     CheckpointHook,
@@ -412,7 +413,6 @@ def train_and_evaluate(
     """:func:`train` (resuming what ``output_dir`` holds), leave the process group, then, in
     process 0, :func:`~iterative_reasoning.engine.evaluate` on ``test_set`` (``metrics.json``)
     and print the metrics; returns them in percent (empty in the other processes)."""
-    from iterative_reasoning.engine.evaluate import evaluate
 
     train(model, train_set, config, output_dir, device=device)
     rank = process_group()[0]

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load, save
 
+from iterative_reasoning._version import __version__
 from iterative_reasoning.graph.class_relations import ClassRelations
+from knowledge_graphs import ClassGraph
 from knowledge_graphs.class_graph import check_class_names
 from knowledge_graphs.files import write_atomic
 
@@ -50,8 +52,6 @@ def save_head(
     """Write ``head`` to ``directory`` (``model.safetensors`` and ``config.json``); return
     the directory. See :meth:`~iterative_reasoning.nn.IterativeReasoningHead.save_pretrained`.
     """
-    from iterative_reasoning import __version__
-
     paper = getattr(head, "paper_config", None)
     if paper is None:
         raise ValueError(
@@ -191,8 +191,6 @@ def _graph_description(class_graph: Any) -> dict[str, Any] | None:
     if class_graph is None:
         return None
     if isinstance(class_graph, (str, os.PathLike)):
-        from knowledge_graphs import ClassGraph
-
         path = Path(class_graph)
         graph = ClassGraph.load(path)
         return {"file": path.name, **_graph_description(graph)}  # type: ignore[dict-item]

@@ -19,7 +19,16 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from iterative_reasoning.engine import (
+    DetectionModel,
+    RegionModel,
+    load_checkpoint,
+    train_and_evaluate,
+)
 from iterative_reasoning.engine.config import TrainConfig
+from iterative_reasoning.recipes.classification import region_classes, region_dataset, region_model
+from iterative_reasoning.recipes.detection import detection_dataset, detection_model, graph_classes
+from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.schedules import (
     PAPER_STEPS,
     default_schedule,
@@ -52,23 +61,12 @@ def setup(spec: RunSpec, split: str = "train") -> RunSetup:
     """The dataset of ``split`` and the model of ``spec`` (its class graph built or read once,
     in the run directory)."""
     if spec.task == "detection":
-        from iterative_reasoning.recipes.detection import (
-            detection_dataset,
-            detection_model,
-            graph_classes,
-        )
-
         detections = detection_dataset(spec, split)
         model = detection_model(spec, detections, split)
         head = getattr(model, "head", None)
         classes = graph_classes(spec, detections)
         graph = None if head is None else _cached_graph(spec, split, classes)
         return RunSetup(detections, model, list(detections.classes), graph)
-    from iterative_reasoning.recipes.classification import (
-        region_classes,
-        region_dataset,
-        region_model,
-    )
 
     classes, graph = region_classes(spec, split)
     dataset = region_dataset(spec, split, classes)
@@ -79,10 +77,7 @@ def dataset(spec: RunSpec, split: str, classes: list[str] | None = None) -> Data
     """The dataset of ``split`` alone (to evaluate a run); ``classes`` as :func:`setup` gave
     them (read from the run's graph when not given)."""
     if spec.task == "detection":
-        from iterative_reasoning.recipes.detection import detection_dataset
-
         return detection_dataset(spec, split)
-    from iterative_reasoning.recipes.classification import region_classes, region_dataset
 
     return region_dataset(spec, split, classes or region_classes(spec, split)[0])
 
@@ -123,7 +118,6 @@ def train_and_test(
     then evaluate it on the test split of ``test_spec`` (by default ``spec``'s; e.g. the same
     run with another annotation file): the metrics in percent, from process 0
     (:func:`~iterative_reasoning.engine.train_and_evaluate`)."""
-    from iterative_reasoning.engine import train_and_evaluate
 
     run = setup(spec, "train")
     test = test_spec or spec
@@ -134,7 +128,6 @@ def train_and_test(
 def load_convnet(model: nn.Module, run_dir: Path) -> None:
     """Start ``model`` from the ConvNet (a detection model: the detector, without its head)
     of the checkpoint in ``run_dir``."""
-    from iterative_reasoning.engine import DetectionModel, RegionModel, load_checkpoint
 
     state = load_checkpoint(run_dir)
     if state is None:
@@ -157,7 +150,6 @@ def load_convnet(model: nn.Module, run_dir: Path) -> None:
 
 def frozen(model: nn.Module) -> Any:
     """``model`` with its ConvNet (detector) frozen: the head trains alone on it."""
-    from iterative_reasoning.engine import DetectionModel, RegionModel
 
     if isinstance(model, DetectionModel):
         return DetectionModel(model.detector, freeze_detector=True)
@@ -168,7 +160,6 @@ def frozen(model: nn.Module) -> Any:
 
 
 def _cached_graph(spec: RunSpec, split: str, classes: list[str]) -> Any:
-    from iterative_reasoning.recipes.graph import run_class_graph
 
     return run_class_graph(spec, split, classes)
 

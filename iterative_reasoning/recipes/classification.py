@@ -7,6 +7,8 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from iterative_reasoning.data import ADE20K, COCODataset, VisualGenome, coco_categories
+from iterative_reasoning.data.synthetic import tier
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
@@ -20,15 +22,11 @@ def region_classes(spec: RunSpec, split: str) -> tuple[list[str], Any]:
     benchmark's baseline, which needs none): the synthetic tier's classes, a COCO file's
     categories, or for ADE20K and Visual Genome the graph's classes."""
     if spec.dataset == "synthetic":
-        from iterative_reasoning.data.synthetic import tier
-
         classes = [BACKGROUND, *tier(spec.benchmark)[1]]
         if spec.model == "baseline":
             return classes, None
         return classes, run_class_graph(spec, split, classes)
     if spec.dataset == "coco":
-        from iterative_reasoning.data import coco_categories
-
         if spec.annotations is None:
             raise ValueError("--annotations (the COCO annotation file of the split) is needed")
         classes = [BACKGROUND, *coco_categories(spec.annotations)]
@@ -48,8 +46,6 @@ def region_dataset(spec: RunSpec, split: str, classes: list[str]) -> Dataset[Any
     size: dict[str, Any] = {"min_size": spec.min_size, "max_size": max(1000, spec.min_size)}
     flip = 0.5 if train else 0.0
     if spec.dataset == "coco":
-        from iterative_reasoning.data import COCODataset
-
         if spec.write_masks and spec.model == "baseline":
             raise ValueError("--write-masks needs a model with a head, not the baseline")
         assert spec.annotations is not None
@@ -63,10 +59,7 @@ def region_dataset(spec: RunSpec, split: str, classes: list[str]) -> Dataset[Any
         )
     cache: dict[str, Any] = {"cache_dir": spec.output_dir / "cache", "progress": spec.progress}
     if spec.dataset == "ade20k":
-        from iterative_reasoning.data import ADE20K
-
         return ADE20K(spec.data_root, split, classes=classes, hflip_prob=flip, **size, **cache)
-    from iterative_reasoning.data import VisualGenome
 
     return VisualGenome(
         spec.data_root,

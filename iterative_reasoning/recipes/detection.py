@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.data.coco import COCODetection
+from iterative_reasoning.detectors import transformers, ultralytics
+from iterative_reasoning.detectors.torchvision import (
+    attach_reasoning_head,
+    build_detector,
+    reasoning_head_for,
+)
 from iterative_reasoning.engine.detection import DetectionModel
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.recipes import synthetic
@@ -72,7 +78,6 @@ def detector_name(spec: RunSpec) -> str:
 def detection_model(spec: RunSpec, dataset: COCODetection, split: str) -> DetectionModel:
     """The detector of ``spec`` for the dataset's categories (and background) with, but for
     the baseline, the head of ``spec.model`` attached."""
-    from iterative_reasoning.detectors.torchvision import build_detector
 
     name = detector_name(spec)
     weights = detector_weights(spec)
@@ -114,8 +119,6 @@ def _pretrained_detector(name: str, weights: Any) -> Any:
 
     import torch
 
-    from iterative_reasoning.detectors.torchvision import build_detector
-
     try:
         return build_detector(name, len(weights.meta["categories"]), weights=weights)
     except URLError as error:
@@ -145,18 +148,12 @@ def attach_head(
     re-classifier."""
     options: dict[str, Any] = {**(widths or {}), "fusion": fusion}
     if family in ("rt_detr", "yolo"):
-        from iterative_reasoning.detectors import transformers, ultralytics
-
         adapter: Any = transformers if family == "rt_detr" else ultralytics
         head = adapter.reasoning_head_for(
             detector.model, model, class_relations=class_relations, **options
         )
         detector.attach(head)
         return
-    from iterative_reasoning.detectors.torchvision import (
-        attach_reasoning_head,
-        reasoning_head_for,
-    )
 
     head = reasoning_head_for(detector, model, class_relations=class_relations, **options)
     attach_reasoning_head(

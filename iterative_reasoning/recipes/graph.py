@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from iterative_reasoning.data import coco_categories
+from iterative_reasoning.data.graphs import ade20k_class_graph, coco_class_graph
+from iterative_reasoning.data.visual_genome import vg_class_graph
+from iterative_reasoning.engine.distributed import process_group
+from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.spec import RunSpec
+from knowledge_graphs.class_graph import ClassGraph
+from knowledge_graphs.ready_made import load_ready_made, vocabulary
+from knowledge_graphs.wordnet import WordNetNotFoundError
 
 GRAPH_FILE = "class_graph.json.gz"
 
@@ -15,7 +23,6 @@ def run_class_graph(spec: RunSpec, split: str, classes: list[str] | None = None)
     """``spec.graph``, else ``spec.output_dir/class_graph.json.gz``, else the graph built for
     the run (saved there by process 0). With ``classes`` (background first), the graph's
     classes must be the rest of them, in order."""
-    from knowledge_graphs.class_graph import ClassGraph
 
     if spec.graph is not None:
         graph = ClassGraph.load(spec.graph)
@@ -33,7 +40,6 @@ def run_class_graph(spec: RunSpec, split: str, classes: list[str] | None = None)
         else:
             graph = _build(spec, split)
             graph.provenance["run"] = recipe
-            from iterative_reasoning.engine.distributed import process_group
 
             if process_group()[0] == 0:  # every process builds the same; the first keeps it
                 cached.parent.mkdir(parents=True, exist_ok=True)
@@ -63,7 +69,6 @@ def _options(recipe: dict[str, Any]) -> str:
 
 
 def _build(spec: RunSpec, split: str) -> Any:
-    from knowledge_graphs.wordnet import WordNetNotFoundError
 
     try:
         return _built(spec, split)
@@ -75,8 +80,6 @@ def _build(spec: RunSpec, split: str) -> Any:
 
 
 def _built(spec: RunSpec, split: str) -> Any:
-    from iterative_reasoning.recipes import synthetic
-    from knowledge_graphs.ready_made import load_ready_made
 
     relations: Any = spec.graph_relations
     cache = spec.output_dir / "cache"
@@ -92,14 +95,11 @@ def _built(spec: RunSpec, split: str) -> Any:
     if spec.dataset == "ade20k":
         if spec.shipped_graph:
             return load_ready_made("ade20k")
-        from iterative_reasoning.data.graphs import ade20k_class_graph
 
         return ade20k_class_graph(
             spec.data_root, relations, lexicon=spec.lexicon, cache_dir=cache, progress=True
         )
     if spec.dataset == "visual_genome":
-        from iterative_reasoning.data.visual_genome import vg_class_graph
-
         return vg_class_graph(
             spec.data_root,
             spec.min_count,
@@ -115,9 +115,6 @@ def _built(spec: RunSpec, split: str) -> Any:
 def _coco_graph(spec: RunSpec, split: str) -> Any:
     """A COCO-format run's graph: WordNet's relations and the training file's box statistics
     (:func:`~iterative_reasoning.data.graphs.coco_class_graph`), or the shipped COCO-80 graph."""
-    from iterative_reasoning.data import coco_categories
-    from iterative_reasoning.data.graphs import coco_class_graph
-    from knowledge_graphs.ready_made import load_ready_made, vocabulary
 
     annotations = _annotations(spec)
     if spec.shipped_graph:

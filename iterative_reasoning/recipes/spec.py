@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iterative_reasoning.data.graphs import GRAPH_RELATIONS
+from iterative_reasoning.data.synthetic import BENCHMARKS
 from iterative_reasoning.detectors.torchvision.roi_heads import DEFAULT_REASONED_BOXES
+from iterative_reasoning.nn.reasoning_head import MODELS
 
 #: The datasets a run can take.
 DATASETS = ("synthetic", "ade20k", "visual_genome", "coco")
@@ -87,9 +90,6 @@ class RunSpec:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        from iterative_reasoning.data.graphs import GRAPH_RELATIONS
-        from iterative_reasoning.data.synthetic import BENCHMARKS
-        from iterative_reasoning.nn.reasoning_head import MODELS
 
         self.output_dir = Path(self.output_dir)
         for name in ("root", "annotations", "graph", "split_file"):

@@ -13,13 +13,16 @@ from typing import Any
 
 from iterative_reasoning.data.ade20k import ADE20K
 from iterative_reasoning.data.coco import COCODetection
-from iterative_reasoning.data.graphs import GraphRelations
+from iterative_reasoning.data.graphs import GraphRelations, dataset_class_graph
 from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier
 from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from knowledge_graphs.build import BUILDABLE, build_class_graph
+from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
+from knowledge_graphs.builders.annotations import record_images
 from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.files import write_atomic
 
@@ -115,8 +118,6 @@ def class_graph(
     ADE-format copy at ``root``, what its training annotations give: for the easy tier the
     part-of pairs annotated there (``_parts_1.png``), for the hard tier the box statistics
     (co-occurrence and places). ``relations`` keeps WordNet's, the mined, or both."""
-    from iterative_reasoning.data.graphs import dataset_class_graph
-    from knowledge_graphs.builders.annotations import record_images
 
     _, synsets = tier(benchmark)
     names = list(synsets)
@@ -148,8 +149,6 @@ def class_graph(
 def _easy_graph(
     names: list[str], root: Path | None, lexicon: Any, relations: GraphRelations
 ) -> Any:
-    from knowledge_graphs.build import BUILDABLE, build_class_graph
-    from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
 
     mined = None
     if root is not None and relations != "wordnet":

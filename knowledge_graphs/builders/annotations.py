@@ -15,6 +15,7 @@ import numpy as np
 from knowledge_graphs.ade_files import image_regions, split_images
 from knowledge_graphs.builders.vg_relationships import iter_json_array
 from knowledge_graphs.coco_file import coco_bbox, coco_category_list, read_coco_file
+from knowledge_graphs.resolution import normalize
 
 Images = Iterator[tuple[np.ndarray, np.ndarray]]
 
@@ -152,7 +153,6 @@ def remap_images(images: Images, names: Sequence[str], classes: Sequence[str]) -
     Raises:
         ValueError: no name is a class.
     """
-    from knowledge_graphs.resolution import normalize
 
     where = {normalize(c): i for i, c in enumerate(classes)}
     table = np.asarray([where.get(normalize(n), -1) for n in names], np.int64)

@@ -6,6 +6,8 @@ from typing import Any
 
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 
+from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
+
 #: The detectors :func:`build_detector` makes: torchvision's two-stage builders, and
 #: ``"small"``, a Faster R-CNN on a small stride-16 backbone for CPU runs.
 DETECTORS = (
@@ -40,8 +42,6 @@ def build_detector(
         kwargs: further arguments of the builder (``min_size``, ``box_score_thresh``, ...).
     """
     from torchvision.models import detection
-
-    from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 
     if name not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {name!r}")
