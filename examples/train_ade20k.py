@@ -23,6 +23,7 @@ The run is the one ``iterative-reasoning train --dataset ade20k`` builds
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from iterative_reasoning import recipes
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--shipped-graph", action="store_true", help="the WordNet-only graph")
     recipes.add_run_arguments(parser)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the metrics, a stop
 
     device = init_distributed()
     spec = recipes.run_spec_of(

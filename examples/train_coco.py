@@ -20,6 +20,7 @@ The run is the one ``iterative-reasoning train --dataset coco`` builds
 from __future__ import annotations
 
 import argparse
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--write-masks", action="store_true")
     recipes.add_run_arguments(parser, steps=80_000)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the metrics, a stop
 
     device = init_distributed()
     spec = recipes.run_spec_of(

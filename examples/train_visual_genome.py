@@ -21,6 +21,7 @@ The run is the one ``iterative-reasoning train --dataset visual_genome`` builds
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from iterative_reasoning import recipes
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--split-file", type=Path)
     recipes.add_run_arguments(parser)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the metrics, a stop
 
     device = init_distributed()
     spec = recipes.run_spec_of(

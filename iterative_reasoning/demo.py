@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -25,18 +24,16 @@ import torch
 
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS
 from iterative_reasoning.data.synthetic.hard import GROUPS
-from iterative_reasoning.engine.checkpoint import load_checkpoint, load_model_state
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
-from iterative_reasoning.engine.hooks import Hook
 from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.region_cache import RegionCache
-from iterative_reasoning.engine.train import train
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.plot import plot_iterations, plot_training_curves
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
+from iterative_reasoning.recipes.resume import train_or_resume
 from knowledge_graphs.files import write_atomic
 
 #: The rows of the demo's table, in order.
@@ -204,25 +201,6 @@ def run_demo(
             sample = data["test"][0]
             written.append(plot_iterations(models["final"], sample, names, out / "iterations.png"))
     return DemoResult(metrics, seconds, table, written)
-
-
-def train_or_resume(
-    model: Any,
-    dataset: Any,
-    config: TrainConfig,
-    directory: Path,
-    progress: bool,
-    hooks: Sequence[Hook] = (),
-) -> float:
-    """Train ``model`` into ``directory`` (with the further ``hooks``), or, when its
-    checkpoint there has finished, load it; the seconds spent training in this call."""
-    state = load_checkpoint(directory)
-    if state is not None and int(state["step"]) >= config.steps:
-        load_model_state(model, state, directory)
-        return 0.0
-    start = time.perf_counter()
-    train(model, dataset, config, directory, progress=progress, hooks=hooks)
-    return time.perf_counter() - start
 
 
 def format_table(metrics: dict[str, dict[str, Any]]) -> str:

@@ -38,7 +38,7 @@ from torch.utils.data import Subset
 
 from iterative_reasoning._validation import check_weight
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
-from iterative_reasoning.demo import aligned, train_or_resume
+from iterative_reasoning.demo import aligned
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.detectors.small_detectors import small_rt_detr, small_yolo
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
@@ -58,6 +58,7 @@ from iterative_reasoning.plot import plot_detections
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
+from iterative_reasoning.recipes.resume import train_or_resume
 from iterative_reasoning.recipes.synthetic import FAMILIES
 from knowledge_graphs.files import write_atomic
 

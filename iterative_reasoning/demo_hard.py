@@ -12,6 +12,7 @@ reuses the seeds, models and scores it finished.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -25,6 +26,8 @@ from iterative_reasoning.demo import DemoConfig, HeadFactory, aligned, group_ap,
 from iterative_reasoning.plot import plot_class_ap_by_model
 from iterative_reasoning.recipes import synthetic
 from knowledge_graphs.files import write_atomic
+
+logger = logging.getLogger(__name__)
 
 #: The paper's models, then its ablations of the final model.
 MAIN_ROWS: tuple[str, ...] = ("baseline", "local", "global", "final")
@@ -131,8 +134,7 @@ def run_hard_benchmark(
         seconds[seed] = sum(result.seconds.values())
         wall[seed] = time.perf_counter() - start
         runs[seed] = result.metrics
-        if progress:
-            print(f"seed {seed}: {wall[seed]:.0f} s")
+        logger.info("seed %d: %.0f s", seed, wall[seed])
         # the test split is the second one written, drawn from its seed + 1 (write_ade2016)
         ceilings.append(ceiling(demo.seed + 1, demo.test_images))
     summary = summarize(list(runs.values()))

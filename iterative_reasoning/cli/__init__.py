@@ -17,9 +17,14 @@ Each command builds its run (dataset, class graph, model, schedule) through
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
 import warnings
+from collections.abc import Iterator
 from urllib.error import URLError
+
+from tqdm import tqdm
 
 from iterative_reasoning.cli import commands
 from iterative_reasoning.cli.parser import flags_without_effect, parser
@@ -31,9 +36,34 @@ def main(argv: list[str] | None = None) -> int:
     """The ``iterative-reasoning`` command; returns its exit status. Deprecation notices of
     the libraries it drives (FutureWarning) are silenced while it runs, and only then: the
     process's warning filters are as they were when it returns."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _messages_to_stderr():
         warnings.simplefilter("ignore", FutureWarning)
         return _main(argv)
+
+
+class _Stderr(logging.Handler):
+    """Each message on its own line of the standard error as it is then (above any progress
+    bar)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tqdm.write(self.format(record), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _messages_to_stderr() -> Iterator[None]:
+    """The package's messages (progress, a run stopped and where it saved) printed while the
+    command runs; the logger is as it was afterwards."""
+    logger = logging.getLogger("iterative_reasoning")
+    handler, before = _Stderr(), (logger.level, logger.propagate)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before[0])
+        logger.propagate = before[1]
 
 
 def _main(argv: list[str] | None) -> int:

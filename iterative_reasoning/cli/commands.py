@@ -43,6 +43,7 @@ from iterative_reasoning.engine import evaluate as evaluate_model
 from iterative_reasoning.engine import train as train_model
 from iterative_reasoning.engine.checkpoint import load_model_state
 from iterative_reasoning.engine.config import TrainConfig
+from iterative_reasoning.engine.hooks import Hook
 from iterative_reasoning.engine.lock import RunDirectoryLock
 from iterative_reasoning.engine.state import seed_everything
 from iterative_reasoning.engine.validation import ValidationHook, check_fraction, validation_split
@@ -227,15 +228,6 @@ def _train(
     if args.freeze_convnet:
         model = recipes.frozen(model)
 
-    def record(start: int) -> None:
-        """``run.json``: what this command runs, written once the run is known to start
-        (and to train something)."""
-        if rank != 0 or start >= config.steps:
-            return
-        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-        payload = {"args": arguments, "config": config.__dict__, "start_step": start}
-        write_atomic(args.output_dir / RUN_RECORD, json.dumps(payload, indent=2, default=str))
-
     dataset, hooks = _held_out(args, spec, run.dataset, config)
     return train_model(
         model,
@@ -246,9 +238,24 @@ def _train(
         device=device,
         progress=not args.quiet,
         adopt_schedule=args.adopt_schedule,
-        on_start=record,
-        hooks=hooks,
+        hooks=[_RecordRun(args, config, rank), *hooks],
     )
+
+
+class _RecordRun(Hook):
+    """``run.json``: what this command runs, written once the run is known to start (its
+    checkpoint, if any, accepted) and to train something."""
+
+    def __init__(self, args: argparse.Namespace, config: Any, rank: int) -> None:
+        self.args, self.config, self.rank = args, config, rank
+
+    def start(self, run: Any) -> None:
+        start = run.state.step
+        if self.rank != 0 or start >= self.config.steps:
+            return
+        arguments = {k: str(v) if isinstance(v, Path) else v for k, v in vars(self.args).items()}
+        payload = {"args": arguments, "config": self.config.__dict__, "start_step": start}
+        write_atomic(self.args.output_dir / RUN_RECORD, json.dumps(payload, indent=2, default=str))
 
 
 def _held_out(args: argparse.Namespace, spec: Any, dataset: Any, config: Any) -> tuple[Any, list]:

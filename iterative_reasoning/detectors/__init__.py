@@ -16,7 +16,6 @@ from iterative_reasoning.detectors.random_inputs import random_detection_batch
 from iterative_reasoning.detectors.resnet import ResNetRegionClassifier
 from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.detectors.torchvision import (
-    FasterRCNNReasoning,
     ReasoningRoIHeads,
     attach_reasoning_head,
     check_head_fits,
@@ -27,7 +26,6 @@ from iterative_reasoning.detectors.torchvision import (
 
 __all__ = [
     "CropRegionClassifier",
-    "FasterRCNNReasoning",
     "ReasoningRoIHeads",
     "RegionBatch",
     "ResNetRegionClassifier",

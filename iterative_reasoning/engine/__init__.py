@@ -14,7 +14,7 @@ from iterative_reasoning.engine.distributed import (
     process_group,
 )
 from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
-from iterative_reasoning.engine.hooks import Hook
+from iterative_reasoning.engine.hooks import CallbackHook, Hook
 from iterative_reasoning.engine.loader import StepBatchSampler, data_order
 from iterative_reasoning.engine.lock import RunDirectoryBusy, RunDirectoryLock
 from iterative_reasoning.engine.log import read_log
@@ -28,6 +28,7 @@ __all__ = [
     "Batch",
     "DetectionBatch",
     "DetectionModel",
+    "CallbackHook",
     "Hook",
     "RegionModel",
     "RunDirectoryBusy",

@@ -9,7 +9,7 @@ needs to continue a resumed run as one.
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,8 @@ from iterative_reasoning.engine.stopping import StopSignals
 
 if TYPE_CHECKING:
     from iterative_reasoning.engine.train import TrainingRun
+
+logger = logging.getLogger(__name__)
 
 
 class Hook:
@@ -98,7 +100,7 @@ class CheckpointHook(Hook):
 
 
 class CallbackHook(Hook):
-    """``callback(step, terms)`` after every step."""
+    """``callback(step, terms)`` after every step: ``train(..., hooks=[CallbackHook(f)])``."""
 
     def __init__(self, callback: Callable[[int, dict[str, float]], None]) -> None:
         self.callback = callback
@@ -125,7 +127,7 @@ class StopOnSignal(Hook):
             run.checkpoint()
             stop = self.signals.stop(run.state.step, str(run.output_dir))
             if run.rank == 0:
-                print(str(stop), file=sys.stderr, flush=True)
+                logger.warning("%s", stop)
             raise stop
 
     def close(self) -> None:

@@ -4,11 +4,13 @@ under way, so that the checkpoint holds a finished step with every buffer as it 
 
 from __future__ import annotations
 
+import logging
 import signal
-import sys
 import threading
 from types import FrameType, TracebackType
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -85,11 +87,9 @@ class StopSignals:
             raise KeyboardInterrupt  # the second Ctrl-C: now
         self.received = number
         if self.announce:
-            print(
-                f"\n{self.NAMES[signal.Signals(number)]} received: stopping after the step under "
-                "way (Ctrl-C again to stop at once)",
-                file=sys.stderr,
-                flush=True,
+            logger.warning(
+                "%s received: stopping after the step under way (Ctrl-C again to stop at once)",
+                self.NAMES[signal.Signals(number)],
             )
 
     def stop(self, step: int, checkpoint: str) -> BaseException:

@@ -6,10 +6,10 @@ through ``torchrun`` (PyTorch DDP)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
-import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,6 @@ from iterative_reasoning.engine.distributed import (
 )
 from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.hooks import (
-    CallbackHook,
     CheckpointHook,
     Hook,
     LogHook,
@@ -63,6 +62,8 @@ from iterative_reasoning.engine.stopping import (
 if TYPE_CHECKING:
     from iterative_reasoning.engine.detection import DetectionModel
 
+logger = logging.getLogger(__name__)
+
 
 def train(
     model: RegionModel | DetectionModel,
@@ -73,10 +74,8 @@ def train(
     resume: bool = True,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    callback: Callable[[int, dict[str, float]], None] | None = None,
     tensorboard: bool = True,
     adopt_schedule: bool = False,
-    on_start: Callable[[int], None] | None = None,
     hooks: Sequence[Hook] = (),
 ) -> list[dict[str, float]]:
     """Train ``model`` (a region classifier, or a detector as a
@@ -114,12 +113,16 @@ def train(
     ``adopt_schedule``, which continues from the checkpoint's weights and optimiser state with
     the new settings, as if they had held from the first step.
 
+    Messages (a stop, an error's checkpoint) go to the ``iterative_reasoning`` logger; the
+    command line prints them.
+
     Args:
-        callback: called after each step with the step and its loss terms.
-        on_start: called once the run is set up and its checkpoint (if any) accepted, with the
-            step it starts from (e.g. to record what runs).
-        hooks: further :class:`~iterative_reasoning.engine.hooks.Hook` s, after the log,
-            progress bar and callback, before the checkpoint (which holds their
+        hooks: what else the run does around its steps, as
+            :class:`~iterative_reasoning.engine.hooks.Hook` s (the one way to extend it: a
+            function after each step is a :class:`~iterative_reasoning.engine.hooks.
+            CallbackHook`, something once the run is set up and its checkpoint accepted is a
+            hook's :meth:`~iterative_reasoning.engine.hooks.Hook.start`); they run after the
+            log and the progress bar, before the checkpoint (which holds their
             :meth:`~iterative_reasoning.engine.hooks.Hook.checkpoint_state` of the step) and
             the stop on a signal.
 
@@ -131,10 +134,7 @@ def train(
     lock = RunDirectoryLock(output_dir) if process_group()[0] == 0 else contextlib.nullcontext()
     with lock:
         run = TrainingRun(model, config, Path(output_dir), device, resume, adopt_schedule)
-        if on_start is not None:
-            on_start(run.state.step)
-        every: list[Hook] = [LogHook(tensorboard), *([ProgressHook()] if progress else [])]
-        every += [*([CallbackHook(callback)] if callback else []), *hooks]
+        every: list[Hook] = [LogHook(tensorboard), *([ProgressHook()] if progress else []), *hooks]
         every += [CheckpointHook(), StopOnSignal()]  # last: the checkpoint has every hook's state
         run.hooks = every
         return _run(run, dataset, every)
@@ -167,11 +167,10 @@ def _run(run: TrainingRun, dataset: Dataset[Any], every: list[Hook]) -> list[dic
         # finished step, as it was at its end, so that a resume loses nothing
         run.checkpoint(restore=taken, gather=False)
         if run.rank == 0:
-            print(
-                f"training stopped by an error after step {run.state.step}; checkpoint in "
-                f"{run.output_dir}",
-                file=sys.stderr,
-                flush=True,
+            logger.error(
+                "training stopped by an error after step %d; checkpoint in %s",
+                run.state.step,
+                run.output_dir,
             )
         raise
     finally:
@@ -253,17 +252,22 @@ class Batches:
     def __init__(self, loader: Iterable[Any], device: str | torch.device) -> None:
         self._iterator: Iterator[Any] | None = iter(loader)
         self.device = device
+        self._moved: Generator[Any, None, None] = self._batches()
 
-    def __iter__(self) -> Iterator[Any]:
-        assert self._iterator is not None, "the batches are closed"
+    def _batches(self) -> Generator[Any, None, None]:
+        assert self._iterator is not None
         for batch in self._iterator:
             yield batch.to(self.device)
 
+    def __iter__(self) -> Iterator[Any]:
+        if self._iterator is None:
+            raise RuntimeError("the batches are closed")
+        return self._moved
+
     def close(self) -> None:
-        """Stop the workers (and drop what they read ahead)."""
-        shutdown = getattr(self._iterator, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+        """Stop the workers (and drop what they read ahead): the loader's iterator stops them
+        when it is released, and nothing else holds it once its generator is closed."""
+        self._moved.close()
         self._iterator = None
 
 
@@ -420,5 +424,5 @@ def train_and_evaluate(
     if rank != 0:
         return {}
     metrics = evaluate(model, test_set, output_dir=output_dir, device=device, progress=True)
-    print({k: round(v, 1) for k, v in metrics.as_percent().items()})
+    logger.info("%s", {k: round(v, 1) for k, v in metrics.as_percent().items()})
     return metrics.as_percent()

@@ -29,6 +29,7 @@ from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.recipes.classification import region_classes, region_dataset, region_model
 from iterative_reasoning.recipes.detection import detection_dataset, detection_model, graph_classes
 from iterative_reasoning.recipes.graph import run_class_graph
+from iterative_reasoning.recipes.resume import train_or_resume
 from iterative_reasoning.recipes.schedules import (
     PAPER_STEPS,
     default_schedule,
@@ -180,4 +181,5 @@ __all__ = [
     "run_spec_of",
     "setup",
     "train_and_test",
+    "train_or_resume",
 ]

@@ -8,6 +8,7 @@ from iterative_reasoning.data import COCODetection, write_coco
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
 from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
 from iterative_reasoning.engine import (
+    CallbackHook,
     DetectionModel,
     TrainConfig,
     evaluate_detection,
@@ -59,7 +60,7 @@ def test_a_detector_trains_and_resumes_through_the_engine(coco, tmp_path):
     # killed after its step-2 checkpoint, resumed: the same weights as the whole run
     interrupted = DetectionModel(_detector(head=True))
     with pytest.raises(KeyboardInterrupt):
-        _train(interrupted, coco["train"], tmp_path / "resumed", callback=_stop_at(2))
+        _train(interrupted, coco["train"], tmp_path / "resumed", hooks=[CallbackHook(_stop_at(2))])
     resumed = DetectionModel(_detector(head=True))
     _train(resumed, coco["train"], tmp_path / "resumed")
     for name, value in model.state_dict().items():

@@ -9,7 +9,7 @@ from iterative_reasoning.engine import (
     load_checkpoint,
     train,
 )
-from iterative_reasoning.engine.hooks import Hook
+from iterative_reasoning.engine.hooks import CallbackHook, Hook
 
 
 def test_keyboard_interrupt_leaves_a_checkpoint(tmp_path):
@@ -21,7 +21,8 @@ def test_keyboard_interrupt_leaves_a_checkpoint(tmp_path):
 
     config = TrainConfig(steps=6, batch_size=1, lr=0.01, checkpoint_every=100)
     with pytest.raises(KeyboardInterrupt):
-        train(small_region_model(False), data, config, tmp_path, progress=False, callback=interrupt)
+        train(small_region_model(False), data, config, tmp_path, progress=False,
+              hooks=[CallbackHook(interrupt)])  # fmt: skip
     assert load_checkpoint(tmp_path)["step"] == 2
 
 
@@ -68,5 +69,5 @@ def test_a_failing_step_still_closes_every_hook(tmp_path):
     config = TrainConfig(steps=3, batch_size=1, lr=0.01, checkpoint_every=10)
     with pytest.raises(RuntimeError, match="boom"):
         train(small_region_model(False), SyntheticScenes(2, seed=0), config, tmp_path,
-              progress=False, callback=fail, hooks=[recorder], tensorboard=False)  # fmt: skip
+              progress=False, hooks=[CallbackHook(fail), recorder], tensorboard=False)  # fmt: skip
     assert recorder.calls[-1] == ("close",) and [c[0] for c in recorder.calls].count("step") == 0

@@ -193,12 +193,11 @@ def test_stop_signals_restore_the_handlers():
     ],
 )
 def test_the_command_line_exits_with_the_signal_s_status(tmp_path, monkeypatch, stop, status):
-    import iterative_reasoning.engine as engine
-    from iterative_reasoning.cli import main
+    from iterative_reasoning.cli import commands, main
 
     def stopped(*args, **kwargs):
         raise stop
 
-    monkeypatch.setattr(engine, "train", stopped)
+    monkeypatch.setattr(commands, "train_model", stopped)
     argv = ["train", "--dataset", "synthetic", "--model", "baseline", "--num-images", "2"]
     assert main([*argv, "--output-dir", str(tmp_path), "--quiet"]) == status

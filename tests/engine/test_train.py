@@ -30,14 +30,14 @@ sys.path[:0] = sys.argv[2:]
 from helpers import small_region_model
 from test_train import CONFIG
 from iterative_reasoning.data.synthetic import SyntheticScenes, class_names
-from iterative_reasoning.engine import train
+from iterative_reasoning.engine import CallbackHook, train
 
 def kill(step, terms):
     if step == 4:
         os._exit(0)  # dies with no chance to clean up, as a killed process
 
 train(small_region_model(), SyntheticScenes(5, seed=0, hflip_prob=0.5), CONFIG, sys.argv[1],
-      progress=False, callback=kill)
+      progress=False, hooks=[CallbackHook(kill)])
 """
 
 

@@ -13,7 +13,6 @@ same class and keeps torchvision's interface: ``detector(images, targets)`` retu
 """
 
 from iterative_reasoning.detectors.torchvision.attach import (
-    FasterRCNNReasoning,
     attach_reasoning_head,
     check_head_fits,
     detach_reasoning_head,
@@ -32,7 +31,6 @@ __all__ = [
     "DEFAULT_REASONED_BOXES",
     "DETECTORS",
     "TRAIN_ON",
-    "FasterRCNNReasoning",
     "ReasoningRoIHeads",
     "TrainOn",
     "attach_reasoning_head",

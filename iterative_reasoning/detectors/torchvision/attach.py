@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
@@ -187,24 +186,6 @@ def reasoning_head_for(
         feature_channels=detector.backbone.out_channels,
         region_channels=score.in_features,
         **options,
-    )
-
-
-def FasterRCNNReasoning(  # noqa: N802 (the name of the class it replaces)
-    detector: GeneralizedRCNN,
-    head: IterativeReasoningHead,
-    feature_level: str | None = None,
-    loss_weight: float = 1.0,
-) -> GeneralizedRCNN:
-    """Deprecated: use :func:`attach_reasoning_head`, which this calls."""
-    warnings.warn(
-        "FasterRCNNReasoning is deprecated and will be removed; use "
-        "attach_reasoning_head(detector, head), which returns the detector itself",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return attach_reasoning_head(
-        detector, head, feature_level=feature_level, loss_weight=loss_weight
     )
 
 

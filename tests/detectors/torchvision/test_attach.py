@@ -1,12 +1,8 @@
 import pytest
 import torch
-from torchvision.models.detection import (
-    FasterRCNN,
-)
 from torchvision.models.detection.roi_heads import RoIHeads
 from torchvision_detectors import RELATIONS, SMALL, C, attached, build, data, own_backbone
 
-import iterative_reasoning.detectors.torchvision as tv
 from iterative_reasoning.detectors import (
     attach_reasoning_head,
     detach_reasoning_head,
@@ -58,12 +54,3 @@ def test_errors():
     attach_reasoning_head(detector, head)
     with pytest.raises(ValueError, match="already has a reasoning head"):
         attach_reasoning_head(detector, head)
-
-
-def test_deprecated_alias_attaches():
-    detector = own_backbone()
-    head = reasoning_head_for(detector, "local", **SMALL)
-    with pytest.warns(DeprecationWarning, match="attach_reasoning_head"):
-        model = tv.FasterRCNNReasoning(detector, head)
-    assert model is detector and isinstance(model, FasterRCNN)
-    assert model.roi_heads.head is head
