@@ -152,16 +152,18 @@ def test_cli_trains_and_evaluates_a_coco_format_dataset(tmp_path, wordnet, capsy
     written = json.loads((run / "metrics.json").read_text())
     assert written["images"] == 1 and written["regions"] == 8
     # the head on the frozen ConvNet of that run keeps writing through the masks
-    import iterative_reasoning.engine as engine
+    from iterative_reasoning.cli import commands
 
     trained = []
-    real_train = engine.train
-    engine.train = lambda model, *a, **k: trained.append(model) or real_train(model, *a, **k)
+    real_train = commands.train_model
+    commands.train_model = lambda model, *a, **k: (
+        trained.append(model) or real_train(model, *a, **k)
+    )
     try:
         frozen = ["--output-dir", str(tmp_path / "frozen"), "--init-convnet", str(run)]
         assert main([*argv, *frozen, "--freeze-convnet"]) == 0
     finally:
-        engine.train = real_train
+        commands.train_model = real_train
     assert trained[0].write_masks and trained[0].freeze_convnet
     from knowledge_graphs import ClassGraph
 
@@ -392,7 +394,7 @@ def test_a_run_without_wordnet_builds_its_graph_from_the_annotations(tmp_path, c
     def no_wordnet(*args, **kwargs):
         raise WordNetNotFoundError("No WordNet found.")
 
-    monkeypatch.setattr("knowledge_graphs.wordnet.load_wordnet", no_wordnet)
+    monkeypatch.setattr("knowledge_graphs.build.load_wordnet", no_wordnet)
     root = write_coco(tmp_path / "coco", {"train": 2}, seed=0)
     argv = ["train", "--dataset", "coco", "--root", str(root / "images"), "--model", "local"]
     argv += ["--annotations", str(root / "annotations" / "instances_train.json")]
