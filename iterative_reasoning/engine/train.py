@@ -9,6 +9,7 @@ import contextlib
 import logging
 import math
 import os
+import traceback
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -255,8 +256,16 @@ class Batches:
         self._moved: Generator[Any, None, None] = self._batches()
 
     def _batches(self) -> Generator[Any, None, None]:
-        assert self._iterator is not None
-        for batch in self._iterator:
+        while self._iterator is not None:
+            try:
+                batch = next(self._iterator)
+            except StopIteration:
+                return
+            except BaseException as error:
+                # the loader's frames in the error's traceback hold its iterator, and with it
+                # the workers, for as long as the error lives: let go of them
+                traceback.clear_frames(error.__traceback__)
+                raise
             yield batch.to(self.device)
 
     def __iter__(self) -> Iterator[Any]:
@@ -266,7 +275,8 @@ class Batches:
 
     def close(self) -> None:
         """Stop the workers (and drop what they read ahead): the loader's iterator stops them
-        when it is released, and nothing else holds it once its generator is closed."""
+        when it is released, and nothing else holds it once its generator is closed (not even
+        the traceback of an error it raised)."""
         self._moved.close()
         self._iterator = None
 
