@@ -2,13 +2,13 @@
 the statistics mined from the benchmark's training annotations in COCO format (co-occurrence and
 relative places of the boxes), or both.
 
-The demo's run (:func:`iterative_reasoning.demo.run_demo`: its data, ConvNet and schedules);
-only the heads' class graph changes. The statistics are mined from ``instances_train.json`` as
-a user would mine their own (:func:`~knowledge_graphs.builders.annotations.coco_images`); the
-training images are the demo's (same generator, seed and split). The global and the final
-model are trained with each graph on the same frozen ConvNet and evaluated on the demo's test
-split; the table gives the per-class AP and the APs of the look-alike classes. Resumes what it
-finished.
+The demo's run (:func:`iterative_reasoning.demos.classification.run_demo`: its data, ConvNet and
+schedules); only the heads' class graph changes. The statistics are mined from
+``instances_train.json`` as a user would mine their own
+(:func:`~knowledge_graphs.builders.annotations.coco_images`); the training images are the demo's
+(same generator, seed and split). The global and the final model are trained with each graph on the
+same frozen ConvNet and evaluated on the demo's test split; the table gives the per-class AP and the
+APs of the look-alike classes. Resumes what it finished.
 
     python benchmarks/class_graph_sources.py [--output-dir runs/class-graph-sources] [--scale 1]
 """
@@ -24,7 +24,7 @@ warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
 from iterative_reasoning.data.synthetic import CLASSES, class_names  # noqa: E402
 from iterative_reasoning.data.synthetic_formats import write_coco  # noqa: E402
-from iterative_reasoning.demo import DemoConfig, HeadFactory, run_demo  # noqa: E402
+from iterative_reasoning.demos.classification import DemoConfig, HeadFactory, run_demo  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
 from iterative_reasoning.recipes import synthetic  # noqa: E402
 from knowledge_graphs.build import build_class_graph  # noqa: E402

@@ -23,8 +23,8 @@ warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
 from _measure import add_run_arguments, parse_run_arguments, time_call, write_json  # noqa: E402
 
-from iterative_reasoning.detectors import ResNetRegionClassifier  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
+from iterative_reasoning.models import ResNetRegionClassifier  # noqa: E402
 from iterative_reasoning.nn import IterativeReasoningHead  # noqa: E402
 
 

@@ -15,7 +15,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
+from iterative_reasoning.demos.hard import HardBenchmarkConfig, run_hard_benchmark
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn import IterativeReasoningHead
 from iterative_reasoning.recipes import synthetic

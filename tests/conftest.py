@@ -28,7 +28,7 @@ def _user_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_demo(tmp_path_factory, wordnet):
     """The demo at 2% of its size: its output folder and its result."""
-    from iterative_reasoning.demo import DemoConfig, run_demo
+    from iterative_reasoning.demos.classification import DemoConfig, run_demo
 
     out = tmp_path_factory.mktemp("demo")
     result = run_demo(out, DemoConfig().scaled(0.02), progress=False, lexicon=wordnet)

@@ -98,8 +98,8 @@ def two_images() -> tuple[list[Tensor], list[dict[str, Tensor]]]:
 def small_region_model(head: bool = True):
     """A small ConvNet of the synthetic benchmark's classes, with a final head or none."""
     from iterative_reasoning.data.synthetic import class_names
-    from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
-    from iterative_reasoning.engine import RegionModel
+    from iterative_reasoning.models import RegionModel
+    from iterative_reasoning.models.small_convnet import SmallConvNetClassifier
     from iterative_reasoning.nn import IterativeReasoningHead
 
     torch.manual_seed(0)

@@ -1,7 +1,8 @@
 """The packages import one way: ``knowledge_graphs`` (the class-graph library) imports nothing
 of ``iterative_reasoning``, and no module imports, directly or through others, a module that
 imports it back. Imports inside functions count (they hide the layering, not remove it);
-imports under ``TYPE_CHECKING`` do not (they never run)."""
+imports under ``TYPE_CHECKING`` do not (they never run). Importing a module imports the packages
+above it (their ``__init__`` runs first), so those count too."""
 
 import ast
 from pathlib import Path
@@ -44,8 +45,12 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
             for candidate in candidates:
                 while candidate and candidate not in known:
                     candidate = candidate.rpartition(".")[0]
-                if candidate and candidate != name and not name.startswith(candidate + "."):
-                    targets.add(candidate)
+                # importing a.b.c runs the package a.b's __init__ first (a package's root is
+                # set apart: every import of the package runs it before anything else)
+                while candidate.count("."):
+                    if candidate != name and not name.startswith(candidate + "."):
+                        targets.add(candidate)
+                    candidate = candidate.rpartition(".")[0]
 
     visit(ast.parse(path.read_text()))
     return targets

@@ -23,15 +23,14 @@ from iterative_reasoning.cli.parser import (
     run_record,
     run_spec,
 )
-from iterative_reasoning.demo import DemoConfig, run_demo
-from iterative_reasoning.demo_detection import (
+from iterative_reasoning.demos.classification import DemoConfig, run_demo
+from iterative_reasoning.demos.detection import (
     DetectionDemoConfig,
     format_head_loss,
     run_detection_demo,
     run_detection_seeds,
 )
-from iterative_reasoning.demo_hard import HardBenchmarkConfig, run_hard_benchmark
-from iterative_reasoning.detection_diagnosis import diagnose_run, format_diagnosis
+from iterative_reasoning.demos.hard import HardBenchmarkConfig, run_hard_benchmark
 from iterative_reasoning.engine import (
     close_distributed,
     evaluate_detection,
@@ -47,6 +46,7 @@ from iterative_reasoning.engine.hooks import Hook
 from iterative_reasoning.engine.lock import RunDirectoryLock
 from iterative_reasoning.engine.state import seed_everything
 from iterative_reasoning.engine.validation import ValidationHook, check_fraction, validation_split
+from iterative_reasoning.metrics.diagnosis import diagnose_run, format_diagnosis
 from knowledge_graphs.files import write_atomic
 
 
@@ -330,7 +330,7 @@ def export(args: argparse.Namespace) -> int:
 
 def diagnose(args: argparse.Namespace) -> int:
     """``diagnose``: a detection demo's detections before and after the head, compared
-    detection by detection (:mod:`~iterative_reasoning.detection_diagnosis`), with the head's
+    detection by detection (:mod:`~iterative_reasoning.metrics.diagnosis`), with the head's
     loss on training, held-out and test images."""
 
     run: Path = args.run

@@ -1,7 +1,7 @@
 """Adapters: the only place a detector's conventions appear. Any backbone or detector plugs in
 through :func:`region_batch`; :mod:`~iterative_reasoning.detectors.torchvision` puts the head
 inside torchvision's two-stage detectors (:func:`attach_reasoning_head`), and
-:mod:`~iterative_reasoning.detectors.resnet` is the paper's ResNet-50 region classifier."""
+:mod:`~iterative_reasoning.models.resnet` is the paper's ResNet-50 region classifier."""
 
 from iterative_reasoning.detectors.base import (
     CropRegionClassifier,
@@ -13,8 +13,6 @@ from iterative_reasoning.detectors.base import (
     resized_shape,
 )
 from iterative_reasoning.detectors.random_inputs import random_detection_batch
-from iterative_reasoning.detectors.resnet import ResNetRegionClassifier
-from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.detectors.torchvision import (
     ReasoningRoIHeads,
     attach_reasoning_head,
@@ -28,8 +26,6 @@ __all__ = [
     "CropRegionClassifier",
     "ReasoningRoIHeads",
     "RegionBatch",
-    "ResNetRegionClassifier",
-    "SmallConvNetClassifier",
     "attach_reasoning_head",
     "check_box_frame",
     "check_head_fits",

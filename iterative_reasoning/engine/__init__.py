@@ -1,36 +1,26 @@
-"""Training, evaluation and checkpoints, for region classification and for detection."""
+"""Training, evaluation and checkpoints of the models of :mod:`iterative_reasoning.models`,
+for region classification and for detection."""
 
 from iterative_reasoning.engine.checkpoint import load_checkpoint, save_checkpoint
 from iterative_reasoning.engine.config import TrainConfig
-from iterative_reasoning.engine.detection import (
-    DetectionBatch,
-    DetectionModel,
-    collate_detections,
-    evaluate_detection,
-)
 from iterative_reasoning.engine.distributed import (
     close_distributed,
     init_distributed,
     process_group,
 )
-from iterative_reasoning.engine.evaluate import evaluate, predict_dataset
+from iterative_reasoning.engine.evaluate import evaluate, evaluate_detection, predict_dataset
 from iterative_reasoning.engine.hooks import CallbackHook, Hook
 from iterative_reasoning.engine.loader import StepBatchSampler, data_order
 from iterative_reasoning.engine.lock import RunDirectoryBusy, RunDirectoryLock
 from iterative_reasoning.engine.log import read_log
-from iterative_reasoning.engine.model import Batch, RegionModel, collate_regions
 from iterative_reasoning.engine.optim import lr_schedule, make_optimizer, parameter_groups
 from iterative_reasoning.engine.state import TrainState
 from iterative_reasoning.engine.stopping import TrainingDiverged
 from iterative_reasoning.engine.train import train, train_and_evaluate, train_step
 
 __all__ = [
-    "Batch",
-    "DetectionBatch",
-    "DetectionModel",
     "CallbackHook",
     "Hook",
-    "RegionModel",
     "RunDirectoryBusy",
     "RunDirectoryLock",
     "StepBatchSampler",
@@ -38,8 +28,6 @@ __all__ = [
     "TrainState",
     "TrainingDiverged",
     "close_distributed",
-    "collate_detections",
-    "collate_regions",
     "data_order",
     "evaluate",
     "evaluate_detection",

@@ -13,7 +13,8 @@ from torch.utils.data import Subset
 
 from iterative_reasoning._validation import check_weight
 from iterative_reasoning.data.coco import COCODetection
-from iterative_reasoning.engine.detection import DetectionModel, evaluate_detection
+from iterative_reasoning.engine.evaluate import evaluate_detection
+from iterative_reasoning.models.detection import DetectionModel
 
 #: How a fallback gate is fitted on held-out images: by COCO AP (:func:`select_gate`), or by
 #: the loss of the gated prediction (:class:`~iterative_reasoning.engine.DetectionModel`'s

@@ -50,7 +50,7 @@ class RegionCache:
 
     Example:
         >>> import torch
-        >>> from iterative_reasoning.detectors import SmallConvNetClassifier
+        >>> from iterative_reasoning.models import SmallConvNetClassifier
         >>> convnet = SmallConvNetClassifier(num_classes=3).eval()
         >>> cache = RegionCache()
         >>> images, boxes = torch.rand(1, 3, 64, 64), [torch.tensor([[0.0, 0.0, 40.0, 40.0]])]

@@ -44,7 +44,6 @@ from iterative_reasoning.engine.hooks import (
 )
 from iterative_reasoning.engine.loader import training_loader
 from iterative_reasoning.engine.lock import RunDirectoryLock
-from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.state import (
     Snapshot,
     TrainState,
@@ -59,9 +58,10 @@ from iterative_reasoning.engine.stopping import (
     TrainingInterrupted,
     TrainingTerminated,
 )
+from iterative_reasoning.models.region import RegionModel
 
 if TYPE_CHECKING:
-    from iterative_reasoning.engine.detection import DetectionModel
+    from iterative_reasoning.models.detection import DetectionModel
 
 logger = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ class IterativeReasoningHead(nn.Module):
             the base prediction plus the change :math:`f - f_0` through a per-class gate that
             starts at zero (:class:`~iterative_reasoning.nn.FallbackGate`), so that the head
             starts as its input, bit for bit, and moves from it only as far as the gate is
-            fitted to (on held-out images, by :mod:`~iterative_reasoning.demo_detection`).
+            fitted to (on held-out images, by :mod:`~iterative_reasoning.demos.detection`).
 
     Shapes:
         - **features:** ``[B, D_f, H, W]`` at ``spatial_scale``; **boxes:** ``[R, 4]`` in

@@ -19,13 +19,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from iterative_reasoning.engine import (
-    DetectionModel,
-    RegionModel,
-    load_checkpoint,
-    train_and_evaluate,
-)
+from iterative_reasoning.engine import load_checkpoint, train_and_evaluate
 from iterative_reasoning.engine.config import TrainConfig
+from iterative_reasoning.models import DetectionModel, RegionModel
 from iterative_reasoning.recipes.classification import region_classes, region_dataset, region_model
 from iterative_reasoning.recipes.detection import detection_dataset, detection_model, graph_classes
 from iterative_reasoning.recipes.graph import run_class_graph

@@ -9,8 +9,8 @@ from torch.utils.data import Dataset
 
 from iterative_reasoning.data import ADE20K, COCODataset, VisualGenome, coco_categories
 from iterative_reasoning.data.synthetic import tier
-from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models.region import RegionModel
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec

@@ -13,8 +13,8 @@ from iterative_reasoning.detectors.torchvision import (
     build_detector,
     reasoning_head_for,
 )
-from iterative_reasoning.engine.detection import DetectionModel
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models.detection import DetectionModel
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec

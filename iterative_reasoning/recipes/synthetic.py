@@ -16,9 +16,9 @@ from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.graphs import GraphRelations, dataset_class_graph
 from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier
 from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
-from iterative_reasoning.detectors.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of

@@ -8,7 +8,7 @@ from lexicons import require_wordnet
 
 from iterative_reasoning.cli import main
 from iterative_reasoning.data.synthetic import class_names
-from iterative_reasoning.demo import DemoConfig
+from iterative_reasoning.demos.classification import DemoConfig
 from iterative_reasoning.engine import load_checkpoint, read_log
 
 

@@ -118,7 +118,7 @@ def test_bad_input_names_the_file_or_annotation(tmp_path):
 def test_synthetic_benchmark_in_coco_format_trains_as_its_own_loader(tmp_path):
     """The benchmark written in COCO format reads back sample for sample as SyntheticScenes
     renders it, flips included, and trains to the same weights."""
-    from iterative_reasoning.engine import RegionModel
+    from iterative_reasoning.models import RegionModel
     from iterative_reasoning.recipes import synthetic
 
     root = write_coco(tmp_path / "coco", {"train": 4}, seed=0)
@@ -158,8 +158,8 @@ def test_instance_masks_from_polygons_and_rle(tmp_path):
 
 
 def test_a_head_writes_the_memory_through_coco_masks(tmp_path):
-    from iterative_reasoning.engine import RegionModel, collate_regions
     from iterative_reasoning.graph import ClassRelations
+    from iterative_reasoning.models import RegionModel, collate_regions
     from iterative_reasoning.recipes import synthetic
 
     root = write_coco(tmp_path / "coco", {"train": 2}, seed=0)

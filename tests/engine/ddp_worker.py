@@ -7,13 +7,8 @@ from pathlib import Path
 import torch
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
-from iterative_reasoning.engine import (
-    RegionModel,
-    TrainConfig,
-    close_distributed,
-    init_distributed,
-    train,
-)
+from iterative_reasoning.engine import TrainConfig, close_distributed, init_distributed, train
+from iterative_reasoning.models import RegionModel
 
 sys.path[:0] = [str(Path(__file__).parent), str(Path(__file__).parents[1])]  # the tests' helpers
 from helpers import small_region_model as _model  # noqa: E402

@@ -5,8 +5,9 @@ import torch
 from helpers import assert_same_state, small_region_model
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
-from iterative_reasoning.engine import RegionModel, TrainConfig, collate_regions, train
+from iterative_reasoning.engine import TrainConfig, train
 from iterative_reasoning.engine.region_cache import RegionCache
+from iterative_reasoning.models import RegionModel, collate_regions
 
 
 def _frozen(cache=None, seed=0):

@@ -9,14 +9,8 @@ import torch
 from helpers import assert_same_state, small_region_model
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
-from iterative_reasoning.engine import (
-    RegionModel,
-    TrainConfig,
-    data_order,
-    load_checkpoint,
-    read_log,
-    train,
-)
+from iterative_reasoning.engine import TrainConfig, data_order, load_checkpoint, read_log, train
+from iterative_reasoning.models import RegionModel
 
 # two workers read the data: the exact-resume tests cover the DataLoader path
 CONFIG = TrainConfig(

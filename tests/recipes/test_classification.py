@@ -3,7 +3,7 @@ import torch
 from helpers import assert_same_state
 
 from iterative_reasoning.data.synthetic import tier
-from iterative_reasoning.detectors import SmallConvNetClassifier
+from iterative_reasoning.models import SmallConvNetClassifier
 from iterative_reasoning.recipes.classification import (
     region_classes,
     region_dataset,

@@ -14,7 +14,7 @@ Three pairs of classes share one appearance (shape, colour, texture and size dis
 The cues are placed where a ConvNet region classifier cannot see them: at least
 :data:`MIN_CUE_DISTANCE` pixels from the ambiguous box, beyond the receptive field of the crops
 of a stride-16 ConvNet such as
-:class:`~iterative_reasoning.detectors.SmallConvNetClassifier` (31 pixels: the trunk's 15 each
+:class:`~iterative_reasoning.models.SmallConvNetClassifier` (31 pixels: the trunk's 15 each
 side plus the bilinear crop's 16), and away from the image borders, whose padding would tell
 positions apart. The layout and part-of cues lie within reach of the local module (its context
 convolutions see 48 pixels further on the memory); the co-occurrence cue lies in another part of

@@ -6,7 +6,7 @@ import pytest
 
 from iterative_reasoning.cli import main
 from iterative_reasoning.data.synthetic.hard import GROUPS
-from iterative_reasoning.demo_hard import (
+from iterative_reasoning.demos.hard import (
     ABLATION_ROWS,
     MAIN_ROWS,
     HardBenchmarkConfig,
@@ -88,7 +88,7 @@ def test_cli_hard_benchmark_errors(tmp_path, capsys):
 
 
 def test_a_head_of_one_s_own_must_not_take_a_demo_model_s_name(tmp_path):
-    from iterative_reasoning.demo import DemoConfig, run_demo
+    from iterative_reasoning.demos.classification import DemoConfig, run_demo
 
     with pytest.raises(ValueError, match=r"must not reuse the names.*'final'"):
         run_demo(tmp_path, DemoConfig(), heads={"final": partial(synthetic.head, "final")})

@@ -4,10 +4,7 @@ metrics (``metrics.json``)."""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
@@ -15,13 +12,10 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from iterative_reasoning._detection_validation import check_detector_input
-from iterative_reasoning.data.coco import COCODetection, DetectionSample
-from iterative_reasoning.detection_metrics import DetectionMetrics, coco_results, evaluate_coco
+from iterative_reasoning.data.coco import DetectionSample
 from iterative_reasoning.detectors._common import HeadAdapter
 from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
-from iterative_reasoning.engine.loader import evaluation_batches, workers_for
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
-from knowledge_graphs.files import write_atomic
 
 #: What :class:`DetectionModel` trains besides a detector that is not frozen.
 TRAINED_PARTS: tuple[str, ...] = ("head", "fallback")
@@ -212,49 +206,3 @@ def _is_adapter(detector: nn.Module) -> bool:
     """An adapter of this package's for another library's detector."""
 
     return isinstance(detector, HeadAdapter)
-
-
-def evaluate_detection(
-    model: DetectionModel,
-    dataset: COCODetection,
-    batch_size: int = 1,
-    output_dir: str | os.PathLike[str] | None = None,
-    device: str | torch.device = "cpu",
-    progress: bool = False,
-    num_workers: int | None = None,
-) -> dict[str, DetectionMetrics]:
-    """COCO's metrics (``COCOeval``) of ``model`` on every image of ``dataset`` (a
-    :class:`~iterative_reasoning.data.COCODetection`): ``"bbox"``, and ``"segm"`` for a
-    detector that gives masks. With ``output_dir``, writes ``metrics.json`` (the numbers in
-    percent and the AP of every category) and ``detections.json`` (the COCO results file).
-    The images are read by ``num_workers`` worker processes (0: by this one; by
-    default none on the CPU, :func:`~iterative_reasoning.engine.loader.workers_for`)."""
-    if not isinstance(dataset, COCODetection):
-        raise TypeError(
-            f"dataset must be a COCODetection (its annotations score the detections), got "
-            f"{type(dataset).__name__}"
-        )
-    model.to(device).eval()
-    results: list[dict[str, Any]] = []
-    image_ids: list[Any] = []
-    with_masks = False
-    shown = "detecting" if progress else None
-    workers = workers_for(num_workers, device)
-    for batch in evaluation_batches(dataset, collate_detections, batch_size, workers, shown):
-        detections = model.predict(batch.to(device))
-        with_masks = with_masks or any("masks" in d for d in detections)
-        results += coco_results(detections, batch.image_ids, dataset.category_id_of)
-        image_ids += batch.image_ids
-    iou_types = ("bbox", "segm") if with_masks else ("bbox",)
-    metrics = {t: evaluate_coco(dataset.coco, results, t, image_ids) for t in iou_types}
-    if output_dir is not None:
-        path = Path(output_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        payload = {
-            **{t: m.as_percent() for t, m in metrics.items()},
-            "images": len(image_ids),
-            "detections": len(results),
-        }
-        write_atomic(path / "metrics.json", json.dumps(payload, indent=2) + "\n")
-        write_atomic(path / "detections.json", json.dumps(results) + "\n")
-    return metrics

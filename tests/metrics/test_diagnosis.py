@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from iterative_reasoning.detection_diagnosis import (
+from iterative_reasoning.metrics.diagnosis import (
     FALSE_POSITIVE_KINDS,
     _auc,
     diagnose_rescoring,

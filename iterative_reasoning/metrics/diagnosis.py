@@ -24,7 +24,7 @@ import torch
 from torchvision.ops import box_convert, box_iou
 
 from iterative_reasoning.data.coco import coco_ground_truth
-from iterative_reasoning.detection_metrics import category_aps, run_cocoeval
+from iterative_reasoning.metrics.detection import category_aps, run_cocoeval
 
 #: The kinds of false positive at IoU 0.50.
 FALSE_POSITIVE_KINDS = ("duplicate", "wrong class", "poor box", "background")

@@ -6,7 +6,7 @@ import torch
 from pycocotools import mask as coco_mask
 
 from iterative_reasoning.data.coco import _index
-from iterative_reasoning.detection_metrics import coco_results, evaluate_coco
+from iterative_reasoning.metrics.detection import coco_results, evaluate_coco
 
 CATEGORIES = [{"id": 3, "name": "car"}, {"id": 8, "name": "door"}, {"id": 21, "name": "mouse"}]
 

@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import pytest
 
-from iterative_reasoning.demo_detection import (
+from iterative_reasoning.demos.detection import (
     LOOK_ALIKE,
     OTHERS,
     DetectionDemoConfig,

@@ -1,11 +1,11 @@
-"""The pictures of iterative_reasoning.plot are written without changing the user's
+"""The pictures of iterative_reasoning.demos.plot are written without changing the user's
 matplotlib backend."""
 
 import json
 
 import matplotlib
 
-from iterative_reasoning.plot import plot_training_curves
+from iterative_reasoning.demos.plot import plot_training_curves
 
 
 def test_training_curves_leave_the_backend_alone(tmp_path):

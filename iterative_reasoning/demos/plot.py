@@ -12,7 +12,7 @@ from torch import Tensor
 
 from iterative_reasoning.data.records import RegionSample
 from iterative_reasoning.engine.log import read_log
-from iterative_reasoning.engine.model import RegionModel, collate_regions
+from iterative_reasoning.models.region import RegionModel, collate_regions
 from iterative_reasoning.nn.reasoning_head import ReasoningOutput
 from knowledge_graphs.files import save_figure
 

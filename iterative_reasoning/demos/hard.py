@@ -2,10 +2,10 @@
 :mod:`~iterative_reasoning.data.synthetic.hard`, each model trained and scored on several seeds,
 as the mean and standard deviation, beside the ceiling the generator computes.
 
-Each seed is one run of :func:`~iterative_reasoning.demo.run_demo` into ``seed-<k>/``: the
-tier's splits drawn from seed ``k`` and written in the ADE20K 2016 format, its class graph
-(WordNet and the box statistics of its training split), the plain ConvNet, then every head on
-that ConvNet (frozen), with training seeded by ``k`` too. Every step resumes: run again, it
+Each seed is one run of :func:`~iterative_reasoning.demos.classification.run_demo` into
+``seed-<k>/``: the tier's splits drawn from seed ``k`` and written in the ADE20K 2016 format, its
+class graph (WordNet and the box statistics of its training split), the plain ConvNet, then every
+head on that ConvNet (frozen), with training seeded by ``k`` too. Every step resumes: run again, it
 reuses the seeds, models and scores it finished.
 """
 
@@ -22,8 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.data.synthetic.hard import GROUPS, ceiling
-from iterative_reasoning.demo import DemoConfig, HeadFactory, aligned, group_ap, run_demo
-from iterative_reasoning.plot import plot_class_ap_by_model
+from iterative_reasoning.demos.classification import (
+    DemoConfig,
+    HeadFactory,
+    aligned,
+    group_ap,
+    run_demo,
+)
+from iterative_reasoning.demos.plot import plot_class_ap_by_model
 from iterative_reasoning.recipes import synthetic
 from knowledge_graphs.files import write_atomic
 
@@ -109,7 +115,8 @@ def run_hard_benchmark(
 ) -> HardBenchmarkResult:
     """Run every seed into ``output_dir/seed-<k>`` and write ``tables.txt``, ``summary.json``
     and ``class_ap_by_model.png`` into ``output_dir``. ``heads`` adds models of your own
-    (as :func:`~iterative_reasoning.demo.run_demo`); they are rows of the main table."""
+    (as :func:`~iterative_reasoning.demos.classification.run_demo`); they are rows of the main
+    table."""
 
     config = config or HardBenchmarkConfig()
     if config.seeds < 1:

@@ -1,6 +1,6 @@
 import json
 
-from iterative_reasoning.demo import DemoConfig, format_table, run_demo
+from iterative_reasoning.demos.classification import DemoConfig, format_table, run_demo
 from iterative_reasoning.engine import read_log
 
 

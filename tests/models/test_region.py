@@ -2,11 +2,8 @@ import pytest
 import torch
 
 from iterative_reasoning.data.synthetic import SyntheticScenes
-from iterative_reasoning.engine import (
-    RegionModel,
-    collate_regions,
-)
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models import RegionModel, collate_regions
 
 
 def test_collate_pads_to_multiples_of_16():
@@ -17,7 +14,7 @@ def test_collate_pads_to_multiples_of_16():
 
 
 def test_paper_models():
-    from iterative_reasoning.detectors import ResNetRegionClassifier
+    from iterative_reasoning.models import ResNetRegionClassifier
 
     relations = ClassRelations(5, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
     baseline = RegionModel.paper("baseline", 5, weights=None, write_masks=True)

@@ -3,7 +3,7 @@
 It writes the benchmark in the ADE20K 2016 format and reads it back through
 :class:`~iterative_reasoning.data.ADE20K`, builds the class graph from WordNet and from the
 part annotations of the written data, trains the plain ConvNet
-(:class:`~iterative_reasoning.detectors.SmallConvNetClassifier`), then the local, global and
+(:class:`~iterative_reasoning.models.SmallConvNetClassifier`), then the local, global and
 final heads on that ConvNet (frozen: the head never trains the ConvNet, so this is the ConvNet a
 joint run would learn), evaluates the four models, prints the table with the AP of each
 look-alike class, and draws each region's prediction at each iteration with the attention, and
@@ -24,13 +24,13 @@ import torch
 
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS
 from iterative_reasoning.data.synthetic.hard import GROUPS
+from iterative_reasoning.demos.plot import plot_iterations, plot_training_curves
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate
-from iterative_reasoning.engine.model import RegionModel
 from iterative_reasoning.engine.region_cache import RegionCache
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models.region import RegionModel
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
-from iterative_reasoning.plot import plot_iterations, plot_training_curves
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.resume import train_or_resume

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iterative_reasoning.data.records import RegionSample
-from iterative_reasoning.detectors import ResNetRegionClassifier
 from iterative_reasoning.detectors.base import RegionBatch, pad_images
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
+from iterative_reasoning.models.resnet import ResNetRegionClassifier
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def collate_regions(samples: Sequence[RegionSample]) -> Batch:
 
 class RegionModel(nn.Module):
     """A ConvNet region classifier (``convnet(images, boxes, sizes) -> RegionBatch``, e.g.
-    :class:`~iterative_reasoning.detectors.ResNetRegionClassifier`) with an optional
+    :class:`~iterative_reasoning.models.ResNetRegionClassifier`) with an optional
     :class:`~iterative_reasoning.nn.IterativeReasoningHead`; without a head it is the paper's
     baseline.
 
@@ -120,7 +120,7 @@ class RegionModel(nn.Module):
         write_masks: bool = False,
     ) -> RegionModel:
         """A row of the paper's tables: the ResNet-50 region classifier
-        (:class:`~iterative_reasoning.detectors.ResNetRegionClassifier`, ImageNet ``weights``
+        (:class:`~iterative_reasoning.models.ResNetRegionClassifier`, ImageNet ``weights``
         through torchvision's weights API, ``None`` for random ones) and, unless ``model`` is
         ``"baseline"``, the head of :meth:`IterativeReasoningHead.paper
         <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``"local"``, ``"global"``,

@@ -6,16 +6,16 @@ from pycocotools.coco import COCO
 
 from iterative_reasoning.data import COCODetection, write_coco
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.detectors.small_convnet import small_faster_rcnn
+from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import (
     CallbackHook,
-    DetectionModel,
     TrainConfig,
     evaluate_detection,
     read_log,
     train,
 )
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models import DetectionModel
 
 NUM_CLASSES = 14  # the synthetic benchmark's 13 categories and background
 RELATIONS = ClassRelations(NUM_CLASSES, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
@@ -261,7 +261,7 @@ def test_other_libraries_detectors_train_frozen_and_evaluate_through_the_engine(
 @pytest.mark.parametrize("train_on", ["proposals", "ground_truth"])
 def test_a_bad_target_or_image_is_an_error_before_the_detector_runs(coco, train_on):
     """A NaN target box once crashed the process in RoI pooling (train_on='ground_truth')."""
-    from iterative_reasoning.engine.detection import collate_detections
+    from iterative_reasoning.models.detection import collate_detections
 
     detector = _detector()
     small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
