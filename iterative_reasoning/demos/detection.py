@@ -235,7 +235,6 @@ def run_detection_demo(
         detector,
         config.model,
         relations,
-        family=config.family,
         widths=synthetic.head_widths(config.width),
         reasoned_boxes=config.reasoned_boxes,
         fusion=config.fusion,

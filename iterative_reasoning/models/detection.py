@@ -1,6 +1,7 @@
-"""Detection in the engine: a torchvision detector (with or without the reasoning head) as a
-model that :func:`~iterative_reasoning.engine.train` trains, and its evaluation with COCO's
-metrics (``metrics.json``)."""
+"""A detector of any family (with or without the reasoning head) as a model that
+:func:`~iterative_reasoning.engine.train` trains and
+:func:`~iterative_reasoning.engine.evaluate_detection` scores, read through its
+:mod:`~iterative_reasoning.detectors.contract`."""
 
 from __future__ import annotations
 
@@ -9,12 +10,9 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
-from iterative_reasoning._detection_validation import check_detector_input
 from iterative_reasoning.data.coco import DetectionSample
-from iterative_reasoning.detectors._common import HeadAdapter
-from iterative_reasoning.detectors.torchvision import ReasoningRoIHeads
+from iterative_reasoning.detectors.contract import DetectorContract, contract_of
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
 #: What :class:`DetectionModel` trains besides a detector that is not frozen.
@@ -79,21 +77,17 @@ class DetectionModel(nn.Module):
     """
 
     detector: Any  # torchvision's GeneralizedRCNN or an adapter
+    contract: DetectorContract  # how the engine reads it (contract_of)
 
     def __init__(
         self, detector: nn.Module, freeze_detector: bool = False, trains: str = "head"
     ) -> None:
         super().__init__()
-        self.torchvision = _is_torchvision(detector)
-        if not self.torchvision and not _is_adapter(detector):
-            raise TypeError(
-                "detector must be a torchvision two-stage detector (FasterRCNN, MaskRCNN, "
-                "KeypointRCNN), a TransformersDetector or a YOLODetector, got "
-                f"{type(detector).__name__}"
-            )
+        contract = contract_of(detector)
         if trains not in TRAINED_PARTS:
             raise ValueError(f"trains must be one of {TRAINED_PARTS}, got {trains!r}")
         self.detector = detector
+        self.contract = contract
         self.freeze_detector = freeze_detector
         self.trains = trains
         head = self.head
@@ -106,7 +100,7 @@ class DetectionModel(nn.Module):
                 "trains='fallback' fits the fallback gate of a head with fusion='residual' on "
                 "a frozen detector: attach such a head and give freeze_detector=True"
             )
-        prefix = "roi_heads.head." if self.torchvision else "head."
+        prefix = contract.head_prefix
         for name, parameter in detector.named_parameters():
             in_head, in_gate = name.startswith(prefix), name.startswith(prefix + "fallback.")
             if trains == "fallback":
@@ -119,11 +113,7 @@ class DetectionModel(nn.Module):
     @property
     def head(self) -> IterativeReasoningHead | None:
         """The reasoning head, or ``None`` for the plain detector."""
-        if not self.torchvision:
-            head: IterativeReasoningHead | None = self.detector.head
-            return head
-        roi_heads = self.detector.roi_heads
-        return roi_heads.head if isinstance(roi_heads, ReasoningRoIHeads) else None
+        return self.contract.head
 
     @staticmethod
     def collate(samples: Sequence[DetectionSample]) -> DetectionBatch:
@@ -131,32 +121,20 @@ class DetectionModel(nn.Module):
 
     def train(self, mode: bool = True) -> DetectionModel:
         super().train(mode)
-        if mode and self.freeze_detector and not self.torchvision:
-            self.detector.model.eval()
-        elif mode and self.freeze_detector:
-            self.detector.backbone.eval()
-            self.detector.rpn.eval()
-            head = self.head
-            inside_head = {id(m) for m in head.modules()} if head is not None else set()
-            for module in self.detector.modules():
-                if isinstance(module, _BatchNorm) and id(module) not in inside_head:
-                    module.eval()
+        if mode and self.freeze_detector:
+            self.contract.freeze()
         return self
 
     @property
     def num_classes(self) -> int:
         """``K``, the detector's object classes (background not counted)."""
-        if self.torchvision:
-            return int(self.detector.roi_heads.box_predictor.cls_score.out_features) - 1
-        return int(self.detector.num_classes)
+        return self.contract.num_classes
 
     def _check_input(self, batch: DetectionBatch, training: bool) -> None:
-        """A torchvision detector's input, checked here (on its device, of its dtype) so that a
-        bad target cannot reach its kernels; an adapter checks its own input
-        (:meth:`~iterative_reasoning.detectors._common.HeadAdapter.check_input`)."""
-        if self.torchvision:
-            targets = batch.targets if training else None
-            check_detector_input(batch.images, targets, self.num_classes, training, self.detector)
+        """The input the detector does not check itself, checked here so that a bad target
+        cannot reach its kernels (:meth:`~iterative_reasoning.detectors.contract.
+        DetectorContract.check_input`: a torchvision detector's; an adapter checks its own)."""
+        self.contract.check_input(batch.images, batch.targets if training else None, training)
 
     def forward(self, batch: DetectionBatch) -> dict[str, Tensor]:
         """The detector's losses (and ``"loss_reasoning"``) in training mode; the images and
@@ -194,15 +172,3 @@ class DetectionModel(nn.Module):
         finally:
             self.train(was_training)
         return detections
-
-
-def _is_torchvision(detector: nn.Module) -> bool:
-    from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
-
-    return isinstance(detector, GeneralizedRCNN)
-
-
-def _is_adapter(detector: nn.Module) -> bool:
-    """An adapter of this package's for another library's detector."""
-
-    return isinstance(detector, HeadAdapter)

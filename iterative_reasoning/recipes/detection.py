@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.data.coco import COCODetection
-from iterative_reasoning.detectors import transformers, ultralytics
-from iterative_reasoning.detectors.torchvision import (
-    attach_reasoning_head,
-    build_detector,
-    reasoning_head_for,
-)
+from iterative_reasoning.detectors.contract import contract_of
+from iterative_reasoning.detectors.torchvision import build_detector
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models.detection import DetectionModel
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
@@ -135,33 +132,20 @@ def attach_head(
     model: str,
     class_relations: Any,
     *,
-    family: str = "faster_rcnn",
     widths: dict[str, int] | None = None,
     reasoned_boxes: int | None = None,
     train_on: str = "proposals",
     fusion: str = "paper",
 ) -> None:
     """Size the head of ``model`` for ``detector`` (with the ``fusion`` of
-    :class:`~iterative_reasoning.nn.IterativeReasoningHead`) and attach it: a torchvision
-    two-stage detector (``family="faster_rcnn"``) takes it as its RoI heads; a
-    ``TransformersDetector`` (``"rt_detr"``) or ``YOLODetector`` (``"yolo"``) as its
-    re-classifier."""
-    options: dict[str, Any] = {**(widths or {}), "fusion": fusion}
-    if family in ("rt_detr", "yolo"):
-        adapter: Any = transformers if family == "rt_detr" else ultralytics
-        head = adapter.reasoning_head_for(
-            detector.model, model, class_relations=class_relations, **options
-        )
-        detector.attach(head)
-        return
-
-    head = reasoning_head_for(detector, model, class_relations=class_relations, **options)
-    attach_reasoning_head(
-        detector,
-        head,
-        reasoned_boxes=reasoned_boxes,
-        train_on=train_on,  # type: ignore[arg-type]
-    )
+    :class:`~iterative_reasoning.nn.IterativeReasoningHead`) and attach it, through the
+    detector's :func:`~iterative_reasoning.detectors.contract.contract_of`: a torchvision
+    two-stage detector takes it as its RoI heads (with ``reasoned_boxes`` and ``train_on``); a
+    ``TransformersDetector`` or ``YOLODetector`` as its re-classifier."""
+    contract = contract_of(detector)
+    sizes = {**contract.head_sizes(), **(widths or {}), "fusion": fusion}
+    head = IterativeReasoningHead.paper(model, class_relations=class_relations, **sizes)
+    contract.attach(head, reasoned_boxes=reasoned_boxes, train_on=train_on)
 
 
 def detection_annotations(spec: RunSpec, split: str) -> Path:

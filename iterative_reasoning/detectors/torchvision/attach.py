@@ -170,6 +170,15 @@ def reasoning_head_for(
     of its backbone's feature maps, its box representation, and the stride 16 (or, for a
     backbone without one, its finest stride above 16). ``kwargs`` go to ``paper`` (e.g.
     ``fc_channels``, ``memory_channels``, ``hidden_channels``)."""
+    options: dict[str, Any] = {**head_sizes(detector), **kwargs}
+    return IterativeReasoningHead.paper(model, class_relations=class_relations, **options)
+
+
+def head_sizes(detector: GeneralizedRCNN) -> dict[str, Any]:
+    """The sizes of a head for ``detector``, as :meth:`IterativeReasoningHead.paper
+    <iterative_reasoning.nn.IterativeReasoningHead.paper>` takes them: its classes
+    (background included), its backbone's channels, its box representation's width and the
+    stride 16 (or, for a backbone without one, its finest stride above 16)."""
     score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
     if not isinstance(score, nn.Linear):
         raise ValueError(
@@ -178,15 +187,12 @@ def reasoning_head_for(
         )
     strides = sorted(set(feature_strides(detector.backbone).values()))
     stride = 16 if 16 in strides else min((s for s in strides if s > 16), default=strides[-1])
-    options: dict[str, Any] = {"spatial_scale": 1 / stride, **kwargs}
-    return IterativeReasoningHead.paper(
-        model,
-        num_classes=score.out_features,
-        class_relations=class_relations,
-        feature_channels=detector.backbone.out_channels,
-        region_channels=score.in_features,
-        **options,
-    )
+    return {
+        "num_classes": score.out_features,
+        "feature_channels": detector.backbone.out_channels,
+        "region_channels": score.in_features,
+        "spatial_scale": 1 / stride,
+    }
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -1,0 +1,107 @@
+"""The one contract every detector family meets: the engine and the recipes read a
+torchvision detector and the adapters the same way, and a head sized through it is the head
+each family's own ``reasoning_head_for`` builds (same sizes, same weights from a seed)."""
+
+import os
+import tempfile
+
+import pytest
+import torch
+from torch import nn
+from torchvision_detectors import SMALL, own_backbone
+
+from iterative_reasoning.detectors import torchvision as tv
+from iterative_reasoning.detectors.contract import (
+    AdapterContract,
+    TorchvisionContract,
+    contract_of,
+)
+from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models import DetectionModel
+from iterative_reasoning.nn import IterativeReasoningHead
+
+
+def _same_heads(family_head, contract_head):
+    assert contract_head.num_classes == family_head.num_classes
+    assert contract_head.spatial_scale == family_head.spatial_scale
+    ours, theirs = contract_head.state_dict(), family_head.state_dict()
+    assert ours.keys() == theirs.keys()
+    for name, value in theirs.items():
+        assert torch.equal(ours[name], value), name
+
+
+def _relations(num_classes):
+    return ClassRelations(num_classes, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
+
+
+def _contract_head(detector, seed=0):
+    sizes = contract_of(detector).head_sizes()
+    torch.manual_seed(seed)
+    relations = _relations(sizes["num_classes"])
+    return IterativeReasoningHead.paper("final", class_relations=relations, **sizes, **SMALL)
+
+
+def _family_head(build, model, num_classes):
+    torch.manual_seed(0)
+    return build(model, "final", class_relations=_relations(num_classes), **SMALL)
+
+
+def _families():
+    """(name, a detector, the head its family's reasoning_head_for gives, seeded)."""
+    found = []
+    detector = own_backbone()
+    found.append(("torchvision", detector, _family_head(tv.reasoning_head_for, detector, 4)))
+    try:
+        from transformers_detectors import small_detr
+
+        from iterative_reasoning.detectors import transformers as hf
+
+        detr = small_detr()
+        found.append(("detr", detr, _family_head(hf.reasoning_head_for, detr.model, 5)))
+    except ImportError:
+        pass
+    os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp())
+    try:
+        from iterative_reasoning.detectors.small_detectors import small_yolo
+        from iterative_reasoning.detectors.ultralytics import reasoning_head_for
+
+        yolo = small_yolo(4, imgsz=160)
+        found.append(("yolo", yolo, _family_head(reasoning_head_for, yolo.model, 5)))
+    except ImportError:
+        pass
+    return found
+
+
+def test_every_family_sizes_the_same_head_through_the_contract():
+    families = _families()
+    assert [name for name, *_ in families][:1] == ["torchvision"]
+    for _, detector, family_head in families:
+        _same_heads(family_head, _contract_head(detector))
+
+
+def test_the_engine_reads_every_family_through_the_contract():
+    for name, detector, _ in _families():
+        contract = contract_of(detector)
+        kind = TorchvisionContract if name == "torchvision" else AdapterContract
+        assert isinstance(contract, kind)
+        assert contract.head is None
+        head = _contract_head(detector)
+        contract.attach(head)
+        assert contract.head is head and contract.num_classes + 1 == head.num_classes
+        # the head's parameters are those under the contract's prefix, and only they
+        under = {n for n, _ in detector.named_parameters() if n.startswith(contract.head_prefix)}
+        assert len(under) == len(list(head.parameters())) > 0
+        model = DetectionModel(detector, freeze_detector=True).train()
+        trained = {n for n, p in detector.named_parameters() if p.requires_grad}
+        assert trained == {n for n in under if ".fallback." not in n}
+        assert model.num_classes == contract.num_classes and model.head is head
+        frozen = [m for m in detector.modules() if isinstance(m, nn.BatchNorm2d)]
+        inside = {id(m) for m in head.modules()}
+        assert all(not m.training for m in frozen if id(m) not in inside), name
+
+
+def test_a_detector_of_no_family_is_refused():
+    with pytest.raises(TypeError, match="a TransformersDetector or a YOLODetector, got Linear"):
+        contract_of(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="got Linear"):
+        DetectionModel(nn.Linear(2, 2))
