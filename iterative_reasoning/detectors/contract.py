@@ -67,6 +67,12 @@ class DetectorContract:
         """Give the detector ``head``, checked to fit. ``reasoned_boxes`` and ``train_on``
         are the options of a two-stage detector's RoI heads (an adapter reasons over every
         box it keeps and trains on them)."""
+        options: dict[str, Any] = {"train_on": train_on}
+        if reasoned_boxes is not None:
+            options["reasoned_boxes"] = reasoned_boxes
+        self._attach(head, options)
+
+    def _attach(self, head: IterativeReasoningHead, options: dict[str, Any]) -> None:
         raise NotImplementedError
 
     def freeze(self) -> None:
@@ -98,15 +104,7 @@ class TorchvisionContract(DetectorContract):
     def head_sizes(self) -> dict[str, Any]:
         return head_sizes(self.detector)
 
-    def attach(
-        self,
-        head: IterativeReasoningHead,
-        reasoned_boxes: int | None = None,
-        train_on: str = "proposals",
-    ) -> None:
-        options: dict[str, Any] = {"train_on": train_on}
-        if reasoned_boxes is not None:
-            options["reasoned_boxes"] = reasoned_boxes
+    def _attach(self, head: IterativeReasoningHead, options: dict[str, Any]) -> None:
         attach_reasoning_head(self.detector, head, **options)
 
     def freeze(self) -> None:
@@ -152,12 +150,7 @@ class AdapterContract(DetectorContract):
             "spatial_scale": 1 / 16,
         }
 
-    def attach(
-        self,
-        head: IterativeReasoningHead,
-        reasoned_boxes: int | None = None,
-        train_on: str = "proposals",
-    ) -> None:
+    def _attach(self, head: IterativeReasoningHead, options: dict[str, Any]) -> None:
         self.detector.attach(head)
 
     def freeze(self) -> None:
