@@ -4,6 +4,7 @@ detector's scores."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -28,31 +29,12 @@ class HeadAdapter(nn.Module):
 
     def check_head(self, head: IterativeReasoningHead) -> None:
         """Raise when ``head`` was built for other classes, widths or a stride than the
-        detector gives."""
-        if head.num_classes != self.num_classes + 1:
-            raise ValueError(
-                f"the head has num_classes = {head.num_classes} but the detector has "
-                f"{self.num_classes} classes: the head needs {self.num_classes + 1} "
-                "(background first)"
-            )
+        detector gives (:func:`check_head_sizes`)."""
         stride = round(1 / head.spatial_scale)
-        if stride not in self.strides:
-            raise ValueError(
-                f"the detector has no feature map at the head's stride {stride}; its "
-                f"strides: {self.strides}. {self.stride_hint}".rstrip(". ")
-            )
-        channels = self.channels[self.strides.index(stride)]
-        if head.local is not None and head.local.in_channels != channels:
-            raise ValueError(
-                f"the head's local module takes feature maps of {head.local.in_channels} "
-                f"channels but the detector's stride-{stride} map has {channels}"
-            )
-        given = self.region_channels_at(stride)
-        if head.region_channels is not None and head.region_channels != given:
-            raise ValueError(
-                f"the head's global module takes region features of {head.region_channels} "
-                f"channels but the detector gives {given}"
-            )
+        region = self.region_channels_at(stride) if stride in self.strides else None
+        check_head_sizes(
+            head, self.num_classes, self.strides, self.channels, region, self.stride_hint
+        )
 
     def region_channels_at(self, stride: int) -> int:
         """The width of the region features the detector gives a head at ``stride``."""
@@ -80,6 +62,47 @@ class HeadAdapter(nn.Module):
         (:func:`~iterative_reasoning._detection_validation.check_detector_input`): images,
         and targets in training mode."""
         check_detector_input(images, targets, self.num_classes, self.training)
+
+
+def check_head_sizes(
+    head: IterativeReasoningHead,
+    num_classes: int | None,
+    strides: Sequence[int],
+    channels: Sequence[int | None],
+    region_channels: int | None,
+    stride_hint: str = "",
+) -> None:
+    """The one check that ``head`` fits a detector, of any family: its classes (``K`` object
+    classes, so ``K + 1`` for the head), a feature map at the head's stride (``strides``, with
+    their ``channels``) as wide as the head's local module reads, and region features
+    (``region_channels``, at the head's stride) as wide as its global module reads. ``None``
+    is a size the detector does not tell, left unchecked.
+
+    Raises:
+        ValueError: the first size that differs, with the detector's.
+    """
+    if num_classes is not None and head.num_classes != num_classes + 1:
+        raise ValueError(
+            f"the head has num_classes = {head.num_classes} but the detector has "
+            f"{num_classes} classes: the head needs {num_classes + 1} (background first)"
+        )
+    stride = round(1 / head.spatial_scale)
+    if stride not in strides:
+        raise ValueError(
+            f"the detector has no feature map at the head's stride {stride}; its "
+            f"strides: {sorted(set(strides))}. {stride_hint}".rstrip(". ")
+        )
+    width = channels[list(strides).index(stride)]
+    if head.local is not None and width is not None and head.local.in_channels != width:
+        raise ValueError(
+            f"the head's local module takes feature maps of {head.local.in_channels} "
+            f"channels but the detector's stride-{stride} map has {width}"
+        )
+    if region_channels is not None and head.region_channels not in (None, region_channels):
+        raise ValueError(
+            f"the head's global module takes region features of {head.region_channels} "
+            f"channels but the detector gives {region_channels}"
+        )
 
 
 def clip_to_inputs(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> Tensor:

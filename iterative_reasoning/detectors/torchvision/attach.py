@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 from torchvision.models.detection.roi_heads import RoIHeads
 
+from iterative_reasoning.detectors._common import check_head_sizes
 from iterative_reasoning.detectors.torchvision.roi_heads import (
     DEFAULT_REASONED_BOXES,
     ReasoningRoIHeads,
@@ -90,32 +91,15 @@ def check_head_fits(
     detector: GeneralizedRCNN, head: IterativeReasoningHead, feature_level: str | None = None
 ) -> None:
     """Raise when ``head`` was built for other classes, widths or a stride than ``detector``
-    gives (the strides are found by :func:`feature_strides`)."""
+    gives (:func:`~iterative_reasoning.detectors._common.check_head_sizes`, the check of every
+    family; the strides are found by :func:`feature_strides`), or than its ``feature_level``
+    has."""
     if not isinstance(head, IterativeReasoningHead):
         raise TypeError(f"head must be an IterativeReasoningHead, got {type(head).__name__}")
-    score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
-    if isinstance(score, nn.Linear):
-        if head.num_classes != score.out_features:
-            raise ValueError(
-                f"the head has num_classes = {head.num_classes} but the detector's box "
-                f"predictor has {score.out_features} classes (background included)"
-            )
-        if head.region_channels is not None and head.region_channels != score.in_features:
-            raise ValueError(
-                f"the head's global module takes region features of {head.region_channels} "
-                f"channels (in_channels - C) but the detector's box representation has "
-                f"{score.in_features}"
-            )
-    channels = getattr(detector.backbone, "out_channels", None)
-    if head.local is not None and channels is not None and head.local.in_channels != channels:
-        raise ValueError(
-            f"the head's local module takes feature maps of {head.local.in_channels} channels "
-            f"but the detector's backbone gives {channels} (backbone.out_channels)"
-        )
     strides = feature_strides(detector.backbone)
     stride = round(1 / head.spatial_scale)
-    found = ", ".join(f"{name!r}: {s}" for name, s in strides.items())
     if feature_level is not None:
+        found = ", ".join(f"{name!r}: {s}" for name, s in strides.items())
         if feature_level not in strides:
             raise ValueError(
                 f"feature_level {feature_level!r} is not among the backbone's feature maps "
@@ -126,13 +110,18 @@ def check_head_fits(
                 f"feature_level {feature_level!r} has stride {strides[feature_level]} but the "
                 f"head was built for spatial_scale 1/{stride}"
             )
-    elif stride not in strides.values():
-        raise ValueError(
-            f"the backbone has no feature map at the head's stride {stride} (spatial_scale "
-            f"1/{stride}); its maps and strides: {found}. Build the head with spatial_scale = "
-            "1/stride of one of them (fasterrcnn_mobilenet_v3_large_fpn has stride 32 only), "
-            "or give feature_level"
-        )
+    score = getattr(detector.roi_heads.box_predictor, "cls_score", None)
+    classes, region = (score.out_features, score.in_features) if score is not None else (0, None)
+    channels = getattr(detector.backbone, "out_channels", None)  # the same at every level
+    check_head_sizes(
+        head,
+        classes - 1 if isinstance(score, nn.Linear) else None,
+        list(strides.values()),
+        [channels] * len(strides),
+        region if isinstance(score, nn.Linear) else None,
+        "Build the head with spatial_scale = 1/stride of one of them "
+        "(fasterrcnn_mobilenet_v3_large_fpn has stride 32 only), or give feature_level",
+    )
 
 
 def feature_strides(backbone: nn.Module, size: int = 256) -> dict[str, int]:

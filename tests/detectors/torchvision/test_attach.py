@@ -32,18 +32,20 @@ def test_errors():
     with pytest.raises(TypeError, match="IterativeReasoningHead"):
         attach_reasoning_head(detector, torch.nn.Linear(1, 1))  # type: ignore[arg-type]
     other = IterativeReasoningHead.paper("local", num_classes=5, feature_channels=32, **SMALL)
-    with pytest.raises(ValueError, match="num_classes = 5 but the detector's box predictor has 4"):
+    with pytest.raises(ValueError, match="num_classes = 5 but the detector has 3 classes: .* 4"):
         attach_reasoning_head(detector, other)
     wide = IterativeReasoningHead.paper("local", num_classes=C, feature_channels=256, **SMALL)
-    with pytest.raises(ValueError, match="256 channels but the detector's backbone gives 32"):
+    with pytest.raises(ValueError, match="256 channels but the detector's stride-16 map has 32"):
         attach_reasoning_head(detector, wide)
     features = reasoning_head_for(detector, "global", class_relations=RELATIONS, **SMALL)
     features.region_channels = 1024
-    with pytest.raises(ValueError, match="region features of 1024 channels .* has 64"):
+    with pytest.raises(ValueError, match="region features of 1024 channels .* gives 64"):
         attach_reasoning_head(detector, features)
     mobile = build("fasterrcnn_mobilenet_v3_large_fpn")
     stride16 = IterativeReasoningHead.paper("local", num_classes=C, feature_channels=256, **SMALL)
-    with pytest.raises(ValueError, match="no feature map at the head's stride 16.*'0': 32"):
+    with pytest.raises(
+        ValueError, match=r"no feature map at the head's stride 16; its strides: \[32, 64\]"
+    ):
         attach_reasoning_head(mobile, stride16)
     with pytest.raises(ValueError, match="feature_level 'p4' is not among"):
         attach_reasoning_head(detector, head, feature_level="p4")
