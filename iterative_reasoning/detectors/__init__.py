@@ -1,7 +1,10 @@
 """Adapters: the only place a detector's conventions appear. Any backbone or detector plugs in
 through :func:`region_batch`; :mod:`~iterative_reasoning.detectors.torchvision` puts the head
-inside torchvision's two-stage detectors (:func:`attach_reasoning_head`), and
-:mod:`~iterative_reasoning.models.resnet` is the paper's ResNet-50 region classifier."""
+inside torchvision's two-stage detectors (:func:`attach_reasoning_head`), and the adapters of
+:mod:`~iterative_reasoning.detectors.transformers` and
+:mod:`~iterative_reasoning.detectors.ultralytics` around the DETR family and YOLO. Every
+family meets one contract (:func:`contract_of`), and :func:`reasoning_head_for` sizes a head
+for a detector of any of them."""
 
 from iterative_reasoning.detectors.base import (
     CropRegionClassifier,
@@ -12,6 +15,7 @@ from iterative_reasoning.detectors.base import (
     rescale_boxes,
     resized_shape,
 )
+from iterative_reasoning.detectors.contract import contract_of, reasoning_head_for
 from iterative_reasoning.detectors.random_inputs import random_detection_batch
 from iterative_reasoning.detectors.torchvision import (
     ReasoningRoIHeads,
@@ -19,7 +23,6 @@ from iterative_reasoning.detectors.torchvision import (
     check_head_fits,
     detach_reasoning_head,
     feature_strides,
-    reasoning_head_for,
 )
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "attach_reasoning_head",
     "check_box_frame",
     "check_head_fits",
+    "contract_of",
     "detach_reasoning_head",
     "feature_strides",
     "pad_images",

@@ -25,6 +25,7 @@ from iterative_reasoning._detection_validation import check_detector_input
 from iterative_reasoning.detectors._common import HeadAdapter
 from iterative_reasoning.detectors.torchvision.attach import attach_reasoning_head, head_sizes
 from iterative_reasoning.detectors.torchvision.roi_heads import ReasoningRoIHeads
+from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
 
@@ -172,3 +173,24 @@ def contract_of(detector: nn.Module) -> DetectorContract:
         "KeypointRCNN), a TransformersDetector or a YOLODetector, got "
         f"{type(detector).__name__}"
     )
+
+
+def reasoning_head_for(
+    detector: nn.Module,
+    model: str = "final",
+    *,
+    class_relations: ClassRelations | None = None,
+    **kwargs: Any,
+) -> IterativeReasoningHead:
+    """A head of :meth:`IterativeReasoningHead.paper
+    <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``model``: ``"local"``,
+    ``"global"``, ``"final"`` or an ablation) sized for ``detector``, the detector the engine
+    takes, of any family: a torchvision two-stage detector, a
+    :class:`~iterative_reasoning.detectors.transformers.TransformersDetector` or a
+    :class:`~iterative_reasoning.detectors.ultralytics.YOLODetector`
+    (:meth:`DetectorContract.head_sizes`). ``kwargs`` go to ``paper`` (widths, ``fusion``) and
+    may override the sizes. For a torchvision detector it is
+    :func:`~iterative_reasoning.detectors.torchvision.reasoning_head_for`; for an adapter, the
+    head its module's ``reasoning_head_for`` builds for the host's model (tested equal)."""
+    sizes = {**contract_of(detector).head_sizes(), **kwargs}
+    return IterativeReasoningHead.paper(model, class_relations=class_relations, **sizes)

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from iterative_reasoning.data.coco import COCODetection
-from iterative_reasoning.detectors.contract import contract_of
+from iterative_reasoning.detectors.contract import contract_of, reasoning_head_for
 from iterative_reasoning.detectors.torchvision import build_detector
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models.detection import DetectionModel
-from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.spec import RunSpec
@@ -142,10 +141,9 @@ def attach_head(
     detector's :func:`~iterative_reasoning.detectors.contract.contract_of`: a torchvision
     two-stage detector takes it as its RoI heads (with ``reasoned_boxes`` and ``train_on``); a
     ``TransformersDetector`` or ``YOLODetector`` as its re-classifier."""
-    contract = contract_of(detector)
-    sizes = {**contract.head_sizes(), **(widths or {}), "fusion": fusion}
-    head = IterativeReasoningHead.paper(model, class_relations=class_relations, **sizes)
-    contract.attach(head, reasoned_boxes=reasoned_boxes, train_on=train_on)
+    options: dict[str, Any] = {**(widths or {}), "fusion": fusion}
+    head = reasoning_head_for(detector, model, class_relations=class_relations, **options)
+    contract_of(detector).attach(head, reasoned_boxes=reasoned_boxes, train_on=train_on)
 
 
 def detection_annotations(spec: RunSpec, split: str) -> Path:

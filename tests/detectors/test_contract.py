@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchvision_detectors import SMALL, own_backbone
 
+from iterative_reasoning.detectors import reasoning_head_for
 from iterative_reasoning.detectors import torchvision as tv
 from iterative_reasoning.detectors.contract import (
     AdapterContract,
@@ -18,7 +19,6 @@ from iterative_reasoning.detectors.contract import (
 )
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models import DetectionModel
-from iterative_reasoning.nn import IterativeReasoningHead
 
 
 def _same_heads(family_head, contract_head):
@@ -35,10 +35,11 @@ def _relations(num_classes):
 
 
 def _contract_head(detector, seed=0):
-    sizes = contract_of(detector).head_sizes()
+    """The head that :func:`iterative_reasoning.detectors.reasoning_head_for` sizes for the
+    detector the engine takes, whatever its family."""
+    relations = _relations(contract_of(detector).head_sizes()["num_classes"])
     torch.manual_seed(seed)
-    relations = _relations(sizes["num_classes"])
-    return IterativeReasoningHead.paper("final", class_relations=relations, **sizes, **SMALL)
+    return reasoning_head_for(detector, "final", class_relations=relations, **SMALL)
 
 
 def _family_head(build, model, num_classes):
@@ -72,7 +73,7 @@ def _families():
     return found
 
 
-def test_every_family_sizes_the_same_head_through_the_contract():
+def test_one_reasoning_head_for_sizes_every_family_s_head():
     families = _families()
     assert [name for name, *_ in families][:1] == ["torchvision"]
     for _, detector, family_head in families:
