@@ -66,8 +66,9 @@ def split_images(root: str | os.PathLike[str], split: str, release: Release = "a
         if split == "all":  # the folders the release has (a sample may hold one)
             present = [f for f in folders if _folder(root, f) is not None]
             folders = tuple(present) or folders
-        images = [image for name in folders for image in _folder_images(root, name, release)]
-        if release == "auto" and split in _SHORT and any(_release_of(p) == "2016" for p in images):
+        found = {p: r for name in folders for p, r in _folder_images(root, name, release).items()}
+        images = list(found)
+        if release == "auto" and split in _SHORT and "2016" in found.values():
             raise FileNotFoundError(
                 f"split {split!r}: no split file {split_file}; this is the 2016 release, whose "
                 f"splits are the iter-reason files {', '.join(s + '.txt' for s in SPLITS_2016)}"
@@ -100,26 +101,28 @@ def _listed(root: Path, split_file: Path) -> list[Path]:
     return images
 
 
-def _folder_images(root: Path, folder: str, release: Release) -> list[Path]:
-    """Every annotated image under the release's ``folder``, sorted by path."""
+def _folder_images(root: Path, folder: str, release: Release) -> dict[Path, str]:
+    """Every annotated image under the release's ``folder``, sorted by path, with the release
+    of its annotation (2016 where it has both, as :func:`image_release` reads it)."""
     where = _folder(root, folder)
     if where is None:
         raise FileNotFoundError(
             f"no ADE20K folder {folder!r} under {root} (looked for "
             f"{', '.join(str(c / folder) for c in _bases(root))})"
         )
-    found: set[Path] = set()
+    found: dict[Path, str] = {}
     if release in ("auto", "2021"):
-        found.update(p.with_suffix(".jpg") for p in where.rglob("ADE_*.json"))
+        found.update((p.with_suffix(".jpg"), "2021") for p in where.rglob("ADE_*.json"))
     if release in ("auto", "2016"):
         found.update(
-            p.with_name(p.name[: -len("_atr.txt")] + ".jpg") for p in where.rglob("ADE_*_atr.txt")
+            (p.with_name(p.name[: -len("_atr.txt")] + ".jpg"), "2016")
+            for p in where.rglob("ADE_*_atr.txt")
         )
     if not found:
         raise FileNotFoundError(
             f"no ADE20K annotations (ADE_*.json for 2021, ADE_*_atr.txt for 2016) under {where}"
         )
-    return sorted(found)
+    return dict(sorted(found.items()))
 
 
 def _bases(root: Path) -> list[Path]:
