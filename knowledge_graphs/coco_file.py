@@ -9,7 +9,6 @@ named as the background, a box that is not four finite numbers.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from knowledge_graphs.class_graph import BACKGROUND
+from knowledge_graphs.files import read_json
 
 
 def read_coco_file(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -37,10 +37,7 @@ def read_coco_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         )
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such COCO annotation file")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not JSON ({error})") from error
+    data = read_json(path)
     if not isinstance(data, dict) or not all(
         isinstance(data.get(k), list) for k in ("images", "annotations", "categories")
     ):

@@ -8,12 +8,14 @@ destination is replaced, not followed). A reader sees the old file or the new on
 torn one; a write that fails (an error, a full disk, Ctrl-C) leaves the old file as it was and
 no temporary file behind (a process killed outright may leave a hidden ``.NAME.*.partial``,
 which nothing reads). Files that grow line by line (logs, caches) are opened by
-:func:`open_append`, which refuses a link.
+:func:`open_append`, which refuses a link. A JSON file a user gives is read by
+:func:`read_json`.
 """
 
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -118,3 +120,12 @@ def save_figure(figure: Any, path: str | os.PathLike[str], **options: Any) -> Pa
     with atomic_open(path, binary=True) as f:
         figure.savefig(f, format=path.suffix.lstrip(".").lower() or "png", **options)
     return path
+
+
+def read_json(path: Path, error: type[Exception] = ValueError) -> Any:
+    """The JSON document in the file at ``path`` (UTF-8); a file that is not one raises
+    ``error`` naming it (``"PATH: not JSON (...)"``)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
+        raise error(f"{path}: not JSON ({problem})") from problem

@@ -25,7 +25,7 @@ from iterative_reasoning._version import __version__
 from iterative_reasoning.graph.class_relations import ClassRelations
 from knowledge_graphs import ClassGraph
 from knowledge_graphs.class_graph import check_class_names
-from knowledge_graphs.files import write_atomic
+from knowledge_graphs.files import read_json, write_atomic
 
 if TYPE_CHECKING:
     from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
@@ -152,10 +152,7 @@ def read_config(directory: Path) -> dict[str, Any]:
     path = directory / CONFIG
     if not path.is_file():
         raise PretrainedHeadError(f"{directory}: no {CONFIG}; not a head saved by save_pretrained")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise PretrainedHeadError(f"{path}: not JSON ({error})") from error
+    config = read_json(path, PretrainedHeadError)
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise PretrainedHeadError(f"{path}: not the config of a head saved by save_pretrained")
     if config.get("version") != FORMAT_VERSION:

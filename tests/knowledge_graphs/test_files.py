@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from knowledge_graphs.files import FILE_MODE, atomic_open, open_append, write_atomic
+from knowledge_graphs.files import FILE_MODE, atomic_open, open_append, read_json, write_atomic
 
 
 def test_a_write_replaces_the_file_whole_with_the_permissions_of_open(tmp_path):
@@ -64,3 +64,21 @@ def test_appending_refuses_a_link(tmp_path):
     with open_append(tmp_path / "own.jsonl") as f:
         f.write("b\n")
     assert (tmp_path / "own.jsonl").read_text() == "a\nb\n" and outside.read_text() == "keep me"
+
+
+def test_read_json_names_a_file_that_is_not_json(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text('{"a": [1, 2]}', encoding="utf-8")
+    assert read_json(good) == {"a": [1, 2]}
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad.json: not JSON \(Expecting"):
+        read_json(bad)
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+
+    class Mine(ValueError):
+        pass
+
+    with pytest.raises(Mine, match=r"binary.json: not JSON \('utf-8' codec"):
+        read_json(binary, Mine)
