@@ -124,7 +124,7 @@ class DenseGlobal:
         conv = m.conv
         g_sp = sum(a @ x @ w for a, w in zip(self.spatial, conv.spatial_weight, strict=True))
         hidden = torch.relu(
-            self.to_class @ x @ conv.assign_weight + conv.class_embedding @ conv.class_weight
+            self.to_class @ x @ conv.assign_weight + m.class_embedding @ conv.class_weight
         )
         g_c = sum(a @ hidden @ w for a, w in zip(self.relations, conv.relation_weight, strict=True))
         g_r = torch.relu(g_sp + torch.relu(self.to_region @ g_c @ conv.rev_assign_weight))

@@ -2,8 +2,12 @@
 
 from iterative_reasoning.graph.assignment import (
     DenseAssignment,
+    assignment_blocks,
     assignment_edges,
+    assignment_index,
+    assignment_weights,
     dense_assignment,
+    region_images,
 )
 from iterative_reasoning.graph.class_relations import ClassRelations, row_normalize
 from iterative_reasoning.graph.reasoning_graph import (
@@ -19,10 +23,14 @@ __all__ = [
     "DenseAssignment",
     "ReasoningGraph",
     "assemble_reasoning_graph",
+    "assignment_blocks",
     "assignment_edges",
+    "assignment_index",
+    "assignment_weights",
     "build_reasoning_graph",
     "dense_assignment",
     "reasoning_metadata",
+    "region_images",
     "row_normalize",
     "same_image_pairs",
     "spatial_edges",

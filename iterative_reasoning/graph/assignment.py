@@ -1,15 +1,19 @@
 """Soft assignment between regions and classes.
 
-Region ``r`` of image ``b`` is linked to the class node ``(b, c)`` with the probability
-``p[r, c]`` of its previous prediction. Row normalisation of the two directions gives
+Region ``r`` of image ``b`` is linked to the class node ``(b, c)`` (node ``b * C + c``) with
+the probability ``p[r, c]`` of its previous prediction. Row normalisation of the two directions
+gives
 
 - ``assigned_to`` (region -> class): ``A_rc[c, r] = p[r, c] / sum_{r' in b} p[r', c]``, each class
   node averages the regions of its image, weighted by how likely they are of that class;
 - ``rev_assigned_to`` (class -> region): ``A_cr[r, c] = p[r, c] / sum_c' p[r, c']``, each region
   averages the classes it is likely to be (equal to ``p`` for softmax probabilities).
 
-The fast path uses these as dense ``[R_i, C]`` blocks (:func:`dense_assignment`); the PyG
-reference path uses them as edge lists (:func:`assignment_edges`).
+The graph carries them as two edge types (:func:`assignment_edges`): every region to every
+class node of its image, region by region. The edges are the same at every iteration of the
+head (:func:`assignment_index`, built once); only their weights follow each prediction
+(:func:`assignment_weights`). The fast layer reads them back as dense ``[R_i, C]`` blocks per
+image (:func:`assignment_blocks`, equal to :func:`dense_assignment` of the probabilities).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 from torch import Tensor
 from torch_geometric.utils import to_dense_batch
 
-from iterative_reasoning.graph.class_relations import row_normalize
+from iterative_reasoning.typing import ASSIGNMENT_EDGE, REV_ASSIGNMENT_EDGE, EdgeType
 
 
 class DenseAssignment(NamedTuple):
@@ -66,30 +70,119 @@ def dense_assignment(
     return DenseAssignment(to_class, to_region, mask)
 
 
-def assignment_edges(
-    class_probs: Tensor, batch: Tensor, eps: float = 1e-14, num_images: int | None = None
-) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """The assignment as two weighted edge lists over per-image class nodes.
+def assignment_index(batch: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
+    """The edges of the two assignment types: region ``r`` to each class node
+    ``batch[r] * C + c``, region by region (``R * C`` edges), and the same pairs reversed.
+    They depend on the regions' images only, so they serve every iteration.
 
-    Class node ``b * C + c`` is class ``c`` of image ``b``. Pairs with ``p[r, c] = 0`` get no
-    edge. ``num_images`` (``B``) defaults to ``max(batch) + 1``.
+    Returns:
+        ``(edge_index of assigned_to, edge_index of rev_assigned_to)``, each ``[2, R * C]``.
+
+    Example:
+        >>> to_class, to_region = assignment_index(torch.tensor([0, 1]), num_classes=2)
+        >>> to_class.tolist()
+        [[0, 0, 1, 1], [0, 1, 2, 3]]
+    """
+    region = torch.arange(batch.numel(), device=batch.device).repeat_interleave(num_classes)
+    classes = torch.arange(num_classes, device=batch.device).repeat(batch.numel())
+    class_node = batch.repeat_interleave(num_classes) * num_classes + classes
+    return torch.stack([region, class_node]), torch.stack([class_node, region])
+
+
+def assignment_weights(
+    class_probs: Tensor,
+    batch: Tensor,
+    num_images: int,
+    eps: float = 1e-14,
+    max_regions: int | None = None,
+) -> tuple[Tensor, Tensor]:
+    """The row-normalised weights of the edges of :func:`assignment_index`, in its order:
+    the very numbers of :func:`dense_assignment` (``max_regions`` as there).
+
+    Returns:
+        ``(edge_weight of assigned_to, edge_weight of rev_assigned_to)``, each ``[R * C]``.
+    """
+    if class_probs.size(0) == 0:
+        empty = class_probs.reshape(-1)
+        return empty, empty.clone()
+    padded, _ = to_dense_batch(
+        class_probs, batch, batch_size=num_images, max_num_nodes=max_regions
+    )  # [B, R_max, C]
+    per_class = padded.sum(dim=1).clamp_min(eps)  # [B, C]
+    to_class = class_probs / per_class[batch]
+    to_region = class_probs / class_probs.sum(dim=-1, keepdim=True).clamp_min(eps)
+    return to_class.reshape(-1), to_region.reshape(-1)
+
+
+def assignment_edges(
+    class_probs: Tensor,
+    batch: Tensor,
+    eps: float = 1e-14,
+    num_images: int | None = None,
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """The assignment as two weighted edge lists over per-image class nodes:
+    :func:`assignment_index` with :func:`assignment_weights`. A pair with ``p[r, c] = 0`` is
+    an edge of weight 0 (it adds nothing). ``num_images`` (``B``) defaults to
+    ``max(batch) + 1``.
 
     Returns:
         ``((edge_index, edge_weight)`` of ``assigned_to`` (region -> class node),
         ``(edge_index, edge_weight)`` of ``rev_assigned_to`` (class node -> region)``).
 
     Shapes:
-        class_probs: ``[R, C]``; batch: ``[R]``; each edge_index ``[2, E]``, edge_weight ``[E]``
+        class_probs: ``[R, C]``; batch: ``[R]``; each edge_index ``[2, R * C]``, edge_weight
+        ``[R * C]``
     """
     num_regions, num_classes = class_probs.shape
-    region, cls = (class_probs > 0).nonzero(as_tuple=True)
-    prob = class_probs[region, cls]
-    class_node = batch[region] * num_classes + cls
     if num_images is None:
         num_images = int(batch.max()) + 1 if num_regions else 0
-    forward = row_normalize(class_node, prob, num_images * num_classes, eps)
-    backward = row_normalize(region, prob, num_regions, eps)
-    return (
-        (torch.stack([region, class_node]), forward),
-        (torch.stack([class_node, region]), backward),
+    to_class, to_region = assignment_index(batch, num_classes)
+    w_class, w_region = assignment_weights(class_probs, batch, num_images, eps)
+    return (to_class, w_class), (to_region, w_region)
+
+
+def assignment_blocks(
+    edge_index_dict: dict[EdgeType, Tensor],
+    edge_weight_dict: dict[EdgeType, Tensor],
+    batch: Tensor,
+    num_classes: int,
+    num_images: int,
+    max_regions: int,
+) -> DenseAssignment:
+    """The assignment edges of a graph (any order, any subset of the pairs) as the dense
+    per-image blocks of :func:`dense_assignment`; a pair without an edge weighs 0.
+
+    Args:
+        edge_index_dict, edge_weight_dict: the graph's, with the two assignment types.
+        batch: image index of each region, sorted.
+        num_classes: ``C``.
+        num_images: ``B``.
+        max_regions: ``R_max``, the most regions of an image.
+    """
+    num_regions = batch.numel()
+    weight = edge_weight_dict[ASSIGNMENT_EDGE]
+    counts = torch.bincount(batch, minlength=num_images)
+    slot = torch.arange(num_regions, device=batch.device) - (counts.cumsum(0) - counts)[batch]
+    region, node = edge_index_dict[ASSIGNMENT_EDGE]
+    to_class = weight.new_zeros(num_images, num_classes, max_regions)
+    to_class = to_class.index_put(
+        (node // num_classes, node % num_classes, slot[region]), weight, accumulate=True
     )
+    node, region = edge_index_dict[REV_ASSIGNMENT_EDGE]
+    rev_weight = edge_weight_dict[REV_ASSIGNMENT_EDGE]
+    to_region = rev_weight.new_zeros(num_regions, num_classes)
+    to_region = to_region.index_put((region, node % num_classes), rev_weight, accumulate=True)
+    mask = torch.arange(max_regions, device=batch.device) < counts[:, None]
+    return DenseAssignment(to_class, to_region, mask)
+
+
+def region_images(to_class_index: Tensor, num_regions: int, num_classes: int) -> Tensor:
+    """The image of each region, read from its ``assigned_to`` edges (class node
+    ``b * C + c`` is of image ``b``); a region without an edge gets image 0.
+
+    Shapes:
+        to_class_index: ``[2, E]``; output: ``[R]``
+    """
+    region, node = to_class_index
+    images = torch.zeros(num_regions, dtype=torch.long, device=to_class_index.device)
+    return images.scatter(0, region, torch.div(node, num_classes, rounding_mode="floor"))

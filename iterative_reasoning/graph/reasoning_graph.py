@@ -20,7 +20,7 @@ from iterative_reasoning._validation import (
     check_tensor,
     warn_boxes_outside,
 )
-from iterative_reasoning.graph.assignment import assignment_edges
+from iterative_reasoning.graph.assignment import assignment_index, assignment_weights
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.graph.spatial import spatial_edges
 from iterative_reasoning.typing import (
@@ -54,8 +54,8 @@ class ReasoningGraph(HeteroData):
 
     @property
     def edge_lists(self) -> bool:
-        """Whether the assignment and class relations are materialised as edge lists (for a
-        PyG batch: in every graph of it)."""
+        """Whether the class relations are materialised as edge lists (for a PyG batch: in
+        every graph of it)."""
         return bool(self["edge_lists_flag"].all())
 
 
@@ -80,7 +80,8 @@ def build_reasoning_graph(
     - ``("region", r, "region")`` for ``r`` in ``left_of``, ``right_of``, ``above``, ``below``
       (and ``overlaps`` if asked): see :func:`~iterative_reasoning.graph.spatial_edges`;
     - ``("region", "assigned_to", "class")`` and ``("class", "rev_assigned_to", "region")``:
-      see :mod:`~iterative_reasoning.graph.assignment`;
+      every region with each class node of its image (``R * C`` edges), weighted by the
+      row-normalised ``class_probs``; see :mod:`~iterative_reasoning.graph.assignment`;
     - ``("class", rel, "class")`` for each relation of ``class_relations``.
 
     Node attributes: ``region.box``, ``region.batch``, ``region.class_probs`` (the dense
@@ -97,11 +98,11 @@ def build_reasoning_graph(
         class_relations: the class graph; its ``num_classes`` must equal ``C``.
         delta: spatial kernel length scale, pixels.
         overlaps: add the IoU-weighted ``overlaps`` region relation.
-        edge_lists: materialise the assignment and class relations as edge lists (``R * C``
-            assignment edges). The fast path of :class:`~iterative_reasoning.nn.GlobalModule`
-            needs only ``region.class_probs`` and its own class graph buffer, so it can skip
-            them; the PyG reference path and PyG layers need them. When false, those edge
-            types are present but empty and ``graph.edge_lists`` is false.
+        edge_lists: materialise the class relations as edge lists (``B`` copies of the class
+            graph). The fast layer of :class:`~iterative_reasoning.nn.GlobalModule` holds the
+            class graph itself, so it can skip them; the PyG reference layer and PyG layers
+            need them. When false, those edge types are present but empty and
+            ``graph.edge_lists`` is false.
         region_features: optional features stored as ``region.x``.
 
     Shapes:
@@ -174,9 +175,9 @@ def assemble_reasoning_graph(
     region_features: Tensor | None = None,
 ) -> ReasoningGraph:
     """:func:`build_reasoning_graph` without its input checks, for callers that checked them
-    (the head checks its inputs once, at its boundary). Without ``class_probs`` the graph
-    holds no assignment (its edge types are present and empty): the global module takes the
-    probabilities of every iteration as an input of its own.
+    (the head checks its inputs once, at its boundary). Without ``class_probs`` the graph's
+    assignment edges have no weights: the head gives them the probabilities of every
+    iteration (:func:`~iterative_reasoning.graph.assignment.assignment_weights`).
 
     Shapes:
         as :func:`build_reasoning_graph`; image_sizes: ``[B, 2]``
@@ -278,17 +279,17 @@ def _add_semantic_edges(
     edge_lists: bool,
 ) -> None:
     device, dtype = batch.device, graph[REGION].box.dtype
-    empty = (
-        torch.zeros(2, 0, dtype=torch.long, device=device),
-        torch.zeros(0, dtype=dtype, device=device),
-    )
-    forward, backward = empty, empty
-    if edge_lists and class_probs is not None:
-        forward, backward = assignment_edges(class_probs, batch, num_images=num_images)
-    for edge_type, (index, weight) in ((ASSIGNMENT_EDGE, forward), (REV_ASSIGNMENT_EDGE, backward)):
-        graph[edge_type].edge_index = index
-        graph[edge_type].edge_weight = weight
+    to_class, to_region = assignment_index(batch, class_relations.num_classes)
+    graph[ASSIGNMENT_EDGE].edge_index = to_class
+    graph[REV_ASSIGNMENT_EDGE].edge_index = to_region
+    if class_probs is not None:
+        weights = assignment_weights(class_probs, batch, num_images)
+        graph[ASSIGNMENT_EDGE].edge_weight, graph[REV_ASSIGNMENT_EDGE].edge_weight = weights
     if not edge_lists:
+        empty = (
+            torch.zeros(2, 0, dtype=torch.long, device=device),
+            torch.zeros(0, dtype=dtype, device=device),
+        )
         for name in class_relations.names:
             graph[class_edge(name)].edge_index, graph[class_edge(name)].edge_weight = empty
         return

@@ -17,7 +17,14 @@ from iterative_reasoning._validation import (
 )
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.nn.global_conv import GlobalReasoningConv, check_class_relations
-from iterative_reasoning.typing import CLASS, REGION, class_edge, region_edge
+from iterative_reasoning.typing import (
+    ASSIGNMENT_EDGE,
+    CLASS,
+    REGION,
+    REV_ASSIGNMENT_EDGE,
+    class_edge,
+    region_edge,
+)
 
 if TYPE_CHECKING:
     from iterative_reasoning.nn.global_module import GlobalModule
@@ -25,9 +32,10 @@ if TYPE_CHECKING:
 
 def check_global_input(
     module: GlobalModule, x: Tensor, graph: HeteroData, class_probs: Tensor | None
-) -> Tensor:
-    """Check the inputs of ``module.forward`` and return the class probabilities (by default
-    the graph's); errors name the argument, the expected and the actual value."""
+) -> Tensor | None:
+    """Check the inputs of ``module.forward`` and return the class probabilities (``None``:
+    the graph's assignment weights); errors name the argument, the expected and the actual
+    value."""
     x = check_tensor("x", x)
     if not isinstance(graph, HeteroData):
         raise TypeError(
@@ -67,13 +75,19 @@ def check_global_input(
             f"the graph has {class_nodes} class nodes, not a multiple of num_classes = "
             f"{module.num_classes} (one copy of the classes per image)"
         )
-    if class_probs is None:
-        if "class_probs" not in graph[REGION]:
-            raise ValueError(
-                "give class_probs (the previous prediction's probabilities): the graph holds none"
-            )
-        class_probs = graph[REGION].class_probs
-    probs = check_probabilities("class_probs", class_probs, num_regions, module.num_classes, checks)
+    probs = None
+    if class_probs is not None:
+        probs = check_probabilities(
+            "class_probs", class_probs, num_regions, module.num_classes, checks
+        )
+    elif module.conv.semantic and not all(
+        t in graph.edge_types and "edge_weight" in graph[t]
+        for t in (ASSIGNMENT_EDGE, REV_ASSIGNMENT_EDGE)
+    ):
+        raise ValueError(
+            "give class_probs (the previous prediction's probabilities): the graph has no "
+            "weighted assignment edges"
+        )
     checks.run()
     if module.conv.reads_class_edges:
         empty = [

@@ -5,20 +5,21 @@ blocks, a class graph shared by every image and the semantic path reassociated."
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import SimpleConv
 from torch_geometric.typing import Metadata
 from torch_geometric.utils import to_dense_batch
 
-from iterative_reasoning.graph.assignment import assignment_edges, dense_assignment
+from iterative_reasoning.graph.assignment import assignment_blocks, region_images
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import metadata_relations
 from iterative_reasoning.ops.sparse import CSRMatrix, SparseMatrix, compute_dtype
 from iterative_reasoning.typing import (
+    ASSIGNMENT_EDGE,
+    CLASS,
     REGION,
+    REV_ASSIGNMENT_EDGE,
     EdgeType,
     NodeType,
     class_edge,
@@ -37,17 +38,17 @@ class GlobalReasoningConv(nn.Module):
         G_r &= \sigma\left(G_r^{spatial} + \sigma\left(A_{c \to r}
             \Big(\sum_{e \in \mathcal{E}_{c \to c}} A_e H W_e\Big) W_{c \to r}\right)\right)
 
-    with :math:`\sigma` = ReLU, :math:`M_r` the region features, :math:`M_c` the learned class
-    embeddings (held by the layer, shared by the class nodes of every image), :math:`A_e` the
-    row-normalised adjacency of edge type :math:`e`, and :math:`A_{r \to c}`,
-    :math:`A_{c \to r}` the soft assignment of regions to classes by the previous prediction's
-    probabilities (:mod:`~iterative_reasoning.graph.assignment`).
+    with :math:`\sigma` = ReLU, :math:`M_r` the region features, :math:`M_c` the features of
+    the class nodes, :math:`A_e` the row-normalised adjacency of edge type :math:`e`, and
+    :math:`A_{r \to c}`, :math:`A_{c \to r}` the soft assignment of regions to classes, the
+    graph's ``assigned_to`` and ``rev_assigned_to`` edge types
+    (:mod:`~iterative_reasoning.graph.assignment`).
 
     This is the reference implementation: each :math:`A_e X` is a
     :class:`~torch_geometric.nn.conv.SimpleConv` (a weighted sum over the edges of one type),
     evaluated in the order of the equations, on any
-    :class:`~torch_geometric.data.HeteroData` with the schema. The assignment edges are built
-    from ``class_probs`` at every call (they change with every iteration's prediction);
+    :class:`~torch_geometric.data.HeteroData` with the schema: everything it reads is in
+    ``x_dict``, ``edge_index_dict`` and ``edge_weight_dict``.
     :class:`FastGlobalReasoningConv` computes the same with the same parameters, faster.
 
     The layer is sized by ``metadata``: one :math:`W_e` per ``region -> region`` edge type (the
@@ -61,13 +62,16 @@ class GlobalReasoningConv(nn.Module):
             :meth:`~torch_geometric.data.HeteroData.metadata` gives them (see
             :func:`~iterative_reasoning.graph.reasoning_metadata`).
         num_classes: ``C``, classes of the class nodes (background included).
-        class_channels: ``D_c``, width of :math:`M_c` (default: ``out_channels``).
-        eps: floor of the assignment row sums.
+        class_channels: ``D_c``, width of the class features :math:`M_c` (default:
+            ``out_channels``).
 
     Shapes:
-        - **input:** ``x_dict["region"]`` ``[R, D_r]``; ``edge_index_dict`` and
-          ``edge_weight_dict`` of the graph's edge types (``[2, E]`` and ``[E]``);
-          ``class_probs`` ``[R, C]``; ``batch`` ``[R]``
+        - **input:** ``x_dict["region"]`` ``[R, D_r]``; ``x_dict["class"]`` (only with the
+          semantic path) ``[B * C, D_c]`` (class node ``b * C + c`` is class ``c`` of image
+          ``b``) or ``[B, C, D_c]``, for example one ``[C, D_c]`` embedding expanded to every
+          image (``.expand(B, -1, -1)``, which the fast layer multiplies by :math:`W_c`
+          once); ``edge_index_dict`` and ``edge_weight_dict`` of the graph's edge types
+          (``[2, E]`` and ``[E]``)
         - **output:** ``{"region": G_r}`` with ``G_r`` ``[R, D]``
 
     Example:
@@ -75,14 +79,13 @@ class GlobalReasoningConv(nn.Module):
         >>> from iterative_reasoning.graph import ClassRelations, build_reasoning_graph
         >>> rel = ClassRelations(4, {"is_kind_of": torch.tensor([[1, 2], [3, 3]])})
         >>> boxes = torch.tensor([[0.0, 0.0, 20.0, 20.0], [30.0, 5.0, 60.0, 40.0]])
-        >>> probs = torch.full((2, 4), 0.25)
         >>> graph = build_reasoning_graph(boxes, torch.tensor([0, 0]), torch.tensor([[64, 64]]),
-        ...                               probs, rel)
+        ...                               torch.full((2, 4), 0.25), rel)
+        >>> graph["region"].x, graph["class"].x = torch.randn(2, 8), torch.randn(4, 16)
         >>> conv = GlobalReasoningConv(8, 16, graph.metadata(), num_classes=4)
         >>> conv
         GlobalReasoningConv(8, 16, num_classes=4, spatial=4, semantic=1)
-        >>> out = conv({"region": torch.randn(2, 8)}, graph.edge_index_dict,
-        ...            graph.edge_weight_dict, probs, graph["region"].batch, num_images=1)
+        >>> out = conv(graph.x_dict, graph.edge_index_dict, graph.edge_weight_dict)
         >>> out["region"].shape
         torch.Size([2, 16])
     """
@@ -98,7 +101,6 @@ class GlobalReasoningConv(nn.Module):
         metadata: Metadata,
         num_classes: int,
         class_channels: int | None = None,
-        eps: float = 1e-14,
     ) -> None:
         super().__init__()
         for name, value in (
@@ -113,13 +115,11 @@ class GlobalReasoningConv(nn.Module):
         self.out_channels = out_channels
         self.num_classes = num_classes
         self.class_channels = class_channels or out_channels
-        self.eps = eps
         self.spatial_relations, self.class_relations = metadata_relations(metadata)
         d, e_s, e_c = out_channels, len(self.spatial_relations), len(self.class_relations)
         self.spatial_weight = nn.Parameter(torch.empty(e_s, in_channels, d)) if e_s else None
         if e_c:
             self.assign_weight = nn.Parameter(torch.empty(in_channels, d))
-            self.class_embedding = nn.Parameter(torch.empty(num_classes, self.class_channels))
             self.class_weight = nn.Parameter(torch.empty(self.class_channels, d))
             self.relation_weight = nn.Parameter(torch.empty(e_c, d, d))
             self.rev_assign_weight = nn.Parameter(torch.empty(d, d))
@@ -137,7 +137,7 @@ class GlobalReasoningConv(nn.Module):
         return bool(self.class_relations)
 
     def reset_parameters(self) -> None:
-        """Xavier-uniform weights; class embeddings normal with std ``1 / sqrt(D_c)``."""
+        """Xavier-uniform weights."""
         weights = list(self.spatial_weight) if self.spatial_weight is not None else []
         if self.semantic:
             weights += [
@@ -148,33 +148,27 @@ class GlobalReasoningConv(nn.Module):
             ]
         for w in weights:
             nn.init.xavier_uniform_(w)
-        if self.semantic:
-            nn.init.normal_(self.class_embedding, std=1 / math.sqrt(self.class_channels))
 
     def forward(
         self,
         x_dict: dict[NodeType, Tensor],
         edge_index_dict: dict[EdgeType, Tensor],
         edge_weight_dict: dict[EdgeType, Tensor],
-        class_probs: Tensor,
-        batch: Tensor,
-        num_images: int,
+        *,
         max_regions: int | None = None,
     ) -> dict[NodeType, Tensor]:
-        """:math:`G_r` from the region features and the graph.
+        """:math:`G_r` from the node features and the graph.
 
         Args:
-            x_dict: ``"region"``: the region features :math:`M_r`.
+            x_dict: ``"region"``: the region features :math:`M_r`; ``"class"`` (with the
+                semantic path): the class node features :math:`M_c`.
             edge_index_dict: the graph's edges by type (``graph.edge_index_dict``); the
-                layer reads the ``region -> region`` and ``class -> class`` types of its
-                metadata.
+                layer reads the ``region -> region`` types of its metadata and, with the
+                semantic path, the assignment and ``class -> class`` types.
             edge_weight_dict: their row-normalised weights (``graph.edge_weight_dict``).
-            class_probs: the previous prediction's class probabilities of each region, which
-                assign it to the class nodes of its image.
-            batch: image index of each region, sorted.
-            num_images: ``B``; class node ``b * C + c`` is class ``c`` of image ``b``.
-            max_regions: the most regions of an image, when known (the fast layer pads its
-                per-image blocks to it, and reads it from ``batch`` otherwise: a host read).
+            max_regions: the most regions of an image, when known: the fast layer pads its
+                per-image blocks to it, and reads it from the graph otherwise (a host read);
+                the reference does not use it.
         """
         x = x_dict[REGION]
         out = x.new_zeros(x.size(0), self.out_channels)
@@ -182,7 +176,7 @@ class GlobalReasoningConv(nn.Module):
             out = out + self.spatial_messages(x, edge_index_dict, edge_weight_dict)
         if self.semantic:
             out = out + self.semantic_messages(
-                x, edge_index_dict, edge_weight_dict, class_probs, batch, num_images, max_regions
+                x, x_dict[CLASS], edge_index_dict, edge_weight_dict, max_regions
             )
         return {REGION: torch.relu(out)}
 
@@ -204,26 +198,25 @@ class GlobalReasoningConv(nn.Module):
     def semantic_messages(
         self,
         x: Tensor,
+        class_x: Tensor,
         edge_index_dict: dict[EdgeType, Tensor],
         edge_weight_dict: dict[EdgeType, Tensor],
-        class_probs: Tensor,
-        batch: Tensor,
-        num_images: int,
         max_regions: int | None = None,
     ) -> Tensor:
         r""":math:`\sigma(A_{c \to r} (\sum_e A_e H W_e) W_{c \to r})`, in the plain order."""
-        class_x = self.class_embedding.repeat(num_images, 1)  # [B * C, D_c]
-        (to_class, to_class_w), (to_region, to_region_w) = assignment_edges(
-            class_probs.to(x.dtype), batch, self.eps, num_images=num_images
+        class_x = class_x.reshape(-1, class_x.size(-1))  # [B, C, D_c] -> [B * C, D_c]
+        assigned = self._propagate(
+            x, class_x, edge_index_dict[ASSIGNMENT_EDGE], edge_weight_dict[ASSIGNMENT_EDGE]
         )
-        assigned = self._propagate(x, class_x, to_class, to_class_w)
         hidden = torch.relu(assigned @ self.assign_weight + class_x @ self.class_weight)
         g_c = hidden.new_zeros(hidden.shape)
         for e, name in enumerate(self.class_relations):
             key = class_edge(name)
             edges, weights = edge_index_dict[key], edge_weight_dict[key]
             g_c = g_c + self._propagate(hidden, hidden, edges, weights) @ self.relation_weight[e]
-        back = self._propagate(g_c, x, to_region, to_region_w)
+        back = self._propagate(
+            g_c, x, edge_index_dict[REV_ASSIGNMENT_EDGE], edge_weight_dict[REV_ASSIGNMENT_EDGE]
+        )
         return torch.relu(back @ self.rev_assign_weight)
 
     def _propagate(self, src: Tensor, dst: Tensor, edge_index: Tensor, weight: Tensor) -> Tensor:
@@ -243,8 +236,9 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
     prove the two equal, values and gradients):
 
     - the spatial path is one sparse product over all ``region -> region`` edge types at once;
-    - the assignment is a dense ``[R_i, C]`` block per image, applied by batched matrix
-      products, never as ``R x C`` edges;
+    - the assignment edges are read into a dense ``[R_i, C]`` block per image
+      (:func:`~iterative_reasoning.graph.assignment.assignment_blocks`), applied by batched
+      matrix products;
     - the class graph is one sparse CSR matrix held by the layer and shared by every image
       (its graphs need no ``class -> class`` edge lists: ``build_reasoning_graph(...,
       edge_lists=False)``), and the class states of all images ``[B, C, D]`` are propagated
@@ -255,8 +249,11 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
       times :math:`H` per relation and image, and ``D x D`` products shared by all images,
       instead of a ``C x D x D`` product per relation and image.
 
+    The image of each region is read from its assignment edges (every region has at least one,
+    as in the graphs :func:`~iterative_reasoning.graph.build_reasoning_graph` builds).
+
     Args:
-        in_channels, out_channels, metadata, num_classes, class_channels, eps: as
+        in_channels, out_channels, metadata, num_classes, class_channels: as
             :class:`GlobalReasoningConv`.
         class_relations: the class graph of the ``class -> class`` edge types of
             ``metadata`` (the same relations the graphs were built from).
@@ -282,11 +279,10 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         metadata: Metadata,
         num_classes: int,
         class_channels: int | None = None,
-        eps: float = 1e-14,
         *,
         class_relations: ClassRelations,
     ) -> None:
-        super().__init__(in_channels, out_channels, metadata, num_classes, class_channels, eps)
+        super().__init__(in_channels, out_channels, metadata, num_classes, class_channels)
         check_class_relations(class_relations, num_classes)
         missing = [r for r in self.class_relations if r not in class_relations.names]
         if missing:
@@ -336,33 +332,35 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
     def semantic_messages(
         self,
         x: Tensor,
+        class_x: Tensor,
         edge_index_dict: dict[EdgeType, Tensor],
         edge_weight_dict: dict[EdgeType, Tensor],
-        class_probs: Tensor,
-        batch: Tensor,
-        num_images: int,
         max_regions: int | None = None,
     ) -> Tensor:
         """Reassociated: ``sigma(sum_e ((A_cr A_e) H) W_e W_cr)``, all images at once."""
-        counts = torch.bincount(batch, minlength=num_images)
+        num_rel, c, d = len(self.class_relations), self.num_classes, self.out_channels
+        if class_x.dim() == 3 and class_x.size(0) > 0 and class_x.stride(0) == 0:
+            num_images = class_x.size(0)  # the same features for every image: M_c W_c once
+            class_term = class_x[0] @ self.class_weight  # [C, D]
+        else:
+            num_images = class_x.size(0) if class_x.dim() == 3 else class_x.size(0) // c
+            class_term = class_x.reshape(num_images, c, -1) @ self.class_weight  # [B, C, D]
+        batch = region_images(edge_index_dict[ASSIGNMENT_EDGE], x.size(0), c)
         if max_regions is None:  # a host read: the padded per-image size of the dense blocks
             max_regions = most_regions(batch, num_images)
+        counts = torch.bincount(batch, minlength=num_images)
         slot = torch.arange(batch.numel(), device=batch.device) - (counts.cumsum(0) - counts)[batch]
         flat = batch * max_regions + slot  # each region's place in the padded [B * R_max] layout
-        assignment = dense_assignment(
-            class_probs.to(x.dtype), batch, num_images, self.eps, max_regions=max_regions
+        assignment = assignment_blocks(
+            edge_index_dict, edge_weight_dict, batch, c, num_images, max_regions
         )
         regions, _ = to_dense_batch(
             x @ self.assign_weight, batch, batch_size=num_images, max_num_nodes=max_regions
         )
-        # H = relu(A_rc M_r W_rc + M_c W_c) [B, C, D], M_c W_c the same for every image (not kept
-        # in a variable: at C = 20,000 it is 40 MB that would live on through the products below)
-        hidden = torch.relu(
-            torch.bmm(assignment.to_class, regions) + self.class_embedding @ self.class_weight
-        )
+        # H = relu(A_rc M_r W_rc + M_c W_c) [B, C, D]
+        hidden = torch.relu(torch.bmm(assignment.to_class.to(x.dtype), regions) + class_term)
         # Q_e = A_cr A_e for all relations at once: (stack_e A_e^T) A_cr^T -> [E * C, R]
-        q = self.class_graph.mm(assignment.to_region.t().contiguous())
-        num_rel, c, d = len(self.class_relations), self.num_classes, self.out_channels
+        q = self.class_graph.mm(assignment.to_region.to(x.dtype).t().contiguous())
         q = q.reshape(num_rel, c, -1).permute(2, 0, 1)  # [R, E, C]
         q_padded, _ = to_dense_batch(
             q, batch, batch_size=num_images, max_num_nodes=max_regions

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +13,7 @@ from torch_geometric.data import HeteroData
 from iterative_reasoning._validation import (
     check_positive,
 )
+from iterative_reasoning.graph.assignment import assignment_weights
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import (
     ReasoningGraph,
@@ -27,11 +28,14 @@ from iterative_reasoning.nn.global_checks import (
 )
 from iterative_reasoning.nn.global_conv import FastGlobalReasoningConv, GlobalReasoningConv
 from iterative_reasoning.typing import (
+    ASSIGNMENT_EDGE,
     CLASS,
     OVERLAPS,
     REGION,
+    REV_ASSIGNMENT_EDGE,
     SPATIAL_RELATIONS,
     EdgeType,
+    NodeType,
 )
 
 
@@ -61,7 +65,8 @@ class GlobalModule(nn.Module):
             W_{c \to r}\right)\right)
 
     with :math:`\sigma` = ReLU, :math:`M_r` the region features, :math:`M_c` learned class
-    embeddings and :math:`A_e` the row-normalised adjacency of edge type :math:`e` (see
+    embeddings (``class_embedding``, the features of every image's class nodes) and
+    :math:`A_e` the row-normalised adjacency of edge type :math:`e` (see
     :func:`~iterative_reasoning.graph.build_reasoning_graph`); this is the layer ``conv``
     (:class:`~iterative_reasoning.nn.FastGlobalReasoningConv` by default, or its PyG
     reference :class:`~iterative_reasoning.nn.GlobalReasoningConv`: the same parameters and
@@ -157,7 +162,6 @@ class GlobalModule(nn.Module):
                 metadata,
                 num_classes,
                 class_channels or hidden_channels,
-                eps,
                 class_relations=class_relations,
             )
         check_conv(conv, in_channels, hidden_channels, num_classes, class_embedding)
@@ -166,7 +170,12 @@ class GlobalModule(nn.Module):
         self.hidden_channels = hidden_channels
         self.class_relations = class_relations
         self.delta = check_positive("delta", delta)
+        self.eps = eps
         self.conv = conv
+        #: :math:`M_c`, ``[C, D_c]``: the features of the class nodes, the same for each image
+        self.class_embedding = (
+            nn.Parameter(torch.empty(num_classes, conv.class_channels)) if conv.semantic else None
+        )
         self.classifier = classifier
         self.attention = attention
         self.register_buffer("initial_class_embedding", class_embedding, persistent=False)
@@ -192,10 +201,13 @@ class GlobalModule(nn.Module):
         self._reset_own_parameters()
 
     def _reset_own_parameters(self) -> None:
-        """The given class embedding, the classifier and the attention layer."""
-        if self.initial_class_embedding is not None:
+        """The class embedding (normal with std ``1 / sqrt(D_c)``, or the one given), the
+        classifier and the attention layer."""
+        if self.class_embedding is not None:
+            nn.init.normal_(self.class_embedding, std=self.class_embedding.size(1) ** -0.5)
+        if self.initial_class_embedding is not None and self.class_embedding is not None:
             with torch.no_grad():
-                self.conv.class_embedding.copy_(self.initial_class_embedding)
+                self.class_embedding.copy_(self.initial_class_embedding)
         nn.init.normal_(self.classifier.weight, std=0.01)
         nn.init.zeros_(self.classifier.bias)
         nn.init.normal_(self.attention.weight, std=0.01)
@@ -212,7 +224,8 @@ class GlobalModule(nn.Module):
                 with the same class relations (with the reference layer, built with
                 ``edge_lists=True``).
             class_probs: the previous prediction's class probabilities, which assign the
-                regions to the classes; by default the graph's ``region.class_probs``.
+                regions to the classes (the weights of the graph's assignment edges); by
+                default the graph's assignment weights.
         """
         class_probs = check_global_input(self, x, graph, class_probs)
         return self.reason(x, graph, class_probs)
@@ -221,41 +234,47 @@ class GlobalModule(nn.Module):
         self,
         x: Tensor,
         graph: HeteroData,
-        class_probs: Tensor,
+        class_probs: Tensor | None = None,
         max_regions: int | None = None,
     ) -> GlobalOutput:
-        """:meth:`forward` without its input checks (the head checks its inputs once);
-        ``max_regions`` as :meth:`reason_on`."""
+        """:meth:`forward` without its input checks (the head checks its inputs once): the
+        graph's assignment edges weighted by ``class_probs`` when given
+        (:func:`~iterative_reasoning.graph.assignment.assignment_weights`); ``max_regions``
+        as :meth:`reason_on`."""
         num_images = graph[CLASS].num_nodes // self.num_classes
-        return self.reason_on(
-            x,
-            graph.edge_index_dict,
-            graph.edge_weight_dict,
-            class_probs,
-            graph[REGION].batch,
-            num_images,
-            max_regions,
-        )
+        edge_weight_dict = graph.edge_weight_dict
+        if class_probs is not None and self.conv.semantic:
+            weights = assignment_weights(
+                class_probs.to(x.dtype), graph[REGION].batch, num_images, self.eps, max_regions
+            )
+            edge_weight_dict = {
+                **edge_weight_dict,
+                ASSIGNMENT_EDGE: weights[0],
+                REV_ASSIGNMENT_EDGE: weights[1],
+            }
+        return self.reason_on(x, graph.edge_index_dict, edge_weight_dict, num_images, max_regions)
 
     def reason_on(
         self,
         x: Tensor,
         edge_index_dict: dict[EdgeType, Tensor],
         edge_weight_dict: dict[EdgeType, Tensor],
-        class_probs: Tensor,
-        batch: Tensor,
         num_images: int,
         max_regions: int | None = None,
     ) -> GlobalOutput:
-        """:meth:`reason` on the graph's dictionaries (what ``torch.compile(fullgraph=True)``
-        traces: with the fast layer and ``max_regions`` given, nothing in it reads a value on
-        the host). ``max_regions``: the most regions of an image
-        (:func:`~iterative_reasoning.nn.global_conv.most_regions`), read from ``batch`` when
+        """:meth:`reason` on the graph's dictionaries, the assignment weighted (what
+        ``torch.compile(fullgraph=True)`` traces: with the fast layer and ``max_regions``
+        given, nothing in it reads a value on the host). ``num_images``: ``B``, whose class
+        nodes get the class embedding; ``max_regions``: the most regions of an image
+        (:func:`~iterative_reasoning.nn.global_conv.most_regions`), read from the graph when
         not given."""
-        x_dict = {REGION: x}
-        features = self.conv(
-            x_dict, edge_index_dict, edge_weight_dict, class_probs, batch, num_images, max_regions
-        )[REGION]
+        x_dict: dict[NodeType, Tensor] = {REGION: x}
+        if self.class_embedding is not None:
+            # [B, C, D_c], every image's class nodes the same features (not copied)
+            x_dict[CLASS] = self.class_embedding.expand(num_images, -1, -1)
+        features = self.conv(x_dict, edge_index_dict, edge_weight_dict, max_regions=max_regions)[
+            REGION
+        ]
         normalised = F.layer_norm(features, (self.hidden_channels,))
         return GlobalOutput(self.classifier(features), self.attention(normalised)[:, 0], features)
 
@@ -272,6 +291,16 @@ class GlobalModule(nn.Module):
             overlaps=self.overlaps,
             edge_lists=self.conv.reads_class_edges,
         )
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        # the class embedding was the graph layer's parameter ("conv.class_embedding") before
+        # the layer took the class nodes' features from x_dict
+        old = prefix + "conv.class_embedding"
+        if old in state_dict and prefix + "class_embedding" not in state_dict:
+            state_dict[prefix + "class_embedding"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def __repr__(self) -> str:
         return (

@@ -85,10 +85,11 @@ def _sorted_edges(store):
     return sorted(zip(*store.edge_index.tolist(), store.edge_weight.tolist(), strict=True))
 
 
-def test_without_edge_lists_keeps_types_but_no_assignment_edges():
+def test_without_edge_lists_keeps_types_but_no_class_edges():
     graph = build([3], edge_lists=False)
     assert not graph.edge_lists
-    assert graph["region", "assigned_to", "class"].edge_index.shape == (2, 0)
+    assert graph["region", "assigned_to", "class"].edge_index.shape == (2, 3 * C)
+    assert graph["region", "assigned_to", "class"].edge_weight.shape == (3 * C,)
     assert graph["class", "rel_0", "class"].edge_index.shape == (2, 0)
     assert graph["region"].class_probs.shape == (3, C)
 

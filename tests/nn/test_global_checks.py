@@ -29,7 +29,7 @@ def module_and_graph():
 def test_the_graph_s_probabilities_are_the_default(module_and_graph):
     module, graph, probs = module_and_graph
     x = torch.randn(5, D_R)
-    assert check_global_input(module, x, graph, None) is graph["region"].class_probs
+    assert check_global_input(module, x, graph, None) is None  # the graph's assignment weights
     given = probs.flip(0)
     assert check_global_input(module, x, graph, given) is given
 
@@ -54,7 +54,7 @@ def test_global_input_errors(module_and_graph):
         ValueError, match=r"lacks the edge type\(s\) \[\('class', 'rel_0', 'class'\)"
     ):
         check_global_input(module, x, foreign, None)
-    del graph["region"].class_probs
+    del graph["class", "rev_assigned_to", "region"].edge_weight
     with pytest.raises(ValueError, match="give class_probs"):
         check_global_input(module, x, graph, None)
     graph["class"].num_nodes = 2 * C + 1

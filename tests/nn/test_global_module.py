@@ -32,7 +32,7 @@ def naive_global(module, x, boxes, batch, probs, relations, num_images):
             to_class = (pb / pb.sum(0, keepdim=True).clamp_min(1e-14)).t()
             to_region = pb / pb.sum(1, keepdim=True).clamp_min(1e-14)
             h = torch.relu(
-                to_class @ xb @ conv.assign_weight + conv.class_embedding @ conv.class_weight
+                to_class @ xb @ conv.assign_weight + module.class_embedding @ conv.class_weight
             )
             g_c = sum(a @ h @ w for a, w in zip(dense_rel, conv.relation_weight, strict=True))
             g = g + torch.relu(to_region @ g_c @ conv.rev_assign_weight)
@@ -185,11 +185,11 @@ def test_class_embedding_initialisation_reset_and_repr():
     init = torch.randn(C, 9)
     module = GlobalModule(D_R, C, rel, hidden_channels=D, class_embedding=init)
     assert module.conv.class_channels == 9
-    torch.testing.assert_close(module.conv.class_embedding.data, init)
+    torch.testing.assert_close(module.class_embedding.data, init)
     with torch.no_grad():
-        module.conv.class_embedding.zero_()
+        module.class_embedding.zero_()
     module.reset_parameters()  # puts the given embedding back
-    torch.testing.assert_close(module.conv.class_embedding.data, init)
+    torch.testing.assert_close(module.class_embedding.data, init)
     assert "initial_class_embedding" not in module.state_dict()
     assert repr(module) == "GlobalModule(5, 4, num_classes=6, spatial=True, semantic=True)"
 
@@ -209,7 +209,7 @@ def test_torch_compile_fullgraph_matches_eager():
     module, x, graph, (boxes, batch, probs, rel) = setup([4, 3], seed=8)
     module, x, probs = module.float(), x.float(), probs.float()
     graph = build_reasoning_graph(boxes.float(), batch, image_sizes(2), probs, rel)
-    args = (graph.edge_index_dict, graph.edge_weight_dict, probs, batch, 2)
+    args = (graph.edge_index_dict, graph.edge_weight_dict, 2)
     most = most_regions(batch, 2)
 
     def run(x):
@@ -251,7 +251,7 @@ def test_errors():
     with pytest.raises(ValueError, match="7 classes but the class graph has 6"):
         module(x, graph, random_probs(3, C + 1))
     bare = build_reasoning_graph(boxes, batch, image_sizes(1), probs, rel)
-    del bare["region"].class_probs
+    del bare["region", "assigned_to", "class"].edge_weight
     with pytest.raises(ValueError, match="give class_probs"):
         module(x, bare)
     with pytest.raises(ValueError, match="conv maps 5 to 4 channels"):
@@ -279,3 +279,16 @@ def test_a_given_layer_keeps_its_parameters():
     assert all(torch.equal(v, conv.state_dict()[k]) for k, v in before.items())
     module.reset_parameters()  # resets the layer too
     assert not torch.equal(before["assign_weight"], conv.assign_weight.detach())
+
+
+def test_a_state_dict_with_the_class_embedding_in_the_layer_loads():
+    """Checkpoints written when the layer held the class embedding
+    (``conv.class_embedding``) load into the module that holds it now."""
+    module, *_ = setup([2], seed=9)
+    state = module.state_dict()
+    old = {("conv." + k if k == "class_embedding" else k): v for k, v in state.items()}
+    assert "conv.class_embedding" in old and "class_embedding" not in old
+    twin, *_ = setup([2], seed=10)
+    twin.load_state_dict(old)
+    for name, value in state.items():
+        assert torch.equal(twin.state_dict()[name], value), name
