@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from iterative_reasoning import ClassRelations, IterativeReasoningHead, reasoning_loss
-from iterative_reasoning.detectors import RegionBatch, region_batch
 from iterative_reasoning.metrics import evaluate_classification
+from iterative_reasoning.nn import RegionBatch, region_batch
 from iterative_reasoning.ops import crop_regions, grid_sizes_of
 
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for step in range(args.steps):
         features, boxes, sizes, labels = random_scenes(args, prototypes, gen)
         regions = convnet(features, boxes, sizes)
-        loss = reasoning_loss(head(*regions), labels, regions.batch)
+        loss = reasoning_loss(head(regions), labels, regions.batch)
         optimizer.zero_grad()
         loss.total.backward()
         optimizer.step()
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     features, boxes, sizes, labels = random_scenes(args, prototypes, gen)
     with torch.no_grad():
         regions = convnet(features, boxes, sizes)
-        out = head(*regions)
+        out = head(regions)
     plain = evaluate_classification(torch.softmax(out.base_logits, -1), labels).as_percent()
     fused = evaluate_classification(torch.softmax(out.logits, -1), labels).as_percent()
     print(f"{args.steps} steps in {elapsed:.1f} s; metrics (%) on held-out scenes:")

@@ -1,135 +1,41 @@
-"""The contract between a detector (or any backbone) and the reasoning head.
+"""A ConvNet region classifier of the paper's shape, and the geometry between an image and the
+network input.
 
-A detector hands over a mid-level feature map, boxes in pixels of the network input, the size
-of each network input, and the ConvNet's logits for the boxes (or a function producing them);
-:func:`region_batch` checks and packs them into a :class:`RegionBatch`, which the head takes
-as is: ``head(*region_batch)``. Coordinate frames are the commonest mistake, so the helpers
-here convert boxes between the original image and the network input explicitly.
+The head's input, :class:`~iterative_reasoning.nn.RegionBatch` and :func:`region_batch`, lives
+in :mod:`iterative_reasoning.nn.region_batch` (re-exported here). Coordinate frames are the
+commonest mistake, so the helpers here convert boxes between the original image and the network
+input explicitly.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from iterative_reasoning._validation import (
-    check_batch,
-    check_boxes,
-    check_finite,
-    check_image_sizes,
-    check_not_normalised,
-    check_tensor,
+from iterative_reasoning._validation import check_tensor
+from iterative_reasoning.nn.region_batch import (
+    ClassifierOutput,
+    RegionBatch,
+    RegionClassifier,
+    check_box_frame,
+    region_batch,
 )
 from iterative_reasoning.ops import RegionCrop, grid_sizes_of
 
-ClassifierOutput = Tensor | tuple[Tensor, Tensor]
-RegionClassifier = Callable[[Tensor, Tensor, Tensor, Tensor], ClassifierOutput]
-
-
-class RegionBatch(NamedTuple):
-    """Everything :class:`~iterative_reasoning.nn.IterativeReasoningHead` needs, in the order
-    of its ``forward``.
-
-    Attributes:
-        features: mid-level feature map of the padded batch, ``[B, D_f, H, W]``.
-        boxes: ``xyxy`` boxes in pixels of the network input, ``[R, 4]``.
-        batch: image index of each box, ``[R]``.
-        image_sizes: ``(height, width)`` of each network input before padding, ``[B, 2]``.
-        base_logits: the ConvNet's logits ``f_0``, ``[R, C]``.
-        region_features: the regions' visual features for the global module, ``[R, D_r]``,
-            or ``None`` (the head then pools the crops of ``features``).
-    """
-
-    features: Tensor
-    boxes: Tensor
-    batch: Tensor
-    image_sizes: Tensor
-    base_logits: Tensor
-    region_features: Tensor | None
-
-
-def region_batch(
-    features: Tensor,
-    boxes: Tensor | Sequence[Tensor],
-    image_sizes: Tensor | Sequence[Sequence[int]],
-    *,
-    batch: Tensor | None = None,
-    base_logits: Tensor | None = None,
-    region_features: Tensor | None = None,
-    classifier: RegionClassifier | None = None,
-    spatial_scale: float = 1 / 16,
-) -> RegionBatch:
-    """Check and pack a detector's outputs for the reasoning head.
-
-    Args:
-        features: the mid-level feature map (stride ``1 / spatial_scale``) of the padded batch.
-        boxes: ``xyxy`` boxes in pixels of the network input (after resizing): one ``[R_i, 4]``
-            tensor per image, or one ``[R, 4]`` tensor with ``batch``.
-        image_sizes: ``(height, width)`` of each network input before padding.
-        batch: image index of each box when ``boxes`` is one tensor.
-        base_logits: the ConvNet's logits for the boxes.
-        region_features: the boxes' pooled high-level features (for the global module).
-        classifier: instead of ``base_logits``, a function
-            ``(features, boxes, batch, image_sizes) -> logits`` or ``(logits, region_features)``.
-        spatial_scale: feature cells per input pixel.
-
-    Shapes:
-        features: ``[B, D_f, H, W]``; boxes: ``[R, 4]`` or ``B`` x ``[R_i, 4]``;
-        image_sizes: ``[B, 2]``; base_logits: ``[R, C]``; region_features: ``[R, D_r]``
-
-    Example:
-        >>> import torch
-        >>> rb = region_batch(torch.randn(2, 8, 38, 50),
-        ...                   [torch.tensor([[10.0, 20.0, 200.0, 300.0]]), torch.zeros(0, 4)],
-        ...                   [(600, 800), (480, 640)], base_logits=torch.randn(1, 5))
-        >>> rb.batch.tolist(), rb.image_sizes.tolist()
-        ([0], [[600.0, 800.0], [480.0, 640.0]])
-    """
-    features = check_tensor("features", features)
-    if features.dim() != 4:
-        raise ValueError(f"features must have shape [B, D_f, H, W], got {list(features.shape)}")
-    sizes = check_image_sizes(image_sizes).to(features.device, torch.float)
-    if sizes.size(0) != features.size(0):
-        raise ValueError(
-            f"image_sizes has {sizes.size(0)} row(s) for {features.size(0)} feature map(s)"
-        )
-    grids = grid_sizes_of(sizes, spatial_scale)
-    too_big = (grids[:, 0] > features.size(2)) | (grids[:, 1] > features.size(3))
-    if bool(too_big.any()):
-        b = int(too_big.nonzero()[0, 0])
-        raise ValueError(
-            f"image {b} of size {sizes[b].tolist()} needs a {grids[b].tolist()} grid at "
-            f"spatial_scale = {spatial_scale}, but the features are "
-            f"{list(features.shape[2:])}; is spatial_scale the stride of this feature map?"
-        )
-    boxes, batch = _concat_boxes(boxes, batch, features.size(0))
-    check_box_frame(boxes, batch, sizes)
-    if base_logits is None:
-        if classifier is None:
-            raise ValueError("give base_logits or a classifier that produces them")
-        produced = classifier(features, boxes, batch, sizes)
-        base_logits, region_features = (
-            produced if isinstance(produced, tuple) else (produced, region_features)
-        )
-    base_logits = check_tensor("base_logits", base_logits)
-    if base_logits.dim() != 2 or base_logits.size(0) != boxes.size(0):
-        raise ValueError(
-            f"base_logits must have shape [R, C] with R = {boxes.size(0)} boxes, "
-            f"got {list(base_logits.shape)}"
-        )
-    check_finite("base_logits", base_logits)
-    if region_features is not None:
-        region_features = check_tensor("region_features", region_features)
-        if region_features.dim() != 2 or region_features.size(0) != boxes.size(0):
-            raise ValueError(
-                f"region_features must have shape [R, D_r] with R = {boxes.size(0)} boxes, "
-                f"got {list(region_features.shape)}"
-            )
-    return RegionBatch(features, boxes, batch, sizes, base_logits, region_features)
+__all__ = [
+    "ClassifierOutput",
+    "CropRegionClassifier",
+    "RegionBatch",
+    "RegionClassifier",
+    "check_box_frame",
+    "pad_images",
+    "region_batch",
+    "rescale_boxes",
+    "resized_shape",
+]
 
 
 class CropRegionClassifier(nn.Module):
@@ -152,11 +58,12 @@ class CropRegionClassifier(nn.Module):
 
     def classify(
         self, features: Tensor, boxes: Tensor, batch: Tensor, image_sizes: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Base logits ``[R, C]`` and region features ``[R, D_r]``."""
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Base logits ``[R, C]``, region features ``[R, D_r]`` and the crops they were
+        pooled from ``[R, D_f, P, P]`` (which the head reads too, when its crop is this one)."""
         crops = self.crop(features, boxes, batch, grid_sizes_of(image_sizes, self.spatial_scale))
         region = self.region_features(crops)
-        return self.classifier(region), region
+        return self.classifier(region), region, crops
 
     def forward(
         self,
@@ -172,58 +79,7 @@ class CropRegionClassifier(nn.Module):
             batch=batch,
             classifier=self.classify,
             spatial_scale=self.spatial_scale,
-        )
-
-
-def _concat_boxes(
-    boxes: Tensor | Sequence[Tensor], batch: Tensor | None, num_images: int
-) -> tuple[Tensor, Tensor]:
-    if isinstance(boxes, Tensor):
-        boxes = check_boxes("boxes", boxes)
-        if batch is None:
-            if num_images != 1:
-                raise ValueError(
-                    f"boxes is one tensor for {num_images} images: give batch, or one boxes "
-                    "tensor per image"
-                )
-            batch = torch.zeros(boxes.size(0), dtype=torch.long, device=boxes.device)
-        return boxes, check_batch(batch, boxes.size(0), num_images)
-    if batch is not None:
-        raise ValueError("give batch only with boxes as one tensor, not a list per image")
-    if len(boxes) != num_images:
-        raise ValueError(f"boxes has {len(boxes)} entries for {num_images} images; give one each")
-    checked = [check_boxes(f"boxes[{i}]", b.reshape(-1, 4)) for i, b in enumerate(boxes)]
-    device = checked[0].device if checked else torch.device("cpu")
-    batch = (
-        torch.cat(
-            [
-                torch.full((b.size(0),), i, dtype=torch.long, device=device)
-                for i, b in enumerate(checked)
-            ]
-        )
-        if checked
-        else torch.zeros(0, dtype=torch.long)
-    )
-    return (torch.cat(checked) if checked else torch.zeros(0, 4)), batch
-
-
-def check_box_frame(boxes: Tensor, batch: Tensor, image_sizes: Tensor) -> None:
-    """Raise if boxes are evidently not in pixels of the network input: normalised to
-    ``[0, 1]``, or reaching far beyond their image (original-image coordinates)."""
-    if boxes.numel() == 0:
-        return
-    boxes = boxes.detach()
-    check_not_normalised(boxes, batch, image_sizes)
-    hw = image_sizes.to(boxes)[batch]
-    limit = torch.stack([hw[:, 1], hw[:, 0]], dim=-1)
-    outside = (boxes[:, 2:] > limit * 1.05 + 1).any(-1) | (boxes[:, :2] < -0.05 * limit).any(-1)
-    if bool(outside.any()):
-        i = int(outside.nonzero()[0, 0])
-        raise ValueError(
-            f"{int(outside.sum())} box(es) lie outside their network input, e.g. box {i} = "
-            f"{[round(v, 1) for v in boxes[i].tolist()]} in an input of (height, width) = "
-            f"{image_sizes[batch[i]].tolist()}; boxes in original-image pixels must be "
-            "rescaled with rescale_boxes(boxes, original_size, input_size)"
+            cropped_by=self.crop,
         )
 
 

@@ -3,7 +3,7 @@ one after another on one frozen ConvNet compute its forward pass once per batch.
 
 Heads trained with the same seed read the same batches at the same steps
 (:class:`~iterative_reasoning.engine.loader.StepBatchSampler`), and a frozen ConvNet (evaluation
-mode, no gradient) maps a batch to the same :class:`~iterative_reasoning.detectors.RegionBatch`
+mode, no gradient) maps a batch to the same :class:`~iterative_reasoning.nn.RegionBatch`
 every time, so the second head's run can take the first's. A batch is known by a digest of its
 images, boxes and sizes, the ConvNet by a digest of its weights, buffers and modes, both taken
 from the numbers at every lookup, so that no change of the weights (through an optimiser,
@@ -26,14 +26,14 @@ import torch
 from torch import Tensor, nn
 
 from iterative_reasoning._validation import check_weight
-from iterative_reasoning.detectors.base import RegionBatch
+from iterative_reasoning.nn.region_batch import RegionBatch
 
 #: What a batch's regions are known by: the ConvNet's digest, then the batch's.
 Key = tuple[bytes, bytes]
 
 
 class RegionCache:
-    """A frozen ConvNet's :class:`~iterative_reasoning.detectors.RegionBatch` of each batch it
+    """A frozen ConvNet's :class:`~iterative_reasoning.nn.RegionBatch` of each batch it
     has seen, up to ``max_bytes`` (batches beyond it are computed and not kept: the runs that
     share a cache read their batches in the same order, so the first ones kept are the ones the
     next run reads first).
@@ -120,14 +120,19 @@ class RegionCache:
 
 def _copy(batch: RegionBatch) -> RegionBatch:
     """A copy whose tensors share nothing with ``batch``'s."""
-    features = batch.region_features
+
+    def copy(t: Tensor | None) -> Tensor | None:
+        return t.clone() if t is not None else None
+
     return batch._replace(
         features=batch.features.clone(),
         boxes=batch.boxes.clone(),
         batch=batch.batch.clone(),
         image_sizes=batch.image_sizes.clone(),
         base_logits=batch.base_logits.clone(),
-        region_features=features.clone() if features is not None else None,
+        region_features=copy(batch.region_features),
+        masks=copy(batch.masks),
+        crops=copy(batch.crops),
     )
 
 

@@ -11,11 +11,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iterative_reasoning.data.records import RegionSample
-from iterative_reasoning.detectors.base import RegionBatch, pad_images
+from iterative_reasoning.detectors.base import pad_images
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.models.resnet import ResNetRegionClassifier
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
+from iterative_reasoning.nn.region_batch import RegionBatch
 
 if TYPE_CHECKING:
     from iterative_reasoning.engine.region_cache import RegionCache
@@ -160,7 +161,7 @@ class RegionModel(nn.Module):
                     "masks (COCODataset(..., masks=True))"
                 )
             masks = batch.masks
-        return regions, self.head(*regions, masks=masks)
+        return regions, self.head(regions._replace(masks=masks))
 
     @staticmethod
     def collate(samples: Sequence[RegionSample]) -> Batch:

@@ -42,7 +42,7 @@ class ResNetRegionClassifier(CropRegionClassifier):
     Shapes:
         - **images:** ``[B, 3, H_in, W_in]``; **boxes:** ``B`` x ``[R_i, 4]`` (or ``[R, 4]``
           with ``batch``); **image_sizes:** ``[B, 2]``
-        - **output:** :class:`~iterative_reasoning.detectors.RegionBatch` with features
+        - **output:** :class:`~iterative_reasoning.nn.RegionBatch` with features
           ``[B, 1024, H, W]``, base logits ``[R, C]`` and region features ``[R, 2048]``
 
     Example:

@@ -24,7 +24,7 @@ class SmallConvNetClassifier(CropRegionClassifier):
 
     Shapes:
         - **images:** ``[B, 3, H, W]``, RGB in ``[0, 1]``
-        - **output:** :class:`~iterative_reasoning.detectors.RegionBatch` with features
+        - **output:** :class:`~iterative_reasoning.nn.RegionBatch` with features
           ``[B, 4 * width, H / 16, W / 16]``
 
     Example:

@@ -10,6 +10,7 @@ from iterative_reasoning.nn.head_trace import ReasoningOutput
 from iterative_reasoning.nn.local_module import LocalModule, LocalOutput
 from iterative_reasoning.nn.pretrained import PretrainedHeadError
 from iterative_reasoning.nn.reasoning_head import MODELS, IterativeReasoningHead
+from iterative_reasoning.nn.region_batch import RegionBatch, region_batch
 from iterative_reasoning.nn.spatial_memory import SpatialMemory
 
 __all__ = [
@@ -29,5 +30,7 @@ __all__ = [
     "LocalModule",
     "LocalOutput",
     "ReasoningOutput",
+    "RegionBatch",
     "SpatialMemory",
+    "region_batch",
 ]

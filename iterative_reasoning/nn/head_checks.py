@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from iterative_reasoning.nn.global_module import GlobalModule
     from iterative_reasoning.nn.local_module import LocalModule
     from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+    from iterative_reasoning.nn.region_batch import RegionBatch
 
 
 def check_head_input(
@@ -97,6 +98,50 @@ def check_head_input(
     warn_boxes_outside(boxes, batch, sizes, stacklevel=6, checks=checks)
     checks.run()
     return sizes
+
+
+def check_head_fit(head: IterativeReasoningHead, regions: RegionBatch) -> None:
+    """A :class:`~iterative_reasoning.nn.RegionBatch` that :func:`region_batch` built (and
+    checked) fits the head: its shapes, device and dtype, and its masks. Nothing here reads a
+    value of the tensors but the masks' (one host read, when there are masks)."""
+    if not isinstance(regions.features, Tensor) or regions.features.dim() != 4:
+        raise ValueError("regions.features must be a [B, D_f, H, W] tensor")
+    features, boxes = regions.features, regions.boxes
+    if head.local is not None and features.size(1) != head.local.in_channels:
+        raise ValueError(
+            f"features have {features.size(1)} channels but the local module was built for "
+            f"in_channels = {head.local.in_channels}"
+        )
+    parameter = next(head.parameters(), None)
+    device = parameter.device if parameter is not None else features.device
+    dtypes = {p.dtype for p in head.parameters()}
+    dtype = dtypes.pop() if len(dtypes) == 1 else None
+    check_float_on("features", features, device, dtype, "the head")
+    check_float_on("boxes", boxes, device, None, "the head")
+    if regions.batch.device != device:
+        raise ValueError(
+            f"batch is on {regions.batch.device} but the head is on {device}; move it there"
+        )
+    logits = regions.base_logits
+    if logits.shape != (boxes.size(0), head.num_classes):
+        raise ValueError(
+            f"base_logits must have shape [R, C] = [{boxes.size(0)}, {head.num_classes}], "
+            f"got {list(logits.shape)}"
+        )
+    check_float_on("base_logits", logits, device, dtype, "the head")
+    region_features = regions.region_features
+    if region_features is not None and head.global_ is not None:
+        if region_features.shape != (boxes.size(0), head.region_channels):
+            raise ValueError(
+                f"region_features must have shape [R, D_r] = [{boxes.size(0)}, "
+                f"{head.region_channels}] (D_r = global module in_channels - C), "
+                f"got {list(region_features.shape)}"
+            )
+        check_float_on("region_features", region_features, device, dtype, "the head")
+    if regions.masks is not None:
+        checks = ValueChecks()
+        check_masks(regions.masks, boxes.size(0), head.crop.output_size, checks)
+        checks.run()
 
 
 def check_head_config(

@@ -20,11 +20,13 @@ from iterative_reasoning.nn.global_module import GlobalModule
 from iterative_reasoning.nn.head_checks import (
     FeedMode,
     check_head_config,
+    check_head_fit,
     check_head_input,
 )
 from iterative_reasoning.nn.head_trace import ReasoningOutput, Trace
 from iterative_reasoning.nn.local_module import LocalModule
 from iterative_reasoning.nn.pretrained import load_head, push_head, save_head
+from iterative_reasoning.nn.region_batch import RegionBatch, check_crops
 from iterative_reasoning.ops import CropMode, RegionCrop, RegionGrid, grid_sizes_of
 from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
 
@@ -311,18 +313,24 @@ class IterativeReasoningHead(nn.Module):
 
     def forward(
         self,
-        features: Tensor,
-        boxes: Tensor,
-        batch: Tensor,
-        image_sizes: Tensor,
-        base_logits: Tensor,
+        features: Tensor | RegionBatch,
+        boxes: Tensor | None = None,
+        batch: Tensor | None = None,
+        image_sizes: Tensor | None = None,
+        base_logits: Tensor | None = None,
         region_features: Tensor | None = None,
         masks: Tensor | None = None,
+        crops: Tensor | None = None,
+        cropped_by: RegionCrop | None = None,
     ) -> ReasoningOutput:
-        """Check the inputs (one host read per device), then :meth:`reason`.
+        """:meth:`reason` on a :class:`~iterative_reasoning.nn.RegionBatch` that
+        :func:`~iterative_reasoning.nn.region_batch` built and checked (``head(regions)``:
+        only its fit to the head is checked), or on the tensors, checked here (one host read
+        per device).
 
         Args:
-            features: the mid-level feature map (stride 16) of the padded batch.
+            features: the mid-level feature map (stride 16) of the padded batch, or a
+                :class:`~iterative_reasoning.nn.RegionBatch` alone.
             boxes: ``xyxy`` boxes in pixels of the network input.
             batch: image index of each box, sorted.
             image_sizes: ``(height, width)`` of each network input before padding.
@@ -334,11 +342,42 @@ class IterativeReasoningHead(nn.Module):
                 instance mask covers (:func:`~iterative_reasoning.ops.box_masks`): the memory
                 is then written through the masks instead of whole boxes. ``None`` (the
                 paper's way): boxes.
+            crops, cropped_by: the boxes' crops of ``features`` and the
+                :class:`~iterative_reasoning.ops.RegionCrop` that made them: read in place of
+                the head's own crops when ``cropped_by`` has the head's settings.
         """
-        image_sizes = check_head_input(
-            self, features, boxes, batch, image_sizes, base_logits, region_features, masks
+        if isinstance(features, RegionBatch):
+            given = (boxes, batch, image_sizes, base_logits, region_features, masks, crops)
+            if any(a is not None for a in (*given, cropped_by)):
+                raise TypeError("give a RegionBatch alone, or the tensors without one")
+            regions = features
+            check_head_fit(self, regions)
+        else:
+            sizes = check_head_input(
+                self, features, boxes, batch, image_sizes, base_logits, region_features, masks
+            )
+            regions = RegionBatch(
+                features,
+                boxes,  # type: ignore[arg-type]
+                batch,  # type: ignore[arg-type]
+                sizes,
+                base_logits,  # type: ignore[arg-type]
+                region_features,
+                masks,
+                crops,
+                cropped_by,
+            )
+            check_crops(regions)
+        return self.reason(
+            regions.features,
+            regions.boxes,
+            regions.batch,
+            regions.image_sizes,
+            regions.base_logits,
+            regions.region_features,
+            regions.masks,
+            regions.crops_for(self.crop),
         )
-        return self.reason(features, boxes, batch, image_sizes, base_logits, region_features, masks)
 
     def reason(
         self,
@@ -349,13 +388,18 @@ class IterativeReasoningHead(nn.Module):
         base_logits: Tensor,
         region_features: Tensor | None = None,
         masks: Tensor | None = None,
+        crops: Tensor | None = None,
     ) -> ReasoningOutput:
         """Roll the modules out for ``T - 1`` iterations after the ConvNet prediction, on
-        inputs already checked (:meth:`forward` checks them)."""
+        inputs already checked (:meth:`forward` checks them); ``crops``: the boxes' crops of
+        ``features`` by the head's crop, when already made."""
         grid = None
-        if self.local is not None or region_features is None:  # the crops are needed
+        needs_crops = self.local is not None or (region_features is None and self.global_)
+        if needs_crops:
             grid = self._grid(features, boxes, batch, image_sizes, masks)
-        crops = grid.crop(features).detach() if grid is not None else None
+        if crops is None and grid is not None:
+            crops = grid.crop(features)
+        crops = crops.detach() if crops is not None else None
         if region_features is None and crops is not None and self.global_ is not None:
             region_features = crops.mean(dim=(2, 3))
         memory = self.local.memory.initial(grid) if self.local and grid else None

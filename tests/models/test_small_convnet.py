@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from iterative_reasoning.detectors import RegionBatch
 from iterative_reasoning.detectors.small_detectors import SmallBackbone, small_faster_rcnn
 from iterative_reasoning.models.small_convnet import SmallConvNetClassifier
+from iterative_reasoning.nn import RegionBatch
 
 
 def test_shapes_of_the_region_batch():
