@@ -14,7 +14,7 @@ from torchvision.models.detection import (
 )
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.graph import ClassRelations
 
 C = 4

@@ -83,10 +83,15 @@ def assignment_index(batch: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
         >>> to_class.tolist()
         [[0, 0, 1, 1], [0, 1, 2, 3]]
     """
-    region = torch.arange(batch.numel(), device=batch.device).repeat_interleave(num_classes)
-    classes = torch.arange(num_classes, device=batch.device).repeat(batch.numel())
-    class_node = batch.repeat_interleave(num_classes) * num_classes + classes
-    return torch.stack([region, class_node]), torch.stack([class_node, region])
+    num_regions = batch.numel()
+    pairs = torch.empty(3, num_regions * num_classes, dtype=torch.long, device=batch.device)
+    region = torch.arange(num_regions, device=batch.device)
+    pairs[0] = region.repeat_interleave(num_classes)
+    classes = torch.arange(num_classes, device=batch.device)
+    pairs[1] = (batch[:, None] * num_classes + classes).reshape(-1)
+    pairs[2] = pairs[0]
+    # two views of one tensor: (region, class node) and (class node, region)
+    return pairs[0:2], pairs[1:3]
 
 
 def assignment_weights(
@@ -160,20 +165,24 @@ def assignment_blocks(
         max_regions: ``R_max``, the most regions of an image.
     """
     num_regions = batch.numel()
-    weight = edge_weight_dict[ASSIGNMENT_EDGE]
     counts = torch.bincount(batch, minlength=num_images)
     slot = torch.arange(num_regions, device=batch.device) - (counts.cumsum(0) - counts)[batch]
+    # class node b * C + c, slot s -> (b * C + c) * R_max + s in the flat [B, C, R_max] block
     region, node = edge_index_dict[ASSIGNMENT_EDGE]
-    to_class = weight.new_zeros(num_images, num_classes, max_regions)
-    to_class = to_class.index_put(
-        (node // num_classes, node % num_classes, slot[region]), weight, accumulate=True
-    )
+    weight = edge_weight_dict[ASSIGNMENT_EDGE]
+    flat = torch.add(slot[region], node, alpha=max_regions)
+    to_class = weight.new_zeros(num_images * num_classes * max_regions).index_add(0, flat, weight)
+    # region r, class node b * C + c -> r * C + c in the flat [R, C] block
     node, region = edge_index_dict[REV_ASSIGNMENT_EDGE]
     rev_weight = edge_weight_dict[REV_ASSIGNMENT_EDGE]
-    to_region = rev_weight.new_zeros(num_regions, num_classes)
-    to_region = to_region.index_put((region, node % num_classes), rev_weight, accumulate=True)
+    flat = torch.remainder(node, num_classes).add_(region, alpha=num_classes)
+    to_region = rev_weight.new_zeros(num_regions * num_classes).index_add(0, flat, rev_weight)
     mask = torch.arange(max_regions, device=batch.device) < counts[:, None]
-    return DenseAssignment(to_class, to_region, mask)
+    return DenseAssignment(
+        to_class.view(num_images, num_classes, max_regions),
+        to_region.view(num_regions, num_classes),
+        mask,
+    )
 
 
 def region_images(to_class_index: Tensor, num_regions: int, num_classes: int) -> Tensor:

@@ -63,7 +63,7 @@ def _families():
         pass
     os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp())
     try:
-        from iterative_reasoning.detectors.small_detectors import small_yolo
+        from iterative_reasoning.models.small_detectors import small_yolo
         from iterative_reasoning.detectors.ultralytics import reasoning_head_for
 
         yolo = small_yolo(4, imgsz=160)

@@ -17,7 +17,7 @@ from iterative_reasoning.detectors.detr_family import (  # noqa: E402
     model_backbone,
     require_transformers,
 )
-from iterative_reasoning.detectors.small_detectors import small_rt_detr  # noqa: E402
+from iterative_reasoning.models.small_detectors import small_rt_detr  # noqa: E402
 
 
 def _detr():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp())  # not the user's settings
-from iterative_reasoning.detectors.small_detectors import small_rt_detr, small_yolo  # noqa: E402
+from iterative_reasoning.models.small_detectors import small_rt_detr, small_yolo  # noqa: E402
 
 
 def test_small_rt_detr_is_a_real_rt_detr_of_the_given_size():
@@ -49,7 +49,7 @@ def test_small_yolo_is_a_yolov8n_with_random_weights_and_the_given_classes():
 @pytest.mark.parametrize("count", [0, -1, 2.0, True])
 def test_a_class_count_that_is_not_a_positive_integer_is_refused(count):
     """0 once built a 0-class RT-DETR and an 80-class YOLO (ultralytics' default)."""
-    from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+    from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
     error = TypeError if isinstance(count, (float, bool)) else ValueError
     for build in (small_rt_detr, small_yolo):

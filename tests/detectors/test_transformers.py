@@ -8,7 +8,7 @@ pytest.importorskip("scipy")
 
 from iterative_reasoning.detectors import transformers as adapter  # noqa: E402
 from iterative_reasoning.detectors.detr_family import coco_annotation  # noqa: E402
-from iterative_reasoning.detectors.small_detectors import small_rt_detr  # noqa: E402
+from iterative_reasoning.models.small_detectors import small_rt_detr  # noqa: E402
 from iterative_reasoning.detectors.transformers import (  # noqa: E402
     TransformersDetector,
     reasoning_head_for,

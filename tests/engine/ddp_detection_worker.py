@@ -7,7 +7,7 @@ import torch
 
 from iterative_reasoning.data import COCODetection, write_coco
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import (
     TrainConfig,
     close_distributed,

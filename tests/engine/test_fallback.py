@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import fallback as fallback_module
 from iterative_reasoning.engine.fallback import GATE_GRID, choose_gate, select_gate
 from iterative_reasoning.graph import ClassRelations

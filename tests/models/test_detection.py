@@ -6,7 +6,7 @@ from pycocotools.coco import COCO
 
 from iterative_reasoning.data import COCODetection, write_coco
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import (
     CallbackHook,
     TrainConfig,
@@ -209,7 +209,7 @@ def _adapters():
     small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
     try:
         from iterative_reasoning.detectors import transformers as detr
-        from iterative_reasoning.detectors.small_detectors import small_rt_detr
+        from iterative_reasoning.models.small_detectors import small_rt_detr
 
         torch.manual_seed(0)
         detector = small_rt_detr(NUM_CLASSES - 1, size=128, width=16, num_queries=12)

@@ -172,7 +172,7 @@ def test_without_huggingface_hub_a_hub_id_says_how_to_install_it(monkeypatch):
 
 def test_a_loaded_head_attaches_to_a_detector_and_detects_as_the_saved_one(tmp_path):
     from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-    from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+    from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
     torch.manual_seed(0)
     detector = small_faster_rcnn(C, width=8, representation_size=16).eval()

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from iterative_reasoning._detection_validation import check_detector_input
-from iterative_reasoning.detectors import random_detection_batch
+from iterative_reasoning.data import random_detection_batch
 
 
 def test_a_batch_in_torchvision_s_detector_format():
