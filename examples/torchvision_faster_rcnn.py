@@ -14,11 +14,8 @@ import argparse
 import torch
 from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights, fasterrcnn_resnet50_fpn
 
-from iterative_reasoning.detectors import (
-    attach_reasoning_head,
-    random_detection_batch,
-    reasoning_head_for,
-)
+from iterative_reasoning.data import random_detection_batch
+from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
 from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs import load_ready_made
 

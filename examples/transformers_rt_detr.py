@@ -15,8 +15,9 @@ import argparse
 import torch
 from transformers import RTDetrConfig, RTDetrForObjectDetection, RTDetrImageProcessor
 
-from iterative_reasoning.detectors import random_detection_batch
-from iterative_reasoning.detectors.transformers import TransformersDetector, reasoning_head_for
+from iterative_reasoning.data import random_detection_batch
+from iterative_reasoning.detectors import reasoning_head_for
+from iterative_reasoning.detectors.transformers import TransformersDetector
 from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs import load_ready_made
 

@@ -17,12 +17,9 @@ import argparse
 
 import torch
 
-from iterative_reasoning.detectors import random_detection_batch
-from iterative_reasoning.detectors.ultralytics import (
-    YOLODetector,
-    import_ultralytics,
-    reasoning_head_for,
-)
+from iterative_reasoning.data import random_detection_batch
+from iterative_reasoning.detectors import reasoning_head_for
+from iterative_reasoning.detectors.ultralytics import YOLODetector, import_ultralytics
 from iterative_reasoning.graph import ClassRelations
 from knowledge_graphs import load_ready_made
 

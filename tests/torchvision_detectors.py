@@ -14,8 +14,8 @@ from torchvision.models.detection import (
 )
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
 C = 4
 RELATIONS = ClassRelations(C, {"similar_to": torch.tensor([[1, 2], [2, 1]])})

@@ -10,9 +10,10 @@ from typing import Any
 
 from iterative_reasoning.data.graphs import GRAPH_RELATIONS
 from iterative_reasoning.data.synthetic import BENCHMARKS
-from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, DETECTORS
+from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES
 from iterative_reasoning.engine.config import PRECISIONS
 from iterative_reasoning.engine.fallback import GATE_FITS
+from iterative_reasoning.models.builders import DETECTORS
 from iterative_reasoning.nn.fallback import FUSIONS
 from iterative_reasoning.nn.reasoning_head import MODELS
 from iterative_reasoning.recipes import DATASETS, TASKS, RunSpec

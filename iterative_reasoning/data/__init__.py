@@ -8,6 +8,7 @@ from iterative_reasoning.data.coco import (
     DetectionSample,
     coco_categories,
 )
+from iterative_reasoning.data.random_inputs import random_detection_batch
 from iterative_reasoning.data.records import (
     ImageRecord,
     RecordCache,
@@ -36,6 +37,7 @@ __all__ = [
     "flip_permutation",
     "hflip",
     "load_sample",
+    "random_detection_batch",
     "resize",
     "vg_class_graph",
     "vg_vocabulary",

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from iterative_reasoning.detectors.base import resized_shape
+from iterative_reasoning.ops.geometry import resized_shape
 
 
 def flip_permutation(class_names: Sequence[str]) -> Tensor:

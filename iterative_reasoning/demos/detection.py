@@ -1,13 +1,13 @@
 """The detection benchmark: a detector with and without the reasoning head on the synthetic
 scenes, scored with COCO's metrics, on two CPU cores in minutes. The detector is a torchvision
 Faster R-CNN (``family="faster_rcnn"``, the default), a ``transformers`` RT-DETR
-(``family="rt_detr"``, :func:`~iterative_reasoning.detectors.small_detectors.small_rt_detr`) or an
+(``family="rt_detr"``, :func:`~iterative_reasoning.models.small_detectors.small_rt_detr`) or an
 ``ultralytics`` YOLOv8n (``family="yolo"``,
-:func:`~iterative_reasoning.detectors.small_detectors.small_yolo`).
+:func:`~iterative_reasoning.models.small_detectors.small_yolo`).
 
 It writes the synthetic benchmark in COCO format (:func:`~iterative_reasoning.data.write_coco`)
 and reads it through :class:`~iterative_reasoning.data.COCODetection`, trains a Faster R-CNN
-from scratch (:func:`~iterative_reasoning.detectors.small_detectors.small_faster_rcnn`: a real
+from scratch (:func:`~iterative_reasoning.models.small_detectors.small_faster_rcnn`: a real
 torchvision ``FasterRCNN`` on a small stride-16 backbone whose box classifier cannot see the
 scenes' context cues), then the reasoning head on that detector (frozen: the head never trains
 the detector, so this is the detector a joint run would learn, bit for bit), on the training
@@ -40,11 +40,6 @@ from iterative_reasoning._validation import check_weight
 from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
 from iterative_reasoning.demos.classification import aligned
 from iterative_reasoning.demos.plot import plot_detections
-from iterative_reasoning.detectors.small_detectors import (
-    small_faster_rcnn,
-    small_rt_detr,
-    small_yolo,
-)
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.engine.evaluate import evaluate_detection
@@ -57,6 +52,11 @@ from iterative_reasoning.engine.validation import (
 )
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models.detection import DetectionModel
+from iterative_reasoning.models.small_detectors import (
+    small_faster_rcnn,
+    small_rt_detr,
+    small_yolo,
+)
 from iterative_reasoning.nn.fallback import check_fusion
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.recipes import RunSpec, synthetic

@@ -6,17 +6,7 @@ inside torchvision's two-stage detectors (:func:`attach_reasoning_head`), and th
 family meets one contract (:func:`contract_of`), and :func:`reasoning_head_for` sizes a head
 for a detector of any of them."""
 
-from iterative_reasoning.detectors.base import (
-    CropRegionClassifier,
-    RegionBatch,
-    check_box_frame,
-    pad_images,
-    region_batch,
-    rescale_boxes,
-    resized_shape,
-)
 from iterative_reasoning.detectors.contract import contract_of, reasoning_head_for
-from iterative_reasoning.detectors.random_inputs import random_detection_batch
 from iterative_reasoning.detectors.torchvision import (
     ReasoningRoIHeads,
     attach_reasoning_head,
@@ -24,9 +14,10 @@ from iterative_reasoning.detectors.torchvision import (
     detach_reasoning_head,
     feature_strides,
 )
+from iterative_reasoning.nn.region_batch import RegionBatch, check_box_frame, region_batch
+from iterative_reasoning.ops.geometry import pad_images, rescale_boxes, resized_shape
 
 __all__ = [
-    "CropRegionClassifier",
     "ReasoningRoIHeads",
     "RegionBatch",
     "attach_reasoning_head",
@@ -36,7 +27,6 @@ __all__ = [
     "detach_reasoning_head",
     "feature_strides",
     "pad_images",
-    "random_detection_batch",
     "reasoning_head_for",
     "region_batch",
     "rescale_boxes",

@@ -40,6 +40,15 @@ class HeadAdapter(nn.Module):
         """The width of the region features the detector gives a head at ``stride``."""
         return self.region_channels
 
+    def head_sizes(self) -> dict[str, Any]:
+        """The sizes of a head for this detector (:func:`adapter_head_sizes`)."""
+        return adapter_head_sizes(
+            self.num_classes,
+            self.strides,
+            self.channels,
+            self.region_channels_at(16) if 16 in self.strides else None,
+        )
+
     def attach(self, head: IterativeReasoningHead) -> HeadAdapter:
         """Give the detector ``head`` (checked to fit); returns the detector itself."""
         if self.head is not None:
@@ -62,6 +71,24 @@ class HeadAdapter(nn.Module):
         (:func:`~iterative_reasoning._detection_validation.check_detector_input`): images,
         and targets in training mode."""
         check_detector_input(images, targets, self.num_classes, self.training)
+
+
+def adapter_head_sizes(
+    num_classes: int, strides: Sequence[int], channels: Sequence[int], region_channels: int | None
+) -> dict[str, Any]:
+    """The one sizing of a head for an adapted detector, as :meth:`IterativeReasoningHead.paper
+    <iterative_reasoning.nn.IterativeReasoningHead.paper>` takes it: ``K + 1`` classes, the
+    channels of the stride-16 map (which it must have) and the region features' width there.
+    The adapters and their modules' ``reasoning_head_for`` size heads through it alone."""
+    if 16 not in strides:
+        raise ValueError(f"the detector has no stride-16 feature map; its strides: {list(strides)}")
+    assert region_channels is not None
+    return {
+        "num_classes": num_classes + 1,
+        "feature_channels": channels[list(strides).index(16)],
+        "region_channels": region_channels,
+        "spatial_scale": 1 / 16,
+    }
 
 
 def check_head_sizes(

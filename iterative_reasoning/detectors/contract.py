@@ -23,8 +23,11 @@ from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 
 from iterative_reasoning._detection_validation import check_detector_input
 from iterative_reasoning.detectors._common import HeadAdapter
+from iterative_reasoning.detectors.detr_family import FAMILIES
 from iterative_reasoning.detectors.torchvision.attach import attach_reasoning_head, head_sizes
 from iterative_reasoning.detectors.torchvision.roi_heads import ReasoningRoIHeads
+from iterative_reasoning.detectors.transformers import head_sizes as detr_head_sizes
+from iterative_reasoning.detectors.ultralytics import head_sizes as yolo_head_sizes
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
@@ -140,16 +143,7 @@ class AdapterContract(DetectorContract):
 
     def head_sizes(self) -> dict[str, Any]:
         adapter: HeadAdapter = self.detector
-        if 16 not in adapter.strides:
-            raise ValueError(
-                f"the detector has no stride-16 feature map; its strides: {adapter.strides}"
-            )
-        return {
-            "num_classes": adapter.num_classes + 1,
-            "feature_channels": adapter.channels[adapter.strides.index(16)],
-            "region_channels": adapter.region_channels_at(16),
-            "spatial_scale": 1 / 16,
-        }
+        return adapter.head_sizes()
 
     def _attach(self, head: IterativeReasoningHead, options: dict[str, Any]) -> None:
         self.detector.attach(head)
@@ -184,13 +178,35 @@ def reasoning_head_for(
 ) -> IterativeReasoningHead:
     """A head of :meth:`IterativeReasoningHead.paper
     <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``model``: ``"local"``,
-    ``"global"``, ``"final"`` or an ablation) sized for ``detector``, the detector the engine
-    takes, of any family: a torchvision two-stage detector, a
+    ``"global"``, ``"final"`` or an ablation) sized for ``detector`` (:func:`head_sizes_of`):
+    the detector the engine takes, of any family (a torchvision two-stage detector, a
     :class:`~iterative_reasoning.detectors.transformers.TransformersDetector` or a
-    :class:`~iterative_reasoning.detectors.ultralytics.YOLODetector`
-    (:meth:`DetectorContract.head_sizes`). ``kwargs`` go to ``paper`` (widths, ``fusion``) and
-    may override the sizes. For a torchvision detector it is
-    :func:`~iterative_reasoning.detectors.torchvision.reasoning_head_for`; for an adapter, the
-    head its module's ``reasoning_head_for`` builds for the host's model (tested equal)."""
-    sizes = {**contract_of(detector).head_sizes(), **kwargs}
+    :class:`~iterative_reasoning.detectors.ultralytics.YOLODetector`), or the host library's
+    model before it is wrapped (a ``transformers`` DETR-family model, an ``ultralytics`` YOLO
+    or its ``DetectionModel``): the same head either way (tested). ``kwargs`` go to ``paper``
+    (widths, ``fusion``) and may override the sizes."""
+    sizes = {**head_sizes_of(detector), **kwargs}
     return IterativeReasoningHead.paper(model, class_relations=class_relations, **sizes)
+
+
+def head_sizes_of(detector: Any) -> dict[str, Any]:
+    """The sizes of a head for ``detector`` (see :func:`reasoning_head_for`), as
+    :meth:`IterativeReasoningHead.paper <iterative_reasoning.nn.IterativeReasoningHead.paper>`
+    takes them: ``num_classes`` (``K + 1``), ``feature_channels``, ``region_channels`` and
+    ``spatial_scale``. A wrapped detector is sized by its contract; a host's model by the
+    same sizing of its family (:func:`~iterative_reasoning.detectors._common.adapter_head_sizes`).
+
+    Raises:
+        TypeError: a detector of no family.
+    """
+    if isinstance(detector, (GeneralizedRCNN, HeadAdapter)):
+        return contract_of(detector).head_sizes()
+    if type(detector).__name__ in FAMILIES:
+        return detr_head_sizes(detector)
+    if type(detector).__module__.split(".")[0] == "ultralytics":
+        return yolo_head_sizes(detector)
+    raise TypeError(
+        "detector must be a torchvision two-stage detector, a TransformersDetector, a "
+        "YOLODetector, a transformers DETR-family model or an ultralytics YOLO model, got "
+        f"{type(detector).__name__}"
+    )

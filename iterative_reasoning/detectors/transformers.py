@@ -38,6 +38,7 @@ from torchvision.ops import box_convert, clip_boxes_to_image
 from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
+    adapter_head_sizes,
     clip_to_inputs,
     device_of,
     odds_update,
@@ -55,7 +56,6 @@ from iterative_reasoning.detectors.detr_family import (
     model_config,
     require_transformers,
 )
-from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
@@ -65,7 +65,7 @@ __all__ = [
     "Family",
     "TransformersDetector",
     "family_of",
-    "reasoning_head_for",
+    "head_sizes",
 ]
 
 Detections = list[dict[str, Tensor]]
@@ -101,7 +101,8 @@ class TransformersDetector(HeadAdapter):
             or loaded with ``from_pretrained``.
         processor: its image processor; by default the family's processor with its default
             settings (RT-DETR: 640 x 640; DETR: short side 800, long side at most 1333).
-        head: the reasoning head (:func:`reasoning_head_for` sizes one), or ``None``.
+        head: the reasoning head (sized by
+            :func:`iterative_reasoning.detectors.reasoning_head_for`), or ``None``.
         score_thresh: the post-processing's score threshold.
         loss_weight: weight of ``"loss_reasoning"``.
     """
@@ -352,29 +353,11 @@ class TransformersDetector(HeadAdapter):
         )
 
 
-def reasoning_head_for(
-    model: nn.Module,
-    head_model: str = "final",
-    *,
-    class_relations: ClassRelations | None = None,
-    **kwargs: Any,
-) -> IterativeReasoningHead:
-    """A head of :meth:`IterativeReasoningHead.paper
-    <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``head_model``: ``"local"``,
-    ``"global"``, ``"final"`` or an ablation) sized for a DETR-family ``model``: its ``K``
-    classes plus background, its stride-16 map's channels and its decoder's ``d_model``.
-    ``kwargs`` go to ``paper`` (e.g. ``fc_channels``, ``memory_channels``)."""
+def head_sizes(model: nn.Module) -> dict[str, Any]:
+    """The sizes of a head for a DETR-family ``model`` (:func:`adapter_head_sizes`): its ``K``
+    classes plus background, its stride-16 map's channels and its decoder's ``d_model``, the
+    width of the region features (the decoder's states) the adapter gives the head."""
     require_transformers()
-    family = family_of(model)
-    strides, channels = feature_levels(model, family)
-    if 16 not in strides:
-        raise ValueError(f"the model has no stride-16 feature map; its strides: {strides}")
-    options: dict[str, Any] = {"spatial_scale": 1 / 16, **kwargs}
-    return IterativeReasoningHead.paper(
-        head_model,
-        num_classes=int(model_config(model).num_labels) + 1,
-        class_relations=class_relations,
-        feature_channels=channels[strides.index(16)],
-        region_channels=int(model_config(model).d_model),
-        **options,
-    )
+    strides, channels = feature_levels(model, family_of(model))
+    config = model_config(model)
+    return adapter_head_sizes(int(config.num_labels), strides, channels, int(config.d_model))

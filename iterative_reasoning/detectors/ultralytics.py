@@ -32,6 +32,7 @@ from torchvision.ops import batched_nms, box_convert, box_iou, clip_boxes_to_ima
 from iterative_reasoning._validation import check_count
 from iterative_reasoning.detectors._common import (
     HeadAdapter,
+    adapter_head_sizes,
     clip_to_inputs,
     device_of,
     odds_update,
@@ -43,7 +44,6 @@ from iterative_reasoning.detectors.yolo_network import (
     import_ultralytics,
     level_channels,
 )
-from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 
@@ -52,7 +52,7 @@ __all__ = [
     "YOLODetector",
     "detection_model_of",
     "import_ultralytics",
-    "reasoning_head_for",
+    "head_sizes",
 ]
 
 Detections = list[dict[str, Tensor]]
@@ -84,7 +84,8 @@ class YOLODetector(HeadAdapter):
 
     Args:
         model: ``YOLO("yolov8n.yaml")`` (or ``.pt``) or its ``DetectionModel``.
-        head: the reasoning head (:func:`reasoning_head_for` sizes one), or ``None``.
+        head: the reasoning head (sized by
+            :func:`iterative_reasoning.detectors.reasoning_head_for`), or ``None``.
         imgsz: the long side of the network input.
         conf, iou, max_det: YOLO's NMS settings (``conf`` 0.001 and ``max_det`` 100 score COCO
             mAP as ultralytics' validation does, with at most 100 regions for the head).
@@ -285,31 +286,15 @@ class YOLODetector(HeadAdapter):
         )
 
 
-def reasoning_head_for(
-    model: nn.Module,
-    head_model: str = "final",
-    *,
-    class_relations: ClassRelations | None = None,
-    **kwargs: Any,
-) -> IterativeReasoningHead:
-    """A head of :meth:`IterativeReasoningHead.paper
-    <iterative_reasoning.nn.IterativeReasoningHead.paper>` sized for a YOLO ``model``: its
-    ``K`` classes plus background, and the channels of the stride-16 map its ``Detect`` head
-    reads (the region features are crops of that map). ``kwargs`` go to ``paper``."""
+def head_sizes(model: nn.Module) -> dict[str, Any]:
+    """The sizes of a head for a YOLO ``model`` (:func:`adapter_head_sizes`): its ``K``
+    classes plus background, and the channels of the stride-16 map its ``Detect`` head reads
+    (the region features are crops of that map)."""
     network = detection_model_of(model)
     strides = [int(s) for s in detect_head(network).stride.tolist()]
-    if 16 not in strides:
-        raise ValueError(f"the model's Detect head reads no stride-16 map; its strides: {strides}")
-    channels = level_channels(network, strides)[strides.index(16)]
-    options: dict[str, Any] = {"spatial_scale": 1 / 16, **kwargs}
-    return IterativeReasoningHead.paper(
-        head_model,
-        num_classes=int(detect_head(network).nc) + 1,
-        class_relations=class_relations,
-        feature_channels=channels,
-        region_channels=channels,
-        **options,
-    )
+    channels = level_channels(network, strides)
+    region = channels[strides.index(16)] if 16 in strides else None
+    return adapter_head_sizes(int(detect_head(network).nc), strides, channels, region)
 
 
 # -- helpers -------------------------------------------------------------------------------

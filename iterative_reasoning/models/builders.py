@@ -6,7 +6,7 @@ from typing import Any
 
 from torchvision.models.detection.generalized_rcnn import GeneralizedRCNN
 
-from iterative_reasoning.detectors.small_detectors import small_faster_rcnn
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
 #: The detectors :func:`build_detector` makes: torchvision's two-stage builders, and
 #: ``"small"``, a Faster R-CNN on a small stride-16 backbone for CPU runs.
@@ -34,7 +34,7 @@ def build_detector(
 
     Args:
         name: ``"fasterrcnn_resnet50_fpn"``, ..., or ``"small"``
-            (:func:`~iterative_reasoning.detectors.small_detectors.small_faster_rcnn`).
+            (:func:`~iterative_reasoning.models.small_detectors.small_faster_rcnn`).
         num_classes: ``C``.
         weights: the whole detector's weights through torchvision's weights API (e.g.
             ``"DEFAULT"``: COCO, 91 classes), downloaded and cached by torchvision on first use.

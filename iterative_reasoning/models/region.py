@@ -11,12 +11,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iterative_reasoning.data.records import RegionSample
-from iterative_reasoning.detectors.base import pad_images
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.models.resnet import ResNetRegionClassifier
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, ReasoningOutput
 from iterative_reasoning.nn.region_batch import RegionBatch
+from iterative_reasoning.ops.geometry import pad_images
 
 if TYPE_CHECKING:
     from iterative_reasoning.engine.region_cache import RegionCache

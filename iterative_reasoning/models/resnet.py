@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torchvision.models import ResNet50_Weights
 from torchvision.ops import FrozenBatchNorm2d
 
-from iterative_reasoning.detectors.base import CropRegionClassifier
+from iterative_reasoning.models.region_classifier import CropRegionClassifier
 from iterative_reasoning.ops import CropMode, RegionCrop
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

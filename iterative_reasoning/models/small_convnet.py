@@ -1,14 +1,14 @@
 """A small stride-16 ConvNet, for CPU runs of the synthetic benchmark and for tests: a region
 classifier with the interface of :class:`~iterative_reasoning.models.ResNetRegionClassifier`,
-on the trunk of :func:`~iterative_reasoning.detectors.small_detectors.small_faster_rcnn`
-(:class:`~iterative_reasoning.detectors.small_detectors.SmallBackbone`)."""
+on the trunk of :func:`~iterative_reasoning.models.small_detectors.small_faster_rcnn`
+(:class:`~iterative_reasoning.models.small_detectors.SmallBackbone`)."""
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from iterative_reasoning.detectors.base import CropRegionClassifier
-from iterative_reasoning.detectors.small_detectors import SmallBackbone, conv_block
+from iterative_reasoning.models.region_classifier import CropRegionClassifier
+from iterative_reasoning.models.small_detectors import SmallBackbone, conv_block
 from iterative_reasoning.ops import CropMode, RegionCrop
 
 

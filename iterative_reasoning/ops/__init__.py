@@ -8,6 +8,7 @@ build_reasoning_graph`, the metrics) refuse non-finite values.
 """
 
 from iterative_reasoning.ops.crop import RegionCrop, crop_regions
+from iterative_reasoning.ops.geometry import pad_images, rescale_boxes, resized_shape
 from iterative_reasoning.ops.interpolation import CROP_MODES, CropMode, crop_kernel, paste_kernel
 from iterative_reasoning.ops.masks import box_masks
 from iterative_reasoning.ops.paste import Paste, paste_regions
@@ -25,4 +26,7 @@ __all__ = [
     "grid_sizes_of",
     "paste_kernel",
     "paste_regions",
+    "pad_images",
+    "rescale_boxes",
+    "resized_shape",
 ]

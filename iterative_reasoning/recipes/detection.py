@@ -8,8 +8,8 @@ from typing import Any
 
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.detectors.contract import contract_of, reasoning_head_for
-from iterative_reasoning.detectors.torchvision import build_detector
 from iterative_reasoning.graph import ClassRelations
+from iterative_reasoning.models.builders import build_detector
 from iterative_reasoning.models.detection import DetectionModel
 from iterative_reasoning.recipes import synthetic
 from iterative_reasoning.recipes.graph import run_class_graph

@@ -1,6 +1,7 @@
 """The one contract every detector family meets: the engine and the recipes read a
-torchvision detector and the adapters the same way, and a head sized through it is the head
-each family's own ``reasoning_head_for`` builds (same sizes, same weights from a seed)."""
+torchvision detector and the adapters the same way, and the one ``reasoning_head_for`` sizes
+the same head for a wrapped detector as for the host's model it wraps, and the head each
+family's sizing gives (same sizes, same weights from a seed)."""
 
 import os
 import tempfile
@@ -11,14 +12,15 @@ from torch import nn
 from torchvision_detectors import SMALL, own_backbone
 
 from iterative_reasoning.detectors import reasoning_head_for
-from iterative_reasoning.detectors import torchvision as tv
 from iterative_reasoning.detectors.contract import (
     AdapterContract,
     TorchvisionContract,
     contract_of,
 )
+from iterative_reasoning.detectors.torchvision import attach as tv
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models import DetectionModel
+from iterative_reasoning.nn import IterativeReasoningHead
 
 
 def _same_heads(family_head, contract_head):
@@ -42,32 +44,43 @@ def _contract_head(detector, seed=0):
     return reasoning_head_for(detector, "final", class_relations=relations, **SMALL)
 
 
-def _family_head(build, model, num_classes):
+def _family_head(sizes, num_classes):
     torch.manual_seed(0)
-    return build(model, "final", class_relations=_relations(num_classes), **SMALL)
+    return IterativeReasoningHead.paper(
+        "final", class_relations=_relations(num_classes), **{**sizes, **SMALL}
+    )
+
+
+def _host_head(model, num_classes):
+    """The head the one reasoning_head_for sizes for the host library's model, unwrapped."""
+    torch.manual_seed(0)
+    return reasoning_head_for(model, "final", class_relations=_relations(num_classes), **SMALL)
 
 
 def _families():
-    """(name, a detector, the head its family's reasoning_head_for gives, seeded)."""
+    """(name, a detector, the heads its family's sizing gives: of the detector, and of the
+    host's model for an adapter; seeded)."""
     found = []
     detector = own_backbone()
-    found.append(("torchvision", detector, _family_head(tv.reasoning_head_for, detector, 4)))
+    found.append(("torchvision", detector, [_family_head(tv.head_sizes(detector), 4)]))
     try:
         from transformers_detectors import small_detr
 
         from iterative_reasoning.detectors import transformers as hf
 
         detr = small_detr()
-        found.append(("detr", detr, _family_head(hf.reasoning_head_for, detr.model, 5)))
+        heads = [_family_head(hf.head_sizes(detr.model), 5), _host_head(detr.model, 5)]
+        found.append(("detr", detr, heads))
     except ImportError:
         pass
     os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp())
     try:
+        from iterative_reasoning.detectors import ultralytics as ul
         from iterative_reasoning.models.small_detectors import small_yolo
-        from iterative_reasoning.detectors.ultralytics import reasoning_head_for
 
         yolo = small_yolo(4, imgsz=160)
-        found.append(("yolo", yolo, _family_head(reasoning_head_for, yolo.model, 5)))
+        heads = [_family_head(ul.head_sizes(yolo.model), 5), _host_head(yolo.model, 5)]
+        found.append(("yolo", yolo, heads))
     except ImportError:
         pass
     return found
@@ -76,8 +89,9 @@ def _families():
 def test_one_reasoning_head_for_sizes_every_family_s_head():
     families = _families()
     assert [name for name, *_ in families][:1] == ["torchvision"]
-    for _, detector, family_head in families:
-        _same_heads(family_head, _contract_head(detector))
+    for _, detector, family_heads in families:
+        for family_head in family_heads:
+            _same_heads(family_head, _contract_head(detector))
 
 
 def test_the_engine_reads_every_family_through_the_contract():
@@ -106,3 +120,5 @@ def test_a_detector_of_no_family_is_refused():
         contract_of(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="got Linear"):
         DetectionModel(nn.Linear(2, 2))
+    with pytest.raises(TypeError, match="an ultralytics YOLO model, got Linear"):
+        reasoning_head_for(nn.Linear(2, 2))

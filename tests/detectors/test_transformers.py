@@ -6,14 +6,12 @@ from transformers_detectors import TINY, K, resnet, small_detr
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("scipy")
 
+from iterative_reasoning.detectors import reasoning_head_for  # noqa: E402
 from iterative_reasoning.detectors import transformers as adapter  # noqa: E402
 from iterative_reasoning.detectors.detr_family import coco_annotation  # noqa: E402
-from iterative_reasoning.models.small_detectors import small_rt_detr  # noqa: E402
-from iterative_reasoning.detectors.transformers import (  # noqa: E402
-    TransformersDetector,
-    reasoning_head_for,
-)
+from iterative_reasoning.detectors.transformers import TransformersDetector  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
+from iterative_reasoning.models.small_detectors import small_rt_detr  # noqa: E402
 
 RELATIONS = ClassRelations(K + 1, {"similar_to": torch.tensor([[1, 2], [2, 1]])})
 SMALL = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}

@@ -17,11 +17,9 @@ except ImportError:
 from ultralytics.nn.tasks import DetectionModel as UltralyticsDetectionModel  # noqa: E402
 from ultralytics.utils.nms import non_max_suppression  # noqa: E402
 
+from iterative_reasoning.detectors import reasoning_head_for  # noqa: E402
 from iterative_reasoning.detectors import ultralytics as adapter  # noqa: E402
-from iterative_reasoning.detectors.ultralytics import (  # noqa: E402
-    YOLODetector,
-    reasoning_head_for,
-)
+from iterative_reasoning.detectors.ultralytics import YOLODetector  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
 
 K = 4

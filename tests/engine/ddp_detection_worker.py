@@ -7,7 +7,6 @@ import torch
 
 from iterative_reasoning.data import COCODetection, write_coco
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import (
     TrainConfig,
     close_distributed,
@@ -17,6 +16,7 @@ from iterative_reasoning.engine import (
 )
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models import DetectionModel
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
 CONFIG = TrainConfig(steps=3, batch_size=2, lr=0.01, checkpoint_every=2, log_every=1, seed=5)
 

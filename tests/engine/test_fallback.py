@@ -2,11 +2,11 @@ import pytest
 import torch
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import fallback as fallback_module
 from iterative_reasoning.engine.fallback import GATE_GRID, choose_gate, select_gate
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models import DetectionModel
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
 CLASSES = ["__background__", "door", "car_door", "table"]
 RELATIONS = ClassRelations(4, {"similar_to": torch.tensor([[1, 2], [2, 1]])})

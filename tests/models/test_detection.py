@@ -6,7 +6,6 @@ from pycocotools.coco import COCO
 
 from iterative_reasoning.data import COCODetection, write_coco
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for
-from iterative_reasoning.models.small_detectors import small_faster_rcnn
 from iterative_reasoning.engine import (
     CallbackHook,
     TrainConfig,
@@ -16,6 +15,7 @@ from iterative_reasoning.engine import (
 )
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models import DetectionModel
+from iterative_reasoning.models.small_detectors import small_faster_rcnn
 
 NUM_CLASSES = 14  # the synthetic benchmark's 13 categories and background
 RELATIONS = ClassRelations(NUM_CLASSES, {"similar_to": torch.tensor([[3, 6], [6, 3]])})
@@ -208,12 +208,11 @@ def _adapters():
     found = {}
     small = {"memory_channels": 8, "fc_channels": 16, "hidden_channels": 16}
     try:
-        from iterative_reasoning.detectors import transformers as detr
         from iterative_reasoning.models.small_detectors import small_rt_detr
 
         torch.manual_seed(0)
         detector = small_rt_detr(NUM_CLASSES - 1, size=128, width=16, num_queries=12)
-        head = detr.reasoning_head_for(detector.model, "final", class_relations=RELATIONS, **small)
+        head = reasoning_head_for(detector.model, "final", class_relations=RELATIONS, **small)
         found["rt_detr"] = detector.attach(head)
     except ImportError:
         pass
@@ -224,7 +223,7 @@ def _adapters():
 
         torch.manual_seed(0)
         network = YOLONetwork("yolov8n.yaml", nc=NUM_CLASSES - 1, verbose=False)
-        head = yolo.reasoning_head_for(network, "final", class_relations=RELATIONS, **small)
+        head = reasoning_head_for(network, "final", class_relations=RELATIONS, **small)
         found["yolo"] = yolo.YOLODetector(network, head, imgsz=128, conf=0.0)
     except ImportError:
         pass

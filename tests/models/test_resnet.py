@@ -4,10 +4,10 @@ import torchvision
 from torchvision.models import ResNet50_Weights
 from torchvision.ops import roi_align
 
-from iterative_reasoning.detectors import pad_images
 from iterative_reasoning.losses import reasoning_loss
 from iterative_reasoning.models import ResNetRegionClassifier
 from iterative_reasoning.nn import IterativeReasoningHead
+from iterative_reasoning.ops import pad_images
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from iterative_reasoning.models.small_detectors import SmallBackbone, small_faster_rcnn
 from iterative_reasoning.models.small_convnet import SmallConvNetClassifier
+from iterative_reasoning.models.small_detectors import SmallBackbone, small_faster_rcnn
 from iterative_reasoning.nn import RegionBatch
 
 

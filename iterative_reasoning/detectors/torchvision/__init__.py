@@ -8,8 +8,9 @@ same class and keeps torchvision's interface: ``detector(images, targets)`` retu
 
 - :mod:`~iterative_reasoning.detectors.torchvision.roi_heads`: the RoI heads;
 - :mod:`~iterative_reasoning.detectors.torchvision.attach`: attaching, detaching, sizing a head
-  for a detector;
-- :mod:`~iterative_reasoning.detectors.torchvision.builders`: detectors by name.
+  for a detector.
+
+The detectors by name for the command line are :mod:`~iterative_reasoning.models.builders`.
 """
 
 from iterative_reasoning.detectors.torchvision.attach import (
@@ -17,9 +18,7 @@ from iterative_reasoning.detectors.torchvision.attach import (
     check_head_fits,
     detach_reasoning_head,
     feature_strides,
-    reasoning_head_for,
 )
-from iterative_reasoning.detectors.torchvision.builders import DETECTORS, build_detector
 from iterative_reasoning.detectors.torchvision.roi_heads import (
     DEFAULT_REASONED_BOXES,
     TRAIN_ON,
@@ -29,14 +28,11 @@ from iterative_reasoning.detectors.torchvision.roi_heads import (
 
 __all__ = [
     "DEFAULT_REASONED_BOXES",
-    "DETECTORS",
     "TRAIN_ON",
     "ReasoningRoIHeads",
     "TrainOn",
     "attach_reasoning_head",
-    "build_detector",
     "check_head_fits",
     "detach_reasoning_head",
     "feature_strides",
-    "reasoning_head_for",
 ]

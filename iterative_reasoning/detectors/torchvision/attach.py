@@ -15,7 +15,6 @@ from iterative_reasoning.detectors.torchvision.roi_heads import (
     ReasoningRoIHeads,
     TrainOn,
 )
-from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 
 
@@ -47,6 +46,7 @@ def attach_reasoning_head(
         >>> from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
         >>> detector = fasterrcnn_mobilenet_v3_large_fpn(
         ...     weights=None, weights_backbone=None, num_classes=4, min_size=160, max_size=160)
+        >>> from iterative_reasoning.detectors import reasoning_head_for
         >>> head = reasoning_head_for(detector, "local", fc_channels=64, memory_channels=16)
         >>> head.spatial_scale  # this backbone's maps are all at stride 32
         0.03125
@@ -144,23 +144,6 @@ def feature_strides(backbone: nn.Module, size: int = 256) -> dict[str, int]:
     if isinstance(features, Tensor):
         features = {"0": features}
     return {name: round(size / f.shape[-2]) for name, f in features.items()}
-
-
-def reasoning_head_for(
-    detector: GeneralizedRCNN,
-    model: str = "final",
-    *,
-    class_relations: ClassRelations | None = None,
-    **kwargs: Any,
-) -> IterativeReasoningHead:
-    """A head of :meth:`IterativeReasoningHead.paper
-    <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``model``: ``"local"``,
-    ``"global"``, ``"final"`` or an ablation) sized for ``detector``: its classes, the channels
-    of its backbone's feature maps, its box representation, and the stride 16 (or, for a
-    backbone without one, its finest stride above 16). ``kwargs`` go to ``paper`` (e.g.
-    ``fc_channels``, ``memory_channels``, ``hidden_channels``)."""
-    options: dict[str, Any] = {**head_sizes(detector), **kwargs}
-    return IterativeReasoningHead.paper(model, class_relations=class_relations, **options)
 
 
 def head_sizes(detector: GeneralizedRCNN) -> dict[str, Any]:
