@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+import torch
 from torch import Tensor
 
 from iterative_reasoning._validation import (
@@ -48,18 +49,7 @@ def check_head_input(
     the argument, the expected and the actual value."""
     checks = ValueChecks()
     features = check_tensor("features", features)
-    if features.dim() != 4:
-        raise ValueError(f"features must have shape [B, D_f, H, W], got {list(features.shape)}")
-    if head.local is not None and features.size(1) != head.local.in_channels:
-        raise ValueError(
-            f"features have {features.size(1)} channels but the local module was built for "
-            f"in_channels = {head.local.in_channels}"
-        )
-    parameter = next(head.parameters(), None)
-    device = parameter.device if parameter is not None else features.device
-    dtypes = {p.dtype for p in head.parameters()}
-    dtype = dtypes.pop() if len(dtypes) == 1 else None  # parts of other dtypes: not judged
-    check_float_on("features", features, device, dtype, "the head")
+    device, dtype = _features_fit(head, features)
     check_finite("features", features, checks)
     boxes = check_boxes("boxes", boxes, checks)
     check_float_on("boxes", boxes, device, None, "the head")
@@ -76,22 +66,11 @@ def check_head_input(
         raise ValueError(f"batch is on {batch.device} but the head is on {device}; move it there")
     check_not_normalised(boxes, batch, sizes, checks)
     logits = check_tensor("base_logits", base_logits)
-    if logits.shape != (boxes.size(0), head.num_classes):
-        raise ValueError(
-            f"base_logits must have shape [R, C] = [{boxes.size(0)}, {head.num_classes}], "
-            f"got {list(logits.shape)}"
-        )
-    check_float_on("base_logits", logits, device, dtype, "the head")
+    _region_inputs_fit(head, boxes.size(0), logits, None, device, dtype)
     check_finite("base_logits", logits, checks)
     if region_features is not None and head.global_ is not None:
         region_features = check_tensor("region_features", region_features)
-        if region_features.shape != (boxes.size(0), head.region_channels):
-            raise ValueError(
-                f"region_features must have shape [R, D_r] = [{boxes.size(0)}, "
-                f"{head.region_channels}] (D_r = global module in_channels - C), "
-                f"got {list(region_features.shape)}"
-            )
-        check_float_on("region_features", region_features, device, dtype, "the head")
+        _region_inputs_fit(head, boxes.size(0), logits, region_features, device, dtype)
         check_finite("region_features", region_features, checks)
     check_masks(masks, boxes.size(0), head.crop.output_size, checks)
     # the user's call: check_head_input <- forward <- nn.Module's _call_impl, _wrapped_call_impl
@@ -104,9 +83,28 @@ def check_head_fit(head: IterativeReasoningHead, regions: RegionBatch) -> None:
     """A :class:`~iterative_reasoning.nn.RegionBatch` that :func:`region_batch` built (and
     checked) fits the head: its shapes, device and dtype, and its masks. Nothing here reads a
     value of the tensors but the masks' (one host read, when there are masks)."""
-    if not isinstance(regions.features, Tensor) or regions.features.dim() != 4:
-        raise ValueError("regions.features must be a [B, D_f, H, W] tensor")
-    features, boxes = regions.features, regions.boxes
+    device, dtype = _features_fit(head, regions.features)
+    boxes = regions.boxes
+    check_float_on("boxes", boxes, device, None, "the head")
+    if regions.batch.device != device:
+        raise ValueError(
+            f"batch is on {regions.batch.device} but the head is on {device}; move it there"
+        )
+    region_features = regions.region_features if head.global_ is not None else None
+    _region_inputs_fit(head, boxes.size(0), regions.base_logits, region_features, device, dtype)
+    if regions.masks is not None:
+        checks = ValueChecks()
+        check_masks(regions.masks, boxes.size(0), head.crop.output_size, checks)
+        checks.run()
+
+
+def _features_fit(
+    head: IterativeReasoningHead, features: Tensor
+) -> tuple[torch.device, torch.dtype | None]:
+    """The feature map's shape fits the head; returns the head's device and its dtype (``None``
+    when its parts have several: not judged), which the feature map has."""
+    if features.dim() != 4:
+        raise ValueError(f"features must have shape [B, D_f, H, W], got {list(features.shape)}")
     if head.local is not None and features.size(1) != head.local.in_channels:
         raise ValueError(
             f"features have {features.size(1)} channels but the local module was built for "
@@ -115,33 +113,36 @@ def check_head_fit(head: IterativeReasoningHead, regions: RegionBatch) -> None:
     parameter = next(head.parameters(), None)
     device = parameter.device if parameter is not None else features.device
     dtypes = {p.dtype for p in head.parameters()}
-    dtype = dtypes.pop() if len(dtypes) == 1 else None
+    dtype = dtypes.pop() if len(dtypes) == 1 else None  # parts of other dtypes: not judged
     check_float_on("features", features, device, dtype, "the head")
-    check_float_on("boxes", boxes, device, None, "the head")
-    if regions.batch.device != device:
+    return device, dtype
+
+
+def _region_inputs_fit(
+    head: IterativeReasoningHead,
+    num_regions: int,
+    logits: Tensor,
+    region_features: Tensor | None,
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> None:
+    """The base logits (and the region features, when given) have the head's shapes, device
+    and dtype."""
+    if logits.shape != (num_regions, head.num_classes):
         raise ValueError(
-            f"batch is on {regions.batch.device} but the head is on {device}; move it there"
-        )
-    logits = regions.base_logits
-    if logits.shape != (boxes.size(0), head.num_classes):
-        raise ValueError(
-            f"base_logits must have shape [R, C] = [{boxes.size(0)}, {head.num_classes}], "
+            f"base_logits must have shape [R, C] = [{num_regions}, {head.num_classes}], "
             f"got {list(logits.shape)}"
         )
     check_float_on("base_logits", logits, device, dtype, "the head")
-    region_features = regions.region_features
-    if region_features is not None and head.global_ is not None:
-        if region_features.shape != (boxes.size(0), head.region_channels):
-            raise ValueError(
-                f"region_features must have shape [R, D_r] = [{boxes.size(0)}, "
-                f"{head.region_channels}] (D_r = global module in_channels - C), "
-                f"got {list(region_features.shape)}"
-            )
-        check_float_on("region_features", region_features, device, dtype, "the head")
-    if regions.masks is not None:
-        checks = ValueChecks()
-        check_masks(regions.masks, boxes.size(0), head.crop.output_size, checks)
-        checks.run()
+    if region_features is None:
+        return
+    if region_features.shape != (num_regions, head.region_channels):
+        raise ValueError(
+            f"region_features must have shape [R, D_r] = [{num_regions}, "
+            f"{head.region_channels}] (D_r = global module in_channels - C), "
+            f"got {list(region_features.shape)}"
+        )
+    check_float_on("region_features", region_features, device, dtype, "the head")
 
 
 def check_head_config(
