@@ -59,12 +59,18 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
     return plain, with_head
 
 
+def input_image(args: dict[str, Any]) -> torch.Tensor:
+    """The benchmark's input: a random ``size x 4/3 size`` image on the device, seeded."""
+    gen = torch.Generator().manual_seed(args["seed"])
+    height, width = args["size"], round(args["size"] * 4 / 3)
+    return torch.rand(3, height, width, generator=gen).to(args["device"])
+
+
 def run(args: dict[str, Any]) -> dict[str, Any]:
     plain, with_head = make_detectors(args)
     device = args["device"]
-    gen = torch.Generator().manual_seed(args["seed"])
-    height, width = args["size"], round(args["size"] * 4 / 3)
-    image = torch.rand(3, height, width, generator=gen).to(device)
+    image = input_image(args)
+    height, width = image.shape[1:]
     plain = plain.to(device)
     results: dict[str, Any] = {"size": [height, width], "fc_channels": args["fc_channels"]}
     with torch.inference_mode():

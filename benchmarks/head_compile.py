@@ -25,7 +25,7 @@ import torch
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
 from _measure import add_run_arguments, parse_run_arguments, sync, time_call, write_json  # noqa: E402
-from detection_overhead import make_detectors  # noqa: E402
+from detection_overhead import input_image, make_detectors  # noqa: E402
 
 
 def recorded_inputs(
@@ -80,11 +80,10 @@ def compared(
 
 
 def run(args: dict[str, Any]) -> dict[str, Any]:
-    plain, with_head = make_detectors(args)
+    _, with_head = make_detectors(args)
     device = args["device"]
-    gen = torch.Generator().manual_seed(args["seed"])
-    height, width = args["size"], round(args["size"] * 4 / 3)
-    image = torch.rand(3, height, width, generator=gen).to(device)
+    image = input_image(args)
+    height, width = image.shape[1:]
     rows = []
     with torch.inference_mode():
         for k, detector in with_head.items():

@@ -2,6 +2,8 @@ import importlib
 import json
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -148,3 +150,16 @@ def test_head_profile_runs_and_writes_json(tmp_path, capsys, monkeypatch):
     assert 0 < sum(row["steps_s"].values()) and row["operators"][0]["name"].startswith("aten::")
     assert set(result["training"]) == {"16"}
     assert "training step" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_head_compile_runs_and_matches_eager(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "compile.json"
+    bench = load("head_compile", monkeypatch)
+    argv = ["--size", "96", "--reasoned-boxes", "5", "--fc-channels", "16", "--repeats", "1"]
+    bench.main([*argv, "--json", str(out)])
+    (row,) = json.loads(out.read_text())["result"]["rows"]
+    for part in ("head", "global_fullgraph"):
+        assert row[part]["max_abs_difference"] < 1e-4, part
+        assert row[part]["eager_s"] > 0 and row[part]["compiled_s"] > 0, part
+    assert "global_fullgraph" in capsys.readouterr().out
