@@ -27,6 +27,24 @@ def time_call(step: Callable[[], object], repeats: int, device: str) -> float:
     return statistics.median(times)
 
 
+def time_alternating(
+    first: Callable[[], object], second: Callable[[], object], repeats: int, device: str
+) -> tuple[float, float]:
+    """Median seconds of ``first()`` and of ``second()``, timed in turn (first, second, first,
+    ...) ``repeats`` times each after one warm-up run of each, so that a drift of the machine
+    (frequency, other load, caches) weighs on both alike."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(repeats + 1):
+        for j, step in enumerate((first, second)):
+            sync(device)
+            start = time.perf_counter()
+            step()
+            sync(device)
+            if i:
+                times[j].append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()

@@ -7,8 +7,10 @@ inference, torchvision's number for a trained detector; see ``--rpn-nms-thresh``
 T = 3, the paper's widths) on the shipped COCO-80 class graph, attached with
 :func:`~iterative_reasoning.detectors.attach_reasoning_head`.
 Both run on the same 800-pixel input, in one process, without gradients; the head reasons over
-the top ``k`` proposals of the image (``--reasoned-boxes``; ``all``: the 1,000). The printed
-ratios, not the absolute times, are the result.
+the top ``k`` proposals of the image (``--reasoned-boxes``; ``all``: the 1,000). For each ``k``
+the plain detector and the one with the head are timed in turn (plain, with the head, plain,
+...), so that the machine's drift weighs on both; the printed ratios, not the absolute times,
+are the result.
 
     python benchmarks/detection_overhead.py                          # k = 100 and all
     python benchmarks/detection_overhead.py --reasoned-boxes 30 100 300 all --json out.json
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import statistics
 import sys
 import warnings
 from typing import Any
@@ -26,7 +29,12 @@ import torch
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
-from _measure import add_run_arguments, parse_run_arguments, time_call, write_json  # noqa: E402
+from _measure import (  # noqa: E402
+    add_run_arguments,
+    parse_run_arguments,
+    time_alternating,
+    write_json,
+)
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
@@ -48,9 +56,11 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
         box_score_thresh=0.0,  # random weights score low: post-process every box
         rpn_nms_thresh=args["rpn_nms_thresh"],
     ).eval()
-    head = reasoning_head_for(
-        plain, "final", class_relations=relations, fc_channels=args["fc_channels"]
-    ).eval()
+    widths = {"fc_channels": args["fc_channels"]}
+    for name in ("memory_channels", "hidden_channels", "num_iterations"):
+        if args.get(name) is not None:
+            widths[name] = args[name]
+    head = reasoning_head_for(plain, "final", class_relations=relations, **widths).eval()
     with_head = {}
     for k in args["reasoned_boxes"]:
         detector = copy.deepcopy(plain)
@@ -75,14 +85,26 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     results: dict[str, Any] = {"size": [height, width], "fc_channels": args["fc_channels"]}
     with torch.inference_mode():
         proposals = plain.rpn(*_rpn_inputs(plain, image))[0][0].shape[0]
-        plain_s = time_call(lambda: plain([image]), args["repeats"], device)
-        results.update(plain_s=plain_s, proposals=proposals, rows=[])
+        results.update(proposals=proposals, rows=[])
+        plain_times = []
         for k, detector in with_head.items():
             detector = detector.to(device)
-            seconds = time_call(lambda d=detector: d([image]), args["repeats"], device)
-            results["rows"].append(
-                {"reasoned_boxes": k, "seconds": seconds, "overhead": seconds / plain_s}
+            plain_s, seconds = time_alternating(
+                lambda: plain([image]),
+                lambda d=detector: d([image]),
+                args["repeats"],
+                device,
             )
+            plain_times.append(plain_s)
+            results["rows"].append(
+                {
+                    "reasoned_boxes": k,
+                    "seconds": seconds,
+                    "plain_s": plain_s,
+                    "overhead": seconds / plain_s,
+                }
+            )
+        results["plain_s"] = statistics.median(plain_times)
     head = next(iter(with_head.values())).roi_heads.head
     results["head_mparams"] = sum(p.numel() for p in head.parameters()) / 1e6
     return results
@@ -100,6 +122,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--reasoned-boxes", nargs="+", default=["100", "all"], help="k values, or 'all'"
     )
     parser.add_argument("--fc-channels", type=int, default=4096, help="the local module's FCs")
+    parser.add_argument("--memory-channels", type=int, help="the memory's (default: 512)")
+    parser.add_argument("--hidden-channels", type=int, help="the global module's (default: 512)")
+    parser.add_argument("--num-iterations", type=int, help="T (default: 3)")
     parser.add_argument(
         "--rpn-nms-thresh",
         type=float,
@@ -113,7 +138,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     height, width = result["size"]
     print(
         f"inference, {height}x{width} input, fasterrcnn_resnet50_fpn with {result['proposals']} "
-        f"proposals, head 'final' (T = 3, fc {opts.fc_channels}, "
+        f"proposals, head 'final' (T = {opts.num_iterations or 3}, fc {opts.fc_channels}, "
+        f"memory {opts.memory_channels or 512}, hidden {opts.hidden_channels or 512}, "
         f"{result['head_mparams']:.1f} M params), device={opts.device}, threads={opts.threads}"
     )
     print(f"plain detector                {result['plain_s']:8.3f} s")
