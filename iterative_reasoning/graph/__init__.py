@@ -8,6 +8,7 @@ from iterative_reasoning.graph.assignment import (
     assignment_weights,
     dense_assignment,
     region_images,
+    region_slots,
 )
 from iterative_reasoning.graph.class_relations import ClassRelations, row_normalize
 from iterative_reasoning.graph.reasoning_graph import (
@@ -31,6 +32,7 @@ __all__ = [
     "dense_assignment",
     "reasoning_metadata",
     "region_images",
+    "region_slots",
     "row_normalize",
     "same_image_pairs",
     "spatial_edges",

@@ -146,6 +146,18 @@ def assignment_edges(
     return (to_class, w_class), (to_region, w_region)
 
 
+def region_slots(batch: Tensor, num_images: int) -> Tensor:
+    """Each region's place among its image's regions (``0, 1, ...`` per image), for ``batch``
+    sorted: its row in the padded per-image blocks.
+
+    Example:
+        >>> region_slots(torch.tensor([0, 0, 2, 2, 2]), num_images=3).tolist()
+        [0, 1, 0, 1, 2]
+    """
+    counts = torch.bincount(batch, minlength=num_images)
+    return torch.arange(batch.numel(), device=batch.device) - (counts.cumsum(0) - counts)[batch]
+
+
 def assignment_blocks(
     edge_index_dict: dict[EdgeType, Tensor],
     edge_weight_dict: dict[EdgeType, Tensor],
@@ -153,6 +165,7 @@ def assignment_blocks(
     num_classes: int,
     num_images: int,
     max_regions: int,
+    slot: Tensor | None = None,
 ) -> DenseAssignment:
     """The assignment edges of a graph (any order, any subset of the pairs) as the dense
     per-image blocks of :func:`dense_assignment`; a pair without an edge weighs 0.
@@ -163,10 +176,11 @@ def assignment_blocks(
         num_classes: ``C``.
         num_images: ``B``.
         max_regions: ``R_max``, the most regions of an image.
+        slot: :func:`region_slots` of ``batch``, when the caller has it.
     """
     num_regions = batch.numel()
-    counts = torch.bincount(batch, minlength=num_images)
-    slot = torch.arange(num_regions, device=batch.device) - (counts.cumsum(0) - counts)[batch]
+    if slot is None:
+        slot = region_slots(batch, num_images)
     # class node b * C + c, slot s -> (b * C + c) * R_max + s in the flat [B, C, R_max] block
     region, node = edge_index_dict[ASSIGNMENT_EDGE]
     weight = edge_weight_dict[ASSIGNMENT_EDGE]
@@ -177,7 +191,8 @@ def assignment_blocks(
     rev_weight = edge_weight_dict[REV_ASSIGNMENT_EDGE]
     flat = torch.remainder(node, num_classes).add_(region, alpha=num_classes)
     to_region = rev_weight.new_zeros(num_regions * num_classes).index_add(0, flat, rev_weight)
-    mask = torch.arange(max_regions, device=batch.device) < counts[:, None]
+    mask = torch.zeros(num_images, max_regions, dtype=torch.bool, device=batch.device)
+    mask[batch, slot] = True
     return DenseAssignment(
         to_class.view(num_images, num_classes, max_regions),
         to_region.view(num_regions, num_classes),

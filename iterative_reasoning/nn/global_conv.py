@@ -11,7 +11,7 @@ from torch_geometric.nn import SimpleConv
 from torch_geometric.typing import Metadata
 from torch_geometric.utils import to_dense_batch
 
-from iterative_reasoning.graph.assignment import assignment_blocks, region_images
+from iterative_reasoning.graph.assignment import assignment_blocks, region_images, region_slots
 from iterative_reasoning.graph.class_relations import ClassRelations
 from iterative_reasoning.graph.reasoning_graph import metadata_relations
 from iterative_reasoning.ops.sparse import CSRMatrix, SparseMatrix, compute_dtype
@@ -348,11 +348,10 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         batch = region_images(edge_index_dict[ASSIGNMENT_EDGE], x.size(0), c)
         if max_regions is None:  # a host read: the padded per-image size of the dense blocks
             max_regions = most_regions(batch, num_images)
-        counts = torch.bincount(batch, minlength=num_images)
-        slot = torch.arange(batch.numel(), device=batch.device) - (counts.cumsum(0) - counts)[batch]
+        slot = region_slots(batch, num_images)
         flat = batch * max_regions + slot  # each region's place in the padded [B * R_max] layout
         assignment = assignment_blocks(
-            edge_index_dict, edge_weight_dict, batch, c, num_images, max_regions
+            edge_index_dict, edge_weight_dict, batch, c, num_images, max_regions, slot
         )
         regions, _ = to_dense_batch(
             x @ self.assign_weight, batch, batch_size=num_images, max_num_nodes=max_regions

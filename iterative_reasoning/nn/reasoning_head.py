@@ -348,7 +348,7 @@ class IterativeReasoningHead(nn.Module):
         """
         if isinstance(features, RegionBatch):
             given = (boxes, batch, image_sizes, base_logits, region_features, masks, crops)
-            if any(a is not None for a in (*given, cropped_by)):
+            if any(a is not None for a in given) or cropped_by is not None:
                 raise TypeError("give a RegionBatch alone, or the tensors without one")
             regions = features
             check_head_fit(self, regions)
