@@ -66,12 +66,13 @@ def check_head_input(
         raise ValueError(f"batch is on {batch.device} but the head is on {device}; move it there")
     check_not_normalised(boxes, batch, sizes, checks)
     logits = check_tensor("base_logits", base_logits)
-    _region_inputs_fit(head, boxes.size(0), logits, None, device, dtype)
-    check_finite("base_logits", logits, checks)
+    features_of_regions = None
     if region_features is not None and head.global_ is not None:
-        region_features = check_tensor("region_features", region_features)
-        _region_inputs_fit(head, boxes.size(0), logits, region_features, device, dtype)
-        check_finite("region_features", region_features, checks)
+        features_of_regions = check_tensor("region_features", region_features)
+    _region_inputs_fit(head, boxes.size(0), logits, features_of_regions, device, dtype)
+    check_finite("base_logits", logits, checks)
+    if features_of_regions is not None:
+        check_finite("region_features", features_of_regions, checks)
     check_masks(masks, boxes.size(0), head.crop.output_size, checks)
     # the user's call: check_head_input <- forward <- nn.Module's _call_impl, _wrapped_call_impl
     warn_boxes_outside(boxes, batch, sizes, stacklevel=6, checks=checks)
