@@ -14,6 +14,7 @@ are the result.
 
     python benchmarks/detection_overhead.py                          # k = 100 and all
     python benchmarks/detection_overhead.py --reasoned-boxes 30 100 300 all --json out.json
+    python benchmarks/detection_overhead.py --head-size light --reasoned-boxes 1 100 300
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from _measure import (  # noqa: E402
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, sized  # noqa: E402
 from knowledge_graphs.ready_made import load_ready_made  # noqa: E402
 
 
@@ -56,7 +58,7 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
         box_score_thresh=0.0,  # random weights score low: post-process every box
         rpn_nms_thresh=args["rpn_nms_thresh"],
     ).eval()
-    widths = {"fc_channels": args["fc_channels"]}
+    widths = {"fc_channels": args["fc_channels"], "size": args["head_size"]}
     for name in ("memory_channels", "hidden_channels", "num_iterations"):
         if args.get(name) is not None:
             widths[name] = args[name]
@@ -124,7 +126,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--fc-channels", type=int, default=4096, help="the local module's FCs")
     parser.add_argument("--memory-channels", type=int, help="the memory's (default: 512)")
     parser.add_argument("--hidden-channels", type=int, help="the global module's (default: 512)")
-    parser.add_argument("--num-iterations", type=int, help="T (default: 3)")
+    parser.add_argument("--num-iterations", type=int, help="T (default: the size's)")
+    parser.add_argument(
+        "--head-size",
+        choices=tuple(HEAD_SIZES),
+        default="paper",
+        help="the head's size; its fractions apply to the widths given",
+    )
     parser.add_argument(
         "--rpn-nms-thresh",
         type=float,
@@ -136,11 +144,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     opts = parse_run_arguments(parser, argv)
     result = run(vars(opts))
     height, width = result["size"]
+    memory, fc, hidden, iterations = sized(
+        opts.head_size,
+        opts.memory_channels or 512,
+        opts.fc_channels,
+        opts.hidden_channels or 512,
+        opts.num_iterations,
+    )
     print(
         f"inference, {height}x{width} input, fasterrcnn_resnet50_fpn with {result['proposals']} "
-        f"proposals, head 'final' (T = {opts.num_iterations or 3}, fc {opts.fc_channels}, "
-        f"memory {opts.memory_channels or 512}, hidden {opts.hidden_channels or 512}, "
-        f"{result['head_mparams']:.1f} M params), device={opts.device}, threads={opts.threads}"
+        f"proposals, head 'final' of size {opts.head_size} (T = {iterations}, fc {fc}, "
+        f"memory {memory}, hidden {hidden}, {result['head_mparams']:.1f} M params), "
+        f"device={opts.device}, threads={opts.threads}"
     )
     print(f"plain detector                {result['plain_s']:8.3f} s")
     for row in result["rows"]:

@@ -75,8 +75,11 @@ def demo(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         raise ValueError("--seeds goes with --benchmark hard or --task detection")
 
-    config = DemoConfig() if args.scale == 1.0 else DemoConfig().scaled(args.scale)
-    result = run_demo(args.output_dir or Path("runs/demo"), config, **options)
+    config = DemoConfig(head_size=args.head_size)
+    config = config.scaled(args.scale) if args.scale != 1.0 else config
+    result = run_demo(
+        args.output_dir or _sized(Path("runs/demo"), args.head_size), config, **options
+    )
     return _report(result.table, result.figures, result.seconds, start)
 
 
@@ -87,7 +90,7 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
     seeds = 1 if args.seeds is None else args.seeds
     if seeds < 1:
         raise ValueError(f"--seeds must be positive, got {seeds}")
-    config = DetectionDemoConfig.for_family(args.detector)
+    config = replace(DetectionDemoConfig.for_family(args.detector), head_size=args.head_size)
     if args.fusion is not None:
         config = replace(config, fusion=args.fusion)
     if args.gate_fit is not None:
@@ -101,7 +104,7 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
     default = "runs/demo-detection" + (
         "" if args.detector == "faster_rcnn" else f"-{args.detector}"
     )
-    output_dir = args.output_dir or Path(default)
+    output_dir = args.output_dir or _sized(Path(default), args.head_size)
     if seeds > 1:
         seeded = run_detection_seeds(output_dir, config, seeds, **options)
         for seed, run in seeded.runs.items():
@@ -111,6 +114,15 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
         return 0
     result = run_detection_demo(output_dir, config, **options)
     return _report(result.table, result.figures, result.seconds, start)
+
+
+def _sized(output_dir: Path, head_size: str) -> Path:
+    """The demo's default folder for heads of ``head_size`` (the paper's: as it is)."""
+    return (
+        output_dir
+        if head_size == "paper"
+        else output_dir.with_name(f"{output_dir.name}-{head_size}")
+    )
 
 
 def _fraction(value: float) -> float:
@@ -124,9 +136,11 @@ def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) 
     if seeds < 1:
         raise ValueError(f"--seeds must be positive, got {seeds}")
     config = HardBenchmarkConfig(seeds=seeds)
+    config = replace(config, demo=replace(config.demo, head_size=args.head_size))
     if args.scale != 1.0:
         config = replace(config, demo=config.demo.scaled(args.scale))
-    result = run_hard_benchmark(args.output_dir or Path("runs/demo-hard"), config, **options)
+    output_dir = args.output_dir or _sized(Path("runs/demo-hard"), args.head_size)
+    result = run_hard_benchmark(output_dir, config, **options)
     print("\n\n".join(result.tables))
     for figure in result.figures:
         print(f"wrote {figure}")
@@ -193,6 +207,7 @@ RUN_IDENTITY = (
     "detector_weights",
     "benchmark",
     "train_on",
+    "head_size",
 )
 
 

@@ -15,7 +15,7 @@ from iterative_reasoning.engine.config import PRECISIONS
 from iterative_reasoning.engine.fallback import GATE_FITS
 from iterative_reasoning.models.builders import DETECTORS
 from iterative_reasoning.nn.fallback import FUSIONS
-from iterative_reasoning.nn.reasoning_head import MODELS
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, MODELS
 from iterative_reasoning.recipes import DATASETS, TASKS, RunSpec
 from iterative_reasoning.recipes.synthetic import FAMILIES
 from knowledge_graphs.wordnet import load_wordnet
@@ -156,6 +156,7 @@ def run_spec(args: argparse.Namespace) -> RunSpec:
         detector_weights=args.detector_weights,
         reasoned_boxes=reasoned,
         train_on=args.train_on,
+        head_size=args.head_size,
         progress=not getattr(args, "quiet", False),
     )
 
@@ -183,6 +184,7 @@ ONLY_FOR: dict[str, tuple[str, Any]] = {
     "min_count": ("--dataset visual_genome", lambda a: a.dataset == "visual_genome"),
     "split_file": ("--dataset visual_genome", lambda a: a.dataset == "visual_genome"),
     "graph": ("a model with a head (not --model baseline)", lambda a: a.model != "baseline"),
+    "head_size": ("a model with a head (not --model baseline)", lambda a: a.model != "baseline"),
     "graph_relations": ("a head's own class graph (not --model baseline or --graph)", _own_graph),
     "shipped_graph": ("a head's own class graph (not --model baseline or --graph)", _own_graph),
     "adopt_schedule": ("a resumed run (not --no-resume)", lambda a: not a.no_resume),
@@ -237,7 +239,8 @@ def _demo(demo: argparse.ArgumentParser) -> None:
         "--output-dir",
         type=Path,
         help="default: runs/demo (runs/demo-detection with detection, "
-        "runs/demo-detection-DETECTOR with another --detector, runs/demo-hard)",
+        "runs/demo-detection-DETECTOR with another --detector, runs/demo-hard; '-light' "
+        "added with --head-size light)",
     )
     demo.add_argument(
         "--scale", type=float, default=1.0, help="multiply the steps and images (e.g. 0.1)"
@@ -282,6 +285,14 @@ def _demo(demo: argparse.ArgumentParser) -> None:
         type=float,
         help="detection: the share of the training images held out from the head's training "
         "(its validation loss and the fallback gate's fit; 0.1)",
+    )
+    demo.add_argument(
+        "--head-size",
+        choices=tuple(HEAD_SIZES),
+        default="paper",
+        help="every head's widths: the paper's (default) or the light head's; a light run "
+        "goes into its own folder (runs/demo-light, runs/demo-hard-light, "
+        "runs/demo-detection-light...)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")
@@ -335,6 +346,13 @@ def _run(sub: argparse.ArgumentParser) -> None:
         "evaluate)",
     )
     sub.add_argument("--model", required=True, choices=MODEL_CHOICES)
+    sub.add_argument(
+        "--head-size",
+        choices=tuple(HEAD_SIZES),
+        default="paper",
+        help="the head's widths: the paper's (default) or the light head's (a quarter of the "
+        "memory and graph widths, an eighth of the FC width)",
+    )
     sub.add_argument("--output-dir", type=Path, required=True, help="checkpoints, logs, metrics")
     _graph(sub)
     sub.add_argument("--wordnet", help="a WordNet 3.0 dictionary directory")

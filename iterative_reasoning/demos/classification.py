@@ -30,7 +30,7 @@ from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.region_cache import RegionCache
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models.region import RegionModel
-from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, IterativeReasoningHead
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.resume import train_or_resume
@@ -54,6 +54,8 @@ class DemoConfig:
         width: the ConvNet's first width.
         benchmark: the benchmark's tier, ``"easy"`` or ``"hard"``
             (:data:`~iterative_reasoning.data.synthetic.scenes.BENCHMARKS`).
+        head_size: the heads' widths: ``"paper"`` (the benchmark's) or ``"light"``
+            (:data:`~iterative_reasoning.nn.reasoning_head.HEAD_SIZES`).
     """
 
     train_images: int = 800
@@ -64,6 +66,13 @@ class DemoConfig:
     models: tuple[str, ...] = ("local", "global", "final")
     width: int = 16
     benchmark: str = "easy"
+    head_size: str = "paper"
+
+    def __post_init__(self) -> None:
+        if self.head_size not in HEAD_SIZES:
+            raise ValueError(
+                f"head_size must be one of {tuple(HEAD_SIZES)}, got {self.head_size!r}"
+            )
 
     def scaled(self, factor: float) -> DemoConfig:
         """The same demo with ``factor`` times the steps (and schedule) and images."""
@@ -78,7 +87,7 @@ class DemoConfig:
     def run(self, output_dir: Path, lexicon: Any = None) -> RunSpec:
         """A head's run of the demo, as the command line names it: ``iterative-reasoning train
         --dataset synthetic --root OUT/data --model final --init-convnet OUT/baseline
-        --freeze-convnet`` builds the same data, graph and model."""
+        --freeze-convnet`` (with ``--head-size``) builds the same data, graph and model."""
         return RunSpec(
             dataset="synthetic",
             model="final",
@@ -89,6 +98,7 @@ class DemoConfig:
             num_test_images=self.test_images,
             benchmark=self.benchmark,
             seed=self.seed,
+            head_size=self.head_size,
         )
 
 
@@ -161,7 +171,7 @@ def run_demo(
     )
     models["baseline"] = baseline
     factories: dict[str, HeadFactory] = {
-        kind: partial(synthetic.head, kind) for kind in config.models
+        kind: partial(synthetic.head, kind, size=config.head_size) for kind in config.models
     }
     factories.update(heads)
     # the heads read the same batches at the same steps: the frozen ConvNet runs once for all

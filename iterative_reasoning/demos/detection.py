@@ -58,7 +58,7 @@ from iterative_reasoning.models.small_detectors import (
     small_yolo,
 )
 from iterative_reasoning.nn.fallback import check_fusion
-from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, IterativeReasoningHead
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
@@ -85,6 +85,8 @@ class DetectionDemoConfig:
         detector: the detector's schedule (SGD from scratch).
         head: the head's schedule, on the frozen detector.
         model: the head (``"final"``, ``"local"``, ``"global"`` or an ablation).
+        head_size: the head's widths, ``"paper"`` (the benchmark's) or ``"light"``
+            (:data:`~iterative_reasoning.nn.reasoning_head.HEAD_SIZES`).
         reasoned_boxes: proposals per image the head reasons over at inference (Faster R-CNN;
             RT-DETR's head reasons over all its queries, YOLO's over its detections).
         batch_size_per_image: proposals sampled per image for the box classifier (and the
@@ -114,6 +116,7 @@ class DetectionDemoConfig:
     detector: TrainConfig = field(default_factory=synthetic.detector_schedule)
     head: TrainConfig = field(default_factory=synthetic.detection_head_schedule)
     model: str = "final"
+    head_size: str = "paper"
     reasoned_boxes: int | None = DEFAULT_REASONED_BOXES
     batch_size_per_image: int = 128
     width: int = 16
@@ -130,6 +133,10 @@ class DetectionDemoConfig:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         check_fusion(self.fusion)
+        if self.head_size not in HEAD_SIZES:
+            raise ValueError(
+                f"head_size must be one of {tuple(HEAD_SIZES)}, got {self.head_size!r}"
+            )
         check_fraction("validation_fraction", self.validation_fraction)
         if self.validate_every < 1:
             raise ValueError(f"validate_every must be positive, got {self.validate_every}")
@@ -238,6 +245,7 @@ def run_detection_demo(
         widths=synthetic.head_widths(config.width),
         reasoned_boxes=config.reasoned_boxes,
         fusion=config.fusion,
+        size=config.head_size,
     )
     with_head = DetectionModel(detector, freeze_detector=True)
     validation = ValidationHook(held_out, config.validate_every, config.head.batch_size)

@@ -119,19 +119,21 @@ class RegionModel(nn.Module):
         class_relations: ClassRelations | None = None,
         weights: str | None = "IMAGENET1K_V1",
         write_masks: bool = False,
+        head_size: str = "paper",
     ) -> RegionModel:
         """A row of the paper's tables: the ResNet-50 region classifier
         (:class:`~iterative_reasoning.models.ResNetRegionClassifier`, ImageNet ``weights``
         through torchvision's weights API, ``None`` for random ones) and, unless ``model`` is
         ``"baseline"``, the head of :meth:`IterativeReasoningHead.paper
         <iterative_reasoning.nn.IterativeReasoningHead.paper>` (``"local"``, ``"global"``,
-        ``"final"`` or an ablation) with the paper's sizes."""
+        ``"final"`` or an ablation) with the paper's sizes (``head_size="paper"``) or the
+        light ones (``"light"``)."""
 
         convnet = ResNetRegionClassifier(num_classes, weights=weights)
         head = None
         if model != "baseline":
             head = IterativeReasoningHead.paper(
-                model, num_classes=num_classes, class_relations=class_relations
+                model, num_classes=num_classes, class_relations=class_relations, size=head_size
             )
         return cls(convnet, head, write_masks=write_masks and head is not None)
 

@@ -40,6 +40,14 @@ MODELS: tuple[str, ...] = (
     "no_attention",
 )
 
+#: The head's sizes (:meth:`IterativeReasoningHead.paper`'s ``size``): the fractions of the
+#: memory, FC and graph widths given that the head takes, and its default ``T``. ``"light"``
+#: was chosen by measurement (``docs/reasoning_head.rst``, "A light head").
+HEAD_SIZES: dict[str, tuple[float, float, float, int]] = {
+    "paper": (1.0, 1.0, 1.0, 3),
+    "light": (0.25, 0.125, 0.25, 3),
+}
+
 
 class IterativeReasoningHead(nn.Module):
     r"""The reasoning head of `Iterative Visual Reasoning Beyond Convolutions
@@ -150,13 +158,14 @@ class IterativeReasoningHead(nn.Module):
         fc_channels: int = 4096,
         hidden_channels: int = 512,
         class_embedding: Tensor | None = None,
-        num_iterations: int = 3,
+        num_iterations: int | None = None,
         spatial_scale: float = 1 / 16,
         crop_mode: CropMode = "roi_align",
         sampling_ratio: int = 2,
         aligned: bool = True,
         delta: float = 50.0,
         overlaps: bool = False,
+        size: str = "paper",
         **kwargs: object,
     ) -> IterativeReasoningHead:
         """The head of one row of the paper's tables, with the paper's settings.
@@ -173,7 +182,7 @@ class IterativeReasoningHead(nn.Module):
             fc_channels: width of the local module's FC layers.
             hidden_channels: ``D`` of the global module.
             class_embedding: initial class embeddings ``[C, D_c]`` (e.g. word vectors).
-            num_iterations: ``T``.
+            num_iterations: ``T`` (the size's: 3).
             spatial_scale: feature cells per input pixel (1/16) of the head's
                 :class:`~iterative_reasoning.ops.RegionCrop`.
             crop_mode: ``"roi_align"`` or the original's ``"crop_and_resize"``.
@@ -181,11 +190,23 @@ class IterativeReasoningHead(nn.Module):
             aligned: the half-pixel offset of ``"roi_align"``.
             delta: length scale of the global module's spatial edges, pixels (50).
             overlaps: give the global module the IoU ``overlaps`` region relation.
+            size: ``"paper"`` (the widths given), or ``"light"``: a quarter of the memory
+                and graph widths given and an eighth of the FC width (on a ResNet-50: memory
+                128, FC 512, graph 128 channels), for detection at scale (:data:`HEAD_SIZES`).
             kwargs: further arguments of :class:`IterativeReasoningHead` (``feed``,
                 ``attention``, ``fusion``).
         """
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+        given = {
+            "memory_channels": memory_channels,
+            "fc_channels": fc_channels,
+            "hidden_channels": hidden_channels,
+            "num_iterations": num_iterations,
+        }
+        memory_channels, fc_channels, hidden_channels, num_iterations = sized(
+            size, memory_channels, fc_channels, hidden_channels, num_iterations
+        )
         local = None
         if model != "global":
             local = LocalModule(feature_channels, num_classes, memory_channels, fc_channels)
@@ -221,13 +242,12 @@ class IterativeReasoningHead(nn.Module):
             "num_classes": num_classes,
             "feature_channels": feature_channels,
             "region_channels": region_channels,
-            "memory_channels": memory_channels,
-            "fc_channels": fc_channels,
-            "hidden_channels": hidden_channels,
+            **{k: v for k, v in given.items() if k != "num_iterations"},
             "class_embedding_shape": (
                 list(class_embedding.shape) if class_embedding is not None else None
             ),
-            "num_iterations": num_iterations,
+            "num_iterations": given["num_iterations"],
+            "size": size,
             "spatial_scale": spatial_scale,
             "crop_mode": crop_mode,
             "sampling_ratio": sampling_ratio,
@@ -496,3 +516,26 @@ class IterativeReasoningHead(nn.Module):
             f"num_iterations={self.num_iterations}, feed={self.feed!r}, "
             f"attention={self.fusion is not None}, fusion={self.fusion_mode!r})"
         )
+
+
+def sized(
+    size: str,
+    memory_channels: int,
+    fc_channels: int,
+    hidden_channels: int,
+    num_iterations: int | None = None,
+) -> tuple[int, int, int, int]:
+    """The memory, FC and graph widths and ``T`` of a head of ``size`` (:data:`HEAD_SIZES`)
+    from the widths given; a ``num_iterations`` given is kept. A width is at least 1."""
+    if size not in HEAD_SIZES:
+        raise ValueError(f"size must be one of {tuple(HEAD_SIZES)}, got {size!r}")
+    memory, fc, hidden, iterations = HEAD_SIZES[size]
+    widths = [
+        max(1, round(width * fraction))
+        for width, fraction in (
+            (memory_channels, memory),
+            (fc_channels, fc),
+            (hidden_channels, hidden),
+        )
+    ]
+    return widths[0], widths[1], widths[2], iterations if num_iterations is None else num_iterations

@@ -82,8 +82,13 @@ def region_model(spec: RunSpec, num_classes: int, graph: Any) -> RegionModel:
         head = None
         if spec.model != "baseline":
             assert relations is not None
-            head = synthetic.head(spec.model, num_classes, relations)
+            head = synthetic.head(spec.model, num_classes, relations, size=spec.head_size)
         return RegionModel(convnet, head)
     return RegionModel.paper(
-        spec.model, num_classes, relations, weights=spec.weights, write_masks=spec.write_masks
+        spec.model,
+        num_classes,
+        relations,
+        weights=spec.weights,
+        write_masks=spec.write_masks,
+        head_size=spec.head_size,
     )

@@ -94,6 +94,7 @@ def detection_model(spec: RunSpec, dataset: COCODetection, split: str) -> Detect
             widths=widths,
             reasoned_boxes=spec.reasoned_boxes,
             train_on=spec.train_on,
+            size=spec.head_size,
         )
     return DetectionModel(detector)
 
@@ -135,13 +136,15 @@ def attach_head(
     reasoned_boxes: int | None = None,
     train_on: str = "proposals",
     fusion: str = "paper",
+    size: str = "paper",
 ) -> None:
     """Size the head of ``model`` for ``detector`` (with the ``fusion`` of
-    :class:`~iterative_reasoning.nn.IterativeReasoningHead`) and attach it, through the
+    :class:`~iterative_reasoning.nn.IterativeReasoningHead`, of ``size``: ``"paper"`` or
+    ``"light"``) and attach it, through the
     detector's :func:`~iterative_reasoning.detectors.contract.contract_of`: a torchvision
     two-stage detector takes it as its RoI heads (with ``reasoned_boxes`` and ``train_on``); a
     ``TransformersDetector`` or ``YOLODetector`` as its re-classifier."""
-    options: dict[str, Any] = {**(widths or {}), "fusion": fusion}
+    options: dict[str, Any] = {**(widths or {}), "fusion": fusion, "size": size}
     head = reasoning_head_for(detector, model, class_relations=class_relations, **options)
     contract_of(detector).attach(head, reasoned_boxes=reasoned_boxes, train_on=train_on)
 

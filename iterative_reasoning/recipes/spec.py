@@ -10,7 +10,7 @@ from typing import Any
 from iterative_reasoning.data.graphs import GRAPH_RELATIONS
 from iterative_reasoning.data.synthetic import BENCHMARKS
 from iterative_reasoning.detectors.torchvision.roi_heads import DEFAULT_REASONED_BOXES
-from iterative_reasoning.nn.reasoning_head import MODELS
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, MODELS
 
 #: The datasets a run can take.
 DATASETS = ("synthetic", "ade20k", "visual_genome", "coco")
@@ -61,6 +61,8 @@ class RunSpec:
             ids); the dataset's categories are matched to those outputs by name.
         train_on: detection: the head trains on the sampled ``"proposals"`` or on the
             ``"ground_truth"`` boxes.
+        head_size: the head's size, ``"paper"`` or ``"light"``
+            (:data:`~iterative_reasoning.nn.reasoning_head.HEAD_SIZES`).
         progress: progress bars while reading and counting.
     """
 
@@ -87,6 +89,7 @@ class RunSpec:
     detector_weights: str | None = None
     reasoned_boxes: int | None = DEFAULT_REASONED_BOXES
     train_on: str = "proposals"
+    head_size: str = "paper"
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -103,6 +106,7 @@ class RunSpec:
             "graph_relations": GRAPH_RELATIONS,
             "benchmark": BENCHMARKS,
             "train_on": ("proposals", "ground_truth"),
+            "head_size": tuple(HEAD_SIZES),
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

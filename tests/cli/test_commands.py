@@ -272,6 +272,20 @@ def test_cli_detection_demo_over_seeds_then_its_diagnosis(tmp_path, capsys):
     assert main(["diagnose", str(out / "seed-0"), "--after", "paper_fusion"]) == 0
 
 
+def test_cli_light_detection_demo_goes_into_its_own_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    demo = ["demo", "--task", "detection", "--scale", "0.005", "--head-size", "light"]
+    demo += ["--quiet", "--no-figures", "--wordnet", str(require_wordnet())]
+    assert main(demo) == 0
+    assert "with head" in capsys.readouterr().out
+    run = tmp_path / "runs" / "demo-detection-light"
+    weights = load_checkpoint(run / "with_head")["model"]
+    # the benchmark's FC width (256), an eighth of it
+    fc = [v for k, v in weights.items() if k.endswith("local.fc.0.weight")]
+    assert len(fc) == 1 and fc[0].shape[0] == 32
+    assert not (tmp_path / "runs" / "demo-detection").exists()
+
+
 def test_cli_runs_repeat_with_a_seed_and_refuse_a_changed_schedule(tmp_path, wordnet, capsys):
     wn = ["--wordnet", require_wordnet()]
     argv = ["train", "--dataset", "synthetic", "--model", "final", "--num-images", "4", *wn]
@@ -414,6 +428,7 @@ def test_a_run_without_wordnet_builds_its_graph_from_the_annotations(tmp_path, c
     [
         (["--detector", "small"], "--detector applies to --task detection only"),
         (["--train-on", "ground_truth"], "--train-on applies to --task detection only"),
+        (["--head-size", "light"], "--head-size applies to a model with a head"),
         (["--write-masks"], "--write-masks applies to --dataset coco only"),
         (["--min-count", "3"], "--min-count applies to --dataset visual_genome only"),
         (["--graph-relations", "mined"], r"--graph-relations applies to a head's own class graph"),
@@ -455,6 +470,26 @@ def test_export_writes_the_trained_head_as_an_artifact(tmp_path, wordnet, capsys
     assert "has no head to export (--model baseline)" in capsys.readouterr().err
     assert main(["export", "--output-dir", str(tmp_path), "--to", str(tmp_path / "x")]) == 2
     assert "run.json is missing" in capsys.readouterr().err
+
+
+def test_a_light_head_trains_evaluates_and_exports_at_its_size(tmp_path, wordnet, capsys):
+    from iterative_reasoning.nn import IterativeReasoningHead
+
+    run = tmp_path / "run"
+    data = ["--dataset", "synthetic", "--num-images", "4", "--num-test-images", "2"]
+    data += ["--wordnet", require_wordnet(), "--model", "final", "--output-dir", str(run)]
+    light = ["--head-size", "light", "--quiet"]
+    assert main(["train", *data, *light, "--steps", "1"]) == 0
+    # the run holds a light head: resumed as the paper's, it is refused
+    assert main(["train", *data, "--steps", "2", "--quiet"]) == 2
+    assert "--head-size light there, paper now" in capsys.readouterr().err
+    assert main(["evaluate", *data, *light]) == 0
+    assert main(["export", "--output-dir", str(run), "--to", str(tmp_path / "head")]) == 0
+    head = IterativeReasoningHead.from_pretrained(tmp_path / "head")
+    assert head.paper_config["size"] == "light"
+    # the benchmark's widths (memory 64, FC 256, graph 128), a quarter and an eighth of them
+    assert head.local.memory_channels == 16 and head.local.fc[0].out_features == 32
+    assert head.global_.hidden_channels == 32
 
 
 def test_a_detector_with_the_head_trains_and_evaluates_on_real_coco_photos(tmp_path, coco_mini):

@@ -15,9 +15,10 @@ def test_a_train_command_describes_its_run():
         "train", "--dataset", "coco", "--model", "final", "--output-dir", "runs/x",
         "--task", "detection", "--root", "images", "--annotations", "train.json",
         "--reasoned-boxes", "all", "--weights", "none", "--graph-relations", "mined",
-        "--quiet",
+        "--quiet", "--head-size", "light",
     )  # fmt: skip
     spec = run_spec(args)
+    assert spec.head_size == "light"
     assert isinstance(spec, RunSpec)
     assert (spec.dataset, spec.model, spec.task) == ("coco", "final", "detection")
     assert spec.output_dir == Path("runs/x") and spec.root == Path("images")
@@ -33,12 +34,13 @@ def test_the_defaults_and_the_schedule_left_to_the_dataset():
     spec = run_spec(args)
     assert spec.reasoned_boxes is not None and spec.reasoned_boxes > 0
     assert (spec.num_images, spec.num_test_images, spec.benchmark) == (800, 200, "easy")
-    assert spec.progress is True and spec.train_on == "proposals"
+    assert spec.progress is True and spec.train_on == "proposals" and spec.head_size == "paper"
     # the schedule options stay unset, so that the dataset's own schedule applies
     assert args.steps is args.lr is args.precision is args.num_workers is None
     assert not args.no_resume and not args.freeze_convnet
     demo = _parse("demo", "--benchmark", "hard", "--seeds", "2", "--scale", "0.5")
     assert (demo.benchmark, demo.seeds, demo.scale, demo.task) == ("hard", 2, 0.5, "classification")
+    assert demo.head_size == "paper" and _parse("demo", "--head-size", "light").head_size == "light"
 
 
 def test_reasoned_boxes_must_be_positive():

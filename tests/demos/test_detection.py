@@ -151,6 +151,7 @@ def test_unknown_family():
         ({"validate_every": 0}, "validate_every must be positive"),
         ({"gate_fit": "calibration"}, "gate_fit must be one of"),
         ({"gate_margin": -1.0}, "gate_margin must be finite and non-negative"),
+        ({"head_size": "tiny"}, r"head_size must be one of \('paper', 'light'\)"),
     ],
 )
 def test_bad_settings(options, message):

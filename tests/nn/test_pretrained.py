@@ -48,6 +48,7 @@ def _inputs(dtype=torch.float32):
         ("final", torch.float32, {}),
         ("final", torch.float64, {"fusion": "residual", "overlaps": True}),
         ("local", torch.float32, {"num_iterations": 2}),
+        ("final", torch.float32, {"size": "light"}),
         ("no_cross_feed", torch.float32, {"class_embedding": torch.randn(C, 5)}),
         ("global", torch.float32, {"spatial_scale": 1 / 32, "delta": 30.0}),
     ],

@@ -346,3 +346,39 @@ def test_the_crop_settings_are_the_crop_module():
     assert head.crop.mode == "crop_and_resize" and head.crop.output_size == 7
     with pytest.raises(ValueError, match="crop.output_size is 5 but the local module reads 7"):
         IterativeReasoningHead(C, local=head.local, crop=RegionCrop(5))
+
+
+def _widths(head):
+    local, global_ = head.local, head.global_
+    return (
+        local.memory_channels,
+        local.fc[0].out_features,
+        global_.hidden_channels,
+        head.num_iterations,
+    )
+
+
+def test_the_light_head_takes_its_share_of_the_widths_given():
+    relations = random_relations(C, edges=10)
+    sizes = {"num_classes": C, "class_relations": relations}
+    paper = IterativeReasoningHead.paper("final", **sizes)
+    light = IterativeReasoningHead.paper("final", **sizes, size="light")
+    assert _widths(paper) == (512, 4096, 512, 3)
+    assert _widths(light) == (128, 512, 128, 3)
+    assert (
+        sum(p.numel() for p in light.parameters()) < sum(p.numel() for p in paper.parameters()) / 10
+    )
+    # of the widths given, and a T given is kept
+    given = {"memory_channels": 64, "fc_channels": 256, "hidden_channels": 128}
+    small = IterativeReasoningHead.paper("final", **sizes, **given, size="light")
+    assert _widths(small) == (16, 32, 32, 3)
+    two = IterativeReasoningHead.paper("final", **sizes, **given, size="light", num_iterations=2)
+    assert _widths(two) == (16, 32, 32, 2)
+    tiny = {"memory_channels": 2, "fc_channels": 4, "hidden_channels": 1}
+    assert _widths(IterativeReasoningHead.paper("final", **sizes, **tiny, size="light"))[:3] == (
+        1,
+        1,
+        1,
+    )
+    with pytest.raises(ValueError, match=r"size must be one of \('paper', 'light'\), got 'huge'"):
+        IterativeReasoningHead.paper("final", **sizes, size="huge")
