@@ -39,7 +39,7 @@ from _measure import (  # noqa: E402
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
-from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, sized  # noqa: E402
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, head_size  # noqa: E402
 from knowledge_graphs.ready_made import load_ready_made  # noqa: E402
 
 
@@ -59,7 +59,7 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
         rpn_nms_thresh=args["rpn_nms_thresh"],
     ).eval()
     widths = {"fc_channels": args["fc_channels"], "size": args["head_size"]}
-    for name in ("memory_channels", "hidden_channels", "num_iterations"):
+    for name in ("memory_channels", "hidden_channels", "num_iterations", "context_layers"):
         if args.get(name) is not None:
             widths[name] = args[name]
     head = reasoning_head_for(plain, "final", class_relations=relations, **widths).eval()
@@ -128,6 +128,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--hidden-channels", type=int, help="the global module's (default: 512)")
     parser.add_argument("--num-iterations", type=int, help="T (default: the size's)")
     parser.add_argument(
+        "--context-layers", type=int, help="the memory's context convolutions (the size's)"
+    )
+    parser.add_argument(
         "--head-size",
         choices=tuple(HEAD_SIZES),
         default="paper",
@@ -144,18 +147,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     opts = parse_run_arguments(parser, argv)
     result = run(vars(opts))
     height, width = result["size"]
-    memory, fc, hidden, iterations = sized(
-        opts.head_size,
+    sizes = head_size(opts.head_size).of(
         opts.memory_channels or 512,
         opts.fc_channels,
         opts.hidden_channels or 512,
         opts.num_iterations,
+        opts.context_layers,
     )
     print(
         f"inference, {height}x{width} input, fasterrcnn_resnet50_fpn with {result['proposals']} "
-        f"proposals, head 'final' of size {opts.head_size} (T = {iterations}, fc {fc}, "
-        f"memory {memory}, hidden {hidden}, {result['head_mparams']:.1f} M params), "
-        f"device={opts.device}, threads={opts.threads}"
+        f"proposals, head 'final' of size {opts.head_size} (T = {sizes['num_iterations']}, "
+        f"fc {sizes['fc_channels']}, memory {sizes['memory_channels']}, hidden "
+        f"{sizes['hidden_channels']}, {sizes['context_layers']} context layers, "
+        f"{result['head_mparams']:.1f} M params), device={opts.device}, threads={opts.threads}"
     )
     print(f"plain detector                {result['plain_s']:8.3f} s")
     for row in result["rows"]:

@@ -350,8 +350,8 @@ def _run(sub: argparse.ArgumentParser) -> None:
         "--head-size",
         choices=tuple(HEAD_SIZES),
         default="paper",
-        help="the head's widths: the paper's (default) or the light head's (a quarter of the "
-        "memory and graph widths, an eighth of the FC width)",
+        help="the head's widths: the paper's (default) or the light head's (half the memory "
+        "and graph widths, a quarter of the FC width, T = 2)",
     )
     sub.add_argument("--output-dir", type=Path, required=True, help="checkpoints, logs, metrics")
     _graph(sub)

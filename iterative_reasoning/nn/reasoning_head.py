@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,43 @@ MODELS: tuple[str, ...] = (
     "no_attention",
 )
 
-#: The head's sizes (:meth:`IterativeReasoningHead.paper`'s ``size``): the fractions of the
-#: memory, FC and graph widths given that the head takes, and its default ``T``. ``"light"``
-#: was chosen by measurement (``docs/reasoning_head.rst``, "A light head").
-HEAD_SIZES: dict[str, tuple[float, float, float, int]] = {
-    "paper": (1.0, 1.0, 1.0, 3),
-    "light": (0.25, 0.125, 0.25, 3),
+
+@dataclass(frozen=True)
+class HeadSize:
+    """A size of the head (:meth:`IterativeReasoningHead.paper`'s ``size``): the fractions
+    of the memory, FC and graph widths given that it takes, its ``T`` and its number of
+    context convolutions (when not given)."""
+
+    memory: float
+    fc: float
+    hidden: float
+    num_iterations: int
+    context_layers: int
+
+    def of(
+        self,
+        memory_channels: int,
+        fc_channels: int,
+        hidden_channels: int,
+        num_iterations: int | None = None,
+        context_layers: int | None = None,
+    ) -> dict[str, int]:
+        """The widths, ``T`` and context layers of a head of this size from the widths
+        given (each at least 1); a ``num_iterations`` or ``context_layers`` given is kept."""
+        return {
+            "memory_channels": max(1, round(memory_channels * self.memory)),
+            "fc_channels": max(1, round(fc_channels * self.fc)),
+            "hidden_channels": max(1, round(hidden_channels * self.hidden)),
+            "num_iterations": self.num_iterations if num_iterations is None else num_iterations,
+            "context_layers": self.context_layers if context_layers is None else context_layers,
+        }
+
+
+#: The head's sizes: the paper's, and a light head for detection at scale, chosen by
+#: measurement (``docs/reasoning_head.rst``, "A light head").
+HEAD_SIZES: dict[str, HeadSize] = {
+    "paper": HeadSize(1.0, 1.0, 1.0, 3, 3),
+    "light": HeadSize(0.5, 0.25, 0.5, 2, 3),
 }
 
 
@@ -159,6 +191,7 @@ class IterativeReasoningHead(nn.Module):
         hidden_channels: int = 512,
         class_embedding: Tensor | None = None,
         num_iterations: int | None = None,
+        context_layers: int | None = None,
         spatial_scale: float = 1 / 16,
         crop_mode: CropMode = "roi_align",
         sampling_ratio: int = 2,
@@ -183,6 +216,8 @@ class IterativeReasoningHead(nn.Module):
             hidden_channels: ``D`` of the global module.
             class_embedding: initial class embeddings ``[C, D_c]`` (e.g. word vectors).
             num_iterations: ``T`` (the size's: 3).
+            context_layers: the local module's context convolutions (the size's: 3 for the
+                paper's).
             spatial_scale: feature cells per input pixel (1/16) of the head's
                 :class:`~iterative_reasoning.ops.RegionCrop`.
             crop_mode: ``"roi_align"`` or the original's ``"crop_and_resize"``.
@@ -190,9 +225,10 @@ class IterativeReasoningHead(nn.Module):
             aligned: the half-pixel offset of ``"roi_align"``.
             delta: length scale of the global module's spatial edges, pixels (50).
             overlaps: give the global module the IoU ``overlaps`` region relation.
-            size: ``"paper"`` (the widths given), or ``"light"``: a quarter of the memory
-                and graph widths given and an eighth of the FC width (on a ResNet-50: memory
-                128, FC 512, graph 128 channels), for detection at scale (:data:`HEAD_SIZES`).
+            size: ``"paper"`` (the widths given), or ``"light"``: half the memory and graph
+                widths given, a quarter of the FC width and ``T = 2`` (on a ResNet-50:
+                memory 256, FC 1,024, graph 256), for detection at scale
+                (:data:`HEAD_SIZES`).
             kwargs: further arguments of :class:`IterativeReasoningHead` (``feed``,
                 ``attention``, ``fusion``).
         """
@@ -203,13 +239,18 @@ class IterativeReasoningHead(nn.Module):
             "fc_channels": fc_channels,
             "hidden_channels": hidden_channels,
             "num_iterations": num_iterations,
+            "context_layers": context_layers,
         }
-        memory_channels, fc_channels, hidden_channels, num_iterations = sized(
-            size, memory_channels, fc_channels, hidden_channels, num_iterations
-        )
+        widths = head_size(size).of(**given)
         local = None
         if model != "global":
-            local = LocalModule(feature_channels, num_classes, memory_channels, fc_channels)
+            local = LocalModule(
+                feature_channels,
+                num_classes,
+                widths["memory_channels"],
+                widths["fc_channels"],
+                context_layers=widths["context_layers"],
+            )
         global_ = None
         if model != "local":
             if class_relations is None:
@@ -218,7 +259,7 @@ class IterativeReasoningHead(nn.Module):
                 region_channels + num_classes,
                 num_classes,
                 class_relations,
-                hidden_channels=hidden_channels,
+                hidden_channels=widths["hidden_channels"],
                 class_embedding=class_embedding,
                 spatial=model != "no_spatial",
                 semantic=model != "no_semantic",
@@ -235,18 +276,19 @@ class IterativeReasoningHead(nn.Module):
         options: dict[str, object] = {"feed": "self" if model == "no_cross_feed" else "cross"}
         options["attention"] = model != "no_attention"
         options.update(kwargs)
-        head = cls(num_classes, local, global_, num_iterations, crop=crop, **options)  # type: ignore[arg-type]
+        head = cls(num_classes, local, global_, widths["num_iterations"], crop=crop, **options)  # type: ignore[arg-type]
         # what rebuilds it (save_pretrained): the arguments, the class relations aside
         head.paper_config = {
             "model": model,
             "num_classes": num_classes,
             "feature_channels": feature_channels,
             "region_channels": region_channels,
-            **{k: v for k, v in given.items() if k != "num_iterations"},
+            **{k: v for k, v in given.items() if k.endswith("_channels")},
             "class_embedding_shape": (
                 list(class_embedding.shape) if class_embedding is not None else None
             ),
-            "num_iterations": given["num_iterations"],
+            "num_iterations": num_iterations,
+            "context_layers": context_layers,
             "size": size,
             "spatial_scale": spatial_scale,
             "crop_mode": crop_mode,
@@ -518,24 +560,8 @@ class IterativeReasoningHead(nn.Module):
         )
 
 
-def sized(
-    size: str,
-    memory_channels: int,
-    fc_channels: int,
-    hidden_channels: int,
-    num_iterations: int | None = None,
-) -> tuple[int, int, int, int]:
-    """The memory, FC and graph widths and ``T`` of a head of ``size`` (:data:`HEAD_SIZES`)
-    from the widths given; a ``num_iterations`` given is kept. A width is at least 1."""
+def head_size(size: str) -> HeadSize:
+    """The :class:`HeadSize` named ``size`` (:data:`HEAD_SIZES`)."""
     if size not in HEAD_SIZES:
         raise ValueError(f"size must be one of {tuple(HEAD_SIZES)}, got {size!r}")
-    memory, fc, hidden, iterations = HEAD_SIZES[size]
-    widths = [
-        max(1, round(width * fraction))
-        for width, fraction in (
-            (memory_channels, memory),
-            (fc_channels, fc),
-            (hidden_channels, hidden),
-        )
-    ]
-    return widths[0], widths[1], widths[2], iterations if num_iterations is None else num_iterations
+    return HEAD_SIZES[size]

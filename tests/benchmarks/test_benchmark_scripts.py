@@ -116,6 +116,10 @@ def test_detection_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, mon
     assert result["plain_s"] > 0 and all(r["overhead"] > 0 for r in result["rows"])
     assert result["proposals"] > 5
     assert "with the head, k = all" in capsys.readouterr().out
+    light = bench.main([*argv[:3], "5", *argv[5:], "--repeats", "1", "--head-size", "light"])
+    assert light["head_mparams"] < result["head_mparams"] / 3
+    printed = capsys.readouterr().out
+    assert "of size light (T = 2, fc 4, memory 256, hidden 256, 3 context layers" in printed
 
 
 def test_head_syncs_counts_and_restores(tmp_path, capsys, monkeypatch):

@@ -280,9 +280,9 @@ def test_cli_light_detection_demo_goes_into_its_own_folder(tmp_path, capsys, mon
     assert "with head" in capsys.readouterr().out
     run = tmp_path / "runs" / "demo-detection-light"
     weights = load_checkpoint(run / "with_head")["model"]
-    # the benchmark's FC width (256), an eighth of it
+    # the benchmark's FC width (256), a quarter of it
     fc = [v for k, v in weights.items() if k.endswith("local.fc.0.weight")]
-    assert len(fc) == 1 and fc[0].shape[0] == 32
+    assert len(fc) == 1 and fc[0].shape[0] == 64
     assert not (tmp_path / "runs" / "demo-detection").exists()
 
 
@@ -487,9 +487,9 @@ def test_a_light_head_trains_evaluates_and_exports_at_its_size(tmp_path, wordnet
     assert main(["export", "--output-dir", str(run), "--to", str(tmp_path / "head")]) == 0
     head = IterativeReasoningHead.from_pretrained(tmp_path / "head")
     assert head.paper_config["size"] == "light"
-    # the benchmark's widths (memory 64, FC 256, graph 128), a quarter and an eighth of them
-    assert head.local.memory_channels == 16 and head.local.fc[0].out_features == 32
-    assert head.global_.hidden_channels == 32
+    # the benchmark's widths (memory 64, FC 256, graph 128): half, a quarter, half; T = 2
+    assert head.local.memory_channels == 32 and head.local.fc[0].out_features == 64
+    assert head.global_.hidden_channels == 64 and head.num_iterations == 2
 
 
 def test_a_detector_with_the_head_trains_and_evaluates_on_real_coco_photos(tmp_path, coco_mini):

@@ -355,6 +355,7 @@ def _widths(head):
         local.fc[0].out_features,
         global_.hidden_channels,
         head.num_iterations,
+        len(local.context),
     )
 
 
@@ -363,18 +364,19 @@ def test_the_light_head_takes_its_share_of_the_widths_given():
     sizes = {"num_classes": C, "class_relations": relations}
     paper = IterativeReasoningHead.paper("final", **sizes)
     light = IterativeReasoningHead.paper("final", **sizes, size="light")
-    assert _widths(paper) == (512, 4096, 512, 3)
-    assert _widths(light) == (128, 512, 128, 3)
+    assert _widths(paper) == (512, 4096, 512, 3, 3)
+    assert _widths(light) == (256, 1024, 256, 2, 3)
     assert (
-        sum(p.numel() for p in light.parameters()) < sum(p.numel() for p in paper.parameters()) / 10
+        sum(p.numel() for p in light.parameters()) < sum(p.numel() for p in paper.parameters()) / 6
     )
-    # of the widths given, and a T given is kept
+    # of the widths given, and a T or context layers given are kept
     given = {"memory_channels": 64, "fc_channels": 256, "hidden_channels": 128}
     small = IterativeReasoningHead.paper("final", **sizes, **given, size="light")
-    assert _widths(small) == (16, 32, 32, 3)
-    two = IterativeReasoningHead.paper("final", **sizes, **given, size="light", num_iterations=2)
-    assert _widths(two) == (16, 32, 32, 2)
-    tiny = {"memory_channels": 2, "fc_channels": 4, "hidden_channels": 1}
+    assert _widths(small) == (32, 64, 64, 2, 3)
+    kept = {"num_iterations": 3, "context_layers": 5}
+    two = IterativeReasoningHead.paper("final", **sizes, **given, size="light", **kept)
+    assert _widths(two) == (32, 64, 64, 3, 5)
+    tiny = {"memory_channels": 1, "fc_channels": 3, "hidden_channels": 1}  # at least 1
     assert _widths(IterativeReasoningHead.paper("final", **sizes, **tiny, size="light"))[:3] == (
         1,
         1,
