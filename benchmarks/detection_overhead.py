@@ -58,7 +58,7 @@ def make_detectors(args: dict[str, Any]) -> tuple[torch.nn.Module, dict[str, tor
         box_score_thresh=0.0,  # random weights score low: post-process every box
         rpn_nms_thresh=args["rpn_nms_thresh"],
     ).eval()
-    widths = {"fc_channels": args["fc_channels"], "size": args["head_size"]}
+    widths = {"fc_channels": args["fc_channels"], "size": args.get("head_size", "paper")}
     for name in ("memory_channels", "hidden_channels", "num_iterations", "context_layers"):
         if args.get(name) is not None:
             widths[name] = args[name]

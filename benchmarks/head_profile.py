@@ -14,6 +14,7 @@ seconds, are the result.
 
     python benchmarks/head_profile.py                                   # k = 1 100 300 1000
     python benchmarks/head_profile.py --reasoned-boxes 100 --train-samples 128 512
+    python benchmarks/head_profile.py --head-size light
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
 from _measure import add_run_arguments, parse_run_arguments, write_json  # noqa: E402
 from detection_overhead import make_detectors  # noqa: E402
+
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES  # noqa: E402
 
 #: The head's steps, as (owner attribute path, method name, label).
 STEPS = (
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--train-samples", nargs="*", type=int, default=[128, 512], help="proposals per image"
     )
     parser.add_argument("--fc-channels", type=int, default=4096, help="the local module's FCs")
+    parser.add_argument("--head-size", choices=tuple(HEAD_SIZES), default="paper")
     parser.add_argument("--rpn-nms-thresh", type=float, default=0.9)
     parser.add_argument("--top", type=int, default=8, help="operators listed")
     add_run_arguments(parser, repeats=1)
@@ -165,7 +169,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if opts.reasoned_boxes:
         result["inference"] = inference(args)
         plain = result["inference"]["plain"]["total_s"]
-        print(f"inference, fasterrcnn_resnet50_fpn at {opts.size} px, threads={opts.threads}")
+        print(
+            f"inference, fasterrcnn_resnet50_fpn at {opts.size} px, head of size "
+            f"{opts.head_size}, threads={opts.threads}"
+        )
         for k, row in result["inference"].items():
             _print(f"k = {k}" if k != "plain" else "plain detector", row, plain)
     if opts.train_samples:

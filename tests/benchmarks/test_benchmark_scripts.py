@@ -147,13 +147,14 @@ def test_head_profile_runs_and_writes_json(tmp_path, capsys, monkeypatch):
     out = tmp_path / "profile.json"
     bench = load("head_profile", monkeypatch)
     argv = ["--size", "96", "--reasoned-boxes", "5", "--train-samples", "16", "--fc-channels", "16"]
-    bench.main([*argv, "--json", str(out)])
+    bench.main([*argv, "--json", str(out), "--head-size", "light"])
     result = json.loads(out.read_text())["result"]
     row = result["inference"]["5"]
     assert {"head.local.write", "head.local.read", "head.global"} <= set(row["steps_s"])
     assert 0 < sum(row["steps_s"].values()) and row["operators"][0]["name"].startswith("aten::")
     assert set(result["training"]) == {"16"}
-    assert "training step" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "training step" in printed and "head of size light" in printed
 
 
 @pytest.mark.slow
