@@ -59,6 +59,8 @@ def demo(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"progress": not args.quiet, "figures": not args.no_figures}
     options["lexicon"] = lexicon(args)
     if args.task == "detection":
+        if args.models is not None:
+            raise ValueError("--models goes with --task classification (detection: one head)")
         return _detection_demo(args, options, start)
     for flag, value in (
         ("--reasoned-boxes", args.reasoned_boxes),
@@ -76,6 +78,8 @@ def demo(args: argparse.Namespace) -> int:
         raise ValueError("--seeds goes with --benchmark hard or --task detection")
 
     config = DemoConfig(head_size=args.head_size)
+    if args.models is not None:
+        config = replace(config, models=tuple(args.models))
     config = config.scaled(args.scale) if args.scale != 1.0 else config
     result = run_demo(
         args.output_dir or _sized(Path("runs/demo"), args.head_size), config, **options
@@ -137,6 +141,8 @@ def _hard_demo(args: argparse.Namespace, options: dict[str, Any], start: float) 
         raise ValueError(f"--seeds must be positive, got {seeds}")
     config = HardBenchmarkConfig(seeds=seeds)
     config = replace(config, demo=replace(config.demo, head_size=args.head_size))
+    if args.models is not None:
+        config = replace(config, demo=replace(config.demo, models=tuple(args.models)))
     if args.scale != 1.0:
         config = replace(config, demo=config.demo.scaled(args.scale))
     output_dir = args.output_dir or _sized(Path("runs/demo-hard"), args.head_size)

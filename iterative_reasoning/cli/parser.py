@@ -268,6 +268,13 @@ def _demo(demo: argparse.ArgumentParser) -> None:
         "in it and the mean and spread)",
     )
     demo.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        help="classification: the heads to train beside the plain ConvNet (default: the "
+        "paper's rows, and with --benchmark hard its ablations too)",
+    )
+    demo.add_argument(
         "--fusion",
         choices=FUSIONS,
         help="detection: the head's output, the detector's prediction plus the head's change "

@@ -28,9 +28,10 @@ def write_ade2016(
     _parts_1.png,_atr.txt}``, the split
     files (``train.txt``, ``mval.txt``, ``mtest.txt`` by default) and ``objectnames.txt`` /
     ``objectcounts.txt``; :class:`~iterative_reasoning.data.ADE20K` then loads it like real ADE.
-    Each split uses its own seed (``seed`` + its position). Returns ``root``."""
+    Each split uses its own seed (``seed`` + its position); every split but ``train`` is the
+    tier's test distribution (as :func:`write_coco`). Returns ``root``."""
 
-    draw, synsets = tier(benchmark)
+    _, synsets = tier(benchmark)
     root = Path(root)
     splits = splits or {"train": 800, "mval": 100, "mtest": 200}
     names = list(synsets)
@@ -41,6 +42,7 @@ def write_ade2016(
         folder_kind, prefix = ("training", "train") if split == "train" else ("validation", "val")
         folder = root / "images" / folder_kind / "s" / "synthetic_scene"
         folder.mkdir(parents=True, exist_ok=True)
+        draw, _ = tier(benchmark, balanced=split != "train")
         lines = []
         for index in range(count):
             number = index + 1 if split == "train" else (val_number := val_number + 1)
@@ -86,11 +88,12 @@ def write_coco(
     :class:`~iterative_reasoning.data.SyntheticScenes` renders) and
     ``annotations/instances_<split>.json`` with one category per class (ids in the tier's
     class order), each region's ``bbox`` and its visible pixels as an RLE ``segmentation``.
-    Each split uses its own seed (``seed`` + its position), as :func:`write_ade2016`. Returns
-    ``root``."""
+    Each split uses its own seed (``seed`` + its position), as :func:`write_ade2016`; every
+    split but ``train`` is the tier's test distribution (``balanced``,
+    :func:`~iterative_reasoning.data.synthetic.scenes.tier`). Returns ``root``."""
     from pycocotools import mask as coco_mask
 
-    draw, synsets = tier(benchmark)
+    _, synsets = tier(benchmark)
     root = Path(root)
     splits = splits or {"train": 800, "test": 200}
     categories = [
@@ -102,6 +105,7 @@ def write_coco(
     for position, (split, count) in enumerate(splits.items()):
         folder = root / "images" / split
         folder.mkdir(parents=True, exist_ok=True)
+        draw, _ = tier(benchmark, balanced=split != "train")
         images, annotations = [], []
         for index in range(count):
             pixels, instances = draw(seed + position, index)

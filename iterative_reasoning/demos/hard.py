@@ -241,7 +241,7 @@ def format_tables(
             for row in ABLATION_ROWS[1:]
             if row in summary
         )
-        ablations += f"\nper-class AP against the final model: {costs}"
+        ablations += f"\nper-class AP against the final model: {costs or 'no ablation trained'}"
     return main, ablations
 
 

@@ -243,6 +243,8 @@ def test_cli_detection_errors(tmp_path, capsys):
         assert "--validation-fraction must be strictly between 0 and 1" in err
     assert main([*demo, "--seeds", "0"]) == 2
     assert "--seeds must be positive" in capsys.readouterr().err
+    assert main([*demo, "--models", "final"]) == 2
+    assert "--models goes with --task classification" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*demo, "--fusion", "gated"])
     assert "invalid choice: 'gated'" in capsys.readouterr().err

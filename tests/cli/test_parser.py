@@ -41,6 +41,10 @@ def test_the_defaults_and_the_schedule_left_to_the_dataset():
     demo = _parse("demo", "--benchmark", "hard", "--seeds", "2", "--scale", "0.5")
     assert (demo.benchmark, demo.seeds, demo.scale, demo.task) == ("hard", 2, 0.5, "classification")
     assert demo.head_size == "paper" and _parse("demo", "--head-size", "light").head_size == "light"
+    assert demo.models is None and _parse("demo", "--models", "final", "local").models == [
+        "final",
+        "local",
+    ]
 
 
 def test_reasoned_boxes_must_be_positive():

@@ -2,11 +2,16 @@
 which some classes look identical alone and differ only by context.
 
 - :mod:`~iterative_reasoning.data.synthetic.easy`: the easy tier (three look-alike pairs,
-  perfect context) and the drawing primitives both tiers share;
+  perfect context) and the drawing primitives every tier shares;
 - :mod:`~iterative_reasoning.data.synthetic.hard_groups`,
   :mod:`~iterative_reasoning.data.synthetic.hard_layout`,
   :mod:`~iterative_reasoning.data.synthetic.hard`: the hard tier's look-alike groups, where
   everything of an image goes, and its rendering and ceiling;
+- :mod:`~iterative_reasoning.data.synthetic.long_tail_classes`,
+  :mod:`~iterative_reasoning.data.synthetic.long_tail_layout`,
+  :mod:`~iterative_reasoning.data.synthetic.long_tail`: the long-tail tier's classes and groups,
+  where everything of an image goes, its rendering, ceiling, box counts and annotation-only
+  corpus;
 - :mod:`~iterative_reasoning.data.synthetic.scenes`: the tiers and the benchmark as a dataset.
 """
 

@@ -1,17 +1,19 @@
-"""The benchmark's tiers (:data:`BENCHMARKS`: :mod:`~iterative_reasoning.data.synthetic.easy`
-and :mod:`~iterative_reasoning.data.synthetic.hard`) and the benchmark as a dataset rendered on
-the fly (:class:`SyntheticScenes`)."""
+"""The benchmark's tiers (:data:`BENCHMARKS`: :mod:`~iterative_reasoning.data.synthetic.easy`,
+:mod:`~iterative_reasoning.data.synthetic.hard` and
+:mod:`~iterative_reasoning.data.synthetic.long_tail`) and the benchmark as a dataset rendered
+on the fly (:class:`SyntheticScenes`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from iterative_reasoning.data.records import ImageRecord, RegionSample
-from iterative_reasoning.data.synthetic import hard
+from iterative_reasoning.data.synthetic import hard, long_tail
 from iterative_reasoning.data.synthetic.easy import (
     CLASSES,
     IMAGE_SIZE,
@@ -21,20 +23,26 @@ from iterative_reasoning.data.synthetic.easy import (
 )
 from knowledge_graphs.class_graph import BACKGROUND
 
-#: The tiers of the benchmark: ``easy`` (this module: three pairs, perfect context) and
-#: ``hard`` (:mod:`iterative_reasoning.data.synthetic.hard`: groups of three and four, imperfect
-#: context, a known ceiling).
-BENCHMARKS: tuple[str, ...] = ("easy", "hard")
+#: The tiers of the benchmark: ``easy`` (:mod:`~iterative_reasoning.data.synthetic.easy`:
+#: three pairs, perfect context), ``hard`` (:mod:`~iterative_reasoning.data.synthetic.hard`:
+#: groups of three and four, imperfect context, a known ceiling) and ``long_tail``
+#: (:mod:`~iterative_reasoning.data.synthetic.long_tail`: 68 classes with Zipf frequencies, rare
+#: look-alikes told apart by context that an annotation-only corpus states).
+BENCHMARKS: tuple[str, ...] = ("easy", "hard", "long_tail")
 
 
 def tier(
-    benchmark: str,
+    benchmark: str, balanced: bool = False
 ) -> tuple[Callable[[int, int], tuple[np.ndarray, list[Instance]]], dict[str, str]]:
-    """The renderer of a tier and its classes (name -> WordNet synset, in label order)."""
+    """The renderer of a tier and its classes (name -> WordNet synset, in label order);
+    ``balanced``: the long-tail tier's test distribution (its look-alike members drawn
+    uniformly; the other tiers have one distribution)."""
     if benchmark == "easy":
         return render, {name: synset for name, (synset, _) in CLASSES.items()}
     if benchmark == "hard":
         return hard.render, dict(hard.CLASSES)
+    if benchmark == "long_tail":
+        return partial(long_tail.render, balanced=balanced), dict(long_tail.CLASSES)
     raise ValueError(f"benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
 
 
