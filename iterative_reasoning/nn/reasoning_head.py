@@ -234,14 +234,9 @@ class IterativeReasoningHead(nn.Module):
         """
         if model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-        given = {
-            "memory_channels": memory_channels,
-            "fc_channels": fc_channels,
-            "hidden_channels": hidden_channels,
-            "num_iterations": num_iterations,
-            "context_layers": context_layers,
-        }
-        widths = head_size(size).of(**given)
+        widths = head_size(size).of(
+            memory_channels, fc_channels, hidden_channels, num_iterations, context_layers
+        )
         local = None
         if model != "global":
             local = LocalModule(
@@ -283,7 +278,9 @@ class IterativeReasoningHead(nn.Module):
             "num_classes": num_classes,
             "feature_channels": feature_channels,
             "region_channels": region_channels,
-            **{k: v for k, v in given.items() if k.endswith("_channels")},
+            "memory_channels": memory_channels,
+            "fc_channels": fc_channels,
+            "hidden_channels": hidden_channels,
             "class_embedding_shape": (
                 list(class_embedding.shape) if class_embedding is not None else None
             ),
