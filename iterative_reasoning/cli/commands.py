@@ -74,6 +74,8 @@ def demo(args: argparse.Namespace) -> int:
         raise ValueError("--detector goes with --task detection")
     if args.benchmark == "hard":
         return _hard_demo(args, options, start)
+    if args.benchmark == "long_tail":
+        raise ValueError("--benchmark long_tail is a detection benchmark: give --task detection")
     if args.seeds is not None:
         raise ValueError("--seeds goes with --benchmark hard or --task detection")
 
@@ -89,12 +91,13 @@ def demo(args: argparse.Namespace) -> int:
 
 def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: float) -> int:
 
-    if args.benchmark != "easy":
-        raise ValueError("--benchmark goes with --task classification")
+    if args.benchmark == "hard":
+        raise ValueError("--benchmark hard goes with --task classification")
     seeds = 1 if args.seeds is None else args.seeds
     if seeds < 1:
         raise ValueError(f"--seeds must be positive, got {seeds}")
-    config = replace(DetectionDemoConfig.for_family(args.detector), head_size=args.head_size)
+    config = DetectionDemoConfig.for_family(args.detector, args.benchmark)
+    config = replace(config, head_size=args.head_size)
     if args.fusion is not None:
         config = replace(config, fusion=args.fusion)
     if args.gate_fit is not None:
@@ -105,9 +108,8 @@ def _detection_demo(args: argparse.Namespace, options: dict[str, Any], start: fl
     if args.reasoned_boxes:
         sweep = [None if k == "all" else positive_int(k) for k in args.reasoned_boxes]
         config = replace(config, sweep=tuple(sweep))
-    default = "runs/demo-detection" + (
-        "" if args.detector == "faster_rcnn" else f"-{args.detector}"
-    )
+    tier = "detection" if args.benchmark == "easy" else args.benchmark
+    default = f"runs/demo-{tier}" + ("" if args.detector == "faster_rcnn" else f"-{args.detector}")
     output_dir = args.output_dir or _sized(Path(default), args.head_size)
     if seeds > 1:
         seeded = run_detection_seeds(output_dir, config, seeds, **options)

@@ -258,7 +258,9 @@ def _demo(demo: argparse.ArgumentParser) -> None:
         choices=BENCHMARKS,
         default="easy",
         help="classification: the synthetic benchmark's tier; 'hard' prints the main and "
-        "ablation tables over --seeds seeds beside the ceiling (runs/demo-hard)",
+        "ablation tables over --seeds seeds beside the ceiling (runs/demo-hard); detection: "
+        "'long_tail', rare look-alikes told apart by a class graph mined from an "
+        "annotation-only corpus (runs/demo-long_tail[-DETECTOR])",
     )
     demo.add_argument(
         "--seeds",

@@ -37,7 +37,7 @@ import torch
 from torch.utils.data import Subset
 
 from iterative_reasoning._validation import check_weight
-from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES
+from iterative_reasoning.data.synthetic import AMBIGUOUS_PAIRS, CLASSES, long_tail
 from iterative_reasoning.demos.classification import aligned
 from iterative_reasoning.demos.plot import plot_detections
 from iterative_reasoning.detectors.torchvision import DEFAULT_REASONED_BOXES, detach_reasoning_head
@@ -64,11 +64,23 @@ from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.resume import train_or_resume
 from iterative_reasoning.recipes.synthetic import FAMILIES
+from knowledge_graphs.class_graph import ClassGraph
 from knowledge_graphs.files import write_atomic
 
 #: The benchmark's categories whose look depends on context, and the others.
 LOOK_ALIKE = tuple(name for a, b, _ in AMBIGUOUS_PAIRS for name in (a, b))
 OTHERS = tuple(name for name in CLASSES if name not in LOOK_ALIKE)
+#: The tiers the detection benchmark runs on.
+DETECTION_BENCHMARKS: tuple[str, ...] = ("easy", "long_tail")
+#: The long-tail tier's further heads: the row each gives, and its folder's suffix.
+VARIANTS: tuple[str, ...] = ("train_graph", "no_semantic")
+VARIANT_ROWS = {
+    "train_graph": "with head (training-image graph)",
+    "no_semantic": "with head (no semantic)",
+}
+#: A category's tier by its boxes in the training images: rare 1-10, medium 11-100, frequent
+#: more (LVIS's thresholds, counted in boxes).
+RARE, MEDIUM = 10, 100
 
 
 @dataclass
@@ -107,6 +119,13 @@ class DetectionDemoConfig:
             by the cross-entropy of the gated prediction, with the ``fallback`` schedule).
         gate_margin: AP points a class must gain on the held-out images to move (``"ap"``).
         fallback: the schedule of the fallback gate's fit by its loss.
+        benchmark: the scenes: ``"easy"`` (the synthetic benchmark's easy tier) or
+            ``"long_tail"`` (:mod:`~iterative_reasoning.data.synthetic.long_tail`: the head's
+            class graph from WordNet and the statistics of an annotation-only corpus).
+        corpus_scenes: ``long_tail``: scenes of the annotation-only corpus.
+        variants: ``long_tail``: further heads on the same detector, each beside the first:
+            ``"train_graph"`` (its graph from WordNet and the training images' boxes alone)
+            and ``"no_semantic"`` (the ``no_semantic`` model: no class relations).
     """
 
     family: str = "faster_rcnn"
@@ -128,6 +147,9 @@ class DetectionDemoConfig:
     gate_fit: str = "ap"
     gate_margin: float = 1.0
     fallback: TrainConfig = field(default_factory=synthetic.fallback_schedule)
+    benchmark: str = "easy"
+    corpus_scenes: int = 20_000
+    variants: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -143,11 +165,35 @@ class DetectionDemoConfig:
         if self.gate_fit not in GATE_FITS:
             raise ValueError(f"gate_fit must be one of {GATE_FITS}, got {self.gate_fit!r}")
         check_weight("gate_margin", self.gate_margin)
+        if self.benchmark not in DETECTION_BENCHMARKS:
+            raise ValueError(
+                f"benchmark must be one of {DETECTION_BENCHMARKS}, got {self.benchmark!r}"
+            )
+        for name in ("train_images", "test_images"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        unknown = [v for v in self.variants if v not in VARIANTS]
+        if unknown or len(set(self.variants)) != len(self.variants):
+            raise ValueError(f"variants must be distinct ones of {VARIANTS}, got {self.variants}")
+        if self.benchmark == "long_tail" and self.corpus_scenes < self.train_images:
+            raise ValueError(
+                f"corpus_scenes ({self.corpus_scenes}) must be at least train_images "
+                f"({self.train_images}): the corpus is the larger annotation source"
+            )
+        if self.variants and self.benchmark != "long_tail":
+            raise ValueError("variants go with benchmark='long_tail'")
 
     @classmethod
-    def for_family(cls, family: str) -> DetectionDemoConfig:
-        """The benchmark's settings for ``family``, with its detector's own schedule."""
-        return cls(family=family, detector=synthetic.detector_schedule(family))
+    def for_family(cls, family: str, benchmark: str = "easy") -> DetectionDemoConfig:
+        """The benchmark's settings for ``family``, with its detector's own schedule; on the
+        long-tail tier with both variant heads."""
+        variants = VARIANTS if benchmark == "long_tail" else ()
+        return cls(
+            family=family,
+            detector=synthetic.detector_schedule(family),
+            benchmark=benchmark,
+            variants=variants,
+        )
 
     def scaled(self, factor: float) -> DetectionDemoConfig:
         """The same benchmark with ``factor`` times the steps (and schedule) and images."""
@@ -159,6 +205,7 @@ class DetectionDemoConfig:
             head=self.head.scaled(factor),
             fallback=self.fallback.scaled(factor),
             validate_every=max(1, round(self.validate_every * factor)),
+            corpus_scenes=max(1, round(self.corpus_scenes * factor)),
         )
 
     def seeded(self, seed: int) -> DetectionDemoConfig:
@@ -186,6 +233,8 @@ class DetectionDemoResult:
         head_loss: the head's loss (its paper fusion, before the gate) on training, held-out
             and test images: ``{"train": ..., "held out": ..., "test": ...}``.
         gate: the fitted fallback gate of each class (empty with the paper's fusion).
+        category_sets: the groups of categories the table averages over
+            (:func:`category_sets`).
     """
 
     metrics: dict[str, dict[str, Any]]
@@ -194,6 +243,7 @@ class DetectionDemoResult:
     figures: list[Path]
     head_loss: dict[str, float] = field(default_factory=dict)
     gate: dict[str, float] = field(default_factory=dict)
+    category_sets: dict[str, list[str]] = field(default_factory=dict)
 
 
 def run_detection_demo(
@@ -221,9 +271,10 @@ def run_detection_demo(
         num_images=config.train_images,
         num_test_images=config.test_images,
         seed=config.seed,
+        benchmark=config.benchmark,
     )
     data = synthetic.written_coco(
-        spec.data_root, config.train_images, config.test_images, config.seed
+        spec.data_root, config.train_images, config.test_images, config.seed, config.benchmark
     )
     train_part, held_out = validation_split(
         data["train"], config.validation_fraction, config.validation_seed
@@ -237,16 +288,12 @@ def run_detection_demo(
         DetectionModel(detector), data["train"], config.detector, out / "detector", progress
     )
     torch.manual_seed(config.head.seed)
-    relations = ClassRelations.from_class_graph(run_class_graph(spec, "train"))
-    attach_head(
-        detector,
-        config.model,
-        relations,
-        widths=synthetic.head_widths(config.width),
-        reasoned_boxes=config.reasoned_boxes,
-        fusion=config.fusion,
-        size=config.head_size,
-    )
+    if config.benchmark == "long_tail":
+        graph = long_tail_graph(config, spec, "corpus")
+    else:
+        graph = run_class_graph(spec, "train")
+    relations = ClassRelations.from_class_graph(graph)
+    _attach(config, detector, config.model, relations)
     with_head = DetectionModel(detector, freeze_detector=True)
     validation = ValidationHook(held_out, config.validate_every, config.head.batch_size)
     seconds["head"] = train_or_resume(
@@ -275,10 +322,12 @@ def run_detection_demo(
     if figures:
         sample = data["test"][0]
         with_head_found = with_head.predict(with_head.collate([sample]))[0]
-    if config.family == "faster_rcnn":
-        detach_reasoning_head(detector)
-    else:
-        detector.detach()
+    _detach(config, detector)
+    for variant in config.variants:
+        start = time.perf_counter()
+        _variant(config, variant, detector, spec, data, train_part, held_out, out, progress)
+        seconds[VARIANT_ROWS[variant]] = time.perf_counter() - start
+        rows.append((VARIANT_ROWS[variant], f"with_head-{variant}"))
     start = time.perf_counter()
     plain = DetectionModel(detector)
     evaluate_detection(plain, data["test"], output_dir=out / "detector", progress=progress)
@@ -291,10 +340,13 @@ def run_detection_demo(
     if head.fallback is not None:
         names = data["test"].classes
         gates = dict(zip(names, head.fallback.gate.detach().tolist(), strict=True))
-    table = format_detection_table(metrics)
+    sets = category_sets(config)
+    table = format_detection_table(metrics, sets)
     table += "\n" + format_head_loss(head_loss)
+    if config.benchmark == "long_tail":
+        table += "\n" + format_ceiling(long_tail.ceiling(config.seed + 1, config.test_images, True))
     if sweep:
-        table += "\n\n" + format_sweep_table(sweep, seconds["evaluate detector"])
+        table += "\n\n" + format_sweep_table(sweep, seconds["evaluate detector"], sets)
     write_atomic(out / "table.txt", table + "\n")
     results = {
         "metrics": metrics,
@@ -302,6 +354,7 @@ def run_detection_demo(
         "sweep": sweep,
         "head_loss": head_loss,
         "gate": gates,
+        "category_sets": sets,
     }
     write_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
     written: list[Path] = []
@@ -315,7 +368,107 @@ def run_detection_demo(
                 out / "detections.png",
             )
         )
-    return DetectionDemoResult(metrics, seconds, table, written, head_loss, gates)
+    return DetectionDemoResult(metrics, seconds, table, written, head_loss, gates, sets)
+
+
+def _attach(
+    config: DetectionDemoConfig, detector: Any, model: str, relations: ClassRelations
+) -> None:
+    attach_head(
+        detector,
+        model,
+        relations,
+        widths=synthetic.head_widths(config.width),
+        reasoned_boxes=config.reasoned_boxes,
+        fusion=config.fusion,
+        size=config.head_size,
+    )
+
+
+def _detach(config: DetectionDemoConfig, detector: Any) -> None:
+    if config.family == "faster_rcnn":
+        detach_reasoning_head(detector)
+    else:
+        detector.detach()
+
+
+def _variant(
+    config: DetectionDemoConfig,
+    variant: str,
+    detector: Any,
+    spec: RunSpec,
+    data: dict[str, Any],
+    train_part: Subset[Any],
+    held_out: Subset[Any],
+    out: Path,
+    progress: bool,
+) -> None:
+    """A further head on the same frozen detector, trained, gated and evaluated as the first
+    into ``out/with_head-<variant>`` (its gate's fit in ``gate-<variant>``), then detached."""
+    source = "train" if variant == "train_graph" else "corpus"
+    relations = ClassRelations.from_class_graph(long_tail_graph(config, spec, source))
+    model = "no_semantic" if variant == "no_semantic" else config.model
+    torch.manual_seed(config.head.seed)
+    _attach(config, detector, model, relations)
+    with_head = DetectionModel(detector, freeze_detector=True)
+    validation = ValidationHook(held_out, config.validate_every, config.head.batch_size)
+    folder = out / f"with_head-{variant}"
+    train_or_resume(with_head, train_part, config.head, folder, progress, hooks=[validation])
+    head = with_head.head
+    if head is not None and head.fallback is not None:
+        gate = out / (("fallback-" if config.gate_fit == "loss" else "gate-") + variant)
+        _fit_gate(config, detector, with_head, data["train"], held_out, gate, progress)
+    evaluate_detection(with_head, data["test"], output_dir=folder, progress=progress)
+    _detach(config, detector)
+
+
+def long_tail_graph(config: DetectionDemoConfig, spec: RunSpec, source: str) -> Any:
+    """The long-tail run's class graph: WordNet's relations and the box statistics of the
+    annotation-only corpus (``source="corpus"``, written once into the data folder) or of the
+    training images alone (``"train"``); built once into ``class_graph-<source>.json.gz``."""
+    path = spec.output_dir / f"class_graph-{source}.json.gz"
+    wanted = {"source": source, "corpus_scenes": config.corpus_scenes, "seed": config.seed}
+    if path.exists():
+        graph = ClassGraph.load(path)
+        if graph.provenance.get("run") == wanted:
+            return graph
+    if source == "corpus":
+        statistics = synthetic.written_corpus(spec.data_root, config.corpus_scenes, config.seed + 2)
+    else:
+        statistics = synthetic.coco_annotations(spec.data_root, "train")
+    graph = synthetic.class_graph(None, spec.lexicon, "long_tail", "both", statistics)
+    graph.provenance["run"] = wanted
+    graph.save(path)
+    return graph
+
+
+def category_sets(config: DetectionDemoConfig) -> dict[str, list[str]]:
+    """The groups of categories the tables average over: the easy tier's look-alike
+    categories and the others; the long-tail tier's rare, medium and frequent categories by
+    their boxes in the training images (:data:`RARE`, :data:`MEDIUM`; none: not scored),
+    its look-alike members and the others."""
+    if config.benchmark == "easy":
+        return {"look-alike": list(LOOK_ALIKE), "others": list(OTHERS)}
+    counts = long_tail.box_counts(config.seed, config.train_images)
+    members = [m for g in long_tail.GROUPS for m in g.members]
+    return {
+        "rare": [n for n, c in counts.items() if 0 < c <= RARE],
+        "medium": [n for n, c in counts.items() if RARE < c <= MEDIUM],
+        "frequent": [n for n, c in counts.items() if c > MEDIUM],
+        "look-alike": members,
+        "others": [n for n in counts if n not in members],
+    }
+
+
+def format_ceiling(ceiling: dict[str, Any]) -> str:
+    """The long-tail test split's ceiling: the share of look-alike regions whose label their
+    image decides, per member tier and per group."""
+    tiers = ", ".join(f"{t} {v:.1f}" for t, v in ceiling["tiers"].items())
+    groups = ", ".join(f"{g} {v:.1f}" for g, v in ceiling["groups"].items())
+    return (
+        f"ceiling (the share of look-alike test regions whose label the image decides): "
+        f"{tiers}; per group: {groups}"
+    )
 
 
 def _fit_gate(
@@ -437,7 +590,10 @@ def run_detection_seeds(
         seed: run_detection_demo(out / f"seed-{seed}", config.seeded(seed), **options)
         for seed in range(seeds)
     }
-    table = format_seeds_table({seed: run.metrics for seed, run in runs.items()})
+    table = format_seeds_table(
+        {seed: run.metrics for seed, run in runs.items()},
+        {seed: run.category_sets for seed, run in runs.items()},
+    )
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "summary.txt", table + "\n")
     summary = {
@@ -448,15 +604,22 @@ def run_detection_seeds(
     return DetectionSeedsResult(runs, table)
 
 
-def format_seeds_table(per_seed: dict[int, dict[str, dict[str, Any]]]) -> str:
-    """Mean ± standard deviation over the seeds of mAP, AP50, AP75 and the mean AP of the
-    look-alike and other categories of each row, then each row's difference from the detector
-    on every seed."""
-    columns = ("mAP", "AP50", "AP75", "look-alike", "others")
+def format_seeds_table(
+    per_seed: dict[int, dict[str, dict[str, Any]]],
+    sets: dict[int, dict[str, list[str]]] | None = None,
+) -> str:
+    """Mean ± standard deviation over the seeds of mAP, AP50, AP75 and the mean AP of each
+    group of categories of each row (each seed's own :func:`category_sets`; by default the
+    easy tier's look-alike and other categories), then each row's difference from the
+    detector on every seed."""
+    default = {"look-alike": list(LOOK_ALIKE), "others": list(OTHERS)}
+    sets = sets or {}
+    groups = tuple(next(iter(sets.values()), default))
+    columns = ("mAP", "AP50", "AP75", *groups)
     values: dict[str, list[tuple[float, ...]]] = {}
-    for metrics in per_seed.values():
+    for seed, metrics in per_seed.items():
         for name, m in metrics.items():
-            values.setdefault(name, []).append(_summary_values(m["bbox"]))
+            values.setdefault(name, []).append(_summary_values(m["bbox"], sets.get(seed, default)))
     rows = [["model", *columns]]
     for name, seen in values.items():
         rows.append([name, *(_spread([v[i] for v in seen]) for i in range(len(columns)))])
@@ -466,21 +629,20 @@ def format_seeds_table(per_seed: dict[int, dict[str, dict[str, Any]]]) -> str:
             continue
         gains = []
         for seed, metrics in per_seed.items():
-            now, then = (
-                _summary_values(metrics[name]["bbox"]),
-                _summary_values(metrics["detector"]["bbox"]),
-            )
-            gains.append(
-                f"seed {seed}: mAP {now[0] - then[0]:+.1f}, look-alike {now[3] - then[3]:+.1f}, "
-                f"others {now[4] - then[4]:+.1f}"
-            )
+            chosen = sets.get(seed, default)
+            now = _summary_values(metrics[name]["bbox"], chosen)
+            then = _summary_values(metrics["detector"]["bbox"], chosen)
+            parts = [f"mAP {now[0] - then[0]:+.1f}"]
+            parts += [f"{g} {now[3 + k] - then[3 + k]:+.1f}" for k, g in enumerate(groups)]
+            gains.append(f"seed {seed}: " + ", ".join(parts))
         lines.append(f"{name} - detector: " + "; ".join(gains))
     return "\n".join(lines)
 
 
-def _summary_values(box: dict[str, Any]) -> tuple[float, ...]:
+def _summary_values(box: dict[str, Any], sets: dict[str, list[str]]) -> tuple[float, ...]:
     per = box["ap_of"]
-    return (box["ap"], box["ap50"], box["ap75"], _mean_ap(per, LOOK_ALIKE), _mean_ap(per, OTHERS))
+    means = (_mean_ap(per, tuple(names)) for names in sets.values())
+    return (box["ap"], box["ap50"], box["ap75"], *means)
 
 
 def _spread(values: list[float]) -> str:
@@ -500,36 +662,39 @@ def _build_detector(config: DetectionDemoConfig, num_classes: int) -> torch.nn.M
     )
 
 
-def format_detection_table(metrics: dict[str, dict[str, Any]]) -> str:
-    """The comparison: mAP, AP50, the mean AP of the look-alike categories and of the others
-    (over those the test images hold), and the AP of each look-alike category, one row per
+def format_detection_table(
+    metrics: dict[str, dict[str, Any]], sets: dict[str, list[str]] | None = None
+) -> str:
+    """The comparison: mAP, AP50 and the mean AP of each group of categories of ``sets``
+    (:func:`category_sets`; by default the easy tier's look-alike categories and the others,
+    then the AP of each look-alike category), over those the test images hold, one row per
     model; a line under it gives the differences."""
-    header = ["model", "mAP", "AP50", "look-alike", "others", *LOOK_ALIKE]
-    rows = [header]
+    easy = sets is None or list(sets) == ["look-alike", "others"]
+    sets = sets or {"look-alike": list(LOOK_ALIKE), "others": list(OTHERS)}
+    each = LOOK_ALIKE if easy else ()
+    rows = [["model", "mAP", "AP50", *sets, *each]]
     summary = {}
     for name, m in metrics.items():
         box = m["bbox"]
         per = box["ap_of"]
-        look, others = _mean_ap(per, LOOK_ALIKE), _mean_ap(per, OTHERS)
-        summary[name] = (box["ap"], look, others)
-        rows.append(
-            [
-                name,
-                f"{box['ap']:.1f}",
-                f"{box['ap50']:.1f}",
-                f"{look:.1f}",
-                f"{others:.1f}",
-                *(f"{per.get(c, float('nan')):.1f}" for c in LOOK_ALIKE),
-            ]
-        )
+        means = [_mean_ap(per, tuple(names)) for names in sets.values()]
+        summary[name] = (box["ap"], *means)
+        cells = [f"{box['ap']:.1f}", f"{box['ap50']:.1f}", *(f"{v:.1f}" for v in means)]
+        rows.append([name, *cells, *(f"{per.get(c, float('nan')):.1f}" for c in each)])
     lines = aligned(rows)
-    for name, said in (("paper fusion", "with the paper fusion"), ("with head", "with the head")):
-        if {"detector", name} <= set(summary):
-            (ap0, look0, other0), (ap1, look1, other1) = summary["detector"], summary[name]
-            lines.append(
-                f"{said}: mAP {ap1 - ap0:+.1f}, look-alike categories {look1 - look0:+.1f}, "
-                f"others {other1 - other0:+.1f} (COCO AP, IoU 0.50:0.95, percent)"
-            )
+    labels = [f"{g} categories" if g == "look-alike" else g for g in sets]
+    said = {"paper fusion": "with the paper fusion", "with head": "with the head"}
+    for name in summary:
+        if name == "detector" or "detector" not in summary:
+            continue
+        before, after = summary["detector"], summary[name]
+        gains = ", ".join(
+            f"{label} {after[1 + k] - before[1 + k]:+.1f}" for k, label in enumerate(labels)
+        )
+        lines.append(
+            f"{said.get(name, name)}: mAP {after[0] - before[0]:+.1f}, {gains} "
+            "(COCO AP, IoU 0.50:0.95, percent)"
+        )
     return "\n".join(lines)
 
 
@@ -539,13 +704,20 @@ def format_head_loss(head_loss: dict[str, float]) -> str:
     return f"the head's loss (paper fusion, before the gate): {shown}"
 
 
-def format_sweep_table(sweep: dict[str, dict[str, Any]], detector_seconds: float) -> str:
+def format_sweep_table(
+    sweep: dict[str, dict[str, Any]],
+    detector_seconds: float,
+    sets: dict[str, list[str]] | None = None,
+) -> str:
     """The trade-off: for each number of reasoned boxes, mAP, the mean AP of the look-alike
-    categories and of the others, and the evaluation time over the plain detector's."""
+    categories and of the others (of ``sets``, by default the easy tier's), and the
+    evaluation time over the plain detector's."""
+    sets = sets or {"look-alike": list(LOOK_ALIKE), "others": list(OTHERS)}
     lines = ["reasoned boxes   mAP  look-alike  others  time / detector's"]
     for boxes, m in sweep.items():
         per = m["bbox"]["ap_of"]
-        look, others = _mean_ap(per, LOOK_ALIKE), _mean_ap(per, OTHERS)
+        look = _mean_ap(per, tuple(sets["look-alike"]))
+        others = _mean_ap(per, tuple(sets["others"]))
         ratio = m["seconds"] / detector_seconds
         lines.append(
             f"{boxes:>14}  {m['bbox']['ap']:4.1f}  {look:10.1f}  {others:6.1f}  {ratio:17.2f}x"

@@ -27,7 +27,7 @@ def detection_dataset(spec: RunSpec, split: str) -> COCODetection:
     _check(spec)
     if spec.dataset == "synthetic":
         written = synthetic.written_coco(
-            spec.data_root, spec.num_images, spec.num_test_images, spec.seed
+            spec.data_root, spec.num_images, spec.num_test_images, spec.seed, spec.benchmark
         )
         return written["train" if split == "train" else "test"]
     if spec.root is None or spec.annotations is None:

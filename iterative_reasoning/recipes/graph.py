@@ -89,9 +89,13 @@ def _built(spec: RunSpec, split: str) -> Any:
             "--graph-relations wordnet"
         )
     if spec.dataset == "synthetic":
-        # the COCO copy of detection has no part annotations: WordNet's relations alone
+        # the COCO copy of detection has no part annotations: WordNet's relations alone, and
+        # for the long-tail tier its training boxes' statistics
         root = spec.data_root if spec.task == "classification" else None
-        return synthetic.class_graph(root, spec.lexicon, spec.benchmark, relations)
+        statistics = None
+        if spec.task == "detection" and spec.benchmark == "long_tail":
+            statistics = synthetic.coco_annotations(spec.data_root, "train")
+        return synthetic.class_graph(root, spec.lexicon, spec.benchmark, relations, statistics)
     if spec.dataset == "ade20k":
         if spec.shipped_graph:
             return load_ready_made("ade20k")

@@ -14,7 +14,7 @@ from typing import Any
 from iterative_reasoning.data.ade20k import ADE20K
 from iterative_reasoning.data.coco import COCODetection
 from iterative_reasoning.data.graphs import GraphRelations, dataset_class_graph
-from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, tier
+from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, long_tail, tier
 from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
 from iterative_reasoning.engine.config import TrainConfig
 from iterative_reasoning.graph import ClassRelations
@@ -22,7 +22,7 @@ from iterative_reasoning.models.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
-from knowledge_graphs.builders.annotations import record_images
+from knowledge_graphs.builders.annotations import coco_images, record_images
 from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.files import write_atomic
 
@@ -82,16 +82,23 @@ def written_benchmark(
 
 
 def written_coco(
-    root: str | os.PathLike[str], train_images: int, test_images: int, seed: int = 0
+    root: str | os.PathLike[str],
+    train_images: int,
+    test_images: int,
+    seed: int = 0,
+    benchmark: str = "easy",
 ) -> dict[str, COCODetection]:
-    """The benchmark in COCO format at ``root`` (written once, as :func:`written_benchmark`),
-    through the COCO detection loader: ``"train"`` (random flips) and ``"test"``."""
+    """The benchmark (its tier ``benchmark``) in COCO format at ``root`` (written once, as
+    :func:`written_benchmark`), through the COCO detection loader: ``"train"`` (random flips)
+    and ``"test"``."""
     root = Path(root)
     splits = {"train": train_images, "test": test_images}
     stamp = root / "written.json"
-    wanted = {"splits": splits, "seed": seed}
+    wanted: dict[str, Any] = {"splits": splits, "seed": seed}
+    if benchmark != "easy":
+        wanted["benchmark"] = benchmark
     if not stamp.exists() or json.loads(stamp.read_text()) != wanted:
-        write_coco(root, splits, seed=seed)
+        write_coco(root, splits, seed=seed, benchmark=benchmark)
         write_atomic(stamp, json.dumps(wanted) + "\n")
     return {
         split: COCODetection(
@@ -108,20 +115,45 @@ def coco_annotations(root: str | os.PathLike[str], split: str) -> Path:
     return Path(root) / "annotations" / f"instances_{split}.json"
 
 
+def written_corpus(root: str | os.PathLike[str], scenes: int, seed: int) -> Path:
+    """The long-tail tier's annotation-only corpus of ``scenes`` scenes drawn from ``seed``,
+    ``root/annotations/corpus.json`` (written once; a stamp records what)."""
+    path = Path(root) / "annotations" / "corpus.json"
+    stamp = path.with_name("corpus.written.json")
+    wanted = {"scenes": scenes, "seed": seed}
+    if not path.exists() or not stamp.exists() or json.loads(stamp.read_text()) != wanted:
+        long_tail.write_corpus(path, seed, scenes)
+        write_atomic(stamp, json.dumps(wanted) + "\n")
+    return path
+
+
 def class_graph(
     root: str | os.PathLike[str] | None,
     lexicon: Any = None,
     benchmark: str = "easy",
     relations: GraphRelations = "both",
+    statistics: str | os.PathLike[str] | None = None,
 ) -> Any:
     """The benchmark's class graph: WordNet's relations for its synsets and, given the
     ADE-format copy at ``root``, what its training annotations give: for the easy tier the
-    part-of pairs annotated there (``_parts_1.png``), for the hard tier the box statistics
-    (co-occurrence and places). ``relations`` keeps WordNet's, the mined, or both."""
+    part-of pairs annotated there (``_parts_1.png``), for the others the box statistics
+    (co-occurrence and places). ``statistics``: a COCO annotation file whose box statistics
+    are mined instead (the long-tail tier's training file or its annotation-only corpus).
+    ``relations`` keeps WordNet's, the mined, or both."""
 
     _, synsets = tier(benchmark)
     names = list(synsets)
     where = None if root is None else Path(root)
+    if statistics is not None:
+        source = Path(statistics)
+        return dataset_class_graph(
+            names,
+            lambda: _coco_boxes(source, names),
+            f"the synthetic benchmark's {benchmark} tier, boxes of {source.name}",
+            relations,
+            lexicon=lexicon,
+            overrides=synsets,
+        )
     if benchmark == "easy":
         return _easy_graph(names, where, lexicon, relations)
 
@@ -144,6 +176,14 @@ def class_graph(
         lexicon=lexicon,
         overrides=synsets,
     )
+
+
+def _coco_boxes(path: Path, names: list[str]) -> Any:
+    """The labels and boxes of each image of a COCO file whose categories are ``names``."""
+    categories, images = coco_images(path)
+    if categories != names:
+        raise ValueError(f"{path}: its categories are not the tier's classes, in order")
+    return images
 
 
 def _easy_graph(

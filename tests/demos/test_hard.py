@@ -84,7 +84,7 @@ def test_cli_hard_benchmark_errors(tmp_path, capsys):
     assert "--seeds must be positive" in capsys.readouterr().err
     argv = ["demo", "--task", "detection", "--benchmark", "hard", "--output-dir", str(tmp_path)]
     assert main(argv) == 2
-    assert "--benchmark goes with --task classification" in capsys.readouterr().err
+    assert "--benchmark hard goes with --task classification" in capsys.readouterr().err
 
 
 def test_a_head_of_one_s_own_must_not_take_a_demo_model_s_name(tmp_path):
