@@ -117,12 +117,14 @@ def coco_annotations(root: str | os.PathLike[str], split: str) -> Path:
 
 def written_corpus(root: str | os.PathLike[str], scenes: int, seed: int) -> Path:
     """The long-tail tier's annotation-only corpus of ``scenes`` scenes drawn from ``seed``,
-    ``root/annotations/corpus.json`` (written once; a stamp records what)."""
+    ``root/annotations/corpus.json`` (written once; a stamp records what), and beside it
+    ``synsets.json``, each class's synset, for ``knowledge-graphs build --overrides``."""
     path = Path(root) / "annotations" / "corpus.json"
     stamp = path.with_name("corpus.written.json")
     wanted = {"scenes": scenes, "seed": seed}
     if not path.exists() or not stamp.exists() or json.loads(stamp.read_text()) != wanted:
         long_tail.write_corpus(path, seed, scenes)
+        write_atomic(path.with_name("synsets.json"), json.dumps(long_tail.CLASSES, indent=2))
         write_atomic(stamp, json.dumps(wanted) + "\n")
     return path
 

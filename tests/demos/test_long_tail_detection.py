@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from lexicons import require_wordnet
 
 from iterative_reasoning.cli import main
 from iterative_reasoning.demos.detection import (
@@ -36,6 +37,8 @@ def test_the_long_tail_benchmark_at_a_twentieth_of_its_scale(smoke):
         assert json.loads((out / folder / "metrics.json").read_text())["images"] == 10
     corpus = json.loads((out / "data" / "annotations" / "corpus.json").read_text())
     assert len(corpus["images"]) == 1000 and not (out / "data" / "images" / "corpus").exists()
+    synsets = json.loads((out / "data" / "annotations" / "synsets.json").read_text())
+    assert synsets["window"] == "window.n.02" and len(synsets) == 68
     # the corpus graph rests on 1,000 scenes, the other on the 40 training images
     graphs = {s: ClassGraph.load(out / f"class_graph-{s}.json.gz") for s in ("corpus", "train")}
     images = {s: g.provenance["mined"]["statistics"]["images"] for s, g in graphs.items()}
@@ -102,3 +105,22 @@ def test_bad_settings(options, message):
 def test_the_long_tail_tier_is_a_detection_benchmark(tmp_path, capsys):
     assert main(["demo", "--benchmark", "long_tail", "--output-dir", str(tmp_path)]) == 2
     assert "--benchmark long_tail is a detection benchmark" in capsys.readouterr().err
+
+
+def test_the_corpus_graph_comes_back_from_the_command_line(smoke, tmp_path, wordnet):
+    from knowledge_graphs.cli import main as knowledge_graphs
+
+    out, _, _ = smoke
+    folder = out / "data" / "annotations"
+    corpus = str(folder / "corpus.json")
+    argv = ["build", "--classes-from-coco", corpus, "--cooccurrence-from-coco", corpus]
+    argv += ["--overrides", str(folder / "synsets.json"), "--wordnet", require_wordnet()]
+    assert knowledge_graphs([*argv, "--out", str(tmp_path / "g.json.gz")]) == 0
+    graph = ClassGraph.load(tmp_path / "g.json.gz")
+    built = ClassGraph.load(out / "class_graph-corpus.json.gz")
+    assert graph.synsets == built.synsets and graph.synsets[graph.classes.index("window")] == (
+        "window.n.02"
+    )
+    for relation in ("co_occurs_with", "is_part_of", "box_inside"):
+        edges = sorted(graph.relations[relation].pairs())
+        assert edges and edges == sorted(built.relations[relation].pairs()), relation
