@@ -20,7 +20,7 @@ from iterative_reasoning.data.synthetic.hard import (
     posterior,
     render,
 )
-from iterative_reasoning.data.synthetic.hard_layout import _gap, plan
+from iterative_reasoning.data.synthetic.hard_layout import box_gap, plan
 
 GROUP = {g.name: g for g in GROUPS}
 MEMBERS = {m: g for g in GROUPS for m in g.members}
@@ -66,10 +66,10 @@ def _context(scene):
             if thing.name == "table":
                 where = "below" if where == "above" else where
             value = f"{thing.name}_{where}"
-            near.setdefault(group, set()).add((value, _gap(thing.box, boxes[group])))
+            near.setdefault(group, set()).add((value, box_gap(thing.box, boxes[group])))
         if thing.name in FAR_CUES:
             group = FAR_CUES[thing.name]
-            far.setdefault(group, set()).add((thing.name, _gap(thing.box, boxes[group])))
+            far.setdefault(group, set()).add((thing.name, box_gap(thing.box, boxes[group])))
     return near, far
 
 
@@ -130,7 +130,7 @@ def test_near_cues_lie_beyond_a_crop_and_within_the_local_module_s_reach():
                 continue
             box = thing.box
             for other in scene.regions:
-                if other.box != box and _gap(other.box, box) <= 31:
+                if other.box != box and box_gap(other.box, box) <= 31:
                     assert other.name in CLUTTER, (index, thing.name, other.name)
             assert min(box) >= 31 and max(box) < IMAGE_SIZE - 31
     assert seen_near > 60 and seen_far > 60

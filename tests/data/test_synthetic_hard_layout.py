@@ -2,7 +2,7 @@ import numpy as np
 
 from iterative_reasoning.data.synthetic import IMAGE_SIZE
 from iterative_reasoning.data.synthetic.hard import CLUTTER, GROUPS, best_guess, render
-from iterative_reasoning.data.synthetic.hard_layout import Drawn, _gap, plan
+from iterative_reasoning.data.synthetic.hard_layout import Drawn, box_gap, plan
 
 CELL_SIDE = IMAGE_SIZE // 2
 
@@ -64,12 +64,12 @@ def test_everything_lies_inside_the_image_and_clutter_keeps_its_distance():
         for c in clutter:
             for other in scene.regions:
                 if other is not c:
-                    assert _gap(c.box, other.box) >= 6
+                    assert box_gap(c.box, other.box) >= 6
     assert counts <= {0, 1, 2, 3} and counts & {2, 3}
 
 
 def test_gap_is_the_distance_between_boxes():
-    assert _gap((0, 0, 10, 10), (5, 5, 20, 20)) == 0.0  # overlapping
-    assert _gap((0, 0, 10, 10), (10, 12, 20, 20)) == 2.0  # beside
-    assert _gap((0, 0, 10, 10), (13, 14, 20, 20)) == 5.0  # diagonal: a 3-4-5 triangle
-    assert _gap((13, 14, 20, 20), (0, 0, 10, 10)) == 5.0
+    assert box_gap((0, 0, 10, 10), (5, 5, 20, 20)) == 0.0  # overlapping
+    assert box_gap((0, 0, 10, 10), (10, 12, 20, 20)) == 2.0  # beside
+    assert box_gap((0, 0, 10, 10), (13, 14, 20, 20)) == 5.0  # diagonal: a 3-4-5 triangle
+    assert box_gap((13, 14, 20, 20), (0, 0, 10, 10)) == 5.0

@@ -41,12 +41,14 @@ rendering.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from iterative_reasoning.data.synthetic.easy import (
     IMAGE_SIZE,
+    Appearance,
     Instance,
     background,
     paint,
@@ -69,7 +71,7 @@ from iterative_reasoning.data.synthetic.hard_groups import (
     class_names,
     posterior,
 )
-from iterative_reasoning.data.synthetic.hard_layout import plan
+from iterative_reasoning.data.synthetic.hard_layout import Plan, plan
 
 __all__ = [
     "ABSENT",
@@ -87,6 +89,7 @@ __all__ = [
     "best_guess",
     "ceiling",
     "class_names",
+    "draw",
     "posterior",
     "render",
 ]
@@ -96,15 +99,22 @@ def render(seed: int, index: int) -> tuple[np.ndarray, list[Instance]]:
     """The ``index``-th image of split ``seed``: RGB ``uint8 [384, 384, 3]`` and its regions'
     visible pixels (all at ADE level 0), in :attr:`~iterative_reasoning.data.synthetic.hard_layout.
     Plan.regions` order."""
-    scene = plan(seed, index)
-    rng = np.random.default_rng([seed, index, 1])
+    return draw(plan(seed, index), APPEARANCES, np.random.default_rng([seed, index, 1]))
+
+
+def draw(
+    scene: Plan, appearances: Mapping[str, Appearance], rng: np.random.Generator
+) -> tuple[np.ndarray, list[Instance]]:
+    """The pixels of a plan (each shape in its look of ``appearances``, in drawing order, on
+    a noisy background) and its regions' visible pixels (all at ADE level 0), in
+    :attr:`~iterative_reasoning.data.synthetic.hard_layout.Plan.regions` order."""
     image = background(rng)
     masks: list[tuple[str, np.ndarray]] = []
     for thing in scene.drawn:
         mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
         for look, (y1, x1, y2, x2) in thing.shapes:
-            part = shape_mask(APPEARANCES[look].shape, y1, x1, y2, x2)
-            paint(image, part, APPEARANCES[look], rng)
+            part = shape_mask(appearances[look].shape, y1, x1, y2, x2)
+            paint(image, part, appearances[look], rng)
             mask |= part
         for _, earlier in masks:  # what it covers is hidden
             earlier &= ~mask

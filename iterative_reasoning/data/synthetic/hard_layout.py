@@ -289,14 +289,14 @@ def _clutter(rng: np.random.Generator, footprints: list[_Box]) -> list[Drawn]:
             cell = int(rng.integers(4))
             oy, ox = _cell_origin(cell)
             box = _rect(oy + uniform(rng, 0, INNER - h), ox + uniform(rng, 0, INNER - w), h, w)
-            if all(_gap(box, other) >= 6 for other in footprints):
+            if all(box_gap(box, other) >= 6 for other in footprints):
                 footprints.append(box)
                 out.append(Drawn(name, ((name, box),)))
                 break
     return out
 
 
-def _gap(a: _Box, b: _Box) -> float:
+def box_gap(a: _Box, b: _Box) -> float:
     """The distance between two boxes (0 when they touch or overlap)."""
     dy = max(0, max(a[0], b[0]) - min(a[2], b[2]))
     dx = max(0, max(a[1], b[1]) - min(a[3], b[3]))

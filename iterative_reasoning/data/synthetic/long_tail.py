@@ -47,13 +47,8 @@ from typing import Any
 
 import numpy as np
 
-from iterative_reasoning.data.synthetic.easy import (
-    IMAGE_SIZE,
-    Instance,
-    background,
-    paint,
-    shape_mask,
-)
+from iterative_reasoning.data.synthetic.easy import IMAGE_SIZE, Instance
+from iterative_reasoning.data.synthetic.hard import draw
 from iterative_reasoning.data.synthetic.long_tail_classes import (
     ABSENT,
     APPEARANCES,
@@ -90,20 +85,7 @@ def render(seed: int, index: int, balanced: bool = False) -> tuple[np.ndarray, l
     """The ``index``-th image of split ``seed`` (members drawn uniformly when ``balanced``):
     RGB ``uint8 [384, 384, 3]`` and its regions' visible pixels, in the plan's region order."""
     scene = plan(seed, index, BALANCED if balanced else PRIOR)
-    rng = np.random.default_rng([seed, index, 1])
-    image = background(rng)
-    masks: list[tuple[str, np.ndarray]] = []
-    for thing in scene.drawn:
-        mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
-        for look, (y1, x1, y2, x2) in thing.shapes:
-            part = shape_mask(APPEARANCES[look].shape, y1, x1, y2, x2)
-            paint(image, part, APPEARANCES[look], rng)
-            mask |= part
-        for _, earlier in masks:  # what it covers is hidden
-            earlier &= ~mask
-        if thing.name is not None:
-            masks.append((thing.name, mask))
-    return image, [Instance(name, 0, mask) for name, mask in masks]
+    return draw(scene, APPEARANCES, np.random.default_rng([seed, index, 1]))
 
 
 def ceiling(seed: int, count: int, balanced: bool = False) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from itertools import combinations
 
 import numpy as np
 
-from iterative_reasoning.data.synthetic.hard_layout import Ambiguous, Drawn, Plan
+from iterative_reasoning.data.synthetic.hard_layout import Ambiguous, Drawn, Plan, box_gap
 from iterative_reasoning.data.synthetic.long_tail_classes import (
     ABSENT,
     CONTEXT,
@@ -193,7 +193,7 @@ def _place(
         for _attempt in range(40):
             oy, ox = _cell_origin(free[int(rng.integers(len(free)))])
             box = _rect(oy + _uniform(rng, 0, INNER - h), ox + _uniform(rng, 0, INNER - w), h, w)
-            if all(_gap(box, other) >= 6 for other in footprints):
+            if all(box_gap(box, other) >= 6 for other in footprints):
                 footprints.append(box)
                 out.append(Drawn(name, ((name, box),)))
                 break
@@ -217,10 +217,3 @@ def _cell_origin(cell: int) -> tuple[int, int]:
 def _rect(y: float, x: float, height: int, width: int) -> _Box:
     y, x = int(y), int(x)
     return (y, x, y + height - 1, x + width - 1)
-
-
-def _gap(a: _Box, b: _Box) -> float:
-    """The distance between two boxes (0 when they touch or overlap)."""
-    dy = max(0, max(a[0], b[0]) - min(a[2], b[2]))
-    dx = max(0, max(a[1], b[1]) - min(a[3], b[3]))
-    return float(np.hypot(dy, dx))
