@@ -5,7 +5,8 @@ misleading), the context objects alone and the plain objects;
 
 The image is a ``3 x 3`` grid of ``128``-pixel cells in random order. Each of the two groups
 takes a cell of its own, which nothing else enters: a ``part_of`` member inside its whole, a
-``layout`` member with its reference object 40-48 pixels away, a ``co_occurrence`` member at
+``layout`` member with its reference object 40-48 pixels below or above it (centre to centre)
+or 12-20 pixels to its left (box to box), a ``co_occurrence`` member at
 the cell's centre, its cue object in another cell. Plain objects and context objects alone fill
 the other cells, at least 6 pixels apart.
 
@@ -42,22 +43,24 @@ INNER = CELL - 2 * PAD  # 112: the drawable side of a cell
 #: The pairs of groups (indices into :data:`GROUPS`); each group is in five of the fifteen.
 PAIRS: tuple[tuple[int, int], ...] = tuple(combinations(range(len(GROUPS)), 2))
 _GOLDEN = (5**0.5 - 1) / 2
-#: Sizes (height range, width range) of the looks and the context objects.
+#: Sizes (height range, width range) of the looks and the context objects: every look at least
+#: 14 pixels across, as the easy tier's objects that the benchmark's small Faster R-CNN finds.
 SIZES: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
-    "panel": ((20, 26), (12, 16)),
-    "blade": ((12, 16), (22, 28)),
-    "band": ((8, 10), (26, 32)),
+    "panel": ((26, 30), (16, 20)),
+    "blade": ((16, 20), (26, 32)),
+    "band": ((12, 14), (36, 44)),
     "cushion": ((14, 18), (20, 26)),
     "small_oval": ((14, 18), (18, 22)),
-    "rod": ((6, 8), (28, 34)),
+    "rod": ((12, 14), (36, 44)),
     "whole": ((64, 92), (80, 104)),
-    "table": ((12, 14), (16, 20)),
+    "table": ((16, 20), (24, 30)),
     "bed": ((18, 22), (30, 36)),
     "cue": ((22, 30), (24, 36)),
     "plain": ((16, 24), (16, 24)),
 }
-#: A layout member's reference, centre to centre, in pixels.
-LAYOUT_DISTANCE = (40, 48)
+#: A layout member's reference below or above it, centre to centre, in pixels; to its left,
+#: this many pixels between the two boxes.
+LAYOUT_DISTANCE, LAYOUT_GAP = (40, 48), (12, 20)
 #: Plain objects per image, and context objects drawn alone.
 PLAIN_OBJECTS, CONTEXT_ALONE = (5, 9), (0, 2)
 
@@ -170,6 +173,8 @@ def _group_scene(
     reference = group.cues[0]
     rh, rw = _size(rng, reference)
     distance = rng.uniform(*LAYOUT_DISTANCE)
+    if observed == "left":
+        distance = (w + rw) / 2 + rng.uniform(*LAYOUT_GAP)
     dy, dx = {"below": (1.0, 0.0), "above": (-1.0, 0.0), "left": (0.0, -1.0)}[observed]
     my, mx = cy - dy * distance / 2, cx - dx * distance / 2
     ry, rx = cy + dy * distance / 2, cx + dx * distance / 2
