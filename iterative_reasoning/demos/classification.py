@@ -30,7 +30,7 @@ from iterative_reasoning.engine.evaluate import evaluate
 from iterative_reasoning.engine.region_cache import RegionCache
 from iterative_reasoning.graph import ClassRelations
 from iterative_reasoning.models.region import RegionModel
-from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, IterativeReasoningHead
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, head_size
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.graph import run_class_graph
 from iterative_reasoning.recipes.resume import train_or_resume
@@ -69,10 +69,7 @@ class DemoConfig:
     head_size: str = "paper"
 
     def __post_init__(self) -> None:
-        if self.head_size not in HEAD_SIZES:
-            raise ValueError(
-                f"head_size must be one of {tuple(HEAD_SIZES)}, got {self.head_size!r}"
-            )
+        head_size(self.head_size, "head_size")
 
     def scaled(self, factor: float) -> DemoConfig:
         """The same demo with ``factor`` times the steps (and schedule) and images."""

@@ -58,7 +58,7 @@ from iterative_reasoning.models.small_detectors import (
     small_yolo,
 )
 from iterative_reasoning.nn.fallback import check_fusion
-from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, IterativeReasoningHead
+from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead, head_size
 from iterative_reasoning.recipes import RunSpec, synthetic
 from iterative_reasoning.recipes.detection import attach_head
 from iterative_reasoning.recipes.graph import run_class_graph
@@ -73,11 +73,11 @@ OTHERS = tuple(name for name in CLASSES if name not in LOOK_ALIKE)
 #: The tiers the detection benchmark runs on.
 DETECTION_BENCHMARKS: tuple[str, ...] = ("easy", "long_tail")
 #: The long-tail tier's further heads: the row each gives, and its folder's suffix.
-VARIANTS: tuple[str, ...] = ("train_graph", "no_semantic")
 VARIANT_ROWS = {
     "train_graph": "with head (training-image graph)",
     "no_semantic": "with head (no semantic)",
 }
+VARIANTS: tuple[str, ...] = tuple(VARIANT_ROWS)
 #: A category's tier by its boxes in the training images: rare 1-10, medium 11-100, frequent
 #: more (LVIS's thresholds, counted in boxes).
 RARE, MEDIUM = 10, 100
@@ -155,10 +155,7 @@ class DetectionDemoConfig:
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
         check_fusion(self.fusion)
-        if self.head_size not in HEAD_SIZES:
-            raise ValueError(
-                f"head_size must be one of {tuple(HEAD_SIZES)}, got {self.head_size!r}"
-            )
+        head_size(self.head_size, "head_size")
         check_fraction("validation_fraction", self.validation_fraction)
         if self.validate_every < 1:
             raise ValueError(f"validate_every must be positive, got {self.validate_every}")
@@ -287,24 +284,17 @@ def run_detection_demo(
     seconds["detector"] = train_or_resume(
         DetectionModel(detector), data["train"], config.detector, out / "detector", progress
     )
-    torch.manual_seed(config.head.seed)
     if config.benchmark == "long_tail":
         graph = long_tail_graph(config, spec, "corpus")
     else:
         graph = run_class_graph(spec, "train")
     relations = ClassRelations.from_class_graph(graph)
-    _attach(config, detector, config.model, relations)
-    with_head = DetectionModel(detector, freeze_detector=True)
-    validation = ValidationHook(held_out, config.validate_every, config.head.batch_size)
-    seconds["head"] = train_or_resume(
-        with_head, train_part, config.head, out / "with_head", progress, hooks=[validation]
+    with_head, seconds["head"], fitted = _trained_head(
+        config, detector, config.model, relations, "", data, train_part, held_out, out, progress
     )
+    if fitted is not None:
+        seconds["fallback"] = fitted
     head: IterativeReasoningHead = with_head.head  # type: ignore[assignment]
-    if head.fallback is not None:
-        start = time.perf_counter()
-        folder = out / ("fallback" if config.gate_fit == "loss" else "gate")
-        _fit_gate(config, detector, with_head, data["train"], held_out, folder, progress)
-        seconds["fallback"] = time.perf_counter() - start
     with paper_fusion(head):
         head_loss = _head_losses(with_head, train_part, held_out, data["test"], config)
 
@@ -408,18 +398,46 @@ def _variant(
     source = "train" if variant == "train_graph" else "corpus"
     relations = ClassRelations.from_class_graph(long_tail_graph(config, spec, source))
     model = "no_semantic" if variant == "no_semantic" else config.model
+    suffix = f"-{variant}"
+    with_head, _, _ = _trained_head(
+        config, detector, model, relations, suffix, data, train_part, held_out, out, progress
+    )
+    folder = out / f"with_head{suffix}"
+    evaluate_detection(with_head, data["test"], output_dir=folder, progress=progress)
+    _detach(config, detector)
+
+
+def _trained_head(
+    config: DetectionDemoConfig,
+    detector: Any,
+    model: str,
+    relations: ClassRelations,
+    suffix: str,
+    data: dict[str, Any],
+    train_part: Subset[Any],
+    held_out: Subset[Any],
+    out: Path,
+    progress: bool,
+) -> tuple[DetectionModel, float, float | None]:
+    """The head of ``model`` attached to the frozen detector (seeded by the head's schedule),
+    trained on ``train_part`` into ``out/with_head<suffix>`` with its held-out loss logged,
+    and its fallback gate fitted into ``gate<suffix>`` (or ``fallback<suffix>``); the model,
+    the training's seconds and the gate fit's (``None`` with the paper's fusion)."""
     torch.manual_seed(config.head.seed)
     _attach(config, detector, model, relations)
     with_head = DetectionModel(detector, freeze_detector=True)
     validation = ValidationHook(held_out, config.validate_every, config.head.batch_size)
-    folder = out / f"with_head-{variant}"
-    train_or_resume(with_head, train_part, config.head, folder, progress, hooks=[validation])
+    folder = out / f"with_head{suffix}"
+    trained = train_or_resume(
+        with_head, train_part, config.head, folder, progress, hooks=[validation]
+    )
     head = with_head.head
-    if head is not None and head.fallback is not None:
-        gate = out / (("fallback-" if config.gate_fit == "loss" else "gate-") + variant)
-        _fit_gate(config, detector, with_head, data["train"], held_out, gate, progress)
-    evaluate_detection(with_head, data["test"], output_dir=folder, progress=progress)
-    _detach(config, detector)
+    if head is None or head.fallback is None:
+        return with_head, trained, None
+    start = time.perf_counter()
+    gate = out / (("fallback" if config.gate_fit == "loss" else "gate") + suffix)
+    _fit_gate(config, detector, with_head, data["train"], held_out, gate, progress)
+    return with_head, trained, time.perf_counter() - start
 
 
 def long_tail_graph(config: DetectionDemoConfig, spec: RunSpec, source: str) -> Any:

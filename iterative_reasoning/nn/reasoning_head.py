@@ -215,7 +215,7 @@ class IterativeReasoningHead(nn.Module):
             fc_channels: width of the local module's FC layers.
             hidden_channels: ``D`` of the global module.
             class_embedding: initial class embeddings ``[C, D_c]`` (e.g. word vectors).
-            num_iterations: ``T`` (the size's: 3).
+            num_iterations: ``T`` (the size's: 3 for the paper's, 2 for the light).
             context_layers: the local module's context convolutions (the size's: 3 for the
                 paper's).
             spatial_scale: feature cells per input pixel (1/16) of the head's
@@ -557,8 +557,9 @@ class IterativeReasoningHead(nn.Module):
         )
 
 
-def head_size(size: str) -> HeadSize:
-    """The :class:`HeadSize` named ``size`` (:data:`HEAD_SIZES`)."""
+def head_size(size: str, name: str = "size") -> HeadSize:
+    """The :class:`HeadSize` named ``size`` (:data:`HEAD_SIZES`); an unknown one is an error
+    that names the argument ``name``."""
     if size not in HEAD_SIZES:
-        raise ValueError(f"size must be one of {tuple(HEAD_SIZES)}, got {size!r}")
+        raise ValueError(f"{name} must be one of {tuple(HEAD_SIZES)}, got {size!r}")
     return HEAD_SIZES[size]
