@@ -138,10 +138,12 @@ def coco_class_graph(
     relations: GraphRelations = "both",
     *,
     lexicon: Any = None,
+    synsets: Mapping[str, str | None] | None = None,
 ) -> Any:
     """The graph of a COCO-format run: its categories (in category-id order) with WordNet's
     relations and the box statistics of ``annotations`` (the training file). The COCO-80
-    categories get the shipped graph's sense overrides."""
+    categories get the shipped graph's sense overrides; ``synsets`` (name -> synset) are
+    overrides of one's own instead."""
 
     names, images = coco_images(annotations)  # the file is read once, for both
     return dataset_class_graph(
@@ -150,6 +152,6 @@ def coco_class_graph(
         f"COCO-format {Path(annotations).name}",
         relations,
         lexicon=lexicon,
-        overrides=overrides(names),
+        overrides=overrides(names) if synsets is None else synsets,
         senses=senses(),
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from iterative_reasoning.data.ade20k import ADE20K
 from iterative_reasoning.data.coco import COCODetection
-from iterative_reasoning.data.graphs import GraphRelations, dataset_class_graph
+from iterative_reasoning.data.graphs import GraphRelations, coco_class_graph, dataset_class_graph
 from iterative_reasoning.data.synthetic import CLASSES, IMAGE_SIZE, long_tail, tier
 from iterative_reasoning.data.synthetic_formats import write_ade2016, write_coco
 from iterative_reasoning.engine.config import TrainConfig
@@ -22,7 +22,7 @@ from iterative_reasoning.models.small_convnet import SmallConvNetClassifier
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from knowledge_graphs.build import BUILDABLE, build_class_graph
 from knowledge_graphs.builders.ade_parts import ade_part_counts, ade_part_of
-from knowledge_graphs.builders.annotations import coco_images, record_images
+from knowledge_graphs.builders.annotations import record_images
 from knowledge_graphs.class_graph import BACKGROUND
 from knowledge_graphs.files import write_atomic
 
@@ -147,15 +147,10 @@ def class_graph(
     names = list(synsets)
     where = None if root is None else Path(root)
     if statistics is not None:
-        source = Path(statistics)
-        return dataset_class_graph(
-            names,
-            lambda: _coco_boxes(source, names),
-            f"the synthetic benchmark's {benchmark} tier, boxes of {source.name}",
-            relations,
-            lexicon=lexicon,
-            overrides=synsets,
-        )
+        graph = coco_class_graph(statistics, relations, lexicon=lexicon, synsets=synsets)
+        if list(graph.classes) != names:
+            raise ValueError(f"{statistics}: its categories are not the tier's classes, in order")
+        return graph
     if benchmark == "easy":
         return _easy_graph(names, where, lexicon, relations)
 
@@ -178,14 +173,6 @@ def class_graph(
         lexicon=lexicon,
         overrides=synsets,
     )
-
-
-def _coco_boxes(path: Path, names: list[str]) -> Any:
-    """The labels and boxes of each image of a COCO file whose categories are ``names``."""
-    categories, images = coco_images(path)
-    if categories != names:
-        raise ValueError(f"{path}: its categories are not the tier's classes, in order")
-    return images
 
 
 def _easy_graph(
