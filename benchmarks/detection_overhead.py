@@ -39,7 +39,7 @@ from _measure import (  # noqa: E402
 
 from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
-from iterative_reasoning.nn.reasoning_head import HEAD_SIZES, head_size  # noqa: E402
+from iterative_reasoning.nn.reasoning_head import HEAD_SIZES  # noqa: E402
 from knowledge_graphs.ready_made import load_ready_made  # noqa: E402
 
 
@@ -109,6 +109,13 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         results["plain_s"] = statistics.median(plain_times)
     head = next(iter(with_head.values())).roi_heads.head
     results["head_mparams"] = sum(p.numel() for p in head.parameters()) / 1e6
+    results["head_sizes"] = {
+        "num_iterations": head.num_iterations,
+        "fc_channels": head.local.fc[0].out_features,
+        "memory_channels": head.local.memory_channels,
+        "hidden_channels": head.global_.hidden_channels,
+        "context_layers": len(head.local.context),
+    }
     return results
 
 
@@ -147,13 +154,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     opts = parse_run_arguments(parser, argv)
     result = run(vars(opts))
     height, width = result["size"]
-    sizes = head_size(opts.head_size).of(
-        opts.memory_channels or 512,
-        opts.fc_channels,
-        opts.hidden_channels or 512,
-        opts.num_iterations,
-        opts.context_layers,
-    )
+    sizes = result["head_sizes"]
     print(
         f"inference, {height}x{width} input, fasterrcnn_resnet50_fpn with {result['proposals']} "
         f"proposals, head 'final' of size {opts.head_size} (T = {sizes['num_iterations']}, "
