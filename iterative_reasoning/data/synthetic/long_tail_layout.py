@@ -20,6 +20,7 @@ Everything else is drawn from ``(seed, index)``.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import combinations
 
 import numpy as np
@@ -68,17 +69,25 @@ PLAIN_OBJECTS, CONTEXT_ALONE = (5, 9), (0, 2)
 def members_of(seed: int, index: int, prior: tuple[float, ...] = PRIOR) -> dict[int, int]:
     """The groups of image ``index`` of split ``seed`` (indices into :data:`GROUPS`) and the
     member each shows (0 frequent, 1 medium, 2 rare) under ``prior``."""
-    order = np.random.default_rng([seed, 1_000_003]).permutation(len(PAIRS))
-    offsets = np.random.default_rng([seed, 1_000_033]).random(len(GROUPS))
+    order, offsets = _sequences(seed)
     cycle, position = divmod(index, len(PAIRS))
     bounds = np.cumsum(prior) / np.sum(prior)
     out = {}
     for g in PAIRS[order[position]]:
-        # the group's appearances so far: 5 per cycle, then those earlier in this cycle
-        k = cycle * 5 + sum(g in PAIRS[order[q]] for q in range(position))
+        # the group's appearances so far: one per pair it is in (5) per cycle, then those
+        # earlier in this cycle
+        k = cycle * (len(GROUPS) - 1) + sum(g in PAIRS[order[q]] for q in range(position))
         u = (offsets[g] + k * _GOLDEN) % 1.0
         out[g] = min(int(np.searchsorted(bounds, u, side="right")), len(prior) - 1)
     return out
+
+
+@lru_cache(maxsize=16)
+def _sequences(seed: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """The split's order of the pairs of groups and each group's offset in its sequence."""
+    order = np.random.default_rng([seed, 1_000_003]).permutation(len(PAIRS))
+    offsets = np.random.default_rng([seed, 1_000_033]).random(len(GROUPS))
+    return tuple(int(k) for k in order), tuple(float(o) for o in offsets)
 
 
 def plan(seed: int, index: int, prior: tuple[float, ...] = PRIOR) -> Plan:
