@@ -10,7 +10,9 @@ graph). The head's steps are labelled for the profiler by wrapping its methods i
 ``local.read`` (the spatial memory's update and read, each iteration), ``global`` (graph
 reasoning, each iteration), ``fusion`` (attention and the trace), and the detector's own
 ``box_head`` for scale. Times are CPU totals of one run after a warm-up, so shares, not
-seconds, are the result.
+seconds, are the result. At inference the script also counts each detector's multiply-adds
+(``torch.utils.flop_counter``: dense convolutions and matrix products), the work that no exact
+rewrite of the head can remove.
 
     python benchmarks/head_profile.py                                   # k = 1 100 300 1000
     python benchmarks/head_profile.py --reasoned-boxes 100 --train-samples 128 512
@@ -28,6 +30,7 @@ from typing import Any
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
+from torch.utils.flop_counter import FlopCounterMode
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
@@ -101,6 +104,15 @@ def profiled(step: Callable[[], object], top: int) -> dict[str, Any]:
     }
 
 
+def multiply_adds(step: Callable[[], object]) -> float:
+    """The multiply-adds of one run of ``step``, in billions, as ``torch.utils.flop_counter``
+    counts them (dense convolutions and matrix products; the head's sparse crop and paste
+    products are not counted)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return counter.get_total_flops() / 2e9
+
+
 def inference(args: dict[str, Any]) -> dict[str, Any]:
     plain, with_head = make_detectors(args)
     gen = torch.Generator().manual_seed(args["seed"])
@@ -108,9 +120,11 @@ def inference(args: dict[str, Any]) -> dict[str, Any]:
     rows = {}
     with torch.inference_mode():
         rows["plain"] = profiled(lambda: plain([image]), args["top"])
+        rows["plain"]["gmacs"] = multiply_adds(lambda: plain([image]))
         for k, detector in with_head.items():
             label_steps(detector)
             rows[k] = profiled(lambda d=detector: d([image]), args["top"])
+            rows[k]["gmacs"] = multiply_adds(lambda d=detector: d([image]))
     return rows
 
 
@@ -175,6 +189,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         for k, row in result["inference"].items():
             _print(f"k = {k}" if k != "plain" else "plain detector", row, plain)
+        print("multiply-adds of one image (dense convolutions and matrix products)")
+        plain_gmacs = result["inference"]["plain"]["gmacs"]
+        for k, row in result["inference"].items():
+            title = f"k = {k}" if k != "plain" else "plain detector"
+            print(f"  {title}: {row['gmacs']:.1f} G ({row['gmacs'] / plain_gmacs:.2f}x)")
     if opts.train_samples:
         result["training"] = training(args)
         first = next(iter(result["training"].values()))["total_s"]

@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from iterative_reasoning._validation import check_tensor
 from iterative_reasoning.nn.conv_gru import ConvGRUCell
+from iterative_reasoning.nn.initial_context import InitialContextCache
 from iterative_reasoning.nn.spatial_memory import SpatialMemory
 from iterative_reasoning.ops import RegionGrid
 
@@ -130,6 +132,7 @@ class LocalModule(nn.Module):
         )
         self.classifier = nn.Linear(fc_channels, num_classes)
         self.attention = nn.Linear(fc_channels, 1, bias=False)
+        self.initial_context = InitialContextCache()
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -154,9 +157,34 @@ class LocalModule(nn.Module):
 
     def read(self, memory: Tensor, grid: RegionGrid) -> LocalOutput:
         """Context convolutions, crop, FC layers, logits and attention logits."""
-        context = self._context(memory, grid.valid_mask.to(memory.dtype))
+        return self._read_context(self._context(memory, grid.valid_mask.to(memory.dtype)), grid)
+
+    def read_initial(self, grid: RegionGrid) -> LocalOutput:
+        """The read of the initial memory, ``read(memory.initial(grid), grid)``. At inference
+        (no autograd) the context convolutions of the initial memory, which depend only on
+        each image's grid size and the parameters, come from :attr:`initial_context`."""
+        if grid.num_images == 0 or not self.initial_context.active():
+            return self.read(self.memory.initial(grid), grid)
+        height, width = grid.grid_size
+        sizes = grid.image_grids
+        kept = self.initial_context.contexts(sizes, self._initial_parameters(), self._initial)
+        padded = [
+            F.pad(c, (0, width - cols, 0, height - rows))
+            for c, (rows, cols) in zip(kept, sizes, strict=True)
+        ]
+        return self._read_context(torch.cat(padded), grid)
+
+    def _read_context(self, context: Tensor, grid: RegionGrid) -> LocalOutput:
         features = self.fc(grid.crop(context).flatten(1))
         return LocalOutput(self.classifier(features), self.attention(features)[:, 0], features)
+
+    def _initial(self, size: tuple[int, int]) -> Tensor:
+        """The context of one image's initial memory on its own ``size`` grid."""
+        state = self.memory.resized(size)
+        return self._context(state, state.new_ones(1, 1, *size))
+
+    def _initial_parameters(self) -> list[Tensor]:
+        return [self.memory.init, *(p for layer in self.context for p in layer.parameters())]
 
     def _context(self, memory: Tensor, mask: Tensor) -> Tensor:
         """``a = W_a * S``, then residual blocks ``a + W_c * ReLU(W_b * ReLU(a))``; every

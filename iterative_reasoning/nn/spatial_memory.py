@@ -66,10 +66,14 @@ class SpatialMemory(nn.Module):
         for rows_b, cols_b in grid.image_grids:
             key = (rows_b, cols_b)
             if key not in resized:
-                init = F.interpolate(self.init, size=key, mode="bilinear", align_corners=False)
-                resized[key] = F.pad(init, (0, width - cols_b, 0, height - rows_b))
+                resized[key] = F.pad(self.resized(key), (0, width - cols_b, 0, height - rows_b))
             rows.append(resized[key])
         return torch.cat(rows) if rows else state
+
+    def resized(self, size: tuple[int, int]) -> Tensor:
+        """The learned state resized (bilinearly) to one image's ``(rows, columns)`` grid,
+        ``[1, D_m, rows, columns]``."""
+        return F.interpolate(self.init, size=size, mode="bilinear", align_corners=False)
 
     def read(self, state: Tensor, grid: RegionGrid) -> Tensor:
         """The ``P x P`` crop of the memory at every region."""

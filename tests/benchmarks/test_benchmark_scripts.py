@@ -153,8 +153,10 @@ def test_head_profile_runs_and_writes_json(tmp_path, capsys, monkeypatch):
     assert {"head.local.write", "head.local.read", "head.global"} <= set(row["steps_s"])
     assert 0 < sum(row["steps_s"].values()) and row["operators"][0]["name"].startswith("aten::")
     assert set(result["training"]) == {"16"}
+    assert result["inference"]["5"]["gmacs"] > result["inference"]["plain"]["gmacs"] > 0
     printed = capsys.readouterr().out
     assert "training step" in printed and "head of size light" in printed
+    assert "multiply-adds of one image" in printed
 
 
 @pytest.mark.slow
