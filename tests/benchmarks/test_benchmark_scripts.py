@@ -120,6 +120,8 @@ def test_detection_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, mon
     assert light["head_mparams"] < result["head_mparams"] / 3
     printed = capsys.readouterr().out
     assert "of size light (T = 2, fc 4, memory 256, hidden 256, 3 context layers" in printed
+    bench.main([*argv[:3], "1", *argv[5:], "--repeats", "1", "--clear-initial-context"])
+    assert "initial context cleared before every run" in capsys.readouterr().out
 
 
 def test_head_syncs_counts_and_restores(tmp_path, capsys, monkeypatch):
