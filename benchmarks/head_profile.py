@@ -30,7 +30,8 @@ from typing import Any
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 warnings.filterwarnings("ignore", message=".*torch.jit.script.*")
 
@@ -108,9 +109,26 @@ def multiply_adds(step: Callable[[], object]) -> float:
     """The multiply-adds of one run of ``step``, in billions, as ``torch.utils.flop_counter``
     counts them (dense convolutions and matrix products; the head's sparse crop and paste
     products are not counted)."""
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops() / 2e9
+    with torch.inference_mode(False), torch.no_grad(), _FlopCounter() as counter:
+        step()  # dispatch modes see nothing under inference mode
+    return counter.flops / 2e9
+
+
+class _FlopCounter(TorchDispatchMode):
+    """``torch.utils.flop_counter``'s counts of every operator run, without the module
+    tracking of its ``FlopCounterMode`` (which needs autograd graphs, absent at inference)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        count = flop_registry.get(func._overloadpacket)
+        if count is not None:
+            self.flops += count(*args, **kwargs, out_val=out)
+        return out
 
 
 def inference(args: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,8 @@ class LocalModule(nn.Module):
     bias-free FC ``W_p``, ``W_1`` a 1x1 and ``W_3`` a 3x3 convolution, the GRU of
     :class:`ConvGRUCell` and the averaged write of :class:`SpatialMemory`.
 
-    **Read**: context convolutions over the whole memory,
+    **Read**: context convolutions of the memory (computed on the block of cells the crops can
+    read, which gives the same values as over the whole memory),
     :math:`\hat S = a + W_c * \mathrm{ReLU}(W_b * \mathrm{ReLU}(a)),\ a = W_a * S`
     (``context_layers = 3``; 5 adds a second residual block), then the crop of every region,
     two FC layers with ReLU, the class logits and a bias-free attention logit.
@@ -157,7 +158,7 @@ class LocalModule(nn.Module):
 
     def read(self, memory: Tensor, grid: RegionGrid) -> LocalOutput:
         """Context convolutions, crop, FC layers, logits and attention logits."""
-        return self._read_context(self._context(memory, grid.valid_mask.to(memory.dtype)), grid)
+        return self._read_context(self._read_context_window(memory, grid), grid)
 
     def read_initial(self, grid: RegionGrid) -> LocalOutput:
         """The read of the initial memory, ``read(memory.initial(grid), grid)``. At inference
@@ -177,6 +178,24 @@ class LocalModule(nn.Module):
     def _read_context(self, context: Tensor, grid: RegionGrid) -> LocalOutput:
         features = self.fc(grid.crop(context).flatten(1))
         return LocalOutput(self.classifier(features), self.attention(features)[:, 0], features)
+
+    def _read_context_window(self, memory: Tensor, grid: RegionGrid) -> Tensor:
+        """The context convolutions where the crops can read them: on the block of cells they
+        read (:attr:`~iterative_reasoning.ops.RegionGrid.read_window`) widened by one cell per
+        convolution, since each 3 x 3 convolution reaches one cell further, and cut at the
+        grid's edges, where the zero padding is the whole grid's. Zero outside the block, which
+        no crop reads; the same values and gradients as over the whole grid."""
+        height, width = grid.grid_size
+        top, bottom, left, right = grid.read_window
+        margin = len(self.context)
+        top, left = max(top - margin, 0), max(left - margin, 0)
+        bottom, right = min(bottom + margin, height), min(right + margin, width)
+        mask = grid.valid_mask.to(memory.dtype)
+        if (top, bottom, left, right) == (0, height, 0, width):
+            return self._context(memory, mask)
+        block = (slice(None), slice(None), slice(top, bottom), slice(left, right))
+        context = self._context(memory[block], mask[block])
+        return F.pad(context, (left, width - right, top, height - bottom))
 
     def _initial(self, size: tuple[int, int]) -> Tensor:
         """The context of one image's initial memory on its own ``size`` grid."""

@@ -185,6 +185,7 @@ class RegionGrid:
         self._cache: dict[tuple[str, torch.dtype], SparseMatrix] = {}
         self._coverage: Tensor | None = None
         self._image_grids: list[tuple[int, int]] | None = None
+        self._read_window: tuple[int, int, int, int] | None = None
 
     # -- operators -------------------------------------------------------------------------
 
@@ -237,14 +238,37 @@ class RegionGrid:
             self._image_grids = [(int(h), int(w)) for h, w in self.grid_sizes.tolist()]
         return self._image_grids
 
+    @property
+    def read_window(self) -> tuple[int, int, int, int]:
+        """``(top, bottom, left, right)``: the smallest block of grid cells, rows
+        ``top:bottom`` and columns ``left:right`` on every image of the batch, that holds every
+        cell the crop reads (with a non-zero weight); ``(0, 0, 0, 0)`` with no regions. Read
+        from the crop operator once (on a GPU, a host read)."""
+        if self._read_window is None:
+            columns = self._base("crop").indices[1]
+            if columns.numel() == 0:
+                self._read_window = (0, 0, 0, 0)
+            else:
+                height, width = self.grid_size
+                rows, cols = (
+                    torch.div(columns, width, rounding_mode="floor") % height,
+                    columns % width,
+                )
+                top, bottom, left, right = torch.stack(
+                    [rows.min(), rows.max(), cols.min(), cols.max()]
+                ).tolist()
+                self._read_window = (top, bottom + 1, left, right + 1)
+        return self._read_window
+
     def build(self) -> RegionGrid:
-        """Build the crop and paste operators, the coverage and :attr:`image_grids` now (they
-        are otherwise built when first used): a module compiled with
+        """Build the crop and paste operators, the coverage, :attr:`image_grids` and
+        :attr:`read_window` now (they are otherwise built when first used): a module compiled with
         ``torch.compile(fullgraph=True)`` then reads them without tracing their construction,
         whose sizes depend on the boxes."""
         self._base("crop")
         self.coverage  # noqa: B018 (builds the paste too)
         self.image_grids  # noqa: B018
+        self.read_window  # noqa: B018
         return self
 
     @property

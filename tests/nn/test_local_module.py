@@ -87,6 +87,48 @@ def test_equals_naive_reference_inside_a_padded_batch():
         torch.testing.assert_close(out.attention[keep], expected[1])
 
 
+@pytest.mark.parametrize("corner", ["inside", "edges"])
+def test_context_on_the_read_block_equals_the_context_of_the_whole_memory(corner):
+    """The read computes the context convolutions on the block of cells the crops read, widened
+    by one cell per convolution: the same logits, attention and gradients (memory and every
+    parameter) as over the whole memory, with the block inside the grid or at its edges."""
+    local = _module()
+    with torch.no_grad():
+        for layer in local.context:
+            layer.bias.normal_()  # a wrong zero padding at the block's edges would show
+    if corner == "inside":
+        boxes = torch.tensor([[100.0, 80.0, 150.0, 110.0], [120.0, 90.0, 170.0, 120.0]])
+    else:
+        boxes = torch.tensor([[0.0, 0.0, 60.0, 50.0], [200.0, 150.0, 256.0, 192.0]])
+    batch = torch.tensor([0, 1])
+    sizes = torch.tensor([[192.0, 256.0], [192.0, 240.0]])  # grids 12x16 and 12x15
+    grid = RegionGrid(boxes, batch, (12, 16), grid_sizes=grid_sizes_of(sizes))
+    gen = torch.Generator().manual_seed(4)
+    memory = torch.randn(2, 4, 12, 16, generator=gen, dtype=torch.float64, requires_grad=True)
+    top, bottom, left, right = grid.read_window
+    if corner == "inside":
+        assert 3 < top and bottom + 3 < 12 and 3 < left and right + 3 < 16  # widened, inside
+
+    def whole(state):
+        return local._read_context(local._context(state, grid.valid_mask.double()), grid)
+
+    runs = []
+    for read in (lambda state: local.read(state, grid), whole):
+        local.zero_grad()
+        out = read(memory)
+        (out.logits.square().sum() + out.attention.sum()).backward()
+        grad = memory.grad.clone()
+        memory.grad = None
+        runs.append((out, grad, [p.grad.clone() for p in local.parameters() if p.grad is not None]))
+    (block, block_grad, block_params), (expected, expected_grad, expected_params) = runs
+    for a, b in zip(block, expected, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(block_grad, expected_grad, rtol=1e-12, atol=1e-12)
+    assert len(block_params) == len(expected_params) > 0
+    for a, b in zip(block_params, expected_params, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_gradcheck_through_write_and_read():
     local = _module()
     boxes, batch = random_boxes([2], seed=3, size=80.0)

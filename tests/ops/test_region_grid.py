@@ -85,8 +85,25 @@ def test_operators_are_built_when_first_used_and_once_per_dtype():
     assert repr(grid) == "RegionGrid(regions=7, images=2, grid_size=(9, 11), output_size=5)"
 
 
+@pytest.mark.parametrize("mode", ["roi_align", "crop_and_resize"])
+def test_read_window_is_the_block_of_every_cell_the_crop_reads(mode):
+    boxes = torch.tensor([[60.0, 40.0, 110.0, 80.0], [40.0, 70.0, 70.0, 110.0]])
+    grid = RegionGrid(boxes, torch.tensor([0, 1]), (12, 14), mode=mode)
+    read = grid._base("crop").to_dense().abs().sum(0).reshape(2, 12, 14) > 0
+    rows, cols = read.any(dim=(0, 2)).nonzero()[:, 0], read.any(dim=(0, 1)).nonzero()[:, 0]
+    expected = (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+    assert grid.read_window == expected
+    top, bottom, left, right = expected
+    assert 0 < top and bottom < 12 and 0 < left and right < 14  # a block inside the grid
+    inside = torch.zeros(2, 1, 12, 14)
+    inside[:, :, top:bottom, left:right] = 1
+    features = torch.randn(2, 3, 12, 14)
+    assert torch.equal(grid.crop(features * inside), grid.crop(features))
+
+
 def test_zero_regions():
     grid = RegionGrid(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), (4, 5), num_images=2)
+    assert grid.read_window == (0, 0, 0, 0)
     assert grid.crop(torch.randn(2, 3, 4, 5)).shape == (0, 3, 7, 7)
     assert torch.equal(grid.paste(torch.zeros(0, 3, 7, 7)), torch.zeros(2, 3, 4, 5))
     assert torch.equal(grid.coverage, torch.zeros(2, 1, 4, 5))
