@@ -160,12 +160,13 @@ class LocalModule(nn.Module):
         """Context convolutions, crop, FC layers, logits and attention logits."""
         return self._read_context(self._read_context_window(memory, grid), grid)
 
-    def read_initial(self, grid: RegionGrid) -> LocalOutput:
+    def read_initial(self, grid: RegionGrid, memory: Tensor | None = None) -> LocalOutput:
         """The read of the initial memory, ``read(memory.initial(grid), grid)``. At inference
         (no autograd) the context convolutions of the initial memory, which depend only on
-        each image's grid size and the parameters, come from :attr:`initial_context`."""
+        each image's grid size and the parameters, come from :attr:`initial_context`;
+        otherwise they are computed on ``memory``, the initial memory when already made."""
         if grid.num_images == 0 or not self.initial_context.active():
-            return self.read(self.memory.initial(grid), grid)
+            return self.read(self.memory.initial(grid) if memory is None else memory, grid)
         height, width = grid.grid_size
         sizes = grid.image_grids
         kept = self.initial_context.contexts(sizes, self._initial_parameters(), self._initial)

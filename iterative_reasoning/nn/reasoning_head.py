@@ -513,7 +513,7 @@ class IterativeReasoningHead(nn.Module):
         if self.fusion is None:
             return None
         if self.local is not None and memory is not None and grid is not None:
-            return self.local.read_initial(grid).attention
+            return self.local.read_initial(grid, memory).attention
         assert self.base_attention is not None
         return self.base_attention.expand(num_regions)
 

@@ -54,8 +54,10 @@ def test_with_autograd_nothing_is_kept_and_every_parameter_gets_its_gradient():
     (out.logits.square().sum() + out.attention.sum()).backward()
     for p in (local.memory.init, *local.context.parameters()):
         assert p.grad is not None and p.grad.abs().sum() > 0
-    local.zero_grad()
-    _reference(local, grid).attention.sum().backward()
+    memory = local.memory.initial(grid)  # the head's own S_0, which it then writes
+    given = local.read_initial(grid, memory)
+    assert memory.requires_grad and len(local.initial_context) == 0
+    torch.testing.assert_close(given.attention, local.read(memory, grid).attention)
 
 
 def test_a_parameter_changed_in_any_way_empties_the_cache():
