@@ -13,6 +13,7 @@ from iterative_reasoning.detectors.torchvision import (
     check_head_fits,
     detach_reasoning_head,
     feature_strides,
+    scriptable,
 )
 from iterative_reasoning.nn.region_batch import RegionBatch, check_box_frame, region_batch
 from iterative_reasoning.ops.geometry import pad_images, rescale_boxes, resized_shape
@@ -31,4 +32,5 @@ __all__ = [
     "region_batch",
     "rescale_boxes",
     "resized_shape",
+    "scriptable",
 ]

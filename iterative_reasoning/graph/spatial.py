@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from iterative_reasoning.graph.class_relations import row_normalize
-from iterative_reasoning.typing import ABOVE, BELOW, LEFT_OF, OVERLAPS, RIGHT_OF
+from iterative_reasoning.typing import OVERLAPS, SPATIAL_RELATIONS
 
 
 def same_image_pairs(batch: Tensor) -> tuple[Tensor, Tensor]:
@@ -78,23 +78,44 @@ def spatial_edges(
         ([[0], [1]], [1.0])
     """
     source, target = same_image_pairs(batch)
+    names = SPATIAL_RELATIONS + ((OVERLAPS,) if overlaps else ())
+    return {name: relation_edges(boxes, source, target, name, delta, eps) for name in names}
+
+
+def relation_edges(
+    boxes: Tensor,
+    source: Tensor,
+    target: Tensor,
+    relation: str,
+    delta: float = 50.0,
+    eps: float = 1e-14,
+) -> tuple[Tensor, Tensor]:
+    """The edges of one relation (``left_of``, ``right_of``, ``above``, ``below`` or
+    ``overlaps``) among the pairs ``(source, target)`` of :func:`same_image_pairs`, as
+    :func:`spatial_edges` gives them (a TorchScript function: the scripted head builds its
+    graph with it).
+
+    Returns:
+        ``(edge_index [2, E], edge_weight [E])``, weights row-normalised per target region.
+    """
+    num_regions = boxes.size(0)
+    if relation == "overlaps":
+        iou = _pair_iou(boxes, source, target)
+        return _masked(source, target, iou, iou > 0, num_regions, eps)
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     c_s, c_t = centres[source], centres[target]
     weight = torch.exp(-torch.linalg.vector_norm(c_t - c_s, dim=-1) / delta)
-    masks = {
-        LEFT_OF: c_s[:, 0] < c_t[:, 0],
-        RIGHT_OF: c_s[:, 0] > c_t[:, 0],
-        ABOVE: c_s[:, 1] < c_t[:, 1],
-        BELOW: c_s[:, 1] > c_t[:, 1],
-    }
-    edges = {
-        name: _masked(source, target, weight, mask, boxes.size(0), eps)
-        for name, mask in masks.items()
-    }
-    if overlaps:
-        iou = _pair_iou(boxes, source, target)
-        edges[OVERLAPS] = _masked(source, target, iou, iou > 0, boxes.size(0), eps)
-    return edges
+    if relation == "left_of":
+        mask = c_s[:, 0] < c_t[:, 0]
+    elif relation == "right_of":
+        mask = c_s[:, 0] > c_t[:, 0]
+    elif relation == "above":
+        mask = c_s[:, 1] < c_t[:, 1]
+    elif relation == "below":
+        mask = c_s[:, 1] > c_t[:, 1]
+    else:
+        raise ValueError("relation must be a spatial relation, got " + relation)
+    return _masked(source, target, weight, mask, num_regions, eps)
 
 
 def _masked(
@@ -117,4 +138,4 @@ def _pair_iou(boxes: Tensor, source: Tensor, target: Tensor) -> Tensor:
     return torch.where(union > 0, inter / union.clamp_min(1e-12), torch.zeros_like(inter))
 
 
-__all__ = ["same_image_pairs", "spatial_edges"]
+__all__ = ["relation_edges", "same_image_pairs", "spatial_edges"]

@@ -291,7 +291,7 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
                 f"(it has {list(class_relations.names)})"
             )
         if self.semantic:
-            graph = _stacked_transpose(class_relations, self.class_relations)
+            graph = stacked_transpose(class_relations, self.class_relations)
             self._graph_shape = (graph.rows, graph.cols)
             for name in _GRAPH_PARTS:
                 self.register_buffer(f"class_graph_{name}", getattr(graph, name), persistent=False)
@@ -379,7 +379,7 @@ def most_regions(batch: Tensor, num_images: int) -> int:
 _GRAPH_PARTS = ("crow", "col", "values", "t_crow", "t_col", "t_values")
 
 
-def _stacked_transpose(class_relations: ClassRelations, names: tuple[str, ...]) -> CSRMatrix:
+def stacked_transpose(class_relations: ClassRelations, names: tuple[str, ...]) -> CSRMatrix:
     """``[A_1^T; ...; A_E^T]`` of the relations ``names`` as one sparse CSR matrix
     ``[E * C, C]``."""
     num_classes = class_relations.num_classes

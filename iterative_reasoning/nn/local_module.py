@@ -187,10 +187,9 @@ class LocalModule(nn.Module):
         grid's edges, where the zero padding is the whole grid's. Zero outside the block, which
         no crop reads; the same values and gradients as over the whole grid."""
         height, width = grid.grid_size
-        top, bottom, left, right = grid.read_window
-        margin = len(self.context)
-        top, left = max(top - margin, 0), max(left - margin, 0)
-        bottom, right = min(bottom + margin, height), min(right + margin, width)
+        top, bottom, left, right = context_window(
+            grid.read_window, len(self.context), height, width
+        )
         mask = grid.valid_mask.to(memory.dtype)
         if (top, bottom, left, right) == (0, height, 0, width):
             return self._context(memory, mask)
@@ -234,3 +233,19 @@ class LocalModule(nn.Module):
             f"{self.__class__.__name__}({self.in_channels}, num_classes={self.num_classes}, "
             f"memory_channels={self.memory_channels}, cell={self.cell.variant!r})"
         )
+
+
+def context_window(
+    read_window: tuple[int, int, int, int], margin: int, height: int, width: int
+) -> tuple[int, int, int, int]:
+    """The block ``(top, bottom, left, right)`` on which ``margin`` 3 x 3 convolutions give
+    the context of every cell of ``read_window`` (a
+    :attr:`~iterative_reasoning.ops.RegionGrid.read_window`): widened by one cell per
+    convolution and cut at the ``height x width`` grid's edges."""
+    top, bottom, left, right = read_window
+    return (
+        max(top - margin, 0),
+        min(bottom + margin, height),
+        max(left - margin, 0),
+        min(right + margin, width),
+    )

@@ -20,6 +20,9 @@ exactly the original's inverse crop (``crop_and_resize`` of the update with the 
 extrapolation 0); for ``"roi_align"`` it places crop cell ``a`` at the centre of bin ``a`` and
 holds the outermost value up to the box edge. Cells outside the box receive nothing, and the
 kernel of a cell inside it sums to one, so pasting ones gives the count of covering boxes.
+
+The kernels are TorchScript functions too (``mode`` a ``str``): the scripted head of
+:mod:`~iterative_reasoning.nn.scripted_head` builds its operators with them.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def _bilinear(positions: Tensor, valid: Tensor, length: int) -> Tensor:
     low = positions.floor().clamp(0, length - 1)
     high = (low + 1).clamp(max=length - 1)
     frac = positions - low
-    weights = positions.new_zeros(*positions.shape, length)
+    weights = positions.new_zeros(list(positions.shape) + [length])
     keep = valid.to(positions.dtype)
     weights.scatter_add_(-1, low.long().unsqueeze(-1), ((1 - frac) * keep).unsqueeze(-1))
     weights.scatter_add_(-1, high.long().unsqueeze(-1), (frac * keep).unsqueeze(-1))
@@ -68,7 +71,7 @@ def crop_kernel(
     grid_length: int,
     output_size: int,
     spatial_scale: float,
-    mode: CropMode = "roi_align",
+    mode: str = "roi_align",
     sampling_ratio: int = 2,
     aligned: bool = True,
 ) -> Tensor:
@@ -118,7 +121,7 @@ def paste_kernel(
     grid_length: int,
     output_size: int,
     spatial_scale: float,
-    mode: CropMode = "roi_align",
+    mode: str = "roi_align",
     aligned: bool = True,
     eps: float = 1e-14,
 ) -> Tensor:

@@ -245,19 +245,7 @@ class RegionGrid:
         cell the crop reads (with a non-zero weight); ``(0, 0, 0, 0)`` with no regions. Read
         from the crop operator once (on a GPU, a host read)."""
         if self._read_window is None:
-            columns = self._base("crop").indices[1]
-            if columns.numel() == 0:
-                self._read_window = (0, 0, 0, 0)
-            else:
-                height, width = self.grid_size
-                rows, cols = (
-                    torch.div(columns, width, rounding_mode="floor") % height,
-                    columns % width,
-                )
-                top, bottom, left, right = torch.stack(
-                    [rows.min(), rows.max(), cols.min(), cols.max()]
-                ).tolist()
-                self._read_window = (top, bottom + 1, left, right + 1)
+            self._read_window = read_window_of(self._base("crop").indices[1], *self.grid_size)
         return self._read_window
 
     def build(self) -> RegionGrid:
@@ -289,25 +277,7 @@ class RegionGrid:
     # -- construction ----------------------------------------------------------------------
 
     def _separable(self, kernel_y: Tensor, kernel_x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Non-zeros of ``K_y[r, a, i] K_x[r, c, j]``: (crop cell, grid cell, weight) triplets,
-        as a ragged per-region cartesian product of the per-axis non-zeros."""
-        num, p = kernel_y.size(0), self.output_size
-        height, width = self.grid_size
-        ny, nx = kernel_y.nonzero(), kernel_x.nonzero()  # [N, 3] (region, crop cell, grid cell)
-        count_y = torch.bincount(ny[:, 0], minlength=num)
-        count_x = torch.bincount(nx[:, 0], minlength=num)
-        pairs = count_y * count_x
-        region = torch.repeat_interleave(torch.arange(num, device=pairs.device), pairs)
-        k = torch.arange(region.numel(), device=pairs.device) - (pairs.cumsum(0) - pairs)[region]
-        iy = (count_y.cumsum(0) - count_y)[region] + torch.div(
-            k, count_x[region], rounding_mode="floor"
-        )
-        ix = (count_x.cumsum(0) - count_x)[region] + k % count_x[region]
-        (_, a, i), (_, c, j) = ny[iy].unbind(1), nx[ix].unbind(1)
-        values = kernel_y[region, a, i] * kernel_x[region, c, j]
-        cells = (region * p + a) * p + c
-        grid = (self.batch[region] * height + i) * width + j
-        return cells, grid, values
+        return separable_entries(kernel_y, kernel_x, self.batch, *self.grid_size)
 
     def _sparse(
         self, cells: Tensor, grid: Tensor, values: Tensor, num_regions: int, transpose: bool
@@ -355,6 +325,48 @@ class RegionGrid:
                 f"{expected[2]}] (the grid the boxes were placed on), got {list(features.shape)}"
             )
         return features
+
+
+def separable_entries(
+    kernel_y: Tensor, kernel_x: Tensor, batch: Tensor, height: int, width: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Non-zeros of ``K_y[r, a, i] K_x[r, c, j]``: (crop cell, grid cell, weight) triplets,
+    as a ragged per-region cartesian product of the per-axis non-zeros; crop cell
+    ``(r * P + a) * P + c``, grid cell ``(batch[r] * H + i) * W + j``. A TorchScript function
+    (as the kernels): the scripted head builds its operators with it.
+
+    Shapes:
+        kernel_y: ``[R, P, H]``; kernel_x: ``[R, P, W]``; batch: ``[R]``
+    """
+    num, p = kernel_y.size(0), kernel_y.size(1)
+    ny, nx = kernel_y.nonzero(), kernel_x.nonzero()  # [N, 3] (region, crop cell, grid cell)
+    count_y = torch.bincount(ny[:, 0], minlength=num)
+    count_x = torch.bincount(nx[:, 0], minlength=num)
+    pairs = count_y * count_x
+    region = torch.repeat_interleave(torch.arange(num, device=pairs.device), pairs)
+    k = torch.arange(region.numel(), device=pairs.device) - (pairs.cumsum(0) - pairs)[region]
+    iy = (count_y.cumsum(0) - count_y)[region] + torch.div(
+        k, count_x[region], rounding_mode="floor"
+    )
+    ix = (count_x.cumsum(0) - count_x)[region] + k % count_x[region]
+    a, i = ny[iy, 1], ny[iy, 2]
+    c, j = nx[ix, 1], nx[ix, 2]
+    values = kernel_y[region, a, i] * kernel_x[region, c, j]
+    cells = (region * p + a) * p + c
+    grid = (batch[region] * height + i) * width + j
+    return cells, grid, values
+
+
+def read_window_of(columns: Tensor, height: int, width: int) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)``, the smallest block of an ``height x width`` grid that
+    holds the flat grid cells ``columns`` (of every image), ``(0, 0, 0, 0)`` for none: what
+    :attr:`RegionGrid.read_window` reads from its crop operator's columns (a host read)."""
+    if columns.numel() == 0:
+        return 0, 0, 0, 0
+    rows = torch.div(columns, width, rounding_mode="floor") % height
+    cols = columns % width
+    window: list[int] = torch.stack([rows.min(), rows.max(), cols.min(), cols.max()]).tolist()
+    return window[0], window[1] + 1, window[2], window[3] + 1
 
 
 def check_crop_settings(

@@ -8,7 +8,9 @@ same class and keeps torchvision's interface: ``detector(images, targets)`` retu
 
 - :mod:`~iterative_reasoning.detectors.torchvision.roi_heads`: the RoI heads;
 - :mod:`~iterative_reasoning.detectors.torchvision.attach`: attaching, detaching, sizing a head
-  for a detector.
+  for a detector;
+- :mod:`~iterative_reasoning.detectors.torchvision.scripting`: the detector with the head for
+  ``torch.jit.script`` (:func:`scriptable`).
 
 The detectors by name for the command line are :mod:`~iterative_reasoning.models.builders`.
 """
@@ -25,14 +27,20 @@ from iterative_reasoning.detectors.torchvision.roi_heads import (
     ReasoningRoIHeads,
     TrainOn,
 )
+from iterative_reasoning.detectors.torchvision.scripting import (
+    ScriptedReasoningRoIHeads,
+    scriptable,
+)
 
 __all__ = [
     "DEFAULT_REASONED_BOXES",
     "TRAIN_ON",
     "ReasoningRoIHeads",
+    "ScriptedReasoningRoIHeads",
     "TrainOn",
     "attach_reasoning_head",
     "check_head_fits",
     "detach_reasoning_head",
     "feature_strides",
+    "scriptable",
 ]

@@ -31,31 +31,48 @@ def postprocess(
     """torchvision's :meth:`~torchvision.models.detection.roi_heads.RoIHeads.
     postprocess_detections` on ``logits``, step for step, also keeping the detector's own
     score (of ``detector_logits``) of each detection."""
-    num_classes = logits.shape[-1]
-    counts = [len(p) for p in proposals]
-    pred_boxes = roi_heads.box_coder.decode(box_regression, proposals)
-    pairs = zip(
-        pred_boxes.split(counts, 0),
-        F.softmax(logits, -1).split(counts, 0),
-        F.softmax(detector_logits, -1).split(counts, 0),
+    return box_detections(
+        roi_heads.box_coder.decode(box_regression, proposals),
+        logits,
+        detector_logits,
+        [len(p) for p in proposals],
         image_shapes,
-        strict=True,
+        roi_heads.score_thresh,
+        roi_heads.nms_thresh,
+        roi_heads.detections_per_img,
     )
-    result = []
-    for boxes, scores, detector, image_shape in pairs:
-        boxes = box_ops.clip_boxes_to_image(boxes, image_shape)
+
+
+def box_detections(
+    pred_boxes: Tensor,
+    logits: Tensor,
+    detector_logits: Tensor,
+    counts: list[int],
+    image_shapes: list[tuple[int, int]],
+    score_thresh: float,
+    nms_thresh: float,
+    detections_per_img: int,
+) -> list[dict[str, Tensor]]:
+    """:func:`postprocess` on the decoded boxes ``[R, C, 4]`` of images of ``counts``
+    proposals (a TorchScript function: the scripted RoI heads call it too)."""
+    num_classes = logits.shape[-1]
+    image_boxes = pred_boxes.split(counts, 0)
+    image_scores = F.softmax(logits, -1).split(counts, 0)
+    image_detector = F.softmax(detector_logits, -1).split(counts, 0)
+    result: list[dict[str, Tensor]] = []
+    for k in range(len(counts)):
+        boxes = box_ops.clip_boxes_to_image(image_boxes[k], image_shapes[k])
+        scores, detector = image_scores[k], image_detector[k]
         labels = torch.arange(num_classes, device=logits.device).view(1, -1).expand_as(scores)
-        candidates: tuple[Tensor, ...] = (  # every class of every box, not background
-            boxes[:, 1:].reshape(-1, 4),
-            scores[:, 1:].reshape(-1),
-            labels[:, 1:].reshape(-1),
-            detector[:, 1:].reshape(-1),
-        )
-        candidates = _take(candidates, torch.where(candidates[1] > roi_heads.score_thresh)[0])
-        candidates = _take(candidates, box_ops.remove_small_boxes(candidates[0], 1e-2))
-        boxes, scores, labels, detector = candidates
-        keep = box_ops.batched_nms(boxes, scores, labels, roi_heads.nms_thresh)
-        keep = keep[: roi_heads.detections_per_img]
+        # every class of every box, not background
+        boxes, scores = boxes[:, 1:].reshape(-1, 4), scores[:, 1:].reshape(-1)
+        labels, detector = labels[:, 1:].reshape(-1), detector[:, 1:].reshape(-1)
+        keep = torch.where(scores > score_thresh)[0]
+        boxes, scores, labels, detector = boxes[keep], scores[keep], labels[keep], detector[keep]
+        keep = box_ops.remove_small_boxes(boxes, 1e-2)
+        boxes, scores, labels, detector = boxes[keep], scores[keep], labels[keep], detector[keep]
+        keep = box_ops.batched_nms(boxes, scores, labels, nms_thresh)
+        keep = keep[:detections_per_img]
         result.append(
             {
                 "boxes": boxes[keep],
@@ -147,7 +164,3 @@ def _positives(
         boxes.append(image_proposals[positive])
         idxs.append(image_matched[positive])
     return boxes, idxs
-
-
-def _take(tensors: tuple[Tensor, ...], index: Tensor) -> tuple[Tensor, ...]:
-    return tuple(t[index] for t in tensors)

@@ -297,17 +297,8 @@ class ReasoningRoIHeads(RoIHeads):
         return reasoning_loss(output, torch.cat(labels), batch, base_weight=0.0).total
 
     def _reasoned(self, class_logits: Tensor, counts: list[int]) -> Tensor:
-        """Indices of the proposals to reason over: per image, the ``reasoned_boxes`` with the
-        highest detector score (background excluded), in proposal order."""
-        if self.reasoned_boxes is None:
-            return torch.arange(class_logits.size(0), device=class_logits.device)
-        scores = F.softmax(class_logits.detach(), -1)[:, 1:].amax(-1)
-        chosen, start = [], 0
-        for count, image_scores in zip(counts, scores.split(counts), strict=True):
-            top = image_scores.topk(min(self.reasoned_boxes, count)).indices
-            chosen.append(top.sort().values + start)
-            start += count
-        return torch.cat(chosen)
+        """Indices of the proposals to reason over (:func:`reasoned_proposals`)."""
+        return reasoned_proposals(class_logits, counts, self.reasoned_boxes)
 
     def _feature_map(
         self, features: dict[str, Tensor], image_shapes: list[tuple[int, int]]
@@ -323,17 +314,27 @@ class ReasoningRoIHeads(RoIHeads):
                 )
             return features[self.feature_level]
         height = max(s[0] for s in image_shapes)
-        scales = {
-            name: 2.0 ** round(math.log2(f.shape[-2] / height)) for name, f in features.items()
-        }
-        for name, scale in scales.items():
-            if math.isclose(scale, self.head.spatial_scale):
-                return features[name]
-        found = ", ".join(f"{n!r}: 1/{1 / s:g}" for n, s in scales.items())
+        name = level_at_scale(features, height, self.head.spatial_scale)
+        if name:
+            return features[name]
+        found = ", ".join(
+            f"{n!r}: 1/{1 / level_scale(f.shape[-2], height):g}" for n, f in features.items()
+        )
         raise ValueError(
             f"the backbone has no feature map at the head's spatial_scale 1/"
             f"{1 / self.head.spatial_scale:g} (its maps: {found}); build the head with "
             "spatial_scale of one of them, or give feature_level"
+        )
+
+    def __prepare_scriptable__(self) -> RoIHeads:
+        """Called by ``torch.jit.script`` before it compiles a module: these RoI heads do not
+        compile (the head's region grid and graph are Python objects), so the error says
+        what does."""
+        raise TypeError(
+            "torch.jit.script cannot compile ReasoningRoIHeads directly; script "
+            "iterative_reasoning.detectors.torchvision.scriptable(detector), a copy of the "
+            "detector (on the same parameters, for inference) whose RoI heads run the "
+            "reasoning head as a TorchScript program"
         )
 
     def extra_repr(self) -> str:
@@ -341,6 +342,41 @@ class ReasoningRoIHeads(RoIHeads):
             f"feature_level={self.feature_level!r}, reasoned_boxes={self.reasoned_boxes}, "
             f"train_on={self.train_on!r}, loss_weight={self.loss_weight}"
         )
+
+
+def reasoned_proposals(
+    class_logits: Tensor, counts: list[int], reasoned_boxes: int | None
+) -> Tensor:
+    """Indices of the proposals to reason over: per image (of ``counts`` proposals), the
+    ``reasoned_boxes`` with the highest detector score (background excluded), in proposal
+    order; all with ``None``. A TorchScript function, as :func:`level_at_scale`."""
+    if reasoned_boxes is None:
+        return torch.arange(class_logits.size(0), device=class_logits.device)
+    scores = F.softmax(class_logits.detach(), -1)[:, 1:].amax(-1)
+    image_scores = scores.split(counts)
+    chosen: list[Tensor] = []
+    start = 0
+    for k in range(len(counts)):
+        top = image_scores[k].topk(min(reasoned_boxes, counts[k])).indices
+        chosen.append(top.sort().values + start)
+        start += counts[k]
+    return torch.cat(chosen)
+
+
+def level_scale(size: int, height: int) -> float:
+    """The scale of a feature map ``size`` cells high against an input ``height`` pixels
+    high, rounded to a power of two (as torchvision's ``MultiScaleRoIAlign`` infers it)."""
+    return 2.0 ** round(math.log(size / height) / math.log(2.0))
+
+
+def level_at_scale(features: dict[str, Tensor], height: int, spatial_scale: float) -> str:
+    """The name of the first feature map at ``spatial_scale`` (:func:`level_scale`, to
+    ``math.isclose``) for inputs up to ``height`` pixels high; ``""`` when none is."""
+    for name, level in features.items():
+        scale = level_scale(level.shape[-2], height)
+        if abs(scale - spatial_scale) <= 1e-9 * max(abs(scale), abs(spatial_scale)):
+            return name
+    return ""
 
 
 def _inference_settings(roi_heads: RoIHeads) -> dict[str, Any]:
