@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -40,6 +40,26 @@ MODELS: tuple[str, ...] = (
     "no_cross_feed",
     "no_attention",
 )
+
+
+class PreparedRegions(NamedTuple):
+    """The regions as the head reads them at every iteration
+    (:meth:`IterativeReasoningHead.prepare`).
+
+    Attributes:
+        grid: the region grid, its operators built (``None`` when the head crops nothing).
+        crops: the boxes' crops of the feature map ``[R, D_f, P, P]``, detached, or ``None``.
+        region_features: the regions' features for the global module ``[R, D_r]``, or
+            ``None`` without a global module.
+        graph: the reasoning graph of the global module, or ``None``.
+        most: the most regions of an image (the global module's padded blocks), or ``None``.
+    """
+
+    grid: RegionGrid | None
+    crops: Tensor | None
+    region_features: Tensor | None
+    graph: ReasoningGraph | None
+    most: int | None
 
 
 @dataclass(frozen=True)
@@ -451,20 +471,51 @@ class IterativeReasoningHead(nn.Module):
     ) -> ReasoningOutput:
         """Roll the modules out for ``T - 1`` iterations after the ConvNet prediction, on
         inputs already checked (:meth:`forward` checks them); ``crops``: the boxes' crops of
-        ``features`` by the head's crop, when already made."""
+        ``features`` by the head's crop, when already made. The same as :meth:`roll_out` of
+        :meth:`prepare`."""
+        regions = self.prepare(features, boxes, batch, image_sizes, region_features, masks, crops)
+        return self.roll_out(regions, base_logits)
+
+    def prepare(
+        self,
+        features: Tensor,
+        boxes: Tensor,
+        batch: Tensor,
+        image_sizes: Tensor,
+        region_features: Tensor | None = None,
+        masks: Tensor | None = None,
+        crops: Tensor | None = None,
+    ) -> PreparedRegions:
+        """What the head reads of the regions at every iteration, built once from inputs
+        already checked: the region grid with its operators built, the crops of ``features``,
+        the region features, the reasoning graph. Its sizes depend on the boxes' values (host
+        reads), so this part stays out of a compiled graph; :meth:`roll_out` takes it from
+        there and compiles whole (``torch.compile(head.roll_out, fullgraph=True)``)."""
         grid = None
         needs_crops = self.local is not None or (region_features is None and self.global_)
         if needs_crops:
             grid = self._grid(features, boxes, batch, image_sizes, masks)
+            if self.local is not None:
+                grid.build()
         if crops is None and grid is not None:
             crops = grid.crop(features)
         crops = crops.detach() if crops is not None else None
         if region_features is None and crops is not None and self.global_ is not None:
             region_features = crops.mean(dim=(2, 3))
+        graph = most = None
+        if self.global_ is not None:
+            graph = self.global_.graph(boxes, batch, image_sizes)
+            most = most_regions(batch, image_sizes.size(0))
+        return PreparedRegions(grid, crops, region_features, graph, most)
+
+    def roll_out(self, regions: PreparedRegions, base_logits: Tensor) -> ReasoningOutput:
+        """The iterations, the fusion and the fallback gate on :meth:`prepare`'s regions,
+        from the ConvNet's logits ``f_0``. Nothing in it reads a value on the host, so
+        ``torch.compile(head.roll_out, fullgraph=True)`` traces it into one graph (it
+        recompiles for other image grid sizes and, once, for another number of boxes)."""
+        grid, crops, region_features, graph, most = regions
         memory = self.local.memory.initial(grid) if self.local and grid else None
-        graph = self.global_.graph(boxes, batch, image_sizes) if self.global_ else None
-        most = most_regions(batch, image_sizes.size(0)) if self.global_ else None
-        trace = Trace(base_logits, self._base_attention(memory, grid, boxes.size(0)))
+        trace = Trace(base_logits, self._base_attention(memory, grid, base_logits.size(0)))
         local_in = global_in = base_logits.detach()
         for _ in range(1, self.num_iterations):
             local_logits = global_logits = None

@@ -188,6 +188,44 @@ def test_torch_compile_matches_eager():
     torch.testing.assert_close(compiled.attention, eager.attention, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    ("model", "options", "backend"),
+    [
+        ("final", {}, "inductor"),
+        ("final", {"fusion": "residual", "overlaps": True}, "eager"),
+        ("local", {}, "eager"),
+        ("global", {}, "eager"),
+        ("no_attention", {"feed": "mean"}, "eager"),
+    ],
+)
+def test_roll_out_compiles_into_one_graph(model, options, backend):
+    """In evaluation mode, :meth:`prepare` (eager: its operators' sizes depend on the boxes)
+    and the rest, ``roll_out``, traced whole (``fullgraph=True``): the head's outputs.
+    ``backend="eager"`` checks the trace alone; inductor its kernels too. (Compiled, the
+    read of the initial memory is computed, not taken from the inference cache, hence
+    float32 rounding.)"""
+    head = _head(model, **options).float().eval()
+    if head.fallback is not None:
+        with torch.no_grad():
+            head.fallback.gate.fill_(0.7)
+    features, boxes, batch, sizes, base, region_features = (
+        x.float() if x.is_floating_point() else x for x in _inputs()
+    )
+    with torch.no_grad():
+        want = head(features, boxes, batch, sizes, base, region_features)
+        regions = head.prepare(features, boxes, batch, sizes, region_features)
+        compiled = torch.compile(head.roll_out, fullgraph=True, backend=backend)
+        got = compiled(regions, base)
+    for name in ("logits", "attention", "local_logits", "global_logits"):
+        if getattr(want, name) is None:
+            assert getattr(got, name) is None
+        else:
+            torch.testing.assert_close(
+                getattr(got, name), getattr(want, name), rtol=1e-4, atol=1e-5
+            )
+    assert (want.logits - base).abs().max() > 1e-3  # the head changed the prediction
+
+
 def test_errors():
     with pytest.raises(ValueError, match="model must be one of"):
         IterativeReasoningHead.paper("both", num_classes=C)

@@ -2,6 +2,8 @@
 detections, from a scripted detector saved and loaded."""
 
 import io
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -172,3 +174,31 @@ def test_plain_detectors_and_other_objects():
     assert scriptable(plain) is plain
     with pytest.raises(TypeError, match="torchvision two-stage detector"):
         scriptable(torch.nn.Linear(2, 2))
+
+
+def test_the_saved_detector_loads_without_this_package(tmp_path):
+    """``torch.jit.load`` of the saved detector in a process that imports torch and
+    torchvision only: the eager detections, and neither this package nor PyG imported."""
+    _, detector, head = attached("fasterrcnn_mobilenet_v3_large_fpn", reasoned_boxes=None)
+    _active(head)
+    images, _ = data()
+    with torch.no_grad():
+        want = detector.eval()(images)
+    _script(scriptable(detector)).save(str(tmp_path / "detector.pt"))
+    torch.save({"images": images, "want": want}, tmp_path / "data.pt")
+    program = f"""
+import sys, warnings
+warnings.simplefilter("ignore")
+import torch, torchvision
+model = torch.jit.load({str(tmp_path / "detector.pt")!r})
+data = torch.load({str(tmp_path / "data.pt")!r})
+with torch.no_grad():
+    _, got = model(data["images"])
+same = all(torch.equal(w[k], g[k]) for w, g in zip(data["want"], got) for k in w)
+imported = [m for m in sys.modules if m.startswith(("iterative_reasoning", "torch_geometric"))]
+print(same, imported)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert run.stdout.split("\n")[-2] == "True []", run.stdout + run.stderr
