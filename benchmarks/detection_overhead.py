@@ -16,11 +16,13 @@ are the result.
     python benchmarks/detection_overhead.py --reasoned-boxes 30 100 300 all --json out.json
     python benchmarks/detection_overhead.py --head-size light --reasoned-boxes 1 100 300
     python benchmarks/detection_overhead.py --reasoned-boxes 1 100 --clear-initial-context
+    python benchmarks/detection_overhead.py --reasoned-boxes 1 100 300 --scripted
 
 The head keeps the context convolutions of its initial memory per image grid size at
 inference, so after the warm-up every timed run reads them from that cache, as a detector fed
 images of one size does; ``--clear-initial-context`` times the other end, every image of a new
-size.
+size. ``--scripted`` times both detectors compiled by ``torch.jit.script`` (the one with the
+head through :func:`~iterative_reasoning.detectors.scriptable`, whose program keeps no cache).
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ from _measure import (  # noqa: E402
     write_json,
 )
 
-from iterative_reasoning.detectors import attach_reasoning_head, reasoning_head_for  # noqa: E402
+from iterative_reasoning.detectors import (  # noqa: E402
+    attach_reasoning_head,
+    reasoning_head_for,
+    scriptable,
+)
 from iterative_reasoning.graph import ClassRelations  # noqa: E402
 from iterative_reasoning.nn.reasoning_head import HEAD_SIZES  # noqa: E402
 from knowledge_graphs.ready_made import load_ready_made  # noqa: E402
@@ -91,6 +97,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     image = input_image(args)
     height, width = image.shape[1:]
     plain = plain.to(device)
+    plain_run = _scripted(plain) if args.get("scripted") else plain
     results: dict[str, Any] = {"size": [height, width], "fc_channels": args["fc_channels"]}
     with torch.inference_mode():
         proposals = plain.rpn(*_rpn_inputs(plain, image))[0][0].shape[0]
@@ -98,8 +105,10 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         plain_times = []
         for k, detector in with_head.items():
             detector = detector.to(device)
+            if args.get("scripted"):
+                detector = _scripted(scriptable(detector))
             plain_s, seconds = time_alternating(
-                lambda: plain([image]),
+                lambda: plain_run([image]),
                 functools.partial(_detect, detector, image, args["clear_initial_context"]),
                 args["repeats"],
                 device,
@@ -132,6 +141,12 @@ def _detect(detector: Any, image: torch.Tensor, clear_initial_context: bool) -> 
     if clear_initial_context:
         detector.roi_heads.head.local.initial_context.clear()
     return detector([image])
+
+
+def _scripted(detector: torch.nn.Module) -> torch.nn.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.script is deprecated
+        return torch.jit.script(detector)
 
 
 def _rpn_inputs(detector: Any, image: torch.Tensor) -> tuple[Any, Any]:
@@ -171,8 +186,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="empty the local module's cache of its initial memory's context before every "
         "run with the head (the cost when every image has a new grid size)",
     )
+    parser.add_argument(
+        "--scripted",
+        action="store_true",
+        help="time both detectors compiled by torch.jit.script (the head's as scriptable())",
+    )
     add_run_arguments(parser, repeats=2)
     opts = parse_run_arguments(parser, argv)
+    if opts.scripted and opts.clear_initial_context:
+        parser.error("--clear-initial-context: the scripted head keeps no cache to clear")
     result = run(vars(opts))
     height, width = result["size"]
     sizes = result["head_sizes"]
@@ -183,6 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"{sizes['hidden_channels']}, {sizes['context_layers']} context layers, "
         f"{result['head_mparams']:.1f} M params), device={opts.device}, threads={opts.threads}"
         + (", initial context cleared before every run" if opts.clear_initial_context else "")
+        + (", both scripted (torch.jit.script)" if opts.scripted else "")
     )
     print(f"plain detector                {result['plain_s']:8.3f} s")
     for row in result["rows"]:

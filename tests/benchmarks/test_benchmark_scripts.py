@@ -122,6 +122,9 @@ def test_detection_overhead_benchmark_runs_and_writes_json(tmp_path, capsys, mon
     assert "of size light (T = 2, fc 4, memory 256, hidden 256, 3 context layers" in printed
     bench.main([*argv[:3], "1", *argv[5:], "--repeats", "1", "--clear-initial-context"])
     assert "initial context cleared before every run" in capsys.readouterr().out
+    scripted = bench.main([*argv[:3], "1", *argv[5:], "--repeats", "1", "--scripted"])
+    assert "both scripted (torch.jit.script)" in capsys.readouterr().out
+    assert scripted["rows"][0]["overhead"] > 0
 
 
 def test_head_syncs_counts_and_restores(tmp_path, capsys, monkeypatch):
