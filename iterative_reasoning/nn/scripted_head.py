@@ -29,14 +29,14 @@ from iterative_reasoning.nn.global_conv import GlobalReasoningConv, stacked_tran
 from iterative_reasoning.nn.local_module import context_window
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.ops.interpolation import crop_kernel, paste_kernel
-from iterative_reasoning.ops.region_grid import read_window_of, separable_entries
+from iterative_reasoning.ops.region_grid import grid_sizes_of, read_window_of, separable_entries
 
 
 class ScriptedHead(nn.Module):
     """The inference of an :class:`IterativeReasoningHead` with both modules, in a form
-    ``torch.jit.script`` compiles: the same logits as ``head(...).logits`` (to float32
-    rounding: the operators are the same, the order of a few sums may differ), on the head's
-    own parameters.
+    ``torch.jit.script`` compiles: the logits of ``head(...).logits`` at inference, on the
+    head's own parameters (the same operations in the same order: equal to the last bit in
+    the tests, float32 and float64).
 
     Args:
         head: the head (see :func:`check_scriptable` for which).
@@ -160,7 +160,7 @@ class ScriptedHead(nn.Module):
     ) -> Tensor:
         """The head's final logits ``[R, C]`` (``head(...).logits``)."""
         num_images, height, width = features.size(0), features.size(2), features.size(3)
-        grid_sizes = self._grid_sizes(image_sizes)
+        grid_sizes = grid_sizes_of(image_sizes, self.spatial_scale)
         crop, paste = self._operators(boxes, batch, grid_sizes, height, width, num_images)
         ones = torch.ones([paste.size(1), 1], dtype=torch.float64, device=boxes.device)
         coverage = torch.sparse.mm(paste, ones).round()
@@ -171,12 +171,13 @@ class ScriptedHead(nn.Module):
         )
         crop, paste = crop.to(features.dtype), paste.to(features.dtype)
         crops = self._crop(crop, features.detach())
-        memory = self._initial_memory(grid_sizes, height, width).to(features.dtype)
+        states = self._initial_states(grid_sizes)
+        memory = self._padded(states, height, width).to(features.dtype)
         spatial = self._spatial_adjacency(boxes, batch) if self.spatial else None
         most = int(torch.bincount(batch, minlength=num_images).max()) if batch.numel() else 0
         base_logits = base_logits.detach()
         predictions = [base_logits]
-        attention = [self._read_initial(grid_sizes, crop, height, width)[1]]
+        attention = [self._read_initial(states, crop, height, width)[1]]
         local_in, global_in = base_logits, base_logits
         local_logits, global_logits = base_logits, base_logits
         for _ in range(1, self.num_iterations):
@@ -198,11 +199,6 @@ class ScriptedHead(nn.Module):
         return fused
 
     # -- the regions on the grid -----------------------------------------------------------
-
-    def _grid_sizes(self, image_sizes: Tensor) -> Tensor:
-        """:func:`~iterative_reasoning.ops.grid_sizes_of`."""
-        scaled = image_sizes.to(torch.float64) * self.spatial_scale
-        return torch.ceil(scaled - 1e-9).long().clamp(min=1)
 
     def _operators(
         self,
@@ -257,18 +253,25 @@ class ScriptedHead(nn.Module):
 
     # -- the local module ------------------------------------------------------------------
 
-    def _initial_memory(self, grid_sizes: Tensor, height: int, width: int) -> Tensor:
-        """``S_0``: the learned state resized to each image's grid, zero on the padding."""
+    def _initial_states(self, grid_sizes: Tensor) -> list[Tensor]:
+        """The learned initial state resized to each image's grid, ``[1, D_m, rows, cols]``
+        each."""
         states: list[Tensor] = []
         sizes: list[list[int]] = grid_sizes.tolist()
         for size in sizes:
-            state = F.interpolate(
-                self.memory_init, size=[size[0], size[1]], mode="bilinear", align_corners=False
+            states.append(
+                F.interpolate(
+                    self.memory_init, size=[size[0], size[1]], mode="bilinear", align_corners=False
+                )
             )
-            states.append(F.pad(state, [0, width - size[1], 0, height - size[0]]))
-        if len(states) == 0:
+        return states
+
+    def _padded(self, maps: list[Tensor], height: int, width: int) -> Tensor:
+        """Each image's map padded with zeros to the batch's ``height x width``, stacked."""
+        padded = [F.pad(m, [0, width - m.size(3), 0, height - m.size(2)]) for m in maps]
+        if len(padded) == 0:
             return self.memory_init.new_zeros([0, self.memory_channels, height, width])
-        return torch.cat(states)
+        return torch.cat(padded)
 
     def _write(
         self,
@@ -311,20 +314,16 @@ class ScriptedHead(nn.Module):
         return self.local_classifier(features), self.local_attention(features)[:, 0]
 
     def _read_initial(
-        self, grid_sizes: Tensor, crop: Tensor, height: int, width: int
+        self, states: list[Tensor], crop: Tensor, height: int, width: int
     ) -> tuple[Tensor, Tensor]:
         """The read of ``S_0`` as the head reads it at inference
         (:meth:`~iterative_reasoning.nn.LocalModule.read_initial`): the context convolutions
-        of each image's initial memory on its own grid, padded to the batch's."""
-        contexts: list[Tensor] = []
-        sizes: list[list[int]] = grid_sizes.tolist()
-        for size in sizes:
-            state = F.interpolate(
-                self.memory_init, size=[size[0], size[1]], mode="bilinear", align_corners=False
-            )
-            context = self._context(state, state.new_ones([1, 1, size[0], size[1]]))
-            contexts.append(F.pad(context, [0, width - size[1], 0, height - size[0]]))
-        features = self.fc(self._crop(crop, torch.cat(contexts)).flatten(1))
+        of each image's initial ``states`` on its own grid, padded to the batch's."""
+        contexts = [
+            self._context(state, state.new_ones([1, 1, state.size(2), state.size(3)]))
+            for state in states
+        ]
+        features = self.fc(self._crop(crop, self._padded(contexts, height, width)).flatten(1))
         return self.local_classifier(features), self.local_attention(features)[:, 0]
 
     def _context(self, memory: Tensor, mask: Tensor) -> Tensor:
