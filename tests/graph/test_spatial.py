@@ -5,6 +5,7 @@ import torch
 from helpers import naive_spatial, random_boxes
 
 from iterative_reasoning.graph import same_image_pairs, spatial_edges
+from iterative_reasoning.graph.spatial import relation_edges
 
 
 def to_dense(index, weight, n):
@@ -62,3 +63,10 @@ def test_same_image_pairs_counts():
     assert set(zip(src.tolist(), dst.tolist(), strict=True)) == {
         (i, j) for i in range(6) for j in range(6) if i != j and batch[i] == batch[j]
     }
+
+
+def test_relation_edges_refuses_an_unknown_relation():
+    boxes, batch = random_boxes([3])
+    source, target = same_image_pairs(batch)
+    with pytest.raises(ValueError, match="relation must be a spatial relation, got inside"):
+        relation_edges(boxes, source, target, "inside")
