@@ -81,6 +81,7 @@ class ScriptedHead(nn.Module):
     num_class_relations: Final[int]
     delta: Final[float]
     eps: Final[float]
+    spatial_relations: list[str]
     class_graph_crow: Tensor
     class_graph_col: Tensor
     class_graph_values: Tensor
@@ -120,7 +121,7 @@ class ScriptedHead(nn.Module):
         self.spatial = conv.spatial
         self.semantic = conv.semantic
         self.hidden_channels = global_.hidden_channels
-        self.spatial_relations: list[str] = list(conv.spatial_relations)
+        self.spatial_relations = list(conv.spatial_relations)
         self.num_class_relations = len(conv.class_relations)
         self.delta = float(global_.delta)
         self.eps = float(global_.eps)
