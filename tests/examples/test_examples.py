@@ -36,6 +36,14 @@ def test_torchvision_faster_rcnn_trains_and_detects_with_the_head(capsys):
     assert "scored by the head after reasoning" in capsys.readouterr().out
 
 
+def test_deploy_torchvision_shares_the_head_and_scripts_the_detector(tmp_path, capsys):
+    result = load("deploy_torchvision").main(["--output-dir", str(tmp_path)])
+    assert result["same"] and result["detections"] > 0
+    assert (tmp_path / "head" / "model.safetensors").is_file()
+    assert (tmp_path / "detector.pt").is_file()
+    assert "the eager detector's bit for bit: True" in capsys.readouterr().out
+
+
 def test_transformers_rt_detr_trains_and_detects_with_the_head(capsys):
     pytest.importorskip("transformers")
     argv = ["--steps", "1", "--size", "128", "--queries", "20"]
