@@ -315,18 +315,10 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         assert self.spatial_weight is not None
         num_regions = x.size(0)
         transformed = torch.einsum("rk,ekd->erd", x, self.spatial_weight)  # [E_s, R, D]
-        rows, cols, values = [], [], []
-        for e, name in enumerate(self.spatial_relations):
-            key = region_edge(name)
-            rows.append(edge_index_dict[key][1])
-            cols.append(edge_index_dict[key][0] + e * num_regions)
-            values.append(edge_weight_dict[key].to(compute_dtype(x.dtype)))
-        adjacency = SparseMatrix(
-            torch.stack([torch.cat(rows), torch.cat(cols)]),
-            torch.cat(values),
-            num_regions,
-            len(self.spatial_relations) * num_regions,
-        )
+        keys = [region_edge(name) for name in self.spatial_relations]
+        index = side_by_side([edge_index_dict[key] for key in keys], num_regions)
+        values = torch.cat([edge_weight_dict[key] for key in keys]).to(compute_dtype(x.dtype))
+        adjacency = SparseMatrix(index, values, num_regions, len(keys) * num_regions)
         return adjacency.mm(transformed.reshape(-1, self.out_channels))
 
     def semantic_messages(
@@ -368,6 +360,15 @@ class FastGlobalReasoningConv(GlobalReasoningConv):
         qh = qh.reshape(num_images * max_regions, num_rel * d)[flat]  # [R, E * D]
         semantic = qh @ self.relation_weight.reshape(-1, d)
         return torch.relu(semantic @ self.rev_assign_weight)
+
+
+def side_by_side(edge_indices: list[Tensor], num_regions: int) -> Tensor:
+    """The indices ``[2, E]`` of ``[A_1 | ... | A_E]``, ``[R, E * R]``, from each relation's
+    ``edge_index`` (source, target) over ``R`` regions: row ``target``, column ``source + e *
+    R`` (a TorchScript function: the scripted head assembles its spatial path with it)."""
+    rows = [index[1] for index in edge_indices]
+    cols = [index[0] + e * num_regions for e, index in enumerate(edge_indices)]
+    return torch.stack([torch.cat(rows), torch.cat(cols)])
 
 
 def most_regions(batch: Tensor, num_images: int) -> int:

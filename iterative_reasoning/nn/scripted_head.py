@@ -25,11 +25,20 @@ from torch.jit import Final
 
 from iterative_reasoning.graph.assignment import dense_assignment
 from iterative_reasoning.graph.spatial import relation_edges, same_image_pairs
-from iterative_reasoning.nn.global_conv import GlobalReasoningConv, stacked_transpose
+from iterative_reasoning.nn.global_conv import (
+    GlobalReasoningConv,
+    side_by_side,
+    stacked_transpose,
+)
 from iterative_reasoning.nn.local_module import context_window
 from iterative_reasoning.nn.reasoning_head import IterativeReasoningHead
 from iterative_reasoning.ops.interpolation import crop_kernel, paste_kernel
-from iterative_reasoning.ops.region_grid import grid_sizes_of, read_window_of, separable_entries
+from iterative_reasoning.ops.region_grid import (
+    grid_sizes_of,
+    read_window_of,
+    separable_entries,
+    valid_mask_of,
+)
 
 
 class ScriptedHead(nn.Module):
@@ -103,7 +112,7 @@ class ScriptedHead(nn.Module):
         self.sampling_ratio = head.crop.sampling_ratio
         self.aligned = head.crop.aligned
         self.memory_channels = local.memory_channels
-        self.memory_init = local.memory.init
+        self.memory = local.memory
         self.feature_proj = local.feature_proj
         self.logit_proj = local.logit_proj
         self.fuse = local.fuse
@@ -166,7 +175,7 @@ class ScriptedHead(nn.Module):
         ones = torch.ones([paste.size(1), 1], dtype=torch.float64, device=boxes.device)
         coverage = torch.sparse.mm(paste, ones).round()
         coverage = coverage.reshape(num_images, 1, height, width).to(features.dtype)
-        mask = self._valid_mask(grid_sizes, height, width).to(features.dtype)
+        mask = valid_mask_of(grid_sizes, height, width).to(features.dtype)
         window = context_window(
             read_window_of(crop.indices()[1], height, width), len(self.context), height, width
         )
@@ -247,31 +256,19 @@ class ScriptedHead(nn.Module):
         shape = [memory.size(0), memory.size(2), memory.size(3), channels]
         return out.reshape(shape).permute(0, 3, 1, 2)
 
-    def _valid_mask(self, grid_sizes: Tensor, height: int, width: int) -> Tensor:
-        rows = torch.arange(height, device=grid_sizes.device) < grid_sizes[:, :1]
-        cols = torch.arange(width, device=grid_sizes.device) < grid_sizes[:, 1:]
-        return (rows[:, None, :, None] & cols[:, None, None, :]).float()
-
     # -- the local module ------------------------------------------------------------------
 
     def _initial_states(self, grid_sizes: Tensor) -> list[Tensor]:
         """The learned initial state resized to each image's grid, ``[1, D_m, rows, cols]``
         each."""
-        states: list[Tensor] = []
         sizes: list[list[int]] = grid_sizes.tolist()
-        for size in sizes:
-            states.append(
-                F.interpolate(
-                    self.memory_init, size=[size[0], size[1]], mode="bilinear", align_corners=False
-                )
-            )
-        return states
+        return [self.memory.resized((size[0], size[1])) for size in sizes]
 
     def _padded(self, maps: list[Tensor], height: int, width: int) -> Tensor:
         """Each image's map padded with zeros to the batch's ``height x width``, stacked."""
         padded = [F.pad(m, [0, width - m.size(3), 0, height - m.size(2)]) for m in maps]
         if len(padded) == 0:
-            return self.memory_init.new_zeros([0, self.memory_channels, height, width])
+            return self.memory.init.new_zeros([0, self.memory_channels, height, width])
         return torch.cat(padded)
 
     def _write(
@@ -344,17 +341,15 @@ class ScriptedHead(nn.Module):
         """``[R, E_s * R]``: every spatial relation's row-normalised adjacency side by side."""
         num = boxes.size(0)
         source, target = same_image_pairs(batch)
-        rows: list[Tensor] = []
-        cols: list[Tensor] = []
+        indices: list[Tensor] = []
         values: list[Tensor] = []
-        for e, name in enumerate(self.spatial_relations):
+        for name in self.spatial_relations:
             index, weight = relation_edges(boxes, source, target, name, self.delta)
-            rows.append(index[1])
-            cols.append(index[0] + e * num)
+            indices.append(index)
             values.append(weight)
-        index = torch.stack([torch.cat(rows), torch.cat(cols)])
         size = [num, len(self.spatial_relations) * num]
-        return torch.sparse_coo_tensor(index, torch.cat(values), size).coalesce()
+        adjacency = torch.sparse_coo_tensor(side_by_side(indices, num), torch.cat(values), size)
+        return adjacency.coalesce()
 
     def _reason_globally(
         self,

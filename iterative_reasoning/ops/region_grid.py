@@ -262,11 +262,7 @@ class RegionGrid:
     @property
     def valid_mask(self) -> Tensor:
         """``[B, 1, H, W]``: 1 on cells of each image's own grid, 0 on the batch padding."""
-        height, width = self.grid_size
-        device = self.grid_sizes.device
-        rows = torch.arange(height, device=device) < self.grid_sizes[:, :1]  # [B, H]
-        cols = torch.arange(width, device=device) < self.grid_sizes[:, 1:]  # [B, W]
-        return (rows[:, None, :, None] & cols[:, None, None, :]).float()
+        return valid_mask_of(self.grid_sizes, *self.grid_size)
 
     def __repr__(self) -> str:
         return (
@@ -355,6 +351,15 @@ def separable_entries(
     cells = (region * p + a) * p + c
     grid = (batch[region] * height + i) * width + j
     return cells, grid, values
+
+
+def valid_mask_of(grid_sizes: Tensor, height: int, width: int) -> Tensor:
+    """``[B, 1, H, W]``: 1 on the cells of each image's own grid (``grid_sizes`` ``[B, 2]``),
+    0 on the padding of the ``height x width`` batch (:attr:`RegionGrid.valid_mask`; a
+    TorchScript function, as :func:`separable_entries`)."""
+    rows = torch.arange(height, device=grid_sizes.device) < grid_sizes[:, :1]  # [B, H]
+    cols = torch.arange(width, device=grid_sizes.device) < grid_sizes[:, 1:]  # [B, W]
+    return (rows[:, None, :, None] & cols[:, None, None, :]).float()
 
 
 def read_window_of(columns: Tensor, height: int, width: int) -> tuple[int, int, int, int]:
